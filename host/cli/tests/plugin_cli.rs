@@ -1,0 +1,127 @@
+//! `aviary plugin run` and `aviary plugin inspect`, run as a user runs them, against a real HTTP
+//! server on loopback.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn aviary(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(args)
+        .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
+        .output()
+        .expect("run aviary")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "exit {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn component(file: &str) -> PathBuf {
+    Path::new(aviary_plugins::GUEST_DIR).join(file)
+}
+
+/// A one-route HTTP server answering every request with `body` as JSON; returns `host:port`.
+fn serve(body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn run_measures_with_web_and_judges_with_the_conditions() {
+    let addr = serve(r#"{"data": {"successRate": 0.97}}"#);
+    let config = format!(r#"{{"url": "http://{addr}/metrics", "jsonPath": "{{$.data.successRate}}"}}"#);
+    let v = json(&aviary(&["plugin", "run", "web", "--config", &config, "--success", "result >= 0.95", "-o", "json"]));
+    assert_eq!(v, serde_json::json!({"phase": "Successful", "value": "0.97", "message": "", "metadata": {}}));
+    let v = json(&aviary(&["plugin", "run", "web", "--config", &config, "--success", "result >= 0.99", "-o", "json"]));
+    assert_eq!(v["phase"], "Failed");
+}
+
+#[test]
+fn a_component_run_by_path_has_no_network_unless_granted() {
+    let addr = serve(r#"{}"#);
+    let hostile = component("aviary_test_hostile.wasm");
+    let path = hostile.to_str().unwrap();
+    let config = format!(r#"{{"mode": "http", "url": "http://{addr}/"}}"#);
+    let v = json(&aviary(&["plugin", "run", path, "--config", &config, "-o", "json"]));
+    assert_eq!(v["phase"], "Error");
+    assert_eq!(v["message"], format!("denied host: {addr} is not in the plugin's allowed hosts"));
+    let v = json(&aviary(&["plugin", "run", path, "--config", &config, "--allow-host", &addr, "-o", "json"]));
+    assert_eq!(v["phase"], "Successful", "{v}");
+    assert_eq!(v["value"], "200");
+}
+
+#[test]
+fn a_registered_plugin_runs_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("plugins.yaml");
+    std::fs::write(
+        &registry,
+        format!(
+            "plugins:\n- name: acme/steady\n  kind: metric-provider\n  location: file://{}\n",
+            component("aviary_test_hostile.wasm").display()
+        ),
+    )
+    .unwrap();
+    let v = json(&aviary(&[
+        "plugin",
+        "run",
+        "acme/steady",
+        "--plugins",
+        registry.to_str().unwrap(),
+        "--config",
+        r#"{"value": [0.5, 0.7]}"#,
+        "--success",
+        "all(result, # < 1)",
+        "-o",
+        "json",
+    ]));
+    assert_eq!((v["phase"].as_str(), v["value"].as_str()), (Some("Successful"), Some("[0.5,0.7]")));
+    // A broken registry entry stops the command and names the entry and the field.
+    std::fs::write(
+        &registry,
+        "plugins:\n- name: acme/steady\n  kind: metric-provider\n  location: 'https://x.example/p.wasm'\n",
+    )
+    .unwrap();
+    let out = aviary(&["plugin", "run", "acme/steady", "--plugins", registry.to_str().unwrap(), "--config", "{}"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plugin \"acme/steady\": sha256: is required for a remote location"), "{err}");
+}
+
+#[test]
+fn inspect_describes_components_and_refuses_others() {
+    let out = aviary(&["plugin", "inspect", component("aviary_test_hostile.wasm").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("world:     metric-provider"), "{text}");
+    assert!(text.contains("contract:  aviary:plugin@0.1.0"), "{text}");
+    assert!(text.contains("  aviary:plugin/http@0.1.0"), "{text}");
+    assert!(text.contains("  measure"), "{text}");
+    let v = json(&aviary(&["plugin", "inspect", component("aviary_plugin_expr.wasm").to_str().unwrap(), "-o", "json"]));
+    assert_eq!(v["world"], "condition");
+
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let out = aviary(&["plugin", "inspect", core.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component"));
+}

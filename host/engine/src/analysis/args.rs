@@ -1,0 +1,322 @@
+//! Arguments: merging, building them from a Rollout, and substituting `{{args.NAME}}`
+//! (reference §1.5; Argo `MergeArgs`, `BuildArgumentsForRolloutAnalysisRun`, `ResolveArgs`,
+//! `getResolvedMetricsWithoutSecrets`).
+
+use aviary_api::analysis::{Argument, Metric};
+use aviary_api::rollout::{AnalysisRunArgument, Rollout, ValueFromPodTemplateHash};
+use aviary_api::validation::rollout_downward_api;
+use serde_json::Value;
+
+/// The placeholder Argo substitutes for secret arguments when it only needs the metric's shape
+/// (validation, scheduling), never for a real measurement.
+pub const SECRET_PLACEHOLDER: &str = "temp-for-secret";
+
+/// Argo's `MergeArgs`: the template's arguments, with values (or valueFrom) supplied by the
+/// caller replacing them by name; every argument must end with a value or a valueFrom.
+pub fn merge_args(incoming: &[Argument], template: &[Argument]) -> Result<Vec<Argument>, String> {
+    let mut out = template.to_vec();
+    for arg in incoming {
+        if let Some(existing) = out.iter_mut().find(|a| a.name == arg.name) {
+            if arg.value.is_some() {
+                existing.value = arg.value.clone();
+            } else if arg.value_from.is_some() {
+                existing.value_from = arg.value_from.clone();
+            }
+        }
+    }
+    if let Some(missing) = out.iter().find(|a| a.value.is_none() && a.value_from.is_none()) {
+        return Err(format!("args.{} was not resolved", missing.name));
+    }
+    Ok(out)
+}
+
+/// Argo's `getResolvedMetricsWithoutSecrets` step: secret-backed arguments get a placeholder.
+pub fn without_secrets(args: &[Argument]) -> Vec<Argument> {
+    args.iter()
+        .map(|a| {
+            if a.value_from.as_ref().is_some_and(|v| v.secret_key_ref.is_some()) {
+                Argument { name: a.name.clone(), value: Some(SECRET_PLACEHOLDER.to_string()), value_from: None }
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
+}
+
+/// Resolves secret-backed arguments with `lookup(secret, key)`. Returns the arguments and the
+/// secret values, which must be redacted (`*****`) from measurement messages.
+pub fn resolve_secrets(
+    args: &[Argument],
+    lookup: &mut dyn FnMut(&str, &str) -> Option<String>,
+) -> Result<(Vec<Argument>, Vec<String>), String> {
+    let mut secrets = Vec::new();
+    let mut out = Vec::with_capacity(args.len());
+    for a in args {
+        match a.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+            Some(r) => {
+                let Some(v) = lookup(&r.name, &r.key) else {
+                    return Err(format!("key '{}' does not exist in secret '{}'", r.key, r.name));
+                };
+                secrets.push(v.clone());
+                out.push(Argument { name: a.name.clone(), value: Some(v), value_from: None });
+            }
+            None => out.push(a.clone()),
+        }
+    }
+    Ok((out, secrets))
+}
+
+/// Replaces each secret value in `message` with `*****`.
+pub fn redact(message: &str, secrets: &[String]) -> String {
+    let mut m = message.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        m = m.replace(s.as_str(), "*****");
+    }
+    m
+}
+
+/// Argo's `BuildArgumentsForRolloutAnalysisRun`: a Rollout's analysis arguments as run
+/// arguments, taking pod template hashes from the stable and latest ReplicaSets and field refs
+/// from the Rollout (`metadata.*` through the downward API, other paths through the Rollout's
+/// JSON).
+pub fn build_rollout_args(
+    args: &[AnalysisRunArgument],
+    stable_hash: &str,
+    latest_hash: &str,
+    rollout: &Rollout,
+) -> Result<Vec<Argument>, String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut deferred_err = None;
+    for a in args {
+        let mut value = a.value.clone();
+        if let Some(vf) = &a.value_from {
+            if let Some(which) = vf.pod_template_hash_value {
+                value = match which {
+                    ValueFromPodTemplateHash::Latest => latest_hash.to_string(),
+                    ValueFromPodTemplateHash::Stable => stable_hash.to_string(),
+                };
+            } else if let Some(fr) = &vf.field_ref {
+                if fr.field_path.starts_with("metadata") {
+                    value = rollout_downward_api(rollout, &fr.field_path)
+                        .ok_or_else(|| format!("unsupported fieldPath: {}", fr.field_path))?;
+                } else {
+                    match extract_value_from_rollout(rollout, &fr.field_path) {
+                        Ok(v) => value = v,
+                        Err(e) => {
+                            value = String::new();
+                            deferred_err = Some(e);
+                        }
+                    }
+                }
+            }
+        }
+        out.push(Argument { name: a.name.clone(), value: Some(value), value_from: None });
+    }
+    match deferred_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Argo's `extractValueFromRollout`: walks a dotted/bracketed path through the Rollout's JSON
+/// and prints the primitive at its end.
+pub fn extract_value_from_rollout(rollout: &Rollout, path: &str) -> Result<String, String> {
+    let mut v = serde_json::to_value(rollout).map_err(|e| e.to_string())?;
+    for section in path.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
+        v = match v {
+            Value::Array(items) => {
+                let i: usize = section.parse().map_err(|_| format!("invalid index '{section}'"))?;
+                items.into_iter().nth(i).ok_or_else(|| format!("index {section} out of range"))?
+            }
+            Value::Object(mut map) => map.remove(section).unwrap_or(Value::Null),
+            _ => return Err(format!("invalid path {path} in rollout")),
+        };
+    }
+    match v {
+        Value::Null => Err(format!("invalid path {path} in rollout")),
+        Value::Array(_) | Value::Object(_) => {
+            Err(format!("path {path} in rollout must terminate in a primitive value"))
+        }
+        Value::String(s) => Ok(s),
+        other => Ok(other.to_string()),
+    }
+}
+
+/// Argo's `ResolveArgs` over one string: every argument must have a value
+/// (`argument "X" was not supplied`), and every `{{...}}` tag must name one
+/// (`failed to resolve {{tag}}`).
+pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, String> {
+    if let Some(a) = args.iter().find(|a| a.value.is_none()) {
+        return Err(format!("argument \"{}\" was not supplied", a.name));
+    }
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    let mut unresolved = None;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let tag = &after[..end];
+        let key = tag.trim();
+        match key.strip_prefix("args.").and_then(|name| args.iter().find(|a| a.name == name)) {
+            Some(a) => out.push_str(a.value.as_deref().unwrap_or_default()),
+            None => {
+                if unresolved.is_none() {
+                    unresolved = Some(format!("failed to resolve {{{{{tag}}}}}"));
+                }
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    match unresolved {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn resolve_value(v: &mut Value, args: &[Argument]) -> Result<(), String> {
+    match v {
+        Value::String(s) => {
+            if s.contains("{{") {
+                *s = resolve_template(s, args)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(|i| resolve_value(i, args)),
+        Value::Object(map) => map.values_mut().try_for_each(|i| resolve_value(i, args)),
+        _ => Ok(()),
+    }
+}
+
+/// Argo's `ResolveMetricArgs`: the metric with every `{{args.NAME}}` substituted, in every
+/// string field (conditions, provider config, counts and limits written as strings).
+pub fn resolve_metric_args(metric: &Metric, args: &[Argument]) -> Result<Metric, String> {
+    if let Some(a) = args.iter().find(|a| a.value.is_none()) {
+        return Err(format!("argument \"{}\" was not supplied", a.name));
+    }
+    let mut v = serde_json::to_value(metric).map_err(|e| e.to_string())?;
+    resolve_value(&mut v, args)?;
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// Resolves every metric, as Argo does before validating a run (secrets replaced by a
+/// placeholder).
+pub fn resolve_metrics_without_secrets(metrics: &[Metric], args: &[Argument]) -> Result<Vec<Metric>, String> {
+    let args = without_secrets(args);
+    metrics.iter().map(|m| resolve_metric_args(m, &args)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aviary_api::analysis::{SecretKeyRef, ValueFrom};
+    use aviary_api::rollout::{ArgumentValueFrom, FieldRef};
+
+    fn arg(name: &str, value: Option<&str>) -> Argument {
+        Argument { name: name.into(), value: value.map(str::to_string), value_from: None }
+    }
+
+    #[test]
+    fn substitutes_args_in_every_string() {
+        let metric: Metric = serde_json::from_value(serde_json::json!({
+            "name": "success-rate",
+            "successCondition": "result[0] >= {{args.threshold}}",
+            "count": "{{ args.count }}",
+            "provider": {"prometheus": {"query": "sum(rate(x{service=\"{{args.service-name}}\"}[5m]))"}}
+        }))
+        .unwrap();
+        let args = [arg("threshold", Some("0.95")), arg("count", Some("5")), arg("service-name", Some("web"))];
+        let got = resolve_metric_args(&metric, &args).unwrap();
+        assert_eq!(got.success_condition, "result[0] >= 0.95");
+        assert_eq!(got.count, Some(aviary_api::IntOrString::String("5".into())));
+        assert_eq!(got.effective_count(), Some(5));
+        assert_eq!(got.provider.prometheus.unwrap().query, "sum(rate(x{service=\"web\"}[5m]))");
+    }
+
+    #[test]
+    fn missing_values_and_unknown_tags_are_argo_errors() {
+        let metric = Metric { success_condition: "result > {{args.t}}".into(), ..Default::default() };
+        assert_eq!(resolve_metric_args(&metric, &[arg("t", None)]).unwrap_err(), "argument \"t\" was not supplied");
+        assert_eq!(resolve_metric_args(&metric, &[]).unwrap_err(), "failed to resolve {{args.t}}");
+    }
+
+    #[test]
+    fn merge_args_takes_supplied_values_and_requires_all() {
+        let template = [arg("a", None), arg("b", Some("default"))];
+        let merged = merge_args(&[arg("a", Some("x"))], &template).unwrap();
+        assert_eq!(merged, vec![arg("a", Some("x")), arg("b", Some("default"))]);
+        assert_eq!(merge_args(&[], &template).unwrap_err(), "args.a was not resolved");
+    }
+
+    #[test]
+    fn secrets_are_placeholders_for_validation_and_redacted_from_messages() {
+        let secret = Argument {
+            name: "token".into(),
+            value: None,
+            value_from: Some(ValueFrom {
+                secret_key_ref: Some(SecretKeyRef { name: "s".into(), key: "k".into() }),
+                field_ref: None,
+            }),
+        };
+        assert_eq!(without_secrets(std::slice::from_ref(&secret))[0].value.as_deref(), Some(SECRET_PLACEHOLDER));
+        let (resolved, secrets) = resolve_secrets(std::slice::from_ref(&secret), &mut |n, k| {
+            (n == "s" && k == "k").then(|| "hunter2".to_string())
+        })
+        .unwrap();
+        assert_eq!(resolved[0].value.as_deref(), Some("hunter2"));
+        assert_eq!(redact("auth hunter2 failed", &secrets), "auth ***** failed");
+        let err = resolve_secrets(&[secret], &mut |_, _| None).unwrap_err();
+        assert_eq!(err, "key 'k' does not exist in secret 's'");
+    }
+
+    #[test]
+    fn rollout_args_from_hashes_and_field_refs() {
+        let mut ro = crate::testing::RolloutBuilder::canary(3).build();
+        ro.metadata.namespace = Some("prod".into());
+        ro.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
+        let args = vec![
+            AnalysisRunArgument {
+                name: "canary-hash".into(),
+                value_from: Some(ArgumentValueFrom {
+                    pod_template_hash_value: Some(ValueFromPodTemplateHash::Latest),
+                    field_ref: None,
+                }),
+                ..Default::default()
+            },
+            AnalysisRunArgument {
+                name: "ns".into(),
+                value_from: Some(ArgumentValueFrom {
+                    field_ref: Some(FieldRef { field_path: "metadata.namespace".into() }),
+                    pod_template_hash_value: None,
+                }),
+                ..Default::default()
+            },
+            AnalysisRunArgument {
+                name: "app".into(),
+                value_from: Some(ArgumentValueFrom {
+                    field_ref: Some(FieldRef { field_path: "metadata.labels['app']".into() }),
+                    pod_template_hash_value: None,
+                }),
+                ..Default::default()
+            },
+            AnalysisRunArgument {
+                name: "replicas".into(),
+                value_from: Some(ArgumentValueFrom {
+                    field_ref: Some(FieldRef { field_path: "spec.replicas".into() }),
+                    pod_template_hash_value: None,
+                }),
+                ..Default::default()
+            },
+        ];
+        let got = build_rollout_args(&args, "abc", "def", &ro).unwrap();
+        let values: Vec<_> = got.iter().map(|a| a.value.clone().unwrap()).collect();
+        assert_eq!(values, vec!["def", "prod", "web", "3"]);
+        assert!(extract_value_from_rollout(&ro, "spec.strategy").is_err());
+        assert!(extract_value_from_rollout(&ro, "spec.nope").is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! Argo Rollouts' decisions as pure functions: no I/O, no async, no clock.
+//!
+//! The controller observes the cluster, builds the inputs (the parsed objects, summaries of the
+//! ReplicaSets it sees, and `now`), asks this crate what to do, and applies the answer. The CLI's
+//! `plan` and `replay` commands call the very same functions, so what they print is what the
+//! controller would do. Every function here is a port of a named Argo function and carries the
+//! reference rows (`B1`..`B16`, `T1`.., `D1`.., `A1`.., `R1`.., `S1`..) as tests.
+//!
+//! Map of the crate:
+//! - [`fenceposts`]: maxSurge / maxUnavailable resolution (reference §2.1).
+//! - [`weight`]: the desired canary weight or replica count (§2.2).
+//! - [`canary::basic`], [`canary::traffic`]: target replica counts (§2.3, §2.4).
+//! - [`steps`]: step completion and the replica progress threshold.
+//! - [`bluegreen`]: blue-green replica counts and promotion.
+//! - [`phase`]: the rollout phase and message (§1.4).
+//! - [`reconcile_order`]: the one-ReplicaSet-per-reconcile scaling order.
+//! - [`analysis`]: measurements, metric and run assessment, scheduling, retention, arguments (§3).
+//! - [`plan`], [`replay`]: whole-rollout walks and analysis replays for the CLI.
+
+pub mod analysis;
+pub mod bluegreen;
+pub mod canary;
+pub mod error;
+pub mod fenceposts;
+pub mod observed;
+pub mod phase;
+pub mod plan;
+pub mod reconcile_order;
+pub mod replay;
+pub mod steps;
+pub mod testing;
+pub mod weight;
+
+pub use error::EngineError;
+pub use observed::{ObservedReplicaSets, ReplicaSetState};

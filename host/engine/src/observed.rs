@@ -1,0 +1,87 @@
+//! What the controller observed: a summary of each ReplicaSet the rollout owns.
+//!
+//! The engine never sees Kubernetes objects other than Argo's kinds; the controller reduces each
+//! ReplicaSet to the four numbers and the hash the decisions depend on.
+
+use chrono::{DateTime, Utc};
+
+/// One ReplicaSet, as far as the decisions are concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaSetState {
+    /// Its `rollouts-pod-template-hash` (compared with `status.stableRS` and
+    /// `status.currentPodHash`).
+    pub pod_template_hash: String,
+    /// `spec.replicas`.
+    pub spec_replicas: i32,
+    /// `status.replicas`: pods that exist.
+    pub status_replicas: i32,
+    /// `status.availableReplicas`.
+    pub available: i32,
+    /// The `scale-down-deadline` annotation, when the controller set one.
+    pub scale_down_deadline: Option<DateTime<Utc>>,
+}
+
+impl ReplicaSetState {
+    /// A ReplicaSet whose pods are all created and available.
+    pub fn ready(hash: impl Into<String>, replicas: i32) -> Self {
+        ReplicaSetState {
+            pod_template_hash: hash.into(),
+            spec_replicas: replicas,
+            status_replicas: replicas,
+            available: replicas,
+            scale_down_deadline: None,
+        }
+    }
+
+    /// A ReplicaSet with explicit spec and available counts (status replicas = spec).
+    pub fn new(hash: impl Into<String>, spec: i32, available: i32) -> Self {
+        ReplicaSetState {
+            pod_template_hash: hash.into(),
+            spec_replicas: spec,
+            status_replicas: spec,
+            available,
+            scale_down_deadline: None,
+        }
+    }
+}
+
+/// The ReplicaSets of one rollout, sorted into the roles the decisions use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedReplicaSets {
+    /// The ReplicaSet of the current pod template (the canary, or the blue-green preview).
+    pub new_rs: Option<ReplicaSetState>,
+    /// The ReplicaSet whose hash is `status.stableRS`; may be the same as `new_rs`.
+    pub stable_rs: Option<ReplicaSetState>,
+    /// Every other ReplicaSet, newest first.
+    pub older: Vec<ReplicaSetState>,
+}
+
+impl ObservedReplicaSets {
+    /// Argo's `CheckStableRSExists`: a stable ReplicaSet exists and is not the new one.
+    pub fn stable_exists(&self) -> bool {
+        match (&self.stable_rs, &self.new_rs) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(s), Some(n)) => s.pod_template_hash != n.pod_template_hash,
+        }
+    }
+
+    /// The stable ReplicaSet when it is distinct from the new one.
+    pub fn distinct_stable(&self) -> Option<&ReplicaSetState> {
+        if self.stable_exists() { self.stable_rs.as_ref() } else { None }
+    }
+
+    /// Σ spec replicas of every ReplicaSet (the stable counted once).
+    pub fn total_spec(&self) -> i32 {
+        self.new_rs.as_ref().map_or(0, |r| r.spec_replicas)
+            + self.distinct_stable().map_or(0, |r| r.spec_replicas)
+            + self.older.iter().map(|r| r.spec_replicas).sum::<i32>()
+    }
+
+    /// Σ available pods of every ReplicaSet (the stable counted once).
+    pub fn total_available(&self) -> i32 {
+        self.new_rs.as_ref().map_or(0, |r| r.available)
+            + self.distinct_stable().map_or(0, |r| r.available)
+            + self.older.iter().map(|r| r.available).sum::<i32>()
+    }
+}

@@ -1,0 +1,818 @@
+//! `aviary plan`: what the controller would do to a rollout's ReplicaSets, offline.
+//!
+//! Two questions: "given this cluster state, what counts does the controller want now?"
+//! ([`desired_now`]) and "walk the whole update from a fresh start" ([`walk`]): stable at full
+//! scale and available, pods ready at once, one ReplicaSet change per reconcile (older
+//! ReplicaSets together, as Argo does), pauses, analyses and experiments treated as promoted or
+//! successful, scale-down delays treated as elapsed. Both call the same functions as the
+//! controller ([`crate::reconcile_order::canary_scaling`] and friends).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use aviary_api::rollout::{CanaryStep, Rollout};
+use aviary_api::rollout_status::{RolloutStatus, TrafficWeights, WeightDestination};
+use aviary_api::validation::validate_rollout;
+
+use crate::bluegreen;
+use crate::canary::desired_counts;
+use crate::error::EngineError;
+use crate::observed::{ObservedReplicaSets, ReplicaSetState};
+use crate::reconcile_order::{ReplicaSetRole, ScaleAction, canary_scaling, older_scaling, scale_down_deadline};
+use crate::steps::at_desired_replica_counts;
+use crate::weight::{canary_replicas_or_weight, desired_canary_weight, max_weight};
+
+const STABLE: &str = "stable";
+const CANARY: &str = "canary";
+
+/// A plan scenario: a Rollout and, optionally, the cluster state now.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The Rollout manifest.
+    pub rollout: Rollout,
+    /// What the cluster looks like now; absent means "walk the whole update".
+    #[serde(default)]
+    pub state: Option<ScenarioState>,
+}
+
+/// The cluster state of a scenario.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioState {
+    /// `status.currentStepIndex`; default 0.
+    #[serde(default)]
+    pub current_step_index: i32,
+    /// `status.abort`.
+    #[serde(default)]
+    pub abort: bool,
+    /// `status.promoteFull`.
+    #[serde(default)]
+    pub promote_full: bool,
+    /// The stable ReplicaSet; null when there is none (first deploy).
+    #[serde(default)]
+    pub stable: Option<ReplicaCounts>,
+    /// The canary ReplicaSet; null when it does not exist yet.
+    #[serde(default)]
+    pub canary: Option<ReplicaCounts>,
+    /// Other old ReplicaSets, newest first.
+    #[serde(default)]
+    pub older: Vec<ReplicaCounts>,
+    /// Traffic weights recorded in the status.
+    #[serde(default)]
+    pub weights: Option<ScenarioWeights>,
+}
+
+/// A ReplicaSet's pods in a scenario.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReplicaCounts {
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// Available pods; default: all of them.
+    #[serde(default)]
+    pub available: Option<i32>,
+}
+
+/// Traffic weights in a scenario.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioWeights {
+    /// Canary weight.
+    pub canary: i32,
+    /// Stable weight.
+    pub stable: i32,
+}
+
+impl Scenario {
+    /// Parses a scenario from YAML, naming the file and the field on error. The rollout's
+    /// `metadata` may be left out.
+    pub fn from_yaml(text: &str, source_name: &str) -> Result<Scenario, EngineError> {
+        let mut raw: serde_json::Value = serde_norway::from_str(text).map_err(|e| EngineError::BadInput {
+            source_name: source_name.to_string(),
+            field: "(document)".to_string(),
+            reason: e.to_string(),
+        })?;
+        if let Some(ro) = raw.get_mut("rollout").and_then(serde_json::Value::as_object_mut) {
+            ro.entry("metadata").or_insert_with(|| serde_json::json!({}));
+        }
+        serde_path_to_error::deserialize(raw).map_err(|e| {
+            let path = e.path().to_string();
+            EngineError::BadInput {
+                source_name: source_name.to_string(),
+                field: if path == "." || path.is_empty() { "(document)".to_string() } else { path },
+                reason: e.into_inner().to_string(),
+            }
+        })
+    }
+}
+
+impl Scenario {
+    /// Parses a scenario and checks its rollout against the Rollout CRD schema first, the way
+    /// `kubectl apply` with strict validation would: a misspelt step type or a string where a
+    /// number belongs is reported with its field path.
+    pub fn from_yaml_checked(text: &str, source_name: &str) -> Result<Scenario, EngineError> {
+        let raw: serde_json::Value = serde_norway::from_str(text).map_err(|e| EngineError::BadInput {
+            source_name: source_name.to_string(),
+            field: "(document)".to_string(),
+            reason: e.to_string(),
+        })?;
+        if let Some(ro) = raw.get("rollout")
+            && let Some(schema) = aviary_api::crd::all()
+                .into_iter()
+                .find(|(_, c)| c.spec.names.kind == "Rollout")
+                .and_then(|(_, c)| aviary_api::crd::schema_of(&c))
+            && let Some(first) = aviary_api::crd::check_against_schema(ro, &schema).into_iter().next()
+        {
+            return Err(EngineError::BadInput {
+                source_name: source_name.to_string(),
+                field: format!("rollout{}", first.path),
+                reason: first.reason,
+            });
+        }
+        Scenario::from_yaml(text, source_name)
+    }
+}
+
+fn object_name(rollout: &Rollout) -> String {
+    format!("rollout {:?}", rollout.metadata.name.clone().unwrap_or_default())
+}
+
+/// Argo's validation, as an engine error naming every invalid field.
+pub fn check_valid(rollout: &Rollout) -> Result<(), EngineError> {
+    let errors = validate_rollout(rollout);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::InvalidSpec {
+        object: object_name(rollout),
+        errors: errors.iter().map(|e| e.to_string()).collect(),
+    })
+}
+
+fn traffic_weights(canary: i32, stable: i32) -> TrafficWeights {
+    TrafficWeights {
+        canary: WeightDestination { weight: canary, ..Default::default() },
+        stable: WeightDestination { weight: stable, ..Default::default() },
+        ..Default::default()
+    }
+}
+
+fn rs(hash: &str, c: ReplicaCounts) -> ReplicaSetState {
+    ReplicaSetState::new(hash, c.replicas, c.available.unwrap_or(c.replicas))
+}
+
+/// The counts the controller wants now, for a scenario with a state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DesiredNow {
+    /// Pods the stable (blue-green: active) ReplicaSet should have.
+    pub stable: i32,
+    /// Pods the canary (blue-green: preview) ReplicaSet should have.
+    pub canary: i32,
+    /// Pods each older ReplicaSet should have, in the scenario's order.
+    pub older: Vec<i32>,
+    /// The desired weight (out of `maxWeight`).
+    pub weight: i32,
+    /// The scale weights are out of.
+    #[serde(rename = "maxWeight")]
+    pub max_weight: i32,
+    /// The change the controller makes in its next reconcile.
+    #[serde(rename = "nextActions")]
+    pub next_actions: Vec<PlanAction>,
+}
+
+/// One scaling action, named for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanAction {
+    /// `stable`, `canary` or `older`.
+    #[serde(rename = "replicaSet")]
+    pub replica_set: String,
+    /// Pods before.
+    pub from: i32,
+    /// Pods after.
+    pub to: i32,
+}
+
+fn label(observed: &ObservedReplicaSets, which: ReplicaSetRole) -> String {
+    let hash = match which {
+        ReplicaSetRole::Stable => return STABLE.to_string(),
+        ReplicaSetRole::Canary => return CANARY.to_string(),
+        ReplicaSetRole::Older(i) => observed.older.get(i).map(|r| r.pod_template_hash.as_str()).unwrap_or_default(),
+    };
+    if hash == STABLE { STABLE.to_string() } else { "older".to_string() }
+}
+
+fn status_for(state: &ScenarioState, max: i32) -> RolloutStatus {
+    let _ = max;
+    RolloutStatus {
+        stable_rs: if state.stable.is_some() { STABLE.to_string() } else { String::new() },
+        current_pod_hash: CANARY.to_string(),
+        current_step_index: Some(state.current_step_index),
+        abort: state.abort,
+        promote_full: state.promote_full,
+        canary: aviary_api::rollout_status::CanaryStatus {
+            weights: state.weights.map(|w| traffic_weights(w.canary, w.stable)),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The counts the controller computes now for the scenario's state. A canary ReplicaSet that
+/// does not exist yet counts as one with 0 pods (the controller creates it first).
+pub fn desired_now(rollout: &Rollout, state: &ScenarioState, now: DateTime<Utc>) -> Result<DesiredNow, EngineError> {
+    check_valid(rollout)?;
+    let mut ro = rollout.clone();
+    let max = max_weight(&ro);
+    ro.status = Some(status_for(state, max));
+    let observed = ObservedReplicaSets {
+        new_rs: Some(state.canary.map(|c| rs(CANARY, c)).unwrap_or_else(|| ReplicaSetState::new(CANARY, 0, 0))),
+        stable_rs: state.stable.map(|c| rs(STABLE, c)),
+        older: state.older.iter().enumerate().map(|(i, c)| rs(&format!("older-{i}"), *c)).collect(),
+    };
+    if rollout.spec.blue_green().is_some() {
+        let preview = bluegreen::new_rs_replicas(&ro, &observed);
+        return Ok(DesiredNow {
+            stable: observed.stable_rs.as_ref().map_or(0, |r| r.spec_replicas),
+            canary: preview,
+            older: observed.older.iter().map(|r| r.spec_replicas).collect(),
+            weight: max,
+            max_weight: max,
+            next_actions: Vec::new(),
+        });
+    }
+    let target = canary_replicas_or_weight(&ro, &observed);
+    let new_weights = ro.spec.canary().and_then(|c| c.traffic_routing.as_ref()).map(|_| {
+        let w = desired_canary_weight(&ro, &observed);
+        traffic_weights(w, max - w)
+    });
+    let weights = ro.status.as_ref().and_then(|s| s.canary.weights.clone()).or(new_weights.clone());
+    let counts = desired_counts(&ro, &observed, weights.as_ref());
+    let olders = older_scaling(&ro, &observed, now);
+    let mut older: Vec<i32> = observed.older.iter().map(|r| r.spec_replicas).collect();
+    for a in &olders.actions {
+        if let ReplicaSetRole::Older(i) = a.which {
+            older[i] = a.to;
+        }
+    }
+    let next = canary_scaling(&ro, &observed, new_weights.as_ref(), now);
+    Ok(DesiredNow {
+        stable: if observed.stable_exists() { counts.stable } else { 0 },
+        canary: counts.canary,
+        older,
+        weight: target.weight,
+        max_weight: max,
+        next_actions: next
+            .actions
+            .iter()
+            .map(|a| PlanAction { replica_set: label(&observed, a.which), from: a.from, to: a.to })
+            .collect(),
+    })
+}
+
+/// One step of a walk.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlannedStep {
+    /// The step's index.
+    pub index: usize,
+    /// The step as written.
+    pub step: CanaryStep,
+    /// The scaling actions taken while the step ran, in order.
+    pub actions: Vec<PlanAction>,
+    /// Canary pods once the step is complete.
+    pub canary: i32,
+    /// Stable pods once the step is complete.
+    pub stable: i32,
+    /// Pods of older ReplicaSets once the step is complete.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub older: i32,
+    /// Reconciles the step took.
+    pub reconciles: usize,
+    /// The weight in force during the step (out of `maxWeight`), for the text table.
+    #[serde(skip)]
+    pub weight: i32,
+}
+
+fn is_zero(v: &i32) -> bool {
+    *v == 0
+}
+
+/// After the last step: full promotion and the old stable's scale-down.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlannedPromotion {
+    /// The scaling actions, in order.
+    pub actions: Vec<PlanAction>,
+    /// Canary (now stable) pods at the end.
+    pub canary: i32,
+    /// Pods left on the previous stable at the end.
+    pub stable: i32,
+    /// Reconciles it took.
+    pub reconciles: usize,
+}
+
+/// A whole walk.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// The scale weights are out of.
+    #[serde(rename = "maxWeight")]
+    pub max_weight: i32,
+    /// One entry per step.
+    pub steps: Vec<PlannedStep>,
+    /// The full promotion after the last step.
+    pub promotion: PlannedPromotion,
+}
+
+struct Walker {
+    ro: Rollout,
+    observed: ObservedReplicaSets,
+    now: DateTime<Utc>,
+    max: i32,
+    traffic_routed: bool,
+    budget: usize,
+}
+
+impl Walker {
+    fn status(&mut self) -> &mut RolloutStatus {
+        self.ro.status.get_or_insert_with(Default::default)
+    }
+
+    fn apply(&mut self, a: &ScaleAction) -> PlanAction {
+        let label = label(&self.observed, a.which);
+        let target = match a.which {
+            ReplicaSetRole::Stable => self.observed.stable_rs.as_mut(),
+            ReplicaSetRole::Canary => self.observed.new_rs.as_mut(),
+            ReplicaSetRole::Older(i) => self.observed.older.get_mut(i),
+        };
+        if let Some(r) = target {
+            r.spec_replicas = a.to;
+            r.status_replicas = a.to;
+            r.available = a.to;
+        }
+        PlanAction { replica_set: label, from: a.from, to: a.to }
+    }
+
+    /// One reconcile: traffic first (recorded at the end of the reconcile), then ReplicaSets.
+    fn reconcile(&mut self) -> Vec<PlanAction> {
+        self.now += Duration::seconds(1);
+        let new_weights = self.traffic_routed.then(|| {
+            let w = desired_canary_weight(&self.ro, &self.observed);
+            traffic_weights(w, self.max - w)
+        });
+        let decision = canary_scaling(&self.ro, &self.observed, new_weights.as_ref(), self.now);
+        self.status().canary.weights = new_weights;
+        decision.actions.iter().map(|a| self.apply(a)).collect()
+    }
+
+    fn pods(&self, hash: &str) -> i32 {
+        [self.observed.new_rs.as_ref(), self.observed.stable_rs.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(self.observed.older.iter())
+            .find(|r| r.pod_template_hash == hash)
+            .map_or(0, |r| r.spec_replicas)
+    }
+
+    fn older_pods(&self) -> i32 {
+        self.observed.older.iter().filter(|r| r.pod_template_hash != STABLE).map(|r| r.spec_replicas).sum()
+    }
+
+    /// Reconciles until `done` holds and nothing more is scaled (weights may need one extra
+    /// reconcile to be recorded).
+    fn converge(
+        &mut self,
+        field: &str,
+        done: &dyn Fn(&Walker) -> bool,
+    ) -> Result<(Vec<PlanAction>, usize), EngineError> {
+        let mut actions = Vec::new();
+        let mut quiet = 0;
+        for r in 1..=self.budget {
+            let acts = self.reconcile();
+            if acts.is_empty() {
+                quiet += 1;
+            } else {
+                quiet = 0;
+            }
+            actions.extend(acts);
+            if done(self) && quiet >= 1 {
+                return Ok((actions, r));
+            }
+            if quiet >= 3 && !done(self) {
+                break;
+            }
+        }
+        Err(EngineError::Stuck {
+            object: object_name(&self.ro),
+            field: field.to_string(),
+            reconciles: self.budget,
+            reason: format!("canary {} / stable {} pods, target not reached", self.pods(CANARY), self.pods(STABLE)),
+        })
+    }
+}
+
+/// Walks the whole update from a fresh start (see the module documentation).
+pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError> {
+    check_valid(rollout)?;
+    let n = rollout.spec.replicas_or_default();
+    if rollout.spec.blue_green().is_some() {
+        return walk_blue_green(rollout, start);
+    }
+    let mut ro = rollout.clone();
+    let max = max_weight(&ro);
+    let traffic_routed = ro.spec.canary().is_some_and(|c| c.traffic_routing.is_some());
+    ro.status = Some(RolloutStatus {
+        stable_rs: STABLE.to_string(),
+        current_pod_hash: CANARY.to_string(),
+        current_step_index: Some(0),
+        canary: aviary_api::rollout_status::CanaryStatus {
+            weights: traffic_routed.then(|| traffic_weights(0, max)),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let steps = ro.spec.canary().map(|c| c.steps.clone()).unwrap_or_default();
+    let mut w = Walker {
+        ro,
+        observed: ObservedReplicaSets {
+            new_rs: Some(ReplicaSetState::new(CANARY, 0, 0)),
+            stable_rs: Some(ReplicaSetState::ready(STABLE, n)),
+            older: vec![],
+        },
+        now: start,
+        max,
+        traffic_routed,
+        budget: 4 * (n.max(0) as usize) + 16,
+    };
+    let mut planned = Vec::with_capacity(steps.len());
+    for (i, step) in steps.iter().enumerate() {
+        w.status().current_step_index = Some(i as i32);
+        let weight = canary_replicas_or_weight(&w.ro, &w.observed).weight;
+        let scaling_step = step.set_weight.is_some() || step.set_canary_scale.is_some();
+        let field = format!("spec.strategy.canary.steps[{i}]");
+        let (actions, reconciles) =
+            w.converge(&field, &|w: &Walker| !scaling_step || at_desired_replica_counts(&w.ro, &w.observed, None))?;
+        planned.push(PlannedStep {
+            index: i,
+            step: step.clone(),
+            actions,
+            canary: w.pods(CANARY),
+            stable: w.pods(STABLE),
+            older: w.older_pods(),
+            reconciles,
+            weight,
+        });
+    }
+    // Past the last step: the canary goes to full weight, then becomes the stable.
+    w.status().current_step_index = Some(steps.len() as i32);
+    let (mut actions, mut reconciles) =
+        w.converge("spec.strategy.canary", &|w: &Walker| at_desired_replica_counts(&w.ro, &w.observed, None))?;
+    let deadline = scale_down_deadline(&w.ro, w.now);
+    {
+        let st = w.status();
+        st.stable_rs = CANARY.to_string();
+        st.current_step_index = Some(steps.len() as i32);
+    }
+    if let Some(mut old) = w.observed.stable_rs.take() {
+        old.scale_down_deadline = deadline;
+        w.observed.older.insert(0, old);
+    }
+    w.observed.stable_rs = w.observed.new_rs.clone();
+    // Scale-down delays are treated as elapsed.
+    if let Some(d) = deadline {
+        w.now = w.now.max(d);
+    }
+    let (more, r) = w.converge("spec.strategy.canary", &|w: &Walker| w.pods(STABLE) == 0)?;
+    actions.extend(more);
+    reconciles += r;
+    Ok(Plan {
+        replicas: n,
+        max_weight: max,
+        steps: planned,
+        promotion: PlannedPromotion { actions, canary: w.pods(CANARY), stable: w.pods(STABLE), reconciles },
+    })
+}
+
+fn walk_blue_green(rollout: &Rollout, _start: DateTime<Utc>) -> Result<Plan, EngineError> {
+    let n = rollout.spec.replicas_or_default();
+    let mut ro = rollout.clone();
+    ro.status = Some(RolloutStatus {
+        stable_rs: STABLE.to_string(),
+        current_pod_hash: CANARY.to_string(),
+        blue_green: aviary_api::rollout_status::BlueGreenStatus {
+            active_selector: STABLE.to_string(),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let mut observed = ObservedReplicaSets {
+        new_rs: Some(ReplicaSetState::new(CANARY, 0, 0)),
+        stable_rs: Some(ReplicaSetState::ready(STABLE, n)),
+        older: vec![],
+    };
+    let mut actions = Vec::new();
+    let mut reconciles = 0;
+    let scale_new =
+        |ro: &Rollout, observed: &mut ObservedReplicaSets, actions: &mut Vec<PlanAction>, reconciles: &mut usize| {
+            let want = bluegreen::new_rs_replicas(ro, observed);
+            if let Some(r) = observed.new_rs.as_mut()
+                && r.spec_replicas != want
+            {
+                actions.push(PlanAction { replica_set: CANARY.into(), from: r.spec_replicas, to: want });
+                *r = ReplicaSetState::ready(CANARY, want);
+                *reconciles += 1;
+            }
+        };
+    // Preview comes up (previewReplicaCount or full), the pause is treated as promoted.
+    scale_new(&ro, &mut observed, &mut actions, &mut reconciles);
+    let preview = observed.new_rs.as_ref().map_or(0, |r| r.spec_replicas);
+    let preview_step = PlannedStep {
+        index: 0,
+        step: CanaryStep::default(),
+        actions: std::mem::take(&mut actions),
+        canary: preview,
+        stable: n,
+        older: 0,
+        reconciles,
+        weight: 0,
+    };
+    let mut promo_reconciles = 0;
+    {
+        let st = ro.status.get_or_insert_with(Default::default);
+        st.blue_green.scale_up_preview_check_point = true;
+    }
+    scale_new(&ro, &mut observed, &mut actions, &mut promo_reconciles);
+    {
+        let st = ro.status.get_or_insert_with(Default::default);
+        st.blue_green.active_selector = CANARY.to_string();
+        st.stable_rs = CANARY.to_string();
+    }
+    promo_reconciles += 1;
+    if let Some(old) = observed.stable_rs.as_mut()
+        && old.spec_replicas != 0
+    {
+        actions.push(PlanAction { replica_set: STABLE.into(), from: old.spec_replicas, to: 0 });
+        old.spec_replicas = 0;
+        promo_reconciles += 1;
+    }
+    let mut steps = Vec::new();
+    if rollout.spec.blue_green().is_some_and(|b| b.preview_replica_count.is_some()) {
+        steps.push(preview_step);
+    } else {
+        let mut a = preview_step.actions;
+        a.extend(actions);
+        actions = a;
+        promo_reconciles += preview_step.reconciles;
+    }
+    Ok(Plan {
+        replicas: n,
+        max_weight: 100,
+        steps,
+        promotion: PlannedPromotion { actions, canary: n, stable: 0, reconciles: promo_reconciles },
+    })
+}
+
+fn describe_step(step: &CanaryStep) -> String {
+    if let Some(w) = step.set_weight {
+        return format!("setWeight {w}");
+    }
+    if let Some(p) = &step.pause {
+        return match &p.duration {
+            None => "pause (until promoted)".to_string(),
+            Some(aviary_api::IntOrString::Int(s)) => format!("pause {s}s"),
+            Some(aviary_api::IntOrString::String(s)) => format!("pause {s}"),
+        };
+    }
+    if let Some(s) = &step.set_canary_scale {
+        if let Some(r) = s.replicas {
+            return format!("setCanaryScale replicas {r}");
+        }
+        if let Some(w) = s.weight {
+            return format!("setCanaryScale weight {w}");
+        }
+        return "setCanaryScale matchTrafficWeight".to_string();
+    }
+    if let Some(a) = &step.analysis {
+        let names: Vec<_> = a.templates.iter().map(|t| t.template_name.as_str()).collect();
+        return format!("analysis {}", names.join(","));
+    }
+    if step.experiment.is_some() {
+        return "experiment".to_string();
+    }
+    if let Some(h) = &step.set_header_route {
+        return format!("setHeaderRoute {}", h.name);
+    }
+    if let Some(m) = &step.set_mirror_route {
+        return format!("setMirrorRoute {}", m.name);
+    }
+    if let Some(p) = &step.plugin {
+        return format!("plugin {}", p.name);
+    }
+    "preview".to_string()
+}
+
+fn describe_actions(actions: &[PlanAction]) -> String {
+    if actions.is_empty() {
+        return "-".to_string();
+    }
+    actions.iter().map(|a| format!("{} {}→{}", a.replica_set, a.from, a.to)).collect::<Vec<_>>().join(", ")
+}
+
+fn share(canary: i32, stable: i32) -> String {
+    let total = canary + stable;
+    if total == 0 {
+        return "-".to_string();
+    }
+    format!("{:.1}%", f64::from(canary) * 100.0 / f64::from(total))
+}
+
+/// The walk as a table a person reads at a glance: per step, the actions, the pod totals and
+/// the real canary share next to the requested weight.
+pub fn render_text(plan: &Plan) -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "STEP".into(),
+        "ACTIONS".into(),
+        "CANARY".into(),
+        "STABLE".into(),
+        "PODS".into(),
+        "CANARY SHARE / WEIGHT".into(),
+    ]];
+    let weight_pct = |w: i32| format!("{:.1}%", f64::from(w) * 100.0 / f64::from(plan.max_weight.max(1)));
+    for s in &plan.steps {
+        let requested = weight_pct(s.weight);
+        rows.push([
+            format!("{} {}", s.index, describe_step(&s.step)),
+            describe_actions(&s.actions),
+            s.canary.to_string(),
+            s.stable.to_string(),
+            (s.canary + s.stable + s.older).to_string(),
+            format!("{} / {}", share(s.canary, s.stable), requested),
+        ]);
+    }
+    rows.push([
+        "promote".into(),
+        describe_actions(&plan.promotion.actions),
+        plan.promotion.canary.to_string(),
+        plan.promotion.stable.to_string(),
+        (plan.promotion.canary + plan.promotion.stable).to_string(),
+        format!("{} / {}", share(plan.promotion.canary, plan.promotion.stable), weight_pct(plan.max_weight)),
+    ]);
+    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = format!("replicas {}\n", plan.replicas);
+    for r in rows {
+        let line: Vec<String> = r.iter().enumerate().map(|(c, cell)| format!("{cell:<w$}", w = widths[c])).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The desired counts as text.
+pub fn render_desired_text(d: &DesiredNow) -> String {
+    let mut out = format!("stable {}  canary {}  weight {}/{}\n", d.stable, d.canary, d.weight, d.max_weight);
+    if !d.older.is_empty() {
+        out.push_str(&format!("older {:?}\n", d.older));
+    }
+    if d.next_actions.is_empty() {
+        out.push_str("next reconcile: nothing to scale\n");
+    } else {
+        out.push_str(&format!("next reconcile: {}\n", describe_actions(&d.next_actions)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::RolloutBuilder;
+    use aviary_api::IntOrString;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn valid(b: RolloutBuilder) -> Rollout {
+        let mut ro = b.build();
+        ro.spec.selector = Some(aviary_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+            match_labels: Some([("app".to_string(), "demo".to_string())].into()),
+            ..Default::default()
+        });
+        ro.spec.template = Some(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"labels": {"app": "demo"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+            }))
+            .unwrap(),
+        );
+        ro
+    }
+
+    fn act(rs: &str, from: i32, to: i32) -> PlanAction {
+        PlanAction { replica_set: rs.into(), from, to }
+    }
+
+    /// Reference §2.8: 10 replicas, setWeight 25 then pause, default fenceposts.
+    #[test]
+    fn reference_walk_10_replicas_25_percent() {
+        let ro = valid(RolloutBuilder::canary(10).set_weight(25).pause());
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(plan.steps[0].actions, vec![act("stable", 10, 8), act("canary", 0, 3)]);
+        assert_eq!((plan.steps[0].canary, plan.steps[0].stable), (3, 8));
+        assert!(plan.steps[1].actions.is_empty());
+        assert_eq!((plan.promotion.canary, plan.promotion.stable), (10, 0));
+    }
+
+    /// §2.8 variant: maxSurge 0 / maxUnavailable 1 alternates one pod at a time.
+    #[test]
+    fn reference_walk_no_surge_alternates() {
+        let ro = valid(RolloutBuilder::canary(10).set_weight(25).pause().fenceposts(0, 1));
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(
+            plan.steps[0].actions,
+            vec![
+                act("stable", 10, 9),
+                act("canary", 0, 1),
+                act("stable", 9, 8),
+                act("canary", 1, 2),
+                act("stable", 8, 7),
+                act("canary", 2, 3)
+            ]
+        );
+        assert_eq!((plan.steps[0].canary, plan.steps[0].stable), (3, 7));
+    }
+
+    #[test]
+    fn traffic_routed_walk_keeps_the_stable_at_full_scale() {
+        let ro = valid(RolloutBuilder::canary(10).traffic_routing().set_weight(25).pause());
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(plan.steps[0].actions, vec![act("canary", 0, 3)]);
+        assert_eq!((plan.steps[0].canary, plan.steps[0].stable), (3, 10));
+        assert_eq!(plan.promotion.actions.last(), Some(&act("stable", 10, 0)));
+    }
+
+    #[test]
+    fn dynamic_stable_scale_lags_the_weight_by_one_reconcile() {
+        let ro = valid(RolloutBuilder::canary(10).traffic_routing().dynamic_stable_scale().set_weight(25).pause());
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(plan.steps[0].actions, vec![act("canary", 0, 3), act("stable", 10, 8)]);
+    }
+
+    #[test]
+    fn desired_now_matches_the_reference_state() {
+        let ro = valid(RolloutBuilder::canary(10).set_weight(25).pause());
+        let state = ScenarioState {
+            stable: Some(ReplicaCounts { replicas: 10, available: Some(10) }),
+            canary: Some(ReplicaCounts { replicas: 0, available: Some(0) }),
+            ..Default::default()
+        };
+        let d = desired_now(&ro, &state, t0()).unwrap();
+        assert_eq!((d.stable, d.canary, d.weight), (8, 3, 25));
+        assert_eq!(d.next_actions, vec![act("stable", 10, 8)]);
+    }
+
+    #[test]
+    fn invalid_rollouts_are_refused_with_the_field() {
+        let ro = valid(RolloutBuilder::canary(10).set_weight(120));
+        let err = walk(&ro, t0()).unwrap_err().to_string();
+        assert!(err.contains("spec.strategy.canary.steps[0].setWeight"), "{err}");
+        assert!(err.contains("SetWeight needs to be between 0 and 100"), "{err}");
+    }
+
+    #[test]
+    fn scenario_errors_name_the_file_and_field() {
+        let err = Scenario::from_yaml("rollout:\n  spec:\n    replicas: ten\n", "s.yaml").unwrap_err().to_string();
+        assert!(err.starts_with("s.yaml: rollout.spec.replicas:"), "{err}");
+        let err = Scenario::from_yaml("rollout: {spec: {}}\nstate:\n  stabel: {replicas: 1}\n", "s.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("state") && err.contains("stabel"), "{err}");
+    }
+
+    #[test]
+    fn unknown_step_types_are_named_by_the_schema_check() {
+        let text = "rollout:\n  spec:\n    strategy:\n      canary:\n        steps:\n        - setWieght: 20\n";
+        let err = Scenario::from_yaml_checked(text, "s.yaml").unwrap_err().to_string();
+        assert_eq!(err, "s.yaml: rollout.spec.strategy.canary.steps[0].setWieght: field not declared in schema");
+        let err = Scenario::from_yaml_checked("rollout: [", "s.yaml").unwrap_err().to_string();
+        assert!(err.starts_with("s.yaml: (document): "), "{err}");
+    }
+
+    #[test]
+    fn blue_green_walk_previews_then_promotes() {
+        let mut ro = valid(RolloutBuilder::blue_green(4));
+        ro.spec.strategy.blue_green.as_mut().unwrap().preview_replica_count = Some(1);
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(plan.steps[0].actions, vec![act("canary", 0, 1)]);
+        assert_eq!(plan.promotion.actions, vec![act("canary", 1, 4), act("stable", 4, 0)]);
+    }
+
+    #[test]
+    fn text_table_shows_share_and_weight() {
+        let ro =
+            valid(RolloutBuilder::canary(10).set_weight(25).pause().max_unavailable(IntOrString::String("25%".into())));
+        let text = render_text(&walk(&ro, t0()).unwrap());
+        assert!(text.contains("0 setWeight 25"), "{text}");
+        assert!(text.contains("27.3% / 25.0%"), "{text}");
+        assert!(text.contains("stable 10→8, canary 0→3"), "{text}");
+    }
+}

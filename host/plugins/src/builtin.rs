@@ -1,0 +1,111 @@
+//! First-party plugins, embedded in the binary so that Argo templates run unchanged.
+//!
+//! `web` and `prometheus` are Argo's provider names; every first-party plugin is also addressable
+//! as `aviary/<name>`. They are ordinary components built from `plugins/` by this crate's build
+//! script: they get the same sandbox, deadline and memory cap as anyone's plugin. By default they
+//! may reach exactly the host named in their own config (`url` or `address`), unless a registry
+//! entry with `location: builtin:aviary/<name>` says otherwise.
+
+use url::Url;
+
+use crate::capability::AllowedHosts;
+use crate::registry::PluginKind;
+
+/// One embedded plugin.
+#[derive(Debug)]
+pub struct Builtin {
+    /// `aviary/<name>`.
+    pub name: &'static str,
+    /// Argo's provider name, when the plugin replaces one of Argo's built-in providers.
+    pub argo_name: Option<&'static str>,
+    /// The world.
+    pub kind: PluginKind,
+    /// The component.
+    pub bytes: &'static [u8],
+    /// The config field holding the one host the plugin may reach by default.
+    pub host_field: Option<&'static str>,
+}
+
+/// The default condition evaluator.
+pub const DEFAULT_CONDITION: &str = "aviary/expr";
+
+/// Every first-party plugin.
+pub static BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "aviary/expr",
+        argo_name: None,
+        kind: PluginKind::Condition,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_expr.wasm")),
+        host_field: None,
+    },
+    Builtin {
+        name: "aviary/web",
+        argo_name: Some("web"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_web.wasm")),
+        host_field: Some("url"),
+    },
+    Builtin {
+        name: "aviary/prometheus",
+        argo_name: Some("prometheus"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_prometheus.wasm")),
+        host_field: Some("address"),
+    },
+];
+
+/// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.
+pub fn find(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name || b.argo_name == Some(name))
+}
+
+impl Builtin {
+    /// The host the plugin may reach for this config: the one in its `url`/`address` field.
+    pub fn default_hosts(&self, config: &serde_json::Value) -> AllowedHosts {
+        let target = self
+            .host_field
+            .and_then(|f| config.get(f))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Url::parse(s).ok())
+            .and_then(|u| Some(format!("{}://{}:{}", u.scheme(), u.host_str()?, u.port_or_known_default()?)));
+        match target {
+            Some(t) => AllowedHosts::parse(&[t]).unwrap_or_default(),
+            None => AllowedHosts::none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argo_names_and_aviary_names_both_resolve() {
+        assert_eq!(find("web").map(|b| b.name), Some("aviary/web"));
+        assert_eq!(find("aviary/web").map(|b| b.name), Some("aviary/web"));
+        assert_eq!(find("prometheus").map(|b| b.name), Some("aviary/prometheus"));
+        assert_eq!(find("aviary/expr").map(|b| b.kind), Some(PluginKind::Condition));
+        assert!(find("datadog-nope").is_none());
+    }
+
+    #[test]
+    fn a_provider_may_reach_exactly_the_host_in_its_config() {
+        let web = find("web").unwrap();
+        let hosts = web.default_hosts(&serde_json::json!({"url": "http://127.0.0.1:8080/metrics"}));
+        assert!(hosts.allows("127.0.0.1", 8080));
+        assert!(!hosts.allows("127.0.0.1", 8081));
+        assert!(!hosts.allows("127.0.0.2", 8080));
+        let prom = find("prometheus").unwrap();
+        assert!(
+            prom.default_hosts(&serde_json::json!({"address": "https://prom.example"})).allows("prom.example", 443)
+        );
+        assert!(prom.default_hosts(&serde_json::json!({"query": "up"})).is_empty());
+    }
+
+    #[test]
+    fn every_builtin_is_a_component() {
+        for b in BUILTINS {
+            assert_eq!(&b.bytes[..8], b"\0asm\x0d\0\x01\0", "{} is not a component", b.name);
+        }
+    }
+}

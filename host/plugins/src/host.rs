@@ -1,0 +1,573 @@
+//! The plugin host: loads plugins and runs each call in a fresh, limited sandbox.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use wasmtime::component::Component;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+use crate::Error;
+use crate::builtin::{self, Builtin};
+use crate::cache::{CompileCache, Origin, sha256_hex};
+use crate::capability::AllowedHosts;
+use crate::engine::{Linkers, new_engine};
+use crate::failure::Failure;
+use crate::http::{self, Grant};
+use crate::inspect::{self, Binary, ComponentInfo};
+use crate::limits::Limits;
+use crate::measurement::{CallContext, Measurement};
+use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
+use crate::store::StoreState;
+use crate::wit::v0_1::{condition, provider, types as wit};
+
+/// How the host is set up.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where compiled artifacts and downloaded components are kept; `None`: memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Plugin calls running at once, across all plugins. Each holds a Store whose memory is
+    /// capped by its plugin's limit, so this bounds the host's worst-case plugin memory.
+    pub max_concurrent_calls: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self { cache_dir: None, max_concurrent_calls: 64 }
+    }
+}
+
+/// Extra time the host waits past a plugin's deadline before abandoning a call that is stuck in
+/// a host import; the epoch deadline normally ends it first.
+const GRACE: Duration = Duration::from_millis(250);
+
+/// What `plugins()` and `plugin inspect` report about a loaded plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginInfo {
+    /// `org/name` (or the file path for a plugin run by path).
+    pub name: String,
+    /// The world.
+    pub kind: PluginKind,
+    /// Hex sha256 of the component.
+    pub sha256: String,
+    /// Component size in bytes.
+    pub size: usize,
+    /// Where it was loaded from.
+    pub location: String,
+    /// The contract version it was built against.
+    pub version: String,
+    /// Deadline of one call.
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    /// Memory cap in bytes.
+    pub memory_limit: u64,
+    /// Allowed hosts, as configured (first-party plugins add the host of their config).
+    pub allowed_hosts: String,
+    /// Whether the compiled code came from the cache.
+    pub cached: bool,
+    /// Time to compile or load it.
+    #[serde(with = "humantime_serde_compat")]
+    pub load_time: Duration,
+}
+
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+/// Why a condition evaluation gave no bool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalError {
+    /// The expression did not compile, failed, or did not yield a bool (the evaluator's words).
+    Expression(String),
+    /// The evaluator plugin itself failed (timeout, trap...) or is not available.
+    Plugin(Failure),
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvalError::Expression(m) => f.write_str(m),
+            EvalError::Plugin(failure) => write!(f, "{failure}"),
+        }
+    }
+}
+
+enum Pre {
+    Provider(provider::MetricProviderPre<StoreState>),
+    Condition(condition::ConditionPre<StoreState>),
+}
+
+/// A loaded plugin. Calls hold an `Arc` to it, so replacing or removing a plugin never disturbs
+/// calls already running: they finish with the version they started with.
+struct Plugin {
+    kind: PluginKind,
+    limits: Limits,
+    allowed: AllowedHosts,
+    /// Set for first-party plugins whose entry (if any) did not list allowedHosts: they may also
+    /// reach the host named in their config.
+    builtin_hosts: Option<&'static Builtin>,
+    pre: Pre,
+    info: PluginInfo,
+}
+
+impl Plugin {
+    fn allowed_for(&self, config: &str) -> AllowedHosts {
+        let mut allowed = self.allowed.clone();
+        if let Some(b) = self.builtin_hosts
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(config)
+        {
+            allowed.extend(b.default_hosts(&value));
+        }
+        allowed
+    }
+}
+
+struct Inner {
+    engine: Engine,
+    linkers: Linkers,
+    cache: CompileCache,
+    client: reqwest::Client,
+    plugins: RwLock<HashMap<String, Arc<Plugin>>>,
+    broken: RwLock<HashMap<String, String>>,
+    calls: Semaphore,
+}
+
+/// The plugin host. Cheap to clone; all clones share the engine, the cache and the plugins.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+/// What to load: bytes plus what the operator said about them.
+struct Candidate<'a> {
+    name: &'a str,
+    bytes: &'a [u8],
+    location: String,
+    expected: Option<PluginKind>,
+    limits: Option<Limits>,
+    allowed: AllowedHosts,
+    builtin_hosts: Option<&'static Builtin>,
+}
+
+impl PluginHost {
+    /// Creates a host: the engine, its epoch clock, the linkers and the compile cache.
+    pub fn new(config: HostConfig) -> Result<Self, Error> {
+        crate::install_crypto_provider();
+        let engine = new_engine()?;
+        let linkers = Linkers::new(&engine)?;
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Cache { path: dir.clone(), reason: e.to_string() })?;
+        }
+        let cache = CompileCache::new(&engine, config.cache_dir.clone());
+        let client = http::client().map_err(|e| Error::Engine(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linkers,
+                cache,
+                client,
+                plugins: RwLock::new(HashMap::new()),
+                broken: RwLock::new(HashMap::new()),
+                calls: Semaphore::new(config.max_concurrent_calls.max(1)),
+            }),
+        })
+    }
+
+    /// Loads every entry of a registry document. Each entry succeeds or fails on its own; a
+    /// failed entry is remembered so that calls naming it say why it is unavailable.
+    pub async fn load_registry(&self, file: &RegistryFile) -> Vec<(String, Result<PluginInfo, Error>)> {
+        let mut out = Vec::with_capacity(file.plugins.len());
+        for (i, entry) in file.plugins.iter().enumerate() {
+            let name = entry.display_name(i);
+            let result = match entry.validate() {
+                Ok(spec) => self.load(&spec).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &result {
+                tracing::error!(plugin = %name, "plugin entry not loaded: {e}");
+                write(&self.inner.broken).insert(name.clone(), e.to_string());
+            }
+            out.push((name, result));
+        }
+        out
+    }
+
+    /// Fetches, verifies, compiles and registers one validated entry under its name, replacing
+    /// any previous version of that name (calls in flight keep the old one).
+    pub async fn load(&self, spec: &PluginSpec) -> Result<PluginInfo, Error> {
+        let download_dir = self.inner.cache.dir().map(|d| d.join("downloads"));
+        let bytes = registry::fetch(spec, &self.inner.client, download_dir.as_deref()).await?;
+        let builtin_hosts = match &spec.location {
+            Location::Builtin(name) if !spec.allowed_hosts_set => builtin::find(name),
+            _ => None,
+        };
+        let location = match &spec.location {
+            Location::File(p) => p.display().to_string(),
+            Location::Remote(u) => u.to_string(),
+            Location::Builtin(n) => format!("builtin:{n}"),
+        };
+        let plugin = self.compile(Candidate {
+            name: &spec.name,
+            bytes: &bytes,
+            location,
+            expected: Some(spec.kind),
+            limits: Some(spec.limits),
+            allowed: spec.allowed_hosts.clone(),
+            builtin_hosts,
+        })?;
+        Ok(self.insert(&spec.name, plugin))
+    }
+
+    /// Registers a component from bytes, for a plugin run by path (`aviary plugin run ./x.wasm`).
+    /// Its kind comes from the component itself; it may reach only `allowed`.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8], allowed: AllowedHosts) -> Result<PluginInfo, Error> {
+        let plugin = self.compile(Candidate {
+            name,
+            bytes,
+            location: name.to_string(),
+            expected: None,
+            limits: None,
+            allowed,
+            builtin_hosts: None,
+        })?;
+        Ok(self.insert(name, plugin))
+    }
+
+    /// Grants a loaded plugin more hosts (the CLI's `--allow-host`).
+    pub fn allow_hosts(&self, name: &str, extra: AllowedHosts) -> Result<(), Error> {
+        let plugin =
+            self.resolve(name).map_err(|f| Error::NotFound { name: name.to_string(), detail: format!(": {f}") })?;
+        let mut allowed = plugin.allowed.clone();
+        allowed.extend(extra);
+        let mut info = plugin.info.clone();
+        info.allowed_hosts = allowed.to_string();
+        let replacement = Plugin {
+            kind: plugin.kind,
+            limits: plugin.limits,
+            allowed,
+            builtin_hosts: plugin.builtin_hosts,
+            pre: match &plugin.pre {
+                Pre::Provider(p) => Pre::Provider(p.clone()),
+                Pre::Condition(c) => Pre::Condition(c.clone()),
+            },
+            info,
+        };
+        write(&self.inner.plugins).insert(plugin.info.name.clone(), Arc::new(replacement));
+        Ok(())
+    }
+
+    /// Removes a plugin; calls already running finish with it.
+    pub fn remove(&self, name: &str) -> bool {
+        write(&self.inner.broken).remove(name);
+        write(&self.inner.plugins).remove(name).is_some()
+    }
+
+    /// The loaded plugins, sorted by name.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        let mut v: Vec<PluginInfo> = read(&self.inner.plugins).values().map(|p| p.info.clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Entries that failed to load, with the reason.
+    pub fn broken(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> =
+            read(&self.inner.broken).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort();
+        v
+    }
+
+    /// Describes a component without registering it; refuses (with the reason) bytes that are
+    /// not a component of a supported world and version.
+    pub fn inspect(&self, name: &str, bytes: &[u8]) -> Result<ComponentInfo, Error> {
+        let kind = inspect::binary_kind(bytes);
+        if kind != Binary::Component {
+            return Err(Error::Incompatible { name: name.to_string(), reason: inspect::not_a_component(kind) });
+        }
+        let sha = sha256_hex(bytes);
+        let (component, _) = self
+            .inner
+            .cache
+            .load(&self.inner.engine, &sha, bytes)
+            .map_err(|reason| Error::Compile { name: name.to_string(), reason })?;
+        let info = inspect::describe(&self.inner.engine, &component, bytes);
+        let world =
+            inspect::check(&info, None).map_err(|reason| Error::Incompatible { name: name.to_string(), reason })?;
+        self.link(name, &component, world)?;
+        Ok(info)
+    }
+
+    /// Takes a measurement with provider `plugin` (a registered `org/name`, `aviary/<name>`, or
+    /// Argo's `web` / `prometheus`). Never fails: a failure is an `Error` measurement.
+    pub async fn measure(&self, plugin: &str, ctx: &CallContext, config: &str) -> Measurement {
+        self.call_provider(plugin, ctx, config, None, false).await
+    }
+
+    /// Polls a measurement the provider left running.
+    pub async fn resume(&self, plugin: &str, ctx: &CallContext, config: &str, m: &Measurement) -> Measurement {
+        self.call_provider(plugin, ctx, config, Some(m), false).await
+    }
+
+    /// Stops a running measurement because its run is terminating.
+    pub async fn terminate(&self, plugin: &str, ctx: &CallContext, config: &str, m: &Measurement) -> Measurement {
+        self.call_provider(plugin, ctx, config, Some(m), true).await
+    }
+
+    /// Evaluates `expression` with condition plugin `plugin` (usually `aviary/expr`) and
+    /// `value` (extended JSON text) bound as `result`.
+    pub async fn evaluate(&self, plugin: &str, expression: &str, value: &str) -> Result<bool, EvalError> {
+        let p = self.resolve_kind(plugin, PluginKind::Condition).map_err(EvalError::Plugin)?;
+        let Pre::Condition(pre) = &p.pre else {
+            return Err(EvalError::Plugin(Failure::Unavailable {
+                detail: format!("plugin {plugin:?} is not a condition"),
+            }));
+        };
+        let _permit = self.inner.calls.acquire().await;
+        let deadline = Instant::now() + p.limits.timeout;
+        let mut store = self.new_store(&p, None, deadline);
+        let outcome = tokio::time::timeout_at((deadline + GRACE).into(), async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_evaluate(&mut store, expression, &value.to_string()).await
+        })
+        .await;
+        store.data().flush_stdio();
+        match outcome {
+            Err(_) => Err(EvalError::Plugin(timeout(&p))),
+            Ok(Err(e)) => Err(EvalError::Plugin(classify(&p, &store, e))),
+            Ok(Ok(result)) => result.map_err(EvalError::Expression),
+        }
+    }
+
+    async fn call_provider(
+        &self,
+        plugin: &str,
+        ctx: &CallContext,
+        config: &str,
+        previous: Option<&Measurement>,
+        terminate: bool,
+    ) -> Measurement {
+        let p = match self.resolve_kind(plugin, PluginKind::MetricProvider) {
+            Ok(p) => p,
+            Err(failure) => return Measurement::from_failure(failure),
+        };
+        let Pre::Provider(pre) = &p.pre else {
+            return Measurement::from_failure(Failure::Unavailable {
+                detail: format!("plugin {plugin:?} is not a metric provider"),
+            });
+        };
+        let _permit = self.inner.calls.acquire().await;
+        let deadline = Instant::now() + p.limits.timeout;
+        let grant = Grant {
+            allowed: Arc::new(p.allowed_for(config)),
+            max_response_bytes: p.limits.max_response_bytes,
+            deadline: deadline.into(),
+        };
+        let mut store = self.new_store(&p, Some(grant), deadline);
+        let wit_ctx = wit::Context {
+            namespace: ctx.namespace.clone(),
+            run_name: ctx.run_name.clone(),
+            metric_name: ctx.metric_name.clone(),
+        };
+        let previous = previous.map(Measurement::to_wit);
+        // The bindings take the `json` type alias by `&String`.
+        let config = config.to_string();
+        let outcome = tokio::time::timeout_at((deadline + GRACE).into(), async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            match (&previous, terminate) {
+                (None, _) => instance.call_measure(&mut store, &wit_ctx, &config).await,
+                (Some(m), false) => instance.call_resume(&mut store, &wit_ctx, &config, m).await,
+                (Some(m), true) => instance.call_terminate(&mut store, &wit_ctx, &config, m).await,
+            }
+        })
+        .await;
+        store.data().flush_stdio();
+        match outcome {
+            Err(_) => Measurement::from_failure(timeout(&p)),
+            Ok(Err(e)) => Measurement::from_failure(classify(&p, &store, e)),
+            Ok(Ok(m)) => Measurement::from_wit(&p.info.name, m),
+        }
+    }
+
+    /// A fresh Store for one call: deny-all WASI, memory cap, network grant, and a deadline
+    /// checked at every epoch tick. Between ticks the guest yields to the executor, so even a
+    /// guest spinning in a loop leaves the worker thread to other tasks.
+    fn new_store(&self, p: &Plugin, grant: Option<Grant>, deadline: Instant) -> Store<StoreState> {
+        let state = StoreState::new(p.info.name.as_str().into(), p.limits.memory, grant, self.inner.client.clone());
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+        });
+        store
+    }
+
+    fn resolve_kind(&self, name: &str, kind: PluginKind) -> Result<Arc<Plugin>, Failure> {
+        let p = self.resolve(name)?;
+        if p.kind != kind {
+            return Err(Failure::Unavailable {
+                detail: format!("plugin {name:?} is a {} plugin, not a {}", p.kind.as_str(), kind.as_str()),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Finds a plugin by name; first-party plugins are compiled on first use.
+    fn resolve(&self, name: &str) -> Result<Arc<Plugin>, Failure> {
+        if let Some(p) = read(&self.inner.plugins).get(name) {
+            return Ok(p.clone());
+        }
+        if let Some(b) = builtin::find(name) {
+            if let Some(p) = read(&self.inner.plugins).get(b.name) {
+                return Ok(p.clone());
+            }
+            let plugin = self
+                .compile(Candidate {
+                    name: b.name,
+                    bytes: b.bytes,
+                    location: format!("builtin:{}", b.name),
+                    expected: Some(b.kind),
+                    limits: None,
+                    allowed: AllowedHosts::none(),
+                    builtin_hosts: Some(b),
+                })
+                .map_err(|e| Failure::Unavailable { detail: e.to_string() })?;
+            let plugin = Arc::new(plugin);
+            write(&self.inner.plugins).insert(b.name.to_string(), plugin.clone());
+            return Ok(plugin);
+        }
+        if let Some(reason) = read(&self.inner.broken).get(name) {
+            return Err(Failure::Unavailable { detail: format!("plugin {name:?} failed to load: {reason}") });
+        }
+        Err(Failure::Unavailable { detail: format!("plugin {name:?} is not registered") })
+    }
+
+    fn compile(&self, c: Candidate<'_>) -> Result<Plugin, Error> {
+        let started = Instant::now();
+        let kind = inspect::binary_kind(c.bytes);
+        if kind != Binary::Component {
+            return Err(Error::Incompatible { name: c.name.to_string(), reason: inspect::not_a_component(kind) });
+        }
+        let sha = sha256_hex(c.bytes);
+        let (component, origin) = self
+            .inner
+            .cache
+            .load(&self.inner.engine, &sha, c.bytes)
+            .map_err(|reason| Error::Compile { name: c.name.to_string(), reason })?;
+        let description = inspect::describe(&self.inner.engine, &component, c.bytes);
+        let world = inspect::check(&description, c.expected)
+            .map_err(|reason| Error::Incompatible { name: c.name.to_string(), reason })?;
+        let pre = self.link(c.name, &component, world)?;
+        let limits = c.limits.unwrap_or_else(|| Limits::defaults(world));
+        let info = PluginInfo {
+            name: c.name.to_string(),
+            kind: world,
+            sha256: sha,
+            size: c.bytes.len(),
+            location: c.location,
+            version: description.version.unwrap_or_else(|| crate::wit::v0_1::VERSION.to_string()),
+            timeout: limits.timeout,
+            memory_limit: limits.memory,
+            allowed_hosts: match (c.allowed.is_empty(), c.builtin_hosts) {
+                (true, Some(b)) => format!("the host in its `{}`", b.host_field.unwrap_or("config")),
+                (true, None) => "none".into(),
+                (false, Some(b)) => format!("{}, the host in its `{}`", c.allowed, b.host_field.unwrap_or("config")),
+                (false, None) => c.allowed.to_string(),
+            },
+            cached: origin != Origin::Compiled,
+            load_time: started.elapsed(),
+        };
+        Ok(Plugin { kind: world, limits, allowed: c.allowed, builtin_hosts: c.builtin_hosts, pre, info })
+    }
+
+    /// Type-checks a component against the world's linker once; the result instantiates cheaply.
+    fn link(&self, name: &str, component: &Component, world: PluginKind) -> Result<Pre, Error> {
+        let incompatible = |e: wasmtime::Error| Error::Incompatible {
+            name: name.to_string(),
+            reason: format!(
+                "does not match the aviary:plugin@{} {} world: {e:#}",
+                crate::wit::v0_1::VERSION,
+                world.as_str()
+            ),
+        };
+        Ok(match world {
+            PluginKind::MetricProvider => {
+                let pre = self.inner.linkers.provider.instantiate_pre(component).map_err(incompatible)?;
+                Pre::Provider(provider::MetricProviderPre::new(pre).map_err(incompatible)?)
+            }
+            PluginKind::Condition => {
+                let pre = self.inner.linkers.condition.instantiate_pre(component).map_err(incompatible)?;
+                Pre::Condition(condition::ConditionPre::new(pre).map_err(incompatible)?)
+            }
+        })
+    }
+
+    fn insert(&self, name: &str, plugin: Plugin) -> PluginInfo {
+        let info = plugin.info.clone();
+        tracing::info!(plugin = %name, sha256 = %info.sha256, cached = info.cached, load_time = ?info.load_time, "plugin loaded");
+        write(&self.inner.broken).remove(name);
+        write(&self.inner.plugins).insert(name.to_string(), Arc::new(plugin));
+        info
+    }
+}
+
+fn timeout(p: &Plugin) -> Failure {
+    Failure::Timeout { plugin: p.info.name.clone(), deadline: p.limits.timeout }
+}
+
+/// Turns a wasmtime error into the stable reason users see.
+fn classify(p: &Plugin, store: &Store<StoreState>, e: wasmtime::Error) -> Failure {
+    let plugin = p.info.name.clone();
+    if store.data().limiter.hit {
+        return Failure::MemoryLimit { plugin, limit: p.limits.memory };
+    }
+    let detail = match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return timeout(p),
+        Some(Trap::UnreachableCodeReached) => match panic_message(&store.data().stderr_text()) {
+            Some(msg) => format!("the plugin panicked: {msg}"),
+            None => "wasm `unreachable` instruction executed (the plugin aborted)".to_string(),
+        },
+        Some(Trap::StackOverflow) => "stack overflow".to_string(),
+        Some(trap) => trap.to_string(),
+        None => format!("{e:#}"),
+    };
+    Failure::Trap { plugin, detail }
+}
+
+/// The message of a Rust panic, from what the guest printed to stderr.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
+    let _location = lines.next()?;
+    let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
+    let message = message.join(" ").trim().to_string();
+    (!message.is_empty()).then_some(message)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_read_from_stderr() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:3:5:\nthe plugin panicked on purpose\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr).as_deref(), Some("the plugin panicked on purpose"));
+        assert_eq!(panic_message("nothing here"), None);
+    }
+}

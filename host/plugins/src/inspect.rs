@@ -1,0 +1,148 @@
+//! What a component is: its world, contract version, imports and exports.
+//!
+//! Used before a component is accepted (a component of another world or of an unsupported
+//! contract version is refused with a message saying what it is) and by `aviary plugin inspect`.
+
+use serde::Serialize;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::registry::PluginKind;
+use crate::wit::v0_1;
+
+/// The contract versions this host serves.
+pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1::VERSION];
+
+/// A description of a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentInfo {
+    /// The world it implements, when it implements one of ours.
+    pub world: Option<PluginKind>,
+    /// The `aviary:plugin` version it was built against.
+    pub version: Option<String>,
+    /// Everything it imports (interface names with versions).
+    pub imports: Vec<String>,
+    /// Everything it exports.
+    pub exports: Vec<String>,
+    /// Size in bytes.
+    pub size: usize,
+    /// Hex sha256.
+    pub sha256: String,
+}
+
+/// What the first eight bytes say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
+    /// A component (layer 1).
+    Component,
+    /// A core WebAssembly module, not a component.
+    CoreModule,
+    /// Not WebAssembly at all.
+    NotWasm,
+}
+
+/// Classifies bytes by their header.
+pub fn binary_kind(bytes: &[u8]) -> Binary {
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Binary::Component,
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Binary::CoreModule,
+        _ => Binary::NotWasm,
+    }
+}
+
+/// Describes a compiled component. Refusal reasons are for [`check`].
+pub fn describe(engine: &Engine, component: &Component, bytes: &[u8]) -> ComponentInfo {
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let has = |n: &str| exports.iter().any(|e| e == n);
+    let world = if has("measure") && has("resume") && has("terminate") {
+        Some(PluginKind::MetricProvider)
+    } else if has("evaluate") {
+        Some(PluginKind::Condition)
+    } else {
+        None
+    };
+    let version = imports
+        .iter()
+        .filter_map(|i| i.strip_prefix("aviary:plugin/"))
+        .filter_map(|i| i.split_once('@').map(|(_, v)| v.to_string()))
+        .next();
+    ComponentInfo { world, version, imports, exports, size: bytes.len(), sha256: crate::cache::sha256_hex(bytes) }
+}
+
+/// Refuses a component that is not of a supported world and version; `expected` is the kind a
+/// registry entry declares, if any.
+pub fn check(info: &ComponentInfo, expected: Option<PluginKind>) -> Result<PluginKind, String> {
+    if let Some(v) = &info.version
+        && !SUPPORTED_VERSIONS.contains(&v.as_str())
+    {
+        return Err(format!(
+            "built against aviary:plugin@{v}, which this host does not serve (supported: {})",
+            SUPPORTED_VERSIONS.join(", ")
+        ));
+    }
+    let Some(world) = info.world else {
+        return Err(format!(
+            "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, and a condition exports evaluate (aviary:plugin@{})",
+            info.exports.join(", "),
+            v0_1::VERSION
+        ));
+    };
+    if let Some(e) = expected
+        && e != world
+    {
+        return Err(format!(
+            "declared as a {} plugin, but the component implements the {} world",
+            e.as_str(),
+            world.as_str()
+        ));
+    }
+    Ok(world)
+}
+
+/// The message for bytes that are not a component.
+pub fn not_a_component(kind: Binary) -> String {
+    match kind {
+        Binary::CoreModule => "a core WebAssembly module, not a component: build it for the wasm32-wasip2 target (or wrap it with `wasm-tools component new`)".into(),
+        _ => "not a WebAssembly binary".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(exports: &[&str], imports: &[&str]) -> ComponentInfo {
+        ComponentInfo {
+            world: None,
+            version: None,
+            imports: imports.iter().map(|s| s.to_string()).collect(),
+            exports: exports.iter().map(|s| s.to_string()).collect(),
+            size: 0,
+            sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn headers_tell_components_from_modules() {
+        assert_eq!(binary_kind(b"\0asm\x0d\0\x01\0rest"), Binary::Component);
+        assert_eq!(binary_kind(b"\0asm\x01\0\0\0rest"), Binary::CoreModule);
+        assert_eq!(binary_kind(b"#!/bin/sh"), Binary::NotWasm);
+        assert_eq!(binary_kind(b""), Binary::NotWasm);
+    }
+
+    #[test]
+    fn unsupported_versions_and_foreign_worlds_are_refused() {
+        let mut i = info(&["evaluate"], &["aviary:plugin/log@0.2.0"]);
+        i.world = Some(PluginKind::Condition);
+        i.version = Some("0.2.0".into());
+        assert!(check(&i, None).unwrap_err().contains("aviary:plugin@0.2.0"));
+        let i = info(&["wasi:http/incoming-handler@0.2.0"], &[]);
+        assert!(check(&i, None).unwrap_err().starts_with("not an Aviary plugin"));
+        let mut i = info(&["evaluate"], &[]);
+        i.world = Some(PluginKind::Condition);
+        assert!(check(&i, Some(PluginKind::MetricProvider)).unwrap_err().contains("declared as a metric-provider"));
+        assert_eq!(check(&i, Some(PluginKind::Condition)), Ok(PluginKind::Condition));
+    }
+}

@@ -1,0 +1,50 @@
+//! The Wasm plugin host: Aviary's metric providers and condition evaluators run here.
+//!
+//! Every plugin is a WebAssembly component of the `aviary:plugin` contract (`wit/`). The host
+//! keeps one wasmtime [`Engine`](wasmtime::Engine) for the process, compiles each component once
+//! (and caches the native code on disk, keyed by the component's sha256 and the engine's
+//! compatibility hash), prepares one `InstancePre` per plugin, and runs **every call in a fresh
+//! Store**, with a deadline (epoch interruption, checked every 10 ms) and a memory cap. A plugin
+//! that loops, exhausts its memory, traps or answers garbage produces one failed call with a
+//! stable reason ([`Failure`]); the host carries on.
+//!
+//! Guests get no filesystem, no environment, no sockets and no processes. Their only network is
+//! the `http` import, which the host performs with reqwest, only towards the hosts their
+//! registry entry allows (redirects included), with a deadline and a response-size cap.
+//!
+//! Modules: [`registry`] (what the operator configures), [`capability`] (the host allow-list,
+//! table-tested), [`cache`] (compiled artifacts on disk), [`inspect`] (what a component is),
+//! [`builtin`] (first-party plugins embedded in the binary), and the host itself in [`host`].
+
+pub mod builtin;
+pub mod cache;
+pub mod capability;
+mod engine;
+mod error;
+mod failure;
+pub mod host;
+mod http;
+pub mod inspect;
+pub mod judge;
+mod limits;
+pub mod measurement;
+pub mod registry;
+mod store;
+mod wit;
+
+pub use error::Error;
+pub use failure::Failure;
+pub use host::{EvalError, HostConfig, PluginHost, PluginInfo};
+pub use limits::Limits;
+pub use measurement::{CallContext, Measurement, Phase};
+pub use registry::{PluginKind, RegistryEntry, RegistryFile};
+
+/// Where the build script put the guest components, first-party and test-only alike. Tests of
+/// other crates load the test components (`aviary_test_hostile.wasm`, ...) from here.
+pub const GUEST_DIR: &str = env!("AVIARY_WASM_DIR");
+
+/// Installs the process-wide rustls crypto provider (ring) that reqwest and kube use for TLS.
+/// Call once at start-up of every binary; later calls are harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

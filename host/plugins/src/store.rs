@@ -1,0 +1,125 @@
+//! What each Store carries: the sandbox's WASI context (deny-all), the memory limiter, the
+//! network grant, and the host side of the `log` and `http` imports.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::http::{self, Grant};
+use crate::limits::MemoryLimiter;
+use crate::wit::v0_1::{http as wit_http, log as wit_log, types as wit_types};
+
+/// Guests may write this much to stdout and stderr per call; the text is logged after the call.
+const STDIO_CAPACITY: usize = 64 << 10;
+/// At most this many log lines per call reach the host's logs; the rest are counted.
+const MAX_LOG_LINES: u32 = 200;
+/// Longer log lines are cut.
+const MAX_LOG_LINE: usize = 4 << 10;
+
+/// The data of one Store (one plugin call).
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) plugin: Arc<str>,
+    grant: Option<Grant>,
+    client: reqwest::Client,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    log_lines: u32,
+}
+
+impl StoreState {
+    /// A deny-all sandbox: no environment, no arguments, no preopened directories, no sockets,
+    /// no name lookups, empty stdin; stdout and stderr captured.
+    pub(crate) fn new(plugin: Arc<str>, memory: u64, grant: Option<Grant>, client: reqwest::Client) -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { limit: memory, hit: false },
+            plugin,
+            grant,
+            client,
+            stdout,
+            stderr,
+            log_lines: 0,
+        }
+    }
+
+    /// What the guest wrote to stderr, for trap messages (a Rust panic prints its message there).
+    pub(crate) fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// Sends what the guest printed to the host's logs.
+    pub(crate) fn flush_stdio(&self) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.is_empty()) {
+                tracing::info!(target: "aviary::plugin", plugin = %self.plugin, stream, "{line}");
+            }
+        }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wit_types::Host for StoreState {}
+
+impl wit_log::Host for StoreState {
+    fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(target: "aviary::plugin", plugin = %self.plugin, "log limit of {MAX_LOG_LINES} lines per call reached; dropping the rest");
+            }
+            return Ok(());
+        }
+        let mut message = message;
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let plugin = &*self.plugin;
+        match level {
+            wit_log::Level::Trace => tracing::trace!(target: "aviary::plugin", plugin, "{message}"),
+            wit_log::Level::Debug => tracing::debug!(target: "aviary::plugin", plugin, "{message}"),
+            wit_log::Level::Info => tracing::info!(target: "aviary::plugin", plugin, "{message}"),
+            wit_log::Level::Warn => tracing::warn!(target: "aviary::plugin", plugin, "{message}"),
+            wit_log::Level::Error => tracing::error!(target: "aviary::plugin", plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl wit_http::Host for StoreState {
+    async fn send(&mut self, request: wit_http::Request) -> Result<wit_http::Response, wit_http::Error> {
+        match &self.grant {
+            Some(grant) => http::send(&self.client, grant, request).await,
+            None => {
+                let target =
+                    url::Url::parse(&request.url).map(|u| crate::capability::host_port(&u)).unwrap_or(request.url);
+                Err(wit_http::Error::DeniedHost(target))
+            }
+        }
+    }
+}

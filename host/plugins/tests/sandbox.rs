@@ -1,0 +1,214 @@
+//! Hostile components cost one failed call each, within their deadline, and the host carries on.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aviary_plugins::capability::AllowedHosts;
+use aviary_plugins::registry::RegistryFile;
+use aviary_plugins::{CallContext, EvalError, Measurement, Phase, PluginHost};
+
+const HOSTILE: &str = "aviary_test_hostile.wasm";
+const HOSTILE_CONDITION: &str = "aviary_test_hostile_condition.wasm";
+
+fn ctx() -> CallContext {
+    CallContext { namespace: "ns".into(), run_name: "run".into(), metric_name: "m".into() }
+}
+
+/// A host with the hostile provider registered with a short deadline and a small memory cap.
+async fn hostile_host() -> PluginHost {
+    let host = common::host();
+    let registry = RegistryFile::parse(&format!(
+        "plugins:\n\
+         - {{name: test/hostile, kind: metric-provider, location: 'file://{}', timeout: 2s, memoryLimit: 32Mi}}\n\
+         - {{name: test/hostile-condition, kind: condition, location: 'file://{}', memoryLimit: 16Mi}}\n",
+        common::test_component(HOSTILE).display(),
+        common::test_component(HOSTILE_CONDITION).display()
+    ))
+    .unwrap();
+    for (name, result) in host.load_registry(&registry).await {
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    host
+}
+
+async fn measure(host: &PluginHost, config: &str) -> (Measurement, Duration) {
+    let started = Instant::now();
+    let m = host.measure("test/hostile", &ctx(), config).await;
+    (m, started.elapsed())
+}
+
+/// After any misbehaviour the same host and the same plugin answer the next call correctly.
+async fn assert_next_call_succeeds(host: &PluginHost) {
+    let (m, _) = measure(host, r#"{"mode": "ok", "value": 42}"#).await;
+    assert_eq!(m.phase, Phase::Measured, "{}", m.message);
+    assert_eq!(m.value.as_deref(), Some("42"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_times_out_at_the_deadline() {
+    let host = hostile_host().await;
+    let (m, took) = measure(&host, r#"{"mode": "loop"}"#).await;
+    assert_eq!(m.phase, Phase::Error);
+    assert!(m.message.starts_with("timeout: plugin \"test/hostile\""), "{}", m.message);
+    assert_eq!(m.failure.as_ref().map(|f| f.reason()), Some("timeout"));
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(4), "took {took:?}");
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_plugin_does_not_block_other_calls() {
+    let host = hostile_host().await;
+    let looping = {
+        let host = host.clone();
+        tokio::spawn(async move { measure(&host, r#"{"mode": "loop"}"#).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // While the loop spins, an honest call completes promptly.
+    let (m, took) = measure(&host, r#"{"mode": "ok", "value": 1}"#).await;
+    assert_eq!(m.phase, Phase::Measured);
+    assert!(took < Duration::from_secs(1), "an honest call waited {took:?} behind a looping one");
+    let (looped, _) = looping.await.unwrap();
+    assert_eq!(looped.phase, Phase::Error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_hits_the_memory_limit() {
+    let host = hostile_host().await;
+    let (m, took) = measure(&host, r#"{"mode": "memory-bomb"}"#).await;
+    assert_eq!(m.phase, Phase::Error);
+    assert_eq!(m.message, "memory limit: plugin \"test/hostile\" exceeded its 32Mi memory limit");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_a_trap_with_the_panic_message() {
+    let host = hostile_host().await;
+    let (m, _) = measure(&host, r#"{"mode": "panic"}"#).await;
+    assert_eq!(m.phase, Phase::Error);
+    assert!(m.message.starts_with("trap: plugin \"test/hostile\": the plugin panicked"), "{}", m.message);
+    assert!(m.message.contains("the plugin panicked on purpose"), "{}", m.message);
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_filesystem_is_not_visible() {
+    let host = hostile_host().await;
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "top secret").unwrap();
+    for path in [secret.path().to_str().unwrap(), "/etc/hostname", "/"] {
+        let (m, _) = measure(&host, &format!(r#"{{"mode": "read-file", "path": "{path}"}}"#)).await;
+        assert_eq!(m.phase, Phase::Error, "{path}: {m:?}");
+        assert!(m.message.starts_with(&format!("reading {path}: ")), "{}", m.message);
+        assert!(!m.message.contains("top secret"));
+        assert_eq!(m.value, None);
+    }
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_is_empty() {
+    let host = hostile_host().await;
+    // The host process has PATH and HOME; the guest must see none of it.
+    assert!(std::env::var("PATH").is_ok());
+    for var in ["PATH", "HOME", "CARGO_MANIFEST_DIR"] {
+        let (m, _) = measure(&host, &format!(r#"{{"mode": "read-env", "variable": "{var}"}}"#)).await;
+        assert_eq!(m.phase, Phase::Error);
+        assert_eq!(m.message, format!("environment variable {var} not visible (0 visible)"));
+    }
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_not_allowed_is_refused_before_any_connection() {
+    let host = hostile_host().await;
+    // A real server that would answer: the refusal must come from the allow-list, not from the
+    // network.
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let addr = common::serve(
+        "127.0.0.1",
+        axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { "hi" }
+            }),
+        ),
+    )
+    .await;
+    let (m, _) = measure(&host, &format!(r#"{{"mode": "http", "url": "http://{addr}/"}}"#)).await;
+    assert_eq!(m.phase, Phase::Error);
+    assert_eq!(m.message, format!("denied host: {addr} is not in the plugin's allowed hosts"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Granting the host makes the same call work.
+    host.allow_hosts("test/hostile", AllowedHosts::parse(&[addr.to_string()]).unwrap()).unwrap();
+    let (m, _) = measure(&host, &format!(r#"{{"mode": "http", "url": "http://{addr}/"}}"#)).await;
+    assert_eq!(m.phase, Phase::Measured, "{}", m.message);
+    assert_eq!(m.value.as_deref(), Some("200"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_call_that_never_returns_ends_at_the_plugin_deadline() {
+    let host = hostile_host().await;
+    let hole = common::black_hole().await;
+    host.allow_hosts("test/hostile", AllowedHosts::parse(&[hole.to_string()]).unwrap()).unwrap();
+    let (m, took) = measure(&host, &format!(r#"{{"mode": "sleep-http", "url": "http://{hole}/"}}"#)).await;
+    assert_eq!(m.phase, Phase::Error);
+    // The http import gives up at the call's deadline; whether the guest still reports the
+    // import's timeout or the host's deadline ends the call first, the reason is `timeout`.
+    assert!(m.message.starts_with("timeout"), "{}", m.message);
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(4), "took {took:?}");
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_is_not_json_is_an_invalid_value() {
+    let host = hostile_host().await;
+    let (m, _) = measure(&host, r#"{"mode": "garbage"}"#).await;
+    assert_eq!(m.phase, Phase::Error);
+    assert!(m.message.starts_with("invalid value: plugin \"test/hostile\": the value is not JSON"), "{}", m.message);
+    assert_next_call_succeeds(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_condition_is_bounded_too() {
+    let host = hostile_host().await;
+    let started = Instant::now();
+    let r = host.evaluate("test/hostile-condition", "loop", "true").await;
+    let took = started.elapsed();
+    match r {
+        Err(EvalError::Plugin(f)) => assert_eq!(f.reason(), "timeout", "{f}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(2), "the 1s condition deadline took {took:?}");
+    match host.evaluate("test/hostile-condition", "memory-bomb", "true").await {
+        Err(EvalError::Plugin(f)) => {
+            assert_eq!(f.to_string(), "memory limit: plugin \"test/hostile-condition\" exceeded its 16Mi memory limit")
+        }
+        other => panic!("expected a memory limit, got {other:?}"),
+    }
+    match host.evaluate("test/hostile-condition", "panic", "true").await {
+        Err(EvalError::Plugin(f)) => assert!(f.to_string().contains("the condition panicked on purpose"), "{f}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_eq!(host.evaluate("test/hostile-condition", "ok", "true").await, Ok(true));
+    assert_eq!(host.evaluate("test/hostile-condition", "ok", "false").await, Ok(false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_is_not_a_condition_and_an_unknown_name_is_unavailable() {
+    let host = hostile_host().await;
+    match host.evaluate("test/hostile", "true", "true").await {
+        Err(EvalError::Plugin(f)) => assert_eq!(
+            f.to_string(),
+            "unavailable: plugin \"test/hostile\" is a metric-provider plugin, not a condition"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let m = host.measure("acme/missing", &ctx(), "{}").await;
+    assert_eq!(m.phase, Phase::Error);
+    assert_eq!(m.message, "unavailable: plugin \"acme/missing\" is not registered");
+}

@@ -1,0 +1,31 @@
+//! A condition evaluator that misbehaves when the expression asks it to: `loop`, `memory-bomb`,
+//! `panic`. Any other expression evaluates to `result == true`. Tests use it to show that a
+//! condition plugin's deadline (1 s by default) and memory cap hold too.
+
+use aviary_plugin_sdk::{Condition, Value, export_condition};
+
+struct Hostile;
+
+impl Condition for Hostile {
+    fn evaluate(expression: &str, result: Value) -> Result<bool, String> {
+        match expression {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory-bomb" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![0x5A; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("the condition panicked on purpose"),
+            _ => Ok(result == Value::Bool(true)),
+        }
+    }
+}
+
+export_condition!(Hostile);

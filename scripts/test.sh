@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, and every test of the workspace,
+# including those that start a real control plane (tests/cluster) and a real Prometheus.
+#
+# Prerequisites (.ci/run installs them): the wasm32-wasip2 Rust target, Debian's `prometheus`,
+# Go 1.26 for tests/cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aviary/target}"
+export AVIARY_CACHE_DIR="${AVIARY_CACHE_DIR:-$HOME/.cache/aviary/plugins}"
+
+phase() { printf '\n==> %s (%s)\n' "$1" "$(date +%T)"; PHASE_START=$SECONDS; }
+done_phase() { printf '<== %s took %ss\n' "$1" "$((SECONDS - PHASE_START))"; }
+
+missing=()
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || missing+=("rustup target add wasm32-wasip2")
+command -v prometheus >/dev/null || missing+=("apt-get install prometheus")
+command -v go >/dev/null || missing+=("Go 1.26 (for tests/cluster)")
+if ((${#missing[@]})); then
+  printf 'missing prerequisites:\n'; printf '  %s\n' "${missing[@]}"; exit 2
+fi
+
+phase "cargo fmt --check"
+cargo fmt --all -- --check
+done_phase "cargo fmt --check"
+
+phase "go fmt and unit tests of tests/cluster"
+unformatted="$(gofmt -l tests/cluster)"
+if [ -n "$unformatted" ]; then printf 'gofmt needed:\n%s\n' "$unformatted"; exit 1; fi
+(cd tests/cluster && GOTOOLCHAIN=local CGO_ENABLED=0 go test ./internal/...)
+done_phase "go fmt and unit tests of tests/cluster"
+
+phase "tests/cluster build"
+AVIARY_TESTCLUSTER="$(tests/cluster/build.sh | tail -n 1)"
+export AVIARY_TESTCLUSTER
+done_phase "go fmt and unit tests of tests/cluster"
+unformatted="$(gofmt -l tests/cluster)"
+if [ -n "$unformatted" ]; then printf 'gofmt needed:\n%s\n' "$unformatted"; exit 1; fi
+(cd tests/cluster && GOTOOLCHAIN=local CGO_ENABLED=0 go test ./internal/...)
+done_phase "go fmt and unit tests of tests/cluster"
+
+phase "tests/cluster build"
+
+phase "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+done_phase "cargo clippy"
+
+phase "cargo test"
+cargo test --workspace
+done_phase "cargo test"
