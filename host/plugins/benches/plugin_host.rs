@@ -17,7 +17,7 @@ use aviary_plugins::capability::AllowedHosts;
 use aviary_plugins::{CallContext, HostConfig, Phase, PluginHost};
 
 const WARMUP: usize = 200;
-const SAMPLES: usize = 5_000;
+const SAMPLES: usize = 20_000;
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
     samples.sort();
@@ -114,6 +114,20 @@ async fn run() {
         us(p99),
         us(p999)
     );
+
+    // The host's own floor: the same fresh-instance evaluation with a trivial guest.
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for i in 0..WARMUP + SAMPLES {
+        let t = Instant::now();
+        let r = host.evaluate("test/hostile-condition", "ok", "true").await;
+        let d = t.elapsed();
+        assert_eq!(r, Ok(true));
+        if i >= WARMUP {
+            samples.push(d);
+        }
+    }
+    let (p50, p99, p999) = percentiles(samples);
+    println!("trivial condition guest (host floor): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs ({SAMPLES} calls)", us(p50), us(p99), us(p999));
 
     // One provider call without network I/O (the hostile test provider in its honest mode).
     let ctx = CallContext { namespace: "bench".into(), run_name: "run".into(), metric_name: "m".into() };

@@ -162,7 +162,7 @@ impl PluginHost {
     /// Creates a host: the engine, its epoch clock, the linkers and the compile cache.
     pub fn new(config: HostConfig) -> Result<Self, Error> {
         crate::install_crypto_provider();
-        let engine = new_engine()?;
+        let engine = new_engine(config.max_concurrent_calls)?;
         let linkers = Linkers::new(&engine)?;
         if let Some(dir) = &config.cache_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::Cache { path: dir.clone(), reason: e.to_string() })?;
