@@ -127,7 +127,12 @@ async fn run() {
         }
     }
     let (p50, p99, p999) = percentiles(samples);
-    println!("trivial condition guest (host floor): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs ({SAMPLES} calls)", us(p50), us(p99), us(p999));
+    println!(
+        "trivial condition guest (host floor): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs ({SAMPLES} calls)",
+        us(p50),
+        us(p99),
+        us(p999)
+    );
 
     // One provider call without network I/O (the hostile test provider in its honest mode).
     let ctx = CallContext { namespace: "bench".into(), run_name: "run".into(), metric_name: "m".into() };
