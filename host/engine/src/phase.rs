@@ -32,11 +32,12 @@ pub fn rollout_phase(rollout: &Rollout) -> PhaseAndMessage {
     let spec = &rollout.spec;
     let st = status(rollout);
     for cond in &st.conditions {
+        // Argo prefixes the message with the condition type or reason.
         if cond.type_ == CONDITION_INVALID_SPEC {
-            return pm(RolloutPhase::Degraded, cond.message.clone());
+            return pm(RolloutPhase::Degraded, format!("{CONDITION_INVALID_SPEC}: {}", cond.message));
         }
         if cond.reason == REASON_ROLLOUT_ABORTED || cond.reason == REASON_PROGRESS_DEADLINE_EXCEEDED {
-            return pm(RolloutPhase::Degraded, cond.message.clone());
+            return pm(RolloutPhase::Degraded, format!("{}: {}", cond.reason, cond.message));
         }
     }
     if spec.paused {
@@ -144,15 +145,15 @@ mod tests {
         let mut ro = healthy_canary();
         ro.status.as_mut().unwrap().conditions.push(cond("InvalidSpec", "InvalidSpec", "bad spec"));
         ro.spec.paused = true;
-        assert_eq!(rollout_phase(&ro), pm(RolloutPhase::Degraded, "bad spec"));
+        assert_eq!(rollout_phase(&ro), pm(RolloutPhase::Degraded, "InvalidSpec: bad spec"));
 
         let mut ro = healthy_canary();
         ro.status.as_mut().unwrap().conditions.push(cond("Progressing", "RolloutAborted", "aborted"));
-        assert_eq!(rollout_phase(&ro), pm(RolloutPhase::Degraded, "aborted"));
+        assert_eq!(rollout_phase(&ro), pm(RolloutPhase::Degraded, "RolloutAborted: aborted"));
 
         let mut ro = healthy_canary();
         ro.status.as_mut().unwrap().conditions.push(cond("Progressing", "ProgressDeadlineExceeded", "too slow"));
-        assert_eq!(rollout_phase(&ro), pm(RolloutPhase::Degraded, "too slow"));
+        assert_eq!(rollout_phase(&ro), pm(RolloutPhase::Degraded, "ProgressDeadlineExceeded: too slow"));
 
         let mut ro = healthy_canary();
         ro.spec.paused = true;

@@ -1,0 +1,68 @@
+//! The controller's error type. Reconcile errors are retried with back-off; each names what
+//! failed so that the log line and the `ReconciliationError` condition say something useful.
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A call to the API server failed.
+    #[error("{action}: {source}")]
+    Kube {
+        /// What the controller was doing.
+        action: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object could not be (de)serialised.
+    #[error("{action}: {source}")]
+    Serde {
+        /// What the controller was doing.
+        action: String,
+        /// The error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The object is missing something the controller needs (a namespace, a template...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// Wraps a client error with what the controller was doing.
+    pub fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let action = action.into();
+        move |source| Error::Kube { action, source }
+    }
+
+    /// Wraps a serde error with what the controller was doing.
+    pub fn serde(action: impl Into<String>) -> impl FnOnce(serde_json::Error) -> Error {
+        let action = action.into();
+        move |source| Error::Serde { action, source }
+    }
+
+    /// True for an optimistic-concurrency conflict (409): the object changed under us and the
+    /// next reconcile sees the new version.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube { source: kube::Error::Api(s), .. } if s.code == 409)
+    }
+
+    /// A short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube { .. } if self.is_conflict() => "conflict",
+            Error::Kube { .. } => "kube",
+            Error::Serde { .. } => "serde",
+            Error::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// True when a client error is a 404.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// True when a client error is a 409 "AlreadyExists".
+pub fn is_already_exists(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists")
+}

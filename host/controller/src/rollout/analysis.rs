@@ -1,0 +1,404 @@
+//! The AnalysisRuns of a Rollout: created from templates for analysis steps and for the
+//! background analysis, terminated when the rollout moves on, garbage-collected by Argo's
+//! history limits; their outcome pauses (Inconclusive) or aborts (Failed, Error) the rollout.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aviary_api::analysis::{
+    AnalysisRun, AnalysisRunSpec, AnalysisTemplate, AnalysisTemplateSpec, ClusterAnalysisTemplate,
+};
+use aviary_api::rollout::{AnalysisTemplateRef, RolloutAnalysis};
+use aviary_api::rollout_status::{PauseReason, RolloutAnalysisRunStatus};
+use aviary_api::{AnalysisPhase, Rollout};
+use aviary_engine::analysis::args::{build_rollout_args, merge_args};
+use aviary_engine::weight::current_step;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::pause::{PauseContext, condition};
+use super::replicasets::{HASH_LABEL, REVISION, Roles, hash, owner_reference, revision};
+use crate::context::Context;
+use crate::error::{Error, is_already_exists, is_not_found};
+
+/// Label: which part of the rollout a run serves.
+pub const ROLLOUT_TYPE: &str = "rollout-type";
+/// Label: the step a step run belongs to.
+pub const STEP_INDEX: &str = "step-index";
+
+/// The runs this reconcile keeps as current.
+#[derive(Debug, Default, Clone)]
+pub struct CurrentRuns {
+    /// The current step's run.
+    pub step: Option<Arc<AnalysisRun>>,
+    /// The background run.
+    pub background: Option<Arc<AnalysisRun>>,
+}
+
+impl CurrentRuns {
+    fn names(&self) -> Vec<String> {
+        [&self.step, &self.background].into_iter().flatten().map(|r| r.name_any()).collect()
+    }
+}
+
+/// A run's status as the Rollout records it.
+pub fn run_status(run: &AnalysisRun) -> RolloutAnalysisRunStatus {
+    let s = run.status.clone().unwrap_or_default();
+    RolloutAnalysisRunStatus { name: run.name_any(), status: s.phase, message: s.message }
+}
+
+fn phase(run: &AnalysisRun) -> AnalysisPhase {
+    run.status.as_ref().map(|s| s.phase).unwrap_or_default()
+}
+
+/// Argo's `reconcileAnalysisRuns` for a canary.
+pub async fn reconcile(
+    ctx: &Context,
+    rollout: &Rollout,
+    roles: &Roles,
+    pause: &mut PauseContext,
+    skip: bool,
+) -> Result<CurrentRuns, Error> {
+    let status = rollout.status.clone().unwrap_or_default();
+    let owned = ctx.owned_analysis_runs(rollout);
+    let by_name = |name: Option<&String>| name.and_then(|n| owned.iter().find(|r| &r.name_any() == n)).cloned();
+    let current = CurrentRuns {
+        step: by_name(status.canary.current_step_analysis_run_status.as_ref().map(|s| &s.name)),
+        background: by_name(status.canary.current_background_analysis_run_status.as_ref().map(|s| &s.name)),
+    };
+    if skip {
+        let all: Vec<Arc<AnalysisRun>> = owned.to_vec();
+        cancel(ctx, &all).await?;
+        return Ok(current);
+    }
+
+    let step = reconcile_step_run(ctx, rollout, roles, pause, current.step.clone()).await?;
+    let background = reconcile_background_run(ctx, rollout, roles, pause, current.background.clone()).await?;
+    let now_current = CurrentRuns { step, background };
+
+    let keep = now_current.names();
+    let others: Vec<Arc<AnalysisRun>> = owned.iter().filter(|r| !keep.contains(&r.name_any())).cloned().collect();
+    cancel(ctx, &others).await?;
+    delete_old(ctx, rollout, roles, &others).await?;
+
+    emit_changes(
+        ctx,
+        rollout,
+        status.canary.current_step_analysis_run_status.as_ref(),
+        now_current.step.as_deref(),
+        "Step",
+    )
+    .await;
+    emit_changes(
+        ctx,
+        rollout,
+        status.canary.current_background_analysis_run_status.as_ref(),
+        now_current.background.as_deref(),
+        "Background",
+    )
+    .await;
+    Ok(now_current)
+}
+
+/// Whether a run must be (re)created (Argo's `needsNewAnalysisRun`).
+fn needs_new(current: Option<&AnalysisRun>, rollout: &Rollout) -> bool {
+    let Some(current) = current else { return true };
+    let status = rollout.status.clone().unwrap_or_default();
+    if status.controller_pause
+        && condition(rollout, PauseReason::CanaryPauseStep).is_none()
+        && condition(rollout, PauseReason::BlueGreenPause).is_none()
+    {
+        return phase(current) == AnalysisPhase::Inconclusive;
+    }
+    status.aborted_at.is_some()
+}
+
+fn react(pause: &mut PauseContext, run: &AnalysisRun) {
+    match phase(run) {
+        AnalysisPhase::Inconclusive => pause.add_pause(PauseReason::InconclusiveAnalysisRun),
+        AnalysisPhase::Failed | AnalysisPhase::Error => {
+            pause.add_abort(run.status.as_ref().map(|s| s.message.clone()).unwrap_or_default());
+        }
+        _ => {}
+    }
+}
+
+async fn reconcile_step_run(
+    ctx: &Context,
+    rollout: &Rollout,
+    roles: &Roles,
+    pause: &mut PauseContext,
+    current: Option<Arc<AnalysisRun>>,
+) -> Result<Option<Arc<AnalysisRun>>, Error> {
+    let status = rollout.status.clone().unwrap_or_default();
+    if !status.pause_conditions.is_empty() || status.abort {
+        return Ok(current);
+    }
+    let (step, index) = current_step(rollout);
+    let from_previous_step =
+        current.as_ref().is_some_and(|r| r.labels().get(STEP_INDEX) != index.map(|i| i.to_string()).as_ref());
+    let (Some(analysis), Some(index)) = (step.and_then(|s| s.analysis.as_ref()), index) else {
+        cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
+        return Ok(None);
+    };
+    if from_previous_step {
+        cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
+        return Ok(Some(create(ctx, rollout, roles, analysis, Some(index)).await?));
+    }
+    if needs_new(current.as_deref(), rollout) {
+        return Ok(Some(create(ctx, rollout, roles, analysis, Some(index)).await?));
+    }
+    if let Some(run) = &current {
+        react(pause, run);
+    }
+    Ok(current)
+}
+
+async fn reconcile_background_run(
+    ctx: &Context,
+    rollout: &Rollout,
+    roles: &Roles,
+    pause: &mut PauseContext,
+    current: Option<Arc<AnalysisRun>>,
+) -> Result<Option<Arc<AnalysisRun>>, Error> {
+    let Some(background) =
+        rollout.spec.canary().and_then(|c| c.analysis.as_ref()).filter(|a| !a.analysis.templates.is_empty())
+    else {
+        cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
+        return Ok(None);
+    };
+    let status = rollout.status.clone().unwrap_or_default();
+    let steps = rollout.spec.canary().map_or(0, |c| c.steps.len() as i32);
+    let (_, index) = current_step(rollout);
+    let fully_promoted = !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash;
+    let before_start = background.starting_step.is_some_and(|s| index.unwrap_or(steps) < s);
+    if fully_promoted || status.stable_rs.is_empty() || status.current_pod_hash.is_empty() || before_start {
+        return Ok(None);
+    }
+    if condition(rollout, PauseReason::InconclusiveAnalysisRun).is_some() {
+        return Ok(current);
+    }
+    if needs_new(current.as_deref(), rollout) {
+        return Ok(Some(create(ctx, rollout, roles, &background.analysis, None).await?));
+    }
+    if let Some(run) = &current {
+        react(pause, run);
+    }
+    Ok(current)
+}
+
+/// Sets `spec.terminate` on runs that are still going.
+pub async fn cancel(ctx: &Context, runs: &[Arc<AnalysisRun>]) -> Result<(), Error> {
+    for run in runs {
+        if run.spec.terminate || phase(run).is_completed() {
+            continue;
+        }
+        let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
+        match api
+            .patch(&run.name_any(), &PatchParams::default(), &Patch::Merge(json!({"spec": {"terminate": true}})))
+            .await
+        {
+            Ok(_) => tracing::info!(run = %run.name_any(), "terminating AnalysisRun"),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(Error::kube(format!("terminating AnalysisRun {}", run.name_any()))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Argo's `FilterAnalysisRunsToDelete`: runs of ReplicaSets that are gone, and completed runs
+/// beyond `successfulRunHistoryLimit` / `unsuccessfulRunHistoryLimit` (newest kept).
+async fn delete_old(ctx: &Context, rollout: &Rollout, roles: &Roles, others: &[Arc<AnalysisRun>]) -> Result<(), Error> {
+    let limits = rollout.spec.analysis.clone().unwrap_or_default();
+    let keep_ok = limits.successful_run_history_limit.unwrap_or(5);
+    let keep_bad = limits.unsuccessful_run_history_limit.unwrap_or(5);
+    let live: BTreeMap<&str, bool> =
+        roles.all.iter().map(|r| (hash(r), r.metadata.deletion_timestamp.is_some())).collect();
+    let mut runs: Vec<&Arc<AnalysisRun>> = others.iter().collect();
+    runs.sort_by_key(|r| std::cmp::Reverse(r.metadata.creation_timestamp.clone().map(|t| t.0)));
+    let (mut ok, mut bad) = (0, 0);
+    let mut doomed = Vec::new();
+    for run in runs {
+        let Some(h) = run.labels().get(HASH_LABEL) else { continue };
+        match live.get(h.as_str()) {
+            None | Some(true) => doomed.push(run),
+            Some(false) => match phase(run) {
+                AnalysisPhase::Successful if ok < keep_ok => ok += 1,
+                AnalysisPhase::Successful => doomed.push(run),
+                p if p.is_completed() && bad < keep_bad => bad += 1,
+                p if p.is_completed() => doomed.push(run),
+                _ => {}
+            },
+        }
+    }
+    for run in doomed {
+        if run.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
+        match api.delete(&run.name_any(), &DeleteParams::default()).await {
+            Ok(_) | Err(kube::Error::Api(_)) => {}
+            Err(e) => return Err(Error::kube(format!("deleting AnalysisRun {}", run.name_any()))(e)),
+        }
+    }
+    Ok(())
+}
+
+async fn emit_changes(
+    ctx: &Context,
+    rollout: &Rollout,
+    previous: Option<&RolloutAnalysisRunStatus>,
+    run: Option<&AnalysisRun>,
+    kind: &str,
+) {
+    let Some(run) = run else { return };
+    let Some(status) = &run.status else { return };
+    let changed = match previous {
+        None => true,
+        Some(p) => p.name == run.name_any() && p.status != status.phase,
+    };
+    if !changed {
+        return;
+    }
+    let before = previous.map_or("NoPreviousStatus".to_string(), |p| p.status.to_string());
+    ctx.event(
+        rollout,
+        matches!(status.phase, AnalysisPhase::Failed | AnalysisPhase::Error),
+        &format!("AnalysisRun{}", status.phase),
+        format!("{kind} Analysis Run '{}' Status New: '{}' Previous: '{before}'", run.name_any(), status.phase),
+    )
+    .await;
+}
+
+/// Fetches the templates an analysis refers to, nested references included; the error names
+/// the missing template, for the InvalidSpec condition.
+pub async fn templates(
+    ctx: &Context,
+    namespace: &str,
+    refs: &[AnalysisTemplateRef],
+) -> Result<Vec<AnalysisTemplateSpec>, Error> {
+    let mut out = Vec::new();
+    let mut queue: Vec<AnalysisTemplateRef> = refs.to_vec();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(r) = queue.pop() {
+        if !seen.insert((r.cluster_scope, r.template_name.clone())) {
+            continue;
+        }
+        let spec = if r.cluster_scope {
+            let api: Api<ClusterAnalysisTemplate> = Api::all(ctx.client.clone());
+            match api.get_opt(&r.template_name).await.map_err(Error::kube("reading a ClusterAnalysisTemplate"))? {
+                Some(t) => t.spec.template,
+                None => return Err(Error::Invalid(format!("ClusterAnalysisTemplate {:?} not found", r.template_name))),
+            }
+        } else {
+            let api: Api<AnalysisTemplate> = Api::namespaced(ctx.client.clone(), namespace);
+            match api.get_opt(&r.template_name).await.map_err(Error::kube("reading an AnalysisTemplate"))? {
+                Some(t) => t.spec,
+                None => return Err(Error::Invalid(format!("AnalysisTemplate {:?} not found", r.template_name))),
+            }
+        };
+        queue.extend(spec.templates.iter().cloned());
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+/// Builds and creates a run for `analysis`: Argo's name (`<rollout>-<hash>-<revision>[-<step>]`),
+/// labels and owner; an existing run of the same name that is ours, unfinished and equal is
+/// reused (a stale cache or a restart), otherwise the name gets a `.N` suffix.
+async fn create(
+    ctx: &Context,
+    rollout: &Rollout,
+    roles: &Roles,
+    analysis: &RolloutAnalysis,
+    step: Option<i32>,
+) -> Result<Arc<AnalysisRun>, Error> {
+    let ns = rollout.namespace().unwrap_or_default();
+    let new_hash = roles.new_rs.as_deref().map(hash).unwrap_or_default().to_string();
+    if new_hash.is_empty() {
+        return Err(Error::Invalid("the latest ReplicaSet has no pod template hash".into()));
+    }
+    let stable_hash = roles.stable_rs.as_deref().map(hash).unwrap_or_default().to_string();
+    let specs = templates(ctx, &ns, &analysis.templates).await?;
+    let rollout_args = build_rollout_args(&analysis.args, &stable_hash, &new_hash, rollout).map_err(Error::Invalid)?;
+    let mut spec = AnalysisRunSpec {
+        dry_run: analysis.dry_run.clone(),
+        measurement_retention: analysis.measurement_retention.clone(),
+        ..Default::default()
+    };
+    let mut template_args = Vec::new();
+    for t in &specs {
+        for m in &t.metrics {
+            if spec.metrics.iter().any(|x| x.name == m.name) {
+                return Err(Error::Invalid(format!("two metrics have the same name {:?}", m.name)));
+            }
+            spec.metrics.push(m.clone());
+        }
+        for a in &t.args {
+            if !template_args.iter().any(|x: &aviary_api::Argument| x.name == a.name) {
+                template_args.push(a.clone());
+            }
+        }
+        spec.dry_run.extend(t.dry_run.iter().cloned());
+        spec.measurement_retention.extend(t.measurement_retention.iter().cloned());
+    }
+    spec.args = merge_args(&rollout_args, &template_args).map_err(Error::Invalid)?;
+
+    let rev = revision(&rollout.metadata);
+    let mut name = format!("{}-{new_hash}-{rev}", rollout.name_any());
+    if let Some(i) = step {
+        name.push_str(&format!("-{i}"));
+    }
+    let mut labels = BTreeMap::from([
+        (ROLLOUT_TYPE.to_string(), if step.is_some() { "Step" } else { "Background" }.to_string()),
+        (HASH_LABEL.to_string(), new_hash.clone()),
+    ]);
+    if let Some(i) = step {
+        labels.insert(STEP_INDEX.into(), i.to_string());
+    }
+    labels.extend(analysis.analysis_run_metadata.labels.clone());
+    if let Some(sel) = rollout.spec.selector.as_ref().and_then(|s| s.match_labels.clone()) {
+        labels.extend(sel);
+    }
+    let mut annotations = BTreeMap::from([(REVISION.to_string(), rev.to_string())]);
+    annotations.extend(analysis.analysis_run_metadata.annotations.clone());
+
+    let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &ns);
+    let base = name.clone();
+    for attempt in 1..=100 {
+        let run = AnalysisRun {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(ns.clone()),
+                labels: Some(labels.clone()),
+                annotations: Some(annotations.clone()),
+                owner_references: Some(vec![owner_reference(rollout)]),
+                ..Default::default()
+            },
+            spec: spec.clone(),
+            status: None,
+        };
+        match api.create(&PostParams::default(), &run).await {
+            Ok(created) => {
+                tracing::info!(run = %created.name_any(), "created AnalysisRun");
+                return Ok(Arc::new(created));
+            }
+            Err(e) if is_already_exists(&e) => {
+                let existing = api.get(&name).await.map_err(Error::kube("reading an existing AnalysisRun"))?;
+                let uid = rollout.metadata.uid.clone().unwrap_or_default();
+                if !phase(&existing).is_completed()
+                    && !existing.spec.terminate
+                    && existing.spec.metrics == spec.metrics
+                    && crate::context::controlled_by(&existing.metadata, &uid)
+                {
+                    return Ok(Arc::new(existing));
+                }
+                name = format!("{base}.{attempt}");
+            }
+            Err(e) => return Err(Error::kube(format!("creating AnalysisRun {name}"))(e)),
+        }
+    }
+    Err(Error::Invalid(format!("could not find a free name for AnalysisRun {base}")))
+}

@@ -1,0 +1,460 @@
+//! A Rollout's ReplicaSets: which one belongs to the current pod template, creating it,
+//! scaling one, revisions, and the revision-history clean-up.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aviary_api::Rollout;
+use aviary_engine::observed::{ObservedReplicaSets, ReplicaSetState};
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::context::Context;
+use crate::error::{Error, is_already_exists};
+use crate::hash::pod_template_hash;
+
+/// The label that ties ReplicaSets and pods to their pod template.
+pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
+/// The revision of a ReplicaSet (and of the Rollout: its newest).
+pub const REVISION: &str = "rollout.argoproj.io/revision";
+/// `spec.replicas` of the Rollout when the ReplicaSet was last scaled.
+pub const DESIRED_REPLICAS: &str = "rollout.argoproj.io/desired-replicas";
+/// When the previous stable may be scaled down (traffic routing).
+pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
+/// The ephemeral labels and annotations injected into a ReplicaSet's pods.
+pub const EPHEMERAL_METADATA: &str = "rollout.argoproj.io/ephemeral-metadata";
+
+/// The pod template hash label of a ReplicaSet.
+pub fn hash(rs: &ReplicaSet) -> &str {
+    rs.metadata.labels.as_ref().and_then(|l| l.get(HASH_LABEL)).map(String::as_str).unwrap_or("")
+}
+
+/// The revision annotation of an object, 0 when absent or unparsable.
+pub fn revision(meta: &ObjectMeta) -> i64 {
+    meta.annotations.as_ref().and_then(|a| a.get(REVISION)).and_then(|r| r.parse().ok()).unwrap_or(0)
+}
+
+/// The Rollout's ReplicaSets sorted into the roles the decisions use.
+#[derive(Debug, Default, Clone)]
+pub struct Roles {
+    /// Every owned ReplicaSet that is not being deleted.
+    pub all: Vec<Arc<ReplicaSet>>,
+    /// The ReplicaSet of the current template.
+    pub new_rs: Option<Arc<ReplicaSet>>,
+    /// The ReplicaSet whose hash is `status.stableRS`.
+    pub stable_rs: Option<Arc<ReplicaSet>>,
+    /// The others, newest revision first.
+    pub older: Vec<Arc<ReplicaSet>>,
+}
+
+impl Roles {
+    /// Sorts `all` given the new ReplicaSet and the stable hash.
+    pub fn new(all: Vec<Arc<ReplicaSet>>, new_rs: Option<Arc<ReplicaSet>>, stable_hash: &str) -> Self {
+        let new_name = new_rs.as_ref().map(|r| r.name_any());
+        let stable_rs =
+            (!stable_hash.is_empty()).then(|| all.iter().find(|r| hash(r) == stable_hash).cloned()).flatten();
+        let stable_name = stable_rs.as_ref().map(|r| r.name_any());
+        let mut older: Vec<Arc<ReplicaSet>> = all
+            .iter()
+            .filter(|r| Some(r.name_any()) != new_name && Some(r.name_any()) != stable_name)
+            .cloned()
+            .collect();
+        older.sort_by_key(|r| std::cmp::Reverse(revision(&r.metadata)));
+        Self { all, new_rs, stable_rs, older }
+    }
+
+    /// The summaries the engine decides on.
+    pub fn observed(&self) -> ObservedReplicaSets {
+        ObservedReplicaSets {
+            new_rs: self.new_rs.as_deref().map(state),
+            stable_rs: self.stable_rs.as_deref().map(state),
+            older: self.older.iter().map(|r| state(r)).collect(),
+        }
+    }
+
+    /// Highest revision among the ReplicaSets other than the new one.
+    pub fn max_old_revision(&self) -> i64 {
+        let new_name = self.new_rs.as_ref().map(|r| r.name_any());
+        self.all.iter().filter(|r| Some(r.name_any()) != new_name).map(|r| revision(&r.metadata)).max().unwrap_or(0)
+    }
+}
+
+/// A ReplicaSet as the engine sees it.
+pub fn state(rs: &ReplicaSet) -> ReplicaSetState {
+    let status = rs.status.as_ref();
+    ReplicaSetState {
+        pod_template_hash: hash(rs).to_string(),
+        spec_replicas: rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        status_replicas: status.map_or(0, |s| s.replicas),
+        available: status.and_then(|s| s.available_replicas).unwrap_or(0),
+        scale_down_deadline: rs
+            .annotations()
+            .get(SCALE_DOWN_DEADLINE)
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&Utc)),
+    }
+}
+
+/// The pod template of a Rollout (workloadRef is not supported: validation rejects it earlier).
+pub fn template(rollout: &Rollout) -> Result<&PodTemplateSpec, Error> {
+    rollout.spec.template.as_ref().ok_or_else(|| Error::Invalid("spec.template: required".into()))
+}
+
+/// The hash of the Rollout's current template.
+pub fn desired_hash(rollout: &Rollout) -> Result<String, Error> {
+    Ok(pod_template_hash(template(rollout)?, rollout.status.as_ref().and_then(|s| s.collision_count)))
+}
+
+/// Finds the ReplicaSet of the current pod template among `owned`:
+/// 1. the one labelled with the template's hash (Aviary made it for this template);
+/// 2. after a switch from Argo, the one labelled with `status.currentPodHash` when the status was
+///    written for the current generation;
+/// 3. one whose template equals the current template as the API server defaults it (a rollback
+///    or `undo` to an older revision reuses that ReplicaSet, as in Argo).
+pub async fn find_new(
+    ctx: &Context,
+    rollout: &Rollout,
+    owned: &[Arc<ReplicaSet>],
+) -> Result<Option<Arc<ReplicaSet>>, Error> {
+    let desired = desired_hash(rollout)?;
+    if let Some(rs) = owned.iter().find(|r| hash(r) == desired) {
+        return Ok(Some(rs.clone()));
+    }
+    if let Some(status) = &rollout.status {
+        let observed_current = status.observed_generation == rollout.metadata.generation.unwrap_or(0).to_string();
+        if observed_current
+            && !status.current_pod_hash.is_empty()
+            && let Some(rs) = owned.iter().find(|r| hash(r) == status.current_pod_hash)
+        {
+            return Ok(Some(rs.clone()));
+        }
+    }
+    if owned.is_empty() {
+        return Ok(None);
+    }
+    let wanted = defaulted_template(ctx, rollout, &desired).await?;
+    Ok(owned.iter().find(|rs| comparable(rs).is_some_and(|t| t == wanted)).cloned())
+}
+
+/// A ReplicaSet's pod template with what Aviary adds removed (the hash label, ephemeral
+/// metadata), for comparison with the Rollout's template.
+fn comparable(rs: &ReplicaSet) -> Option<Value> {
+    let template = rs.spec.as_ref()?.template.clone()?;
+    let mut v = serde_json::to_value(template).ok()?;
+    strip_label(&mut v, HASH_LABEL);
+    if let Some(eph) = rs.annotations().get(EPHEMERAL_METADATA)
+        && let Ok(eph) = serde_json::from_str::<Value>(eph)
+    {
+        for (field, key) in [("labels", "labels"), ("annotations", "annotations")] {
+            if let Some(keys) = eph.get(key).and_then(Value::as_object) {
+                for k in keys.keys() {
+                    if let Some(m) = v.pointer_mut(&format!("/metadata/{field}")).and_then(Value::as_object_mut) {
+                        m.remove(k);
+                    }
+                }
+            }
+        }
+    }
+    normalise(&mut v);
+    Some(v)
+}
+
+fn strip_label(v: &mut Value, label: &str) {
+    if let Some(labels) = v.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        labels.remove(label);
+    }
+}
+
+/// Empty maps and lists mean the same as absent ones (Go's semantic equality).
+fn normalise(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                normalise(child);
+            }
+            map.retain(|_, c| {
+                !matches!(c, Value::Null)
+                    && !matches!(c, Value::Object(m) if m.is_empty())
+                    && !matches!(c, Value::Array(a) if a.is_empty())
+            });
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalise),
+        _ => {}
+    }
+}
+
+/// The Rollout's template as the API server defaults it, from a dry-run create of the ReplicaSet
+/// (cached per template: one call per template change).
+async fn defaulted_template(ctx: &Context, rollout: &Rollout, desired: &str) -> Result<Value, Error> {
+    let key = (rollout.metadata.uid.clone().unwrap_or_default(), desired.to_string());
+    if let Some(v) = ctx.defaulted_templates.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(v.clone());
+    }
+    let mut rs = desired_replica_set(rollout, desired, 0, 0, None)?;
+    rs.metadata.name = None;
+    rs.metadata.generate_name = Some(format!("{}-", rollout.name_any()));
+    rs.metadata.owner_references = None;
+    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let created = api
+        .create(&PostParams { dry_run: true, ..Default::default() }, &rs)
+        .await
+        .map_err(Error::kube("dry-run create of the ReplicaSet to default its pod template"))?;
+    let mut v = created
+        .spec
+        .and_then(|s| s.template)
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(Error::serde("pod template"))?
+        .unwrap_or(Value::Null);
+    strip_label(&mut v, HASH_LABEL);
+    normalise(&mut v);
+    let mut cache = ctx.defaulted_templates.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(key, v.clone());
+    Ok(v)
+}
+
+/// The ReplicaSet the controller creates for the current template.
+pub fn desired_replica_set(
+    rollout: &Rollout,
+    hash_value: &str,
+    replicas: i32,
+    revision: i64,
+    ephemeral: Option<&aviary_api::PodTemplateMetadata>,
+) -> Result<ReplicaSet, Error> {
+    let mut template = template(rollout)?.clone();
+    let meta = template.metadata.get_or_insert_with(Default::default);
+    meta.labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash_value.into());
+    let mut annotations = BTreeMap::from([
+        (REVISION.to_string(), revision.to_string()),
+        (DESIRED_REPLICAS.to_string(), rollout.spec.replicas_or_default().to_string()),
+    ]);
+    if let Some(eph) = ephemeral.filter(|e| !e.labels.is_empty() || !e.annotations.is_empty()) {
+        meta.labels.get_or_insert_with(Default::default).extend(eph.labels.clone());
+        meta.annotations.get_or_insert_with(Default::default).extend(eph.annotations.clone());
+        annotations.insert(
+            EPHEMERAL_METADATA.into(),
+            json!({"labels": eph.labels, "annotations": eph.annotations}).to_string(),
+        );
+    }
+    let mut selector = rollout.spec.selector.clone().unwrap_or_default();
+    selector.match_labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash_value.into());
+    let labels = template.metadata.as_ref().and_then(|m| m.labels.clone());
+    Ok(ReplicaSet {
+        metadata: ObjectMeta {
+            name: Some(format!("{}-{hash_value}", rollout.name_any())),
+            namespace: rollout.namespace(),
+            labels,
+            annotations: Some(annotations),
+            owner_references: Some(vec![owner_reference(rollout)]),
+            ..Default::default()
+        },
+        spec: Some(ReplicaSetSpec {
+            replicas: Some(replicas),
+            min_ready_seconds: (rollout.spec.min_ready_seconds > 0).then_some(rollout.spec.min_ready_seconds),
+            selector: LabelSelector {
+                match_expressions: selector.match_expressions,
+                match_labels: selector.match_labels,
+            },
+            template: Some(template),
+        }),
+        status: None,
+    })
+}
+
+/// The controller owner reference to a Rollout.
+pub fn owner_reference(rollout: &Rollout) -> OwnerReference {
+    OwnerReference {
+        api_version: aviary_api::API_VERSION.into(),
+        kind: "Rollout".into(),
+        name: rollout.name_any(),
+        uid: rollout.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// What creating the new ReplicaSet gave.
+pub enum Created {
+    /// The ReplicaSet (new, or found already there and ours).
+    ReplicaSet(Arc<ReplicaSet>),
+    /// A different ReplicaSet already has the name: the collision count must be bumped.
+    Collision,
+}
+
+/// Creates the ReplicaSet of the current template with `replicas` pods.
+pub async fn create(
+    ctx: &Context,
+    rollout: &Rollout,
+    replicas: i32,
+    revision: i64,
+    ephemeral: Option<&aviary_api::PodTemplateMetadata>,
+) -> Result<Created, Error> {
+    let hash_value = desired_hash(rollout)?;
+    let rs = desired_replica_set(rollout, &hash_value, replicas, revision, ephemeral)?;
+    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    match api.create(&PostParams::default(), &rs).await {
+        Ok(created) => {
+            if replicas > 0 {
+                ctx.event(
+                    rollout,
+                    false,
+                    super::conditions::reason::SCALING,
+                    format!("Scaled up replica set {} to {replicas}", created.name_any()),
+                )
+                .await;
+            }
+            Ok(Created::ReplicaSet(Arc::new(created)))
+        }
+        Err(e) if is_already_exists(&e) => {
+            let existing = api.get(&rs.name_any()).await.map_err(Error::kube("reading the existing ReplicaSet"))?;
+            let uid = rollout.metadata.uid.clone().unwrap_or_default();
+            let ours = crate::context::controlled_by(&existing.metadata, &uid);
+            let same = comparable(&existing) == {
+                let mut v = serde_json::to_value(rs.spec.as_ref().and_then(|s| s.template.clone()))
+                    .map_err(Error::serde("template"))?;
+                strip_label(&mut v, HASH_LABEL);
+                if let (Some(eph), Some(m)) = (ephemeral, v.pointer_mut("/metadata")) {
+                    for k in eph.labels.keys() {
+                        if let Some(l) = m.get_mut("labels").and_then(Value::as_object_mut) {
+                            l.remove(k);
+                        }
+                    }
+                    for k in eph.annotations.keys() {
+                        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+                            a.remove(k);
+                        }
+                    }
+                }
+                normalise(&mut v);
+                Some(v)
+            };
+            if ours && (same || hash(&existing) == hash_value) {
+                Ok(Created::ReplicaSet(Arc::new(existing)))
+            } else {
+                Ok(Created::Collision)
+            }
+        }
+        Err(e) => Err(Error::kube(format!("creating ReplicaSet {}", rs.name_any()))(e)),
+    }
+}
+
+/// Scales one ReplicaSet and records Argo's `ScalingReplicaSet` event. Also keeps the
+/// desired-replicas annotation in step with the Rollout. Returns whether the size changed.
+pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -> Result<bool, Error> {
+    let from = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let desired = rollout.spec.replicas_or_default().to_string();
+    let annotation_ok = rs.annotations().get(DESIRED_REPLICAS) == Some(&desired);
+    if from == to && annotation_ok {
+        return Ok(false);
+    }
+    let mut annotations = json!({ DESIRED_REPLICAS: desired });
+    if to == 0 {
+        annotations[SCALE_DOWN_DEADLINE] = Value::Null;
+    }
+    let patch = json!({"metadata": {"annotations": annotations}, "spec": {"replicas": to}});
+    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
+    api.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube(format!("scaling ReplicaSet {}", rs.name_any())))?;
+    if from != to {
+        let direction = if to > from { "up" } else { "down" };
+        tracing::info!(replicaset = %rs.name_any(), from, to, "scaled {direction}");
+        ctx.event(
+            rollout,
+            false,
+            super::conditions::reason::SCALING,
+            format!("Scaled {direction} replica set {} from {from} to {to}", rs.name_any()),
+        )
+        .await;
+    }
+    Ok(from != to)
+}
+
+/// Argo's `syncReplicaSetRevision`: the new ReplicaSet gets the newest revision (a rollback to
+/// an older ReplicaSet makes it the newest again) and the Rollout's revision annotation follows.
+/// Returns the revision.
+pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> Result<i64, Error> {
+    let Some(new_rs) = &roles.new_rs else {
+        return Ok(revision(&rollout.metadata));
+    };
+    let mut rev = revision(&new_rs.metadata);
+    let max_old = roles.max_old_revision();
+    if rev <= max_old {
+        rev = max_old + 1;
+        let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &new_rs.namespace().unwrap_or_default());
+        let patch = json!({"metadata": {"annotations": {REVISION: rev.to_string()}}});
+        api.patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube(format!("updating the revision of ReplicaSet {}", new_rs.name_any())))?;
+    }
+    if revision(&rollout.metadata) != rev {
+        let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+        let patch = json!({"metadata": {"annotations": {REVISION: rev.to_string()}}});
+        api.patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube("updating the Rollout's revision annotation"))?;
+    }
+    Ok(rev)
+}
+
+/// Argo's `cleanupRollouts`: keeps at most `revisionHistoryLimit` old ReplicaSets, deleting the
+/// oldest ones that have no pods left, and returns the hashes of those deleted (their
+/// AnalysisRuns go with them).
+pub async fn cleanup_history(
+    ctx: &Context,
+    rollout: &Rollout,
+    older: &[Arc<ReplicaSet>],
+) -> Result<Vec<String>, Error> {
+    let limit = usize::try_from(rollout.spec.revision_history_limit_or_default()).unwrap_or(0);
+    let mut alive: Vec<&Arc<ReplicaSet>> = older.iter().filter(|r| r.metadata.deletion_timestamp.is_none()).collect();
+    if alive.len() <= limit {
+        return Ok(Vec::new());
+    }
+    alive.sort_by_key(|r| revision(&r.metadata));
+    let excess = alive.len() - limit;
+    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let mut deleted = Vec::new();
+    for rs in alive.into_iter().take(excess) {
+        let spec = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+        let status = rs.status.as_ref().map_or(0, |s| s.replicas);
+        let caught_up = rs.status.as_ref().and_then(|s| s.observed_generation) >= rs.metadata.generation;
+        if spec != 0 || status != 0 || !caught_up {
+            continue;
+        }
+        match api.delete(&rs.name_any(), &DeleteParams::background()).await {
+            Ok(_) => deleted.push(hash(rs).to_string()),
+            Err(e) if crate::error::is_not_found(&e) => {}
+            Err(e) => return Err(Error::kube(format!("deleting old ReplicaSet {}", rs.name_any()))(e)),
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_absent_fields_compare_equal() {
+        let mut a = json!({"metadata": {"labels": {"app": "x"}, "annotations": {}}, "spec": {"volumes": [], "containers": [{"name": "a", "env": null}]}});
+        let mut b = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "a"}]}});
+        normalise(&mut a);
+        normalise(&mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_hash_label_is_not_part_of_the_comparison() {
+        let mut v = json!({"metadata": {"labels": {"app": "x", HASH_LABEL: "abc"}}});
+        strip_label(&mut v, HASH_LABEL);
+        assert_eq!(v, json!({"metadata": {"labels": {"app": "x"}}}));
+    }
+}

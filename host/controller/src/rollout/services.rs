@@ -1,0 +1,87 @@
+//! The canary and stable Services: their selectors follow the ReplicaSets by pod template hash
+//! (Argo's `reconcileStableAndCanaryService`).
+
+use aviary_api::Rollout;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::replicasets::{HASH_LABEL, hash};
+use crate::context::Context;
+use crate::error::Error;
+
+/// Marks a Service whose selector Aviary (or Argo) manages.
+pub const MANAGED_BY: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
+
+/// Points `stableService` at the stable ReplicaSet and `canaryService` at the new one.
+pub async fn reconcile(
+    ctx: &Context,
+    rollout: &Rollout,
+    stable: Option<&ReplicaSet>,
+    new_rs: Option<&ReplicaSet>,
+) -> Result<(), Error> {
+    let Some(canary) = rollout.spec.canary() else { return Ok(()) };
+    ensure(ctx, rollout, &canary.stable_service, stable).await?;
+    ensure(ctx, rollout, &canary.canary_service, new_rs).await
+}
+
+/// Names of the Services the rollout refers to that do not exist, for the InvalidSpec check.
+pub async fn missing(ctx: &Context, rollout: &Rollout) -> Result<Vec<String>, Error> {
+    let Some(canary) = rollout.spec.canary() else { return Ok(Vec::new()) };
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let mut out = Vec::new();
+    for name in [&canary.stable_service, &canary.canary_service] {
+        if !name.is_empty() && api.get_opt(name).await.map_err(Error::kube("reading a Service"))?.is_none() {
+            out.push(name.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&ReplicaSet>) -> Result<(), Error> {
+    let Some(rs) = rs else { return Ok(()) };
+    if name.is_empty() {
+        return Ok(());
+    }
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let Some(svc) = api.get_opt(name).await.map_err(Error::kube("reading a Service"))? else {
+        return Ok(());
+    };
+    let current = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .and_then(|s| s.get(HASH_LABEL))
+        .cloned()
+        .unwrap_or_default();
+    let desired = hash(rs);
+    if current == desired {
+        return Ok(());
+    }
+    // A Service adopted for the first time only switches to a fully available ReplicaSet, so that
+    // it never points at nothing (Argo PR #1777).
+    if !svc.annotations().contains_key(MANAGED_BY) {
+        let spec = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let available = rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
+        if available < spec {
+            return Ok(());
+        }
+    }
+    let patch = json!({
+        "metadata": {"annotations": {MANAGED_BY: rollout.name_any()}},
+        "spec": {"selector": {HASH_LABEL: desired}},
+    });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube(format!("switching Service {name}")))?;
+    ctx.event(
+        rollout,
+        false,
+        "SwitchService",
+        format!("Switched selector for service '{name}' from '{current}' to '{desired}'"),
+    )
+    .await;
+    Ok(())
+}
