@@ -28,6 +28,10 @@ struct Args {
     /// Plugin calls running at once, across all plugins.
     #[arg(long, default_value_t = 64)]
     max_concurrent_plugin_calls: usize,
+    /// Exit when stdin reaches end of file: a supervisor (or a test harness) that holds the pipe
+    /// stops the controller simply by going away, even if it is killed.
+    #[arg(long, hide = true)]
+    exit_on_stdin_close: bool,
 }
 
 fn init_logging(level: &str, format: &str) {
@@ -45,6 +49,13 @@ fn init_logging(level: &str, format: &str) {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(&args.log_level, &args.log_format);
+    if args.exit_on_stdin_close {
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            tracing::info!("stdin closed: exiting");
+            std::process::exit(0);
+        });
+    }
     aviary_plugins::install_crypto_provider();
     let config = match &args.kubeconfig {
         Some(path) => {

@@ -177,7 +177,7 @@ async fn measure(
         }
         None => ctx.plugins.measure(&plugin, &call, &config).await,
     };
-    let started_at = in_flight.as_ref().and_then(|p| p.started_at.clone()).unwrap_or(Time(started));
+    let started_at = in_flight.as_ref().and_then(|p| p.started_at).unwrap_or(Time(started));
     let finished = Utc::now();
     let (phase, message) = match m.phase {
         Phase::Measured => {
@@ -255,7 +255,7 @@ async fn write(ctx: &Context, run: &AnalysisRun, status: aviary_api::AnalysisRun
 async fn ttl(ctx: &Context, run: &AnalysisRun, now: DateTime<Utc>) -> Result<Action, Error> {
     let Some(ttl) = &run.spec.ttl_strategy else { return Ok(Action::await_change()) };
     let status = run.status.clone().unwrap_or_default();
-    let Some(completed) = status.completed_at.clone() else { return Ok(Action::await_change()) };
+    let Some(completed) = status.completed_at else { return Ok(Action::await_change()) };
     let seconds = match status.phase {
         AnalysisPhase::Successful => ttl.seconds_after_success.or(ttl.seconds_after_completion),
         AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive => {

@@ -48,7 +48,7 @@ pub struct CanarySync<'a> {
 impl<'a> CanarySync<'a> {
     /// Starts a reconcile of `rollout` at `now`.
     pub fn new(ctx: &'a Context, rollout: Arc<Rollout>, now: DateTime<Utc>) -> Self {
-        let restarted_at = rollout.status.as_ref().and_then(|s| s.restarted_at.clone());
+        let restarted_at = rollout.status.as_ref().and_then(|s| s.restarted_at);
         Self {
             ctx,
             rollout,
@@ -335,7 +335,7 @@ impl<'a> CanarySync<'a> {
             stable_rs: old.stable_rs.clone(),
             collision_count: old.collision_count,
             conditions,
-            restarted_at: self.restarted_at.clone(),
+            restarted_at: self.restarted_at,
             promote_full: current_pod_hash != old.stable_rs && old.promote_full,
             current_step_index: old.current_step_index,
             canary: CanaryStatus {
@@ -345,7 +345,7 @@ impl<'a> CanarySync<'a> {
             },
             observed_generation: self.rollout.metadata.generation.unwrap_or(0).to_string(),
             abort: old.abort,
-            aborted_at: old.aborted_at.clone(),
+            aborted_at: old.aborted_at,
             pause_conditions: old.pause_conditions.clone(),
             controller_pause: old.controller_pause,
             ..Default::default()
@@ -433,9 +433,8 @@ impl<'a> CanarySync<'a> {
                     };
                     // Progress refreshes lastUpdateTime even when nothing else changes: that is
                     // what the progress deadline is measured from.
-                    let transition = cond::get(s, kind::PROGRESSING)
-                        .filter(|c| c.status == "True")
-                        .map(|c| c.last_transition_time.clone());
+                    let transition =
+                        cond::get(s, kind::PROGRESSING).filter(|c| c.status == "True").map(|c| c.last_transition_time);
                     cond::remove(s, kind::PROGRESSING);
                     cond::set(s, kind::PROGRESSING, true, reason::REPLICA_SET_UPDATED, message, now);
                     if let (Some(t), Some(c)) =

@@ -80,7 +80,7 @@ pub fn set_raw(
         return false;
     }
     let transition = match current {
-        Some(c) if c.status == cond_status => c.last_transition_time.clone(),
+        Some(c) if c.status == cond_status => c.last_transition_time,
         _ => Time(now),
     };
     remove(status, type_);
@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(get(&st, kind::PROGRESSING).unwrap().last_update_time, Time(t(0)));
         assert!(set(&mut st, kind::PROGRESSING, true, reason::REPLICA_SET_UPDATED, "b".into(), t(10)));
         let c = get(&st, kind::PROGRESSING).unwrap();
-        assert_eq!((c.last_transition_time.clone(), c.last_update_time.clone()), (Time(t(0)), Time(t(10))));
+        assert_eq!((c.last_transition_time, c.last_update_time), (Time(t(0)), Time(t(10))));
         assert!(set(&mut st, kind::PROGRESSING, false, reason::ABORTED, "c".into(), t(20)));
         assert_eq!(get(&st, kind::PROGRESSING).unwrap().last_transition_time, Time(t(20)));
         assert_eq!(st.conditions.len(), 1);

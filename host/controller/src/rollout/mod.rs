@@ -73,7 +73,7 @@ async fn invalid_spec(ctx: &Context, rollout: &Rollout) -> Result<Option<String>
         if canary.traffic_routing.is_some() {
             return Ok(Some("spec.strategy.canary.trafficRouting: aviary-controller does not route traffic yet; remove trafficRouting for a basic canary".into()));
         }
-        for missing in services::missing(ctx, rollout).await? {
+        if let Some(missing) = services::missing(ctx, rollout).await?.into_iter().next() {
             return Ok(Some(format!("spec.strategy.canary: Service {missing:?} not found")));
         }
         let ns = rollout.namespace().unwrap_or_default();

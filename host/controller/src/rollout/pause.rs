@@ -63,7 +63,7 @@ impl PauseContext {
         new.controller_pause = false;
         if self.add_abort || (!self.remove_abort && old.abort) {
             new.abort = true;
-            new.aborted_at = old.aborted_at.clone().or(Some(Time(now)));
+            new.aborted_at = old.aborted_at.or(Some(Time(now)));
             return;
         }
         new.abort = false;

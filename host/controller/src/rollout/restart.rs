@@ -21,8 +21,8 @@ pub enum Restart {
 
 /// Deletes at most `maxUnavailable` (at least one) old pods while every pod is available.
 pub async fn reconcile(ctx: &Context, rollout: &Rollout, roles: &Roles, now: DateTime<Utc>) -> Result<Restart, Error> {
-    let Some(restart_at) = rollout.spec.restart_at.clone() else { return Ok(Restart::Done(None)) };
-    let already = rollout.status.as_ref().and_then(|s| s.restarted_at.clone());
+    let Some(restart_at) = rollout.spec.restart_at else { return Ok(Restart::Done(None)) };
+    let already = rollout.status.as_ref().and_then(|s| s.restarted_at);
     if already.as_ref() == Some(&restart_at) || restart_at.0 > now {
         return Ok(Restart::Done(already));
     }
