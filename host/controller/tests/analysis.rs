@@ -1,0 +1,214 @@
+//! Analysis through Wasm plugins: a registered plugin by name, a plugin that hangs, background
+//! analysis, Inconclusive results, and malformed rollouts.
+
+mod common;
+
+use std::time::Duration;
+
+use aviary_api::{AnalysisPhase, AnalysisRun, AnalysisTemplate, Rollout};
+use aviary_test_support::{TestNamespace, namespace};
+use common::*;
+use kube::ResourceExt;
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(150);
+
+fn plugin_template(
+    name: &str,
+    plugin: &str,
+    config: serde_json::Value,
+    metric: serde_json::Value,
+) -> serde_json::Value {
+    let mut m = json!({"name": "m", "provider": {"plugin": {plugin: config}}});
+    if let (Some(m), Some(extra)) = (m.as_object_mut(), metric.as_object()) {
+        for (k, v) in extra {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": name}, "spec": {"metrics": [m]}})
+}
+
+async fn runs(ns: &TestNamespace) -> Vec<AnalysisRun> {
+    ns.api::<AnalysisRun>().list(&Default::default()).await.unwrap().items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_plugin_gates_the_canary_by_name() -> TestResult {
+    env().await;
+    let ns = namespace("plugin-by-name").await?;
+    let _: AnalysisTemplate = create(
+        &ns,
+        plugin_template(
+            "steady",
+            "acme/steady",
+            json!({"mode": "ok", "value": 0.97}),
+            json!({"interval": "1s", "count": 2, "successCondition": "result > 0.9"}),
+        ),
+    )
+    .await;
+    let steps =
+        json!([{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "steady"}]}}, {"setWeight": 100}]);
+    let _: Rollout = create(&ns, rollout("app", 2, "nginx:1.19", steps, json!({}))).await;
+    let v1 = wait_phase(&ns, "app", "Healthy", T).await.status.unwrap().stable_rs;
+    set_image(&ns, "app", "nginx:1.20").await;
+    eventually_ok("a new revision promoted", T, || async {
+        let r = ns.api::<Rollout>().get("app").await.ok()?;
+        let s = r.status?;
+        (s.phase.map(|p| format!("{p:?}")) == Some("Healthy".into())
+            && s.stable_rs != v1
+            && s.current_step_index == Some(3))
+        .then_some(())
+    })
+    .await?;
+    let runs = runs(&ns).await;
+    assert_eq!(runs.len(), 1);
+    let st = runs[0].status.clone().unwrap();
+    assert_eq!(st.phase, AnalysisPhase::Successful);
+    let m = &st.metric_results[0];
+    assert_eq!((m.count, m.successful), (2, 2));
+    assert_eq!(m.measurements[0].value, "0.97");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_plugin_errors_at_its_deadline_while_other_rollouts_progress() -> TestResult {
+    env().await;
+    let ns = namespace("plugin-hang").await?;
+    // acme/hang loops forever; its registry entry gives it 3 s. Three errors in a row end the
+    // metric (consecutiveErrorLimit 2), about 30 s with Argo's 10 s retry after an Error.
+    let _: AnalysisTemplate = create(
+        &ns,
+        plugin_template(
+            "hang",
+            "acme/hang",
+            json!({"mode": "loop"}),
+            json!({"consecutiveErrorLimit": 2, "successCondition": "true"}),
+        ),
+    )
+    .await;
+    let steps = json!([{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "hang"}]}}, {"setWeight": 100}]);
+    let _: Rollout = create(&ns, rollout("stuck", 2, "nginx:1.19", steps, json!({}))).await;
+    let _: Rollout =
+        create(&ns, rollout("other", 2, "nginx:1.19", json!([{"setWeight": 50}, {"setWeight": 100}]), json!({}))).await;
+    wait_phase(&ns, "stuck", "Healthy", T).await;
+    let other_v1 = wait_phase(&ns, "other", "Healthy", T).await.status.unwrap().stable_rs;
+
+    set_image(&ns, "stuck", "nginx:1.20").await;
+    eventually_ok("the hanging analysis to start", T, || async {
+        let r = runs(&ns).await;
+        r.first()?.status.as_ref()?.metric_results.first()?.measurements.first().map(|_| ())
+    })
+    .await?;
+    // While the stuck rollout's measurements time out, another rollout completes an update.
+    set_image(&ns, "other", "nginx:1.20").await;
+    let other = wait_phase(&ns, "other", "Healthy", T).await;
+    assert_ne!(other.status.unwrap().stable_rs, other_v1);
+    assert_ne!(phase(&ns, "stuck").await.0, "Degraded", "the other rollout finished first");
+
+    let degraded = wait_phase(&ns, "stuck", "Degraded", T).await;
+    let msg = degraded.status.unwrap().message;
+    assert!(msg.contains("consecutiveErrors (3) > consecutiveErrorLimit (2)"), "{msg}");
+    let run = runs(&ns).await.into_iter().next().unwrap();
+    let m = run.status.unwrap().metric_results.remove(0);
+    assert_eq!(m.error, 3);
+    for measurement in &m.measurements {
+        assert_eq!(measurement.phase, AnalysisPhase::Error);
+        assert!(
+            measurement.message.starts_with("timeout: plugin \"acme/hang\" did not finish within its 3s deadline"),
+            "{}",
+            measurement.message
+        );
+        let took = measurement.finished_at.unwrap().0 - measurement.started_at.unwrap().0;
+        assert!(took < chrono::Duration::seconds(6), "a measurement took {took}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_background_analysis_aborts() -> TestResult {
+    env().await;
+    let ns = namespace("background").await?;
+    let metrics = Metrics::start(0.99).await;
+    let _: AnalysisTemplate = create(
+        &ns,
+        json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "bg"},
+            "spec": {"metrics": [{"name": "ok", "interval": "1s", "successCondition": "result == true",
+                     "provider": {"web": {"url": metrics.url(), "jsonPath": "{$.ok}"}}}]}
+        }),
+    )
+    .await;
+    let extra = json!({"analysis": {"templates": [{"templateName": "bg"}], "startingStep": 1}});
+    let _: Rollout = create(
+        &ns,
+        rollout("app", 2, "nginx:1.19", json!([{"setWeight": 50}, {"pause": {}}, {"setWeight": 100}]), extra),
+    )
+    .await;
+    wait_phase(&ns, "app", "Healthy", T).await;
+    set_image(&ns, "app", "nginx:1.20").await;
+    wait_phase(&ns, "app", "Paused", T).await;
+    let run = eventually_ok("a background run", T, || async {
+        runs(&ns).await.into_iter().find(|r| r.labels().get("rollout-type").map(String::as_str) == Some("Background"))
+    })
+    .await?;
+    assert!(run.name_any().starts_with("app-"), "{}", run.name_any());
+    metrics.set(0.1);
+    let degraded = wait_phase(&ns, "app", "Degraded", T).await;
+    let s = degraded.status.unwrap();
+    assert!(s.abort);
+    assert_eq!(s.canary.current_background_analysis_run_status.map(|r| r.status), Some(AnalysisPhase::Failed));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inconclusive_analysis_pauses_the_rollout() -> TestResult {
+    env().await;
+    let ns = namespace("inconclusive").await?;
+    let metrics = Metrics::start(0.7).await;
+    let _: AnalysisTemplate = create(
+        &ns,
+        json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "gray"},
+            "spec": {"metrics": [{"name": "v", "successCondition": "result > 0.95", "failureCondition": "result < 0.5",
+                     "provider": {"web": {"url": metrics.url(), "jsonPath": "{$.value}"}}}]}
+        }),
+    )
+    .await;
+    let steps = json!([{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "gray"}]}}, {"setWeight": 100}]);
+    let _: Rollout = create(&ns, rollout("app", 2, "nginx:1.19", steps, json!({}))).await;
+    wait_phase(&ns, "app", "Healthy", T).await;
+    set_image(&ns, "app", "nginx:1.20").await;
+    let paused = wait_phase(&ns, "app", "Paused", T).await;
+    let s = paused.status.unwrap();
+    assert_eq!(s.message, "InconclusiveAnalysisRun");
+    assert_eq!(s.canary.current_step_analysis_run_status.map(|r| r.status), Some(AnalysisPhase::Inconclusive));
+    // Promoting after a look at the data starts a fresh analysis; now the metric passes.
+    metrics.set(0.99);
+    patch_status(&ns, "app", json!({"status": {"pauseConditions": null}})).await;
+    wait_phase(&ns, "app", "Healthy", T).await;
+    let all = runs(&ns).await;
+    assert_eq!(all.len(), 2, "{:?}", all.iter().map(|r| r.name_any()).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_rollouts_are_invalid_spec_and_others_keep_working() -> TestResult {
+    env().await;
+    let ns = namespace("invalid").await?;
+    // An unknown step type: the API server prunes the unknown field, leaving an empty step.
+    let _: Rollout = create(&ns, rollout("unknown-step", 1, "nginx:1.19", json!([{"setWieght": 20}]), json!({}))).await;
+    let _: Rollout = create(&ns, rollout("negative", 1, "nginx:1.19", json!([{"setWeight": -5}]), json!({}))).await;
+    let _: Rollout = create(&ns, rollout("fine", 1, "nginx:1.19", json!([{"setWeight": 50}]), json!({}))).await;
+    let bad = wait_phase(&ns, "unknown-step", "Degraded", T).await;
+    let msg = bad.status.unwrap().message;
+    assert!(msg.starts_with("InvalidSpec: "), "{msg}");
+    assert!(msg.contains("spec.strategy.canary.steps[0]"), "{msg}");
+    let neg = wait_phase(&ns, "negative", "Degraded", T).await;
+    let msg = neg.status.unwrap().message;
+    assert!(msg.contains("spec.strategy.canary.steps[0].setWeight"), "{msg}");
+    wait_phase(&ns, "fine", "Healthy", T).await;
+    // Fixing the spec clears the condition.
+    patch_spec(&ns, "negative", json!({"spec": {"strategy": {"canary": {"steps": [{"setWeight": 5}]}}}})).await;
+    wait_phase(&ns, "negative", "Healthy", T).await;
+    Ok(())
+}
