@@ -212,3 +212,49 @@ async fn malformed_rollouts_are_invalid_spec_and_others_keep_working() -> TestRe
     wait_phase(&ns, "negative", "Healthy", T).await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_resolve_from_values_secrets_field_refs_and_hashes_and_secrets_are_redacted() -> TestResult {
+    env().await;
+    let ns = namespace("args").await?;
+    let _: k8s_openapi::api::core::v1::Secret = create(
+        &ns,
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"token": "s3cr3t-t0ken"}
+        }),
+    )
+    .await;
+    // The metric calls a port where nothing listens, with every argument in the URL: the
+    // transport error quotes the URL, so the measurement shows what each argument became.
+    let _: AnalysisTemplate = create(&ns, json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "echo"},
+        "spec": {
+            "args": [{"name": "token", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+                     {"name": "hash"}, {"name": "rollout"}, {"name": "env", "value": "prod"}],
+            "metrics": [{"name": "m", "consecutiveErrorLimit": 0,
+                "provider": {"web": {"url": "http://127.0.0.1:9/{{args.env}}/{{args.rollout}}/{{args.hash}}/{{args.token}}"}}}]
+        }
+    }))
+    .await;
+    let steps = json!([{"setWeight": 50}, {"analysis": {
+        "templates": [{"templateName": "echo"}],
+        "args": [{"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+                 {"name": "rollout", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    }}]);
+    let _: Rollout = create(&ns, rollout("app", 1, "nginx:1.19", steps, json!({}))).await;
+    wait_phase(&ns, "app", "Healthy", T).await;
+    set_image(&ns, "app", "nginx:1.20").await;
+    let degraded = wait_phase(&ns, "app", "Degraded", T).await;
+    let s = degraded.status.unwrap();
+    let run = ns.api::<AnalysisRun>().get(&s.canary.current_step_analysis_run_status.unwrap().name).await?;
+    let st = run.status.unwrap();
+    let message = &st.metric_results[0].measurements[0].message;
+    assert!(message.contains(&format!("/prod/app/{}/*****", s.current_pod_hash)), "{message}");
+    assert!(!message.contains("s3cr3t-t0ken"));
+    assert!(!st.message.contains("s3cr3t-t0ken"));
+    assert!(
+        !serde_json::to_string(&run.spec)?.contains("s3cr3t-t0ken"),
+        "the secret stays a reference in the run's spec"
+    );
+    Ok(())
+}

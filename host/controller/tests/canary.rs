@@ -25,41 +25,49 @@ fn reference_steps() -> serde_json::Value {
     ])
 }
 
-/// Polls the ReplicaSets until the rollout is `phase`, recording every distinct (stable,
-/// canary) pair of spec counts and the largest number of pods asked for at once.
+/// Watches the ReplicaSets until the rollout is `phase`, recording every distinct (stable,
+/// canary) pair of spec counts (each ReplicaSet change arrives as its own watch event, so no
+/// intermediate state is missed) and the largest number of pods asked for at once.
 async fn watch_until(
     ns: &aviary_test_support::TestNamespace,
     name: &str,
     old_hash: &str,
     phase_wanted: &str,
 ) -> (Vec<(i32, i32)>, i32) {
+    use futures::StreamExt;
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use kube::runtime::watcher;
+    let mut specs: std::collections::BTreeMap<String, i32> = std::collections::BTreeMap::new();
     let mut seen: Vec<(i32, i32)> = Vec::new();
     let mut max_total = 0;
-    let deadline = std::time::Instant::now() + LONG;
+    let config = watcher::Config::default().labels(&format!("app={name}"));
+    let mut events = watcher(ns.api::<ReplicaSet>(), config).boxed();
+    let deadline = tokio::time::Instant::now() + LONG;
     loop {
-        let rss = replica_sets(ns, name).await;
-        let stable = rss.get(old_hash).map_or(0, |r| r.0);
-        let canary: i32 = rss.iter().filter(|(h, _)| h.as_str() != old_hash).map(|(_, r)| r.0).sum();
-        max_total = max_total.max(stable + canary);
-        if seen.last() != Some(&(stable, canary)) {
-            seen.push((stable, canary));
+        let next = tokio::time::timeout(Duration::from_millis(500), events.next()).await;
+        if let Ok(Some(Ok(watcher::Event::Apply(rs) | watcher::Event::InitApply(rs)))) = next {
+            let h = rs.labels().get("rollouts-pod-template-hash").cloned().unwrap_or_default();
+            specs.insert(h, rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0));
+            let stable = specs.get(old_hash).copied().unwrap_or(0);
+            let canary: i32 = specs.iter().filter(|(h, _)| h.as_str() != old_hash).map(|(_, r)| *r).sum();
+            max_total = max_total.max(stable + canary);
+            if seen.last() != Some(&(stable, canary)) {
+                seen.push((stable, canary));
+            }
         }
-        let (p, _) = phase(ns, name).await;
         let r: Rollout = ns.api::<Rollout>().get(name).await.unwrap();
         let s = r.status.clone().unwrap_or_default();
-        if p == phase_wanted
-            && s.current_pod_hash != old_hash
-            && s.observed_generation == r.metadata.generation.unwrap_or(0).to_string()
-        {
+        let p = s.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+        let observed = s.observed_generation == r.metadata.generation.unwrap_or(0).to_string();
+        if p == phase_wanted && s.current_pod_hash != old_hash && observed && seen.last() == Some(&(0, 10)) {
             return (seen, max_total);
         }
-        if std::time::Instant::now() > deadline {
+        if tokio::time::Instant::now() > deadline {
             panic!(
                 "rollout never became {phase_wanted}; seen {seen:?}\nstatus {s:#?}\nlog:\n{}",
                 env().await.log_tail(80)
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

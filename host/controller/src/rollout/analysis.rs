@@ -62,7 +62,22 @@ pub async fn reconcile(
     skip: bool,
 ) -> Result<CurrentRuns, Error> {
     let status = rollout.status.clone().unwrap_or_default();
-    let owned = ctx.owned_analysis_runs(rollout);
+    let mut owned = ctx.owned_analysis_runs(rollout);
+    // A run the status names but the cache has not seen yet (created a moment ago) is read from
+    // the API server, as Argo does: otherwise it would look missing and be created again.
+    let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    for recorded in
+        [&status.canary.current_step_analysis_run_status, &status.canary.current_background_analysis_run_status]
+            .into_iter()
+            .flatten()
+    {
+        if !owned.iter().any(|r| r.name_any() == recorded.name)
+            && let Some(run) = api.get_opt(&recorded.name).await.map_err(Error::kube("reading an AnalysisRun"))?
+            && crate::context::controlled_by(&run.metadata, rollout.metadata.uid.as_deref().unwrap_or_default())
+        {
+            owned.push(Arc::new(run));
+        }
+    }
     let by_name = |name: Option<&String>| name.and_then(|n| owned.iter().find(|r| &r.name_any() == n)).cloned();
     let current = CurrentRuns {
         step: by_name(status.canary.current_step_analysis_run_status.as_ref().map(|s| &s.name)),

@@ -400,7 +400,12 @@ impl<'a> CanarySync<'a> {
         let paused = !old.pause_conditions.is_empty() || self.rollout.spec.paused;
         if !paused {
             let current = cond::get(old, kind::PROGRESSING).cloned();
+            // Argo skips progress bookkeeping once the rollout completed; it also requires the
+            // new revision to be the stable one here, or an update whose pods become available
+            // between two reconciles would keep the old "successfully progressed" condition
+            // (and an abort would then never show as Degraded).
             let complete_rollout = s.replicas == s.available_replicas
+                && s.stable_rs == s.current_pod_hash
                 && current.as_ref().is_some_and(|c| c.reason == reason::NEW_RS_AVAILABLE);
             let n = self.rollout.spec.replicas_or_default();
             if !complete_rollout {

@@ -29,6 +29,14 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     if rollout.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
+    // Act on the latest version, not the cache's: a reconcile triggered by one of our own
+    // writes (a ReplicaSet scaled, an AnalysisRun created) may run before the watch delivers
+    // the status we just wrote, and acting on that stale status would repeat an action.
+    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let rollout = match api.get_opt(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))? {
+        Some(latest) => Arc::new(latest),
+        None => return Ok(Action::await_change()),
+    };
     let now = Utc::now();
     if let Some(message) = invalid_spec(&ctx, &rollout).await? {
         return write_invalid(&ctx, &rollout, message).await;
