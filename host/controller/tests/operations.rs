@@ -274,3 +274,60 @@ async fn restart_replaces_every_pod_and_records_restarted_at() -> TestResult {
     wait_phase(&ns, "app", "Healthy", T).await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_update_exceeds_its_progress_deadline_and_may_abort() -> TestResult {
+    env().await;
+    let ns = namespace("deadline").await?;
+    for (name, abort) in [("stuck", false), ("stuck-abort", true)] {
+        let mut manifest = rollout(name, 2, "nginx:1.19", json!([{"setWeight": 50}, {"setWeight": 100}]), json!({}));
+        manifest["spec"]["progressDeadlineSeconds"] = json!(5);
+        manifest["spec"]["progressDeadlineAbort"] = json!(abort);
+        let _: Rollout = create(&ns, manifest).await;
+        wait_phase(&ns, name, "Healthy", T).await;
+        // The fake kubelet keeps an image named does-not-exist in ErrImagePull, never Ready.
+        set_image(&ns, name, "registry.example/does-not-exist:1").await;
+    }
+    let stuck = wait_phase(&ns, "stuck", "Degraded", T).await;
+    let s = stuck.status.unwrap();
+    assert!(s.message.starts_with("ProgressDeadlineExceeded: ReplicaSet \"stuck-"), "{}", s.message);
+    assert!(s.message.ends_with("\" has timed out progressing."), "{}", s.message);
+    assert!(!s.abort);
+    let aborted = wait_phase(&ns, "stuck-abort", "Degraded", T).await;
+    let s = aborted.status.unwrap();
+    assert!(s.abort, "progressDeadlineAbort aborts the update");
+    let old = s.stable_rs.clone();
+    eventually_ok("the stuck canary scaled to 0", T, || async {
+        let rss = replica_sets(&ns, "stuck-abort").await;
+        let canary: i32 = rss.iter().filter(|(h, _)| **h != old).map(|(_, r)| r.0).sum();
+        (canary == 0).then_some(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_replica_sets_beyond_the_revision_history_limit_are_deleted() -> TestResult {
+    env().await;
+    let ns = namespace("history").await?;
+    let mut manifest = rollout("app", 1, "nginx:1.10", json!([]), json!({}));
+    manifest["spec"]["revisionHistoryLimit"] = json!(1);
+    let _: Rollout = create(&ns, manifest).await;
+    wait_phase(&ns, "app", "Healthy", T).await;
+    for v in 11..14 {
+        set_image(&ns, "app", &format!("nginx:1.{v}")).await;
+        wait_phase(&ns, "app", "Healthy", T).await;
+    }
+    // Four revisions; the current one plus one old ReplicaSet remain.
+    let left = eventually_ok("two ReplicaSets left", T, || async {
+        let rss = ns.api::<ReplicaSet>().list(&ListParams::default().labels("app=app")).await.ok()?.items;
+        let alive: Vec<ReplicaSet> = rss.into_iter().filter(|r| r.metadata.deletion_timestamp.is_none()).collect();
+        (alive.len() == 2).then_some(alive)
+    })
+    .await?;
+    let mut revisions: Vec<String> =
+        left.iter().map(|r| r.annotations()["rollout.argoproj.io/revision"].clone()).collect();
+    revisions.sort();
+    assert_eq!(revisions, ["3", "4"]);
+    Ok(())
+}

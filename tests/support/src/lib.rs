@@ -26,6 +26,8 @@
 //! - `AVIARY_TESTCLUSTER_TIMEOUT`: seconds to wait for the cluster to be ready (default 180).
 //! - `AVIARY_KEEP_CLUSTER=1`: keep the cluster directory (logs, etcd data) after the tests.
 
+pub mod e2e;
+
 use std::{
     fmt,
     io::{Read, Seek, SeekFrom},

@@ -1,0 +1,411 @@
+//! End-to-end harness: a real control plane (tests/cluster), Aviary's CRDs and RBAC from
+//! `deploy/`, and `aviary-controller` running as a process under its own ServiceAccount, so the
+//! tests exercise the manifests an operator installs, least-privilege RBAC included. Shared by
+//! the controller's and the CLI's end-to-end tests.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{TestNamespace, cluster};
+use aviary_api::Rollout;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::discovery::pinned_kind;
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The controller's namespace in the tests (as in deploy/).
+pub const CONTROLLER_NS: &str = "aviary";
+
+/// One controller per test binary.
+pub struct Env {
+    /// A kubeconfig authenticating as the controller's ServiceAccount.
+    pub kubeconfig: PathBuf,
+    /// The controller's log file.
+    pub log: PathBuf,
+    /// The controller binary.
+    pub controller: PathBuf,
+    child: Mutex<Option<Child>>,
+}
+
+static ENV: OnceCell<Env> = OnceCell::const_new();
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Starts (once per test binary) the cluster, installs deploy/ and the test registry, and runs
+/// the controller binary `controller`.
+pub async fn env_with(controller: &Path) -> &'static Env {
+    let controller = controller.to_path_buf();
+    ENV.get_or_init(|| async move { setup(controller).await.expect("end-to-end environment") }).await
+}
+
+/// The environment, once started by [`env_with`].
+pub async fn env() -> &'static Env {
+    ENV.get().expect("e2e::env_with must run first")
+}
+
+/// The `aviary-controller` binary for tests outside its crate: `$AVIARY_CONTROLLER_BIN`, else
+/// the one next to this test executable in the target directory, built if missing.
+pub fn controller_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("AVIARY_CONTROLLER_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let bin = profile_dir.join("aviary-controller");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "aviary-controller"])
+            .current_dir(repo())
+            .status()
+            .expect("cargo build -p aviary-controller");
+        assert!(status.success(), "building aviary-controller failed");
+    }
+    bin
+}
+
+async fn setup(controller: PathBuf) -> Result<Env, Box<dyn std::error::Error + Send + Sync>> {
+    let cluster = cluster().await?;
+    let client = cluster.client().await?;
+    install_crds(&client).await?;
+    for file in ["namespace.yaml", "rbac.yaml"] {
+        apply_file(&client, &repo().join("deploy").join(file)).await?;
+    }
+    apply_registry(&client).await?;
+    let kubeconfig = service_account_kubeconfig(&client, cluster.kubeconfig_path(), cluster.dir()).await?;
+    let log = cluster.dir().join("aviary-controller.log");
+    let child = spawn_controller(&controller, &kubeconfig, &log)?;
+    Ok(Env { kubeconfig, log, controller, child: Mutex::new(Some(child)) })
+}
+
+/// Starts the controller binary; it exits when this process goes away (stdin closes).
+fn spawn_controller(binary: &Path, kubeconfig: &Path, log: &Path) -> std::io::Result<Child> {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    Command::new(binary)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--namespace", CONTROLLER_NS, "--loglevel", "info,aviary_controller=debug", "--exit-on-stdin-close"])
+        .env("AVIARY_CACHE_DIR", plugin_cache())
+        .stdin(Stdio::piped())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+}
+
+/// Compiled plugins are cached across test runs: `$AVIARY_CACHE_DIR`, else the temp directory.
+pub fn plugin_cache() -> PathBuf {
+    std::env::var_os("AVIARY_CACHE_DIR").map_or_else(|| std::env::temp_dir().join("aviary-plugin-cache"), PathBuf::from)
+}
+
+impl Env {
+    /// Kills the controller (SIGKILL) and starts a new one.
+    pub fn restart_controller(&self) {
+        let mut guard = self.child.lock().unwrap();
+        if let Some(mut c) = guard.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        *guard = Some(spawn_controller(&self.controller, &self.kubeconfig, &self.log).expect("restart controller"));
+    }
+
+    /// The last lines of the controller's log, for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+async fn install_crds(client: &Client) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dir = repo().join("deploy/crds");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if !path.to_string_lossy().ends_with("-crd.yaml") {
+            continue;
+        }
+        let crd: CustomResourceDefinition = serde_norway::from_str(&std::fs::read_to_string(&path)?)?;
+        let name = crd.name_any();
+        api.patch(&name, &PatchParams::apply("aviary-e2e").force(), &Patch::Apply(&crd)).await?;
+        names.push(name);
+    }
+    for name in names {
+        eventually_ok(&format!("CRD {name} established"), Duration::from_secs(30), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.ok()?;
+                let established =
+                    crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
+                established.then_some(())
+            }
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Server-side applies every document of a manifest file.
+pub async fn apply_file(client: &Client, path: &Path) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let text = std::fs::read_to_string(path)?;
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let value: Value = serde::Deserialize::deserialize(doc)?;
+        if value.is_null() {
+            continue;
+        }
+        let obj: DynamicObject = serde_json::from_value(value)?;
+        let types = obj.types.clone().ok_or("a manifest without apiVersion/kind")?;
+        let gvk = GroupVersionKind::try_from(&types)?;
+        let (resource, caps) = pinned_kind(client, &gvk).await?;
+        let api: Api<DynamicObject> = match (caps.scope, obj.namespace()) {
+            (kube::discovery::Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), &ns, &resource),
+            (kube::discovery::Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
+            _ => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(&obj.name_any(), &PatchParams::apply("aviary-e2e").force(), &Patch::Apply(&obj)).await?;
+    }
+    Ok(())
+}
+
+/// The registry the tests use: two test components by name.
+async fn apply_registry(client: &Client) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let dir = Path::new(aviary_plugins::GUEST_DIR);
+    let hostile = dir.join("aviary_test_hostile.wasm");
+    let plugins = format!(
+        "plugins:\n\
+         - name: acme/steady\n  kind: metric-provider\n  location: file://{h}\n\
+         - name: acme/hang\n  kind: metric-provider\n  location: file://{h}\n  timeout: 3s\n",
+        h = hostile.display()
+    );
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "aviary-config", "namespace": CONTROLLER_NS},
+        "data": {"plugins.yaml": plugins},
+    });
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), CONTROLLER_NS);
+    api.patch("aviary-config", &PatchParams::apply("aviary-e2e").force(), &Patch::Apply(&cm)).await?;
+    Ok(())
+}
+
+/// A kubeconfig that authenticates as the controller's ServiceAccount (a bound token), so the
+/// controller runs with exactly the RBAC of deploy/rbac.yaml.
+async fn service_account_kubeconfig(
+    client: &Client,
+    admin: &Path,
+    dir: &Path,
+) -> Result<PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), CONTROLLER_NS);
+    let request = TokenRequest {
+        spec: k8s_openapi::api::authentication::v1::TokenRequestSpec {
+            audiences: vec![],
+            expiration_seconds: Some(24 * 3600),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let token = api.create_token_request("aviary-controller", &PostParams::default(), &request).await?;
+    let token = token.status.ok_or("no token in the TokenRequest")?.token;
+    let mut kubeconfig: Value = serde_norway::from_str(&std::fs::read_to_string(admin)?)?;
+    kubeconfig["users"] = json!([{"name": "aviary-controller", "user": {"token": token}}]);
+    if let Some(contexts) = kubeconfig["contexts"].as_array_mut() {
+        for c in contexts {
+            c["context"]["user"] = json!("aviary-controller");
+        }
+    }
+    let path = dir.join("aviary-controller.kubeconfig");
+    let mut f = std::fs::File::create(&path)?;
+    f.write_all(serde_norway::to_string(&kubeconfig)?.as_bytes())?;
+    Ok(path)
+}
+
+/// Polls `check` until it returns Some, or fails after `timeout` naming what it waited for.
+pub async fn eventually_ok<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A metrics endpoint on loopback that web metrics query: `{"ok": <bool>, "value": <f64>}`.
+#[derive(Clone)]
+pub struct Metrics {
+    pub addr: std::net::SocketAddr,
+    value: Arc<AtomicU64>,
+    pub hits: Arc<AtomicU64>,
+}
+
+impl Metrics {
+    pub async fn start(value: f64) -> Metrics {
+        let state = Arc::new(AtomicU64::new(value.to_bits()));
+        let hits = Arc::new(AtomicU64::new(0));
+        let (s, h) = (state.clone(), hits.clone());
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let v = f64::from_bits(s.load(Ordering::SeqCst));
+                h.fetch_add(1, Ordering::SeqCst);
+                async move { axum::Json(json!({"value": v, "ok": v >= 0.9})) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Metrics { addr, value: state, hits }
+    }
+
+    pub fn set(&self, v: f64) {
+        self.value.store(v.to_bits(), Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+}
+
+/// Creates an object from JSON in the test namespace.
+pub async fn create<K>(ns: &TestNamespace, value: Value) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let obj: K = serde_json::from_value(value).expect("valid object");
+    ns.api::<K>().create(&PostParams::default(), &obj).await.expect("create")
+}
+
+/// A Rollout manifest: `replicas` pods of `image`, canary with `steps`, plus `extra` merged into
+/// the canary strategy.
+pub fn rollout(name: &str, replicas: i32, image: &str, steps: Value, extra: Value) -> Value {
+    let mut canary = json!({"steps": steps});
+    if let (Some(c), Some(e)) = (canary.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]}
+            },
+            "strategy": {"canary": canary}
+        }
+    })
+}
+
+/// A web AnalysisTemplate: every `interval`, `count` measurements, success when `ok` is true.
+pub fn web_template(name: &str, url: &str, interval: &str, count: i32) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": name},
+        "spec": {"metrics": [{
+            "name": "ok",
+            "interval": interval,
+            "count": count,
+            "successCondition": "result == true",
+            "provider": {"web": {"url": url, "jsonPath": "{$.ok}"}}
+        }]}
+    })
+}
+
+/// The rollout's status phase and message.
+pub async fn phase(ns: &TestNamespace, name: &str) -> (String, String) {
+    let r: Rollout = ns.api::<Rollout>().get(name).await.expect("rollout");
+    let s = r.status.unwrap_or_default();
+    (s.phase.map(|p| format!("{p:?}")).unwrap_or_default(), s.message)
+}
+
+/// Waits until the rollout reaches `phase` (Healthy, Paused, Degraded, Progressing).
+pub async fn wait_phase(ns: &TestNamespace, name: &str, phase: &str, timeout: Duration) -> Rollout {
+    let api = ns.api::<Rollout>();
+    let result = eventually_ok(&format!("rollout {name} to be {phase}"), timeout, || {
+        let api = api.clone();
+        async move {
+            let r = api.get(name).await.ok()?;
+            let s = r.status.clone()?;
+            let observed = s.observed_generation == r.metadata.generation.unwrap_or(0).to_string();
+            (observed && s.phase.map(|p| format!("{p:?}")).as_deref() == Some(phase)).then_some(r)
+        }
+    })
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            let r = api.get(name).await.ok();
+            panic!(
+                "{e}\nstatus: {}\ncontroller log:\n{}",
+                serde_json::to_string_pretty(&r.and_then(|r| r.status)).unwrap_or_default(),
+                env().await.log_tail(60)
+            )
+        }
+    }
+}
+
+/// The rollout's ReplicaSets by pod-template-hash: (spec replicas, available).
+pub async fn replica_sets(ns: &TestNamespace, rollout: &str) -> BTreeMap<String, (i32, i32)> {
+    let list =
+        ns.api::<ReplicaSet>().list(&kube::api::ListParams::default().labels(&format!("app={rollout}"))).await.unwrap();
+    list.items
+        .into_iter()
+        .map(|rs| {
+            let h = rs.labels().get("rollouts-pod-template-hash").cloned().unwrap_or_default();
+            let spec = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+            let avail = rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
+            (h, (spec, avail))
+        })
+        .collect()
+}
+
+/// Sets the image of the rollout's container (what `kubectl argo rollouts set image` does).
+pub async fn set_image(ns: &TestNamespace, name: &str, image: &str) {
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}});
+    ns.api::<Rollout>().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("set image");
+}
+
+/// Patches the rollout's status subresource (what Argo's CLI does for promote and abort).
+pub async fn patch_status(ns: &TestNamespace, name: &str, patch: Value) {
+    ns.api::<Rollout>().patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch status");
+}
+
+/// Patches the rollout's spec (pause, restart, undo).
+pub async fn patch_spec(ns: &TestNamespace, name: &str, patch: Value) {
+    ns.api::<Rollout>().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch spec");
+}
