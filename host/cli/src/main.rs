@@ -5,6 +5,9 @@
 //! Their names, flags and JSON keys are a contract (see DESIGN.md, "The CLI contract").
 
 mod commands;
+mod demo;
+mod render;
+mod yamlpos;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,32 @@ enum Command {
     Plan(commands::plan::Args),
     /// Replay recorded measurements through an AnalysisTemplate's state machine (offline).
     Replay(commands::replay::Args),
+    /// Show a rollout as a tree (revisions, ReplicaSets, pods, analysis), once or live.
+    Get(commands::get::Args),
+    /// List rollouts.
+    List(commands::list::Args),
+    /// Promote a paused rollout to its next step, or fully with --full.
+    Promote(commands::ops::PromoteArgs),
+    /// Abort an update: the stable version takes all traffic back.
+    Abort(commands::ops::AbortArgs),
+    /// Retry an aborted rollout.
+    Retry(commands::ops::RetryArgs),
+    /// Roll back to a previous revision's pod template.
+    Undo(commands::ops::UndoArgs),
+    /// Pause a rollout (resume it with `promote`).
+    Pause(commands::ops::PauseArgs),
+    /// Restart the pods of a rollout.
+    Restart(commands::ops::RestartArgs),
+    /// Change a rollout (`set image`).
+    Set(commands::ops::SetArgs),
+    /// Wait for a rollout to finish; exit 0 Healthy, 1 Degraded, 2 timed out.
+    Status(commands::status::Args),
+    /// Check manifests against the CRD schemas and Argo's validation, every error with its line.
+    Lint(commands::lint::Args),
+    /// Print a shell completion script.
+    Completion(commands::completion::Args),
+    /// Run the whole product on this machine: a cluster, the controller and a canary to watch.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +67,19 @@ fn main() -> ExitCode {
         Command::Plugin(args) => commands::plugin::run(args),
         Command::Plan(args) => commands::plan::run(args),
         Command::Replay(args) => commands::replay::run(args),
+        Command::Get(args) => commands::get::run(args),
+        Command::List(args) => commands::list::run(args),
+        Command::Promote(args) => commands::ops::promote(args),
+        Command::Abort(args) => commands::ops::abort(args),
+        Command::Retry(args) => commands::ops::retry(args),
+        Command::Undo(args) => commands::ops::undo(args),
+        Command::Pause(args) => commands::ops::pause(args),
+        Command::Restart(args) => commands::ops::restart(args),
+        Command::Set(args) => commands::ops::set(args),
+        Command::Status(args) => commands::status::run(args),
+        Command::Lint(args) => commands::lint::run(args),
+        Command::Completion(args) => commands::completion::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match result {
         Ok(code) => code,

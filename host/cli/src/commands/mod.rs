@@ -1,11 +1,20 @@
 //! One module per `aviary` subcommand; each exposes `Args` (its flags) and `run`.
 
+pub mod completion;
 pub mod condition;
+pub mod demo;
+pub mod follow;
+pub mod get;
+pub mod kubeargs;
+pub mod lint;
+pub mod list;
+pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod plugin;
 pub mod plugins;
 pub mod replay;
+pub mod status;
 
 /// Sends logs to stderr, filtered by `AVIARY_LOG` (default `warn`), so that stdout carries only
 /// the command's output and stays machine-readable with `-o json`.

@@ -1,0 +1,189 @@
+//! Snapshot of the `get rollout` view of a canary in the middle of an analysis step, at a fixed
+//! time and terminal width, plus the rules that the snapshot alone would not pin.
+//!
+//! Set `UPDATE_SNAPSHOTS=1` to rewrite the snapshot after an intended change, then review the
+//! diff like any other change.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::info::{Objects, rollout_info};
+use super::tree::{Style, render};
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-01T12:10:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn owner(kind: &str, name: &str, uid: &str) -> serde_json::Value {
+    json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": kind, "name": name, "uid": uid, "controller": true}])
+}
+
+fn replica_set(hash: &str, revision: &str, image: &str, replicas: i32, created: &str) -> serde_json::Value {
+    json!({
+        "metadata": {
+            "name": format!("guestbook-{hash}"), "namespace": "shop", "uid": format!("rs-{hash}"),
+            "creationTimestamp": created, "generation": 1,
+            "labels": {"app": "guestbook", "rollouts-pod-template-hash": hash},
+            "annotations": {"rollout.argoproj.io/revision": revision},
+            "ownerReferences": owner("Rollout", "guestbook", "ro-1"),
+        },
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "guestbook"}},
+                 "template": {"metadata": {"labels": {"app": "guestbook"}},
+                              "spec": {"containers": [{"name": "web", "image": image}]}}},
+        "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 1}
+    })
+}
+
+fn pod(hash: &str, suffix: &str, created: &str, ready: bool) -> serde_json::Value {
+    let state = if ready { json!({"running": {}}) } else { json!({"waiting": {"reason": "ContainerCreating"}}) };
+    json!({
+        "metadata": {"name": format!("guestbook-{hash}-{suffix}"), "namespace": "shop", "creationTimestamp": created,
+                     "ownerReferences": owner("ReplicaSet", &format!("guestbook-{hash}"), &format!("rs-{hash}"))},
+        "spec": {"containers": [{"name": "web", "image": "x"}]},
+        "status": {"phase": if ready { "Running" } else { "Pending" },
+                   "containerStatuses": [{"name": "web", "ready": ready, "restartCount": 0, "image": "x", "imageID": "",
+                                          "state": state}]}
+    })
+}
+
+/// A canary of 4 pods at step 1 of 5 (analysis after setWeight 25), the analysis running with
+/// two successful measurements.
+pub fn canary_mid_step() -> Objects {
+    let rollout = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "guestbook", "namespace": "shop", "uid": "ro-1", "generation": 2,
+                     "creationTimestamp": "2026-03-01T10:00:00Z"},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": "guestbook"}},
+            "template": {"metadata": {"labels": {"app": "guestbook"}},
+                         "spec": {"containers": [{"name": "web", "image": "shop/guestbook:2.0"}]}},
+            "strategy": {"canary": {"steps": [
+                {"setWeight": 25}, {"analysis": {"templates": [{"templateName": "error-rate"}]}},
+                {"setWeight": 50}, {"pause": {"duration": "1m"}}, {"setWeight": 100}
+            ]}}
+        },
+        "status": {
+            "observedGeneration": "2", "currentStepIndex": 1, "currentPodHash": "7d9c5b6f48", "stableRS": "5f8b7c9d6",
+            "replicas": 5, "updatedReplicas": 1, "readyReplicas": 5, "availableReplicas": 5,
+            "phase": "Progressing", "message": "more replicas need to be updated",
+            "canary": {"currentStepAnalysisRunStatus": {"name": "guestbook-7d9c5b6f48-2-1", "status": "Running"}}
+        }
+    }))
+    .unwrap();
+    let replica_sets = [
+        replica_set("5f8b7c9d6", "1", "shop/guestbook:1.0", 4, "2026-03-01T10:00:00Z"),
+        replica_set("7d9c5b6f48", "2", "shop/guestbook:2.0", 1, "2026-03-01T12:08:30Z"),
+    ]
+    .into_iter()
+    .map(|v| serde_json::from_value(v).unwrap())
+    .collect();
+    let pods = [
+        pod("5f8b7c9d6", "4xkzq", "2026-03-01T10:00:05Z", true),
+        pod("5f8b7c9d6", "9wv2m", "2026-03-01T10:00:05Z", true),
+        pod("5f8b7c9d6", "bq7rt", "2026-03-01T10:00:06Z", true),
+        pod("5f8b7c9d6", "tt5nd", "2026-03-01T10:00:06Z", true),
+        pod("7d9c5b6f48", "hj2ps", "2026-03-01T12:08:31Z", true),
+    ]
+    .into_iter()
+    .map(|v| serde_json::from_value(v).unwrap())
+    .collect();
+    let run = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+        "metadata": {"name": "guestbook-7d9c5b6f48-2-1", "namespace": "shop", "creationTimestamp": "2026-03-01T12:09:40Z",
+                     "annotations": {"rollout.argoproj.io/revision": "2"},
+                     "ownerReferences": owner("Rollout", "guestbook", "ro-1")},
+        "spec": {"metrics": [{"name": "error-rate", "interval": "10s", "count": 3, "successCondition": "result <= 0.05",
+                              "provider": {"web": {"url": "http://metrics/", "jsonPath": "{$.errorRate}"}}}]},
+        "status": {"phase": "Running", "metricResults": [{
+            "name": "error-rate", "phase": "Running", "count": 2, "successful": 2,
+            "measurements": [
+                {"phase": "Successful", "value": "0.012", "startedAt": "2026-03-01T12:09:41Z", "finishedAt": "2026-03-01T12:09:41Z"},
+                {"phase": "Successful", "value": "0.009", "startedAt": "2026-03-01T12:09:51Z", "finishedAt": "2026-03-01T12:09:51Z"}
+            ]}]}
+    });
+    Objects { rollout, replica_sets, pods, analysis_runs: vec![serde_json::from_value(run).unwrap()] }
+}
+
+fn check_snapshot(file: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/render/snapshots").join(file);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} differs (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn a_canary_mid_analysis_renders_as_the_snapshot_at_100_columns() {
+    let info = rollout_info(&canary_mid_step(), now());
+    check_snapshot("canary_mid_step.txt", &render(&info, Style { width: Some(100), color: false }));
+}
+
+#[test]
+fn narrow_terminals_get_cut_lines_never_wrapped_ones() {
+    let info = rollout_info(&canary_mid_step(), now());
+    let text = render(&info, Style { width: Some(40), color: false });
+    assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+    assert!(text.lines().any(|l| l.ends_with('…')), "{text}");
+}
+
+#[test]
+fn colour_is_only_escape_codes_around_the_same_text() {
+    let info = rollout_info(&canary_mid_step(), now());
+    let plain = render(&info, Style { width: Some(100), color: false });
+    let colored = render(&info, Style { width: Some(100), color: true });
+    assert!(colored.contains("\u{1b}["), "no escape codes at all");
+    let stripped: String = {
+        let mut out = String::new();
+        let mut chars = colored.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    assert_eq!(stripped, plain);
+}
+
+#[test]
+fn the_view_knows_step_weights_and_what_it_waits_for() {
+    let info = rollout_info(&canary_mid_step(), now());
+    assert_eq!(info.status, "Progressing");
+    assert_eq!(info.step.as_deref(), Some("1/5"));
+    assert_eq!(info.set_weight, Some(25));
+    // 1 canary pod of 5 available ones.
+    assert_eq!(info.actual_weight, Some(20));
+    assert_eq!(info.waiting_for.as_deref(), Some("analysis guestbook-7d9c5b6f48-2-1 (Running, 2 measurements so far)"));
+    assert_eq!(info.revisions.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![2, 1]);
+    let metric = &info.revisions[0].analysis_runs[0].metrics[0];
+    assert_eq!(metric.last.iter().map(|m| m.value.as_str()).collect::<Vec<_>>(), vec!["0.012", "0.009"]);
+}
+
+#[test]
+fn a_timed_pause_counts_down() {
+    let mut objects = canary_mid_step();
+    let st = objects.rollout.status.as_mut().unwrap();
+    st.current_step_index = Some(3);
+    st.phase = Some(aviary_api::RolloutPhase::Paused);
+    st.message = "CanaryPauseStep".into();
+    st.pause_conditions = vec![aviary_api::rollout_status::PauseCondition {
+        reason: aviary_api::rollout_status::PauseReason::CanaryPauseStep,
+        start_time: aviary_api::Time::parse("2026-03-01T12:09:45Z").unwrap(),
+    }];
+    let info = rollout_info(&objects, now());
+    assert_eq!(info.waiting_for.as_deref(), Some("the pause to end in 45s"));
+}

@@ -1,0 +1,57 @@
+//! `aviary demo --no-watch`, headless as CI runs it: a real control plane, the controller and the
+//! demo canary, for both endings. Each run starts its own cluster, so the two run one at a time.
+
+use std::process::Output;
+use std::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn demo(extra: &[&str]) -> Output {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let controller = aviary_test_support::e2e::controller_binary();
+    std::process::Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(["demo", "--no-watch", "--timeout", "4m"])
+        .args(extra)
+        .env("AVIARY_CONTROLLER_BIN", controller)
+        .output()
+        .expect("run aviary demo")
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_demo_promotes_the_canary_through_25_50_100_with_analysis() {
+    let out = demo(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The steps the user watches, in order: 25%, its analysis, 50%, its analysis, Healthy.
+    let at = |needle: &str| stdout.find(needle).unwrap_or_else(|| panic!("no {needle:?} in\n{}", show(&out)));
+    assert!(at("weight set 25 / actual 25") < at("weight set 50 / actual 50"));
+    assert!(at("step 1/5") < at("step 3/5"));
+    assert!(at("waiting for: analysis demo-") < at("Healthy  step 5/5"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Revision 2 (registry.example/aviary-demo/web:2.0) is stable")
+    );
+}
+
+#[test]
+fn the_demo_with_fail_shows_an_automatic_abort() {
+    let out = demo(&["--fail"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("weight set 50"), "the first analysis passes and the canary reaches 50%:\n{}", show(&out));
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("Degraded") && last.contains("actual 0") && last.contains("RolloutAborted"),
+        "{}",
+        show(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Aviary aborted the update"));
+}
