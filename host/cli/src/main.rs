@@ -15,7 +15,18 @@ use clap::{Parser, Subcommand};
 
 /// The Aviary command line.
 #[derive(Debug, Parser)]
-#[command(name = "aviary", version, about, propagate_version = true)]
+#[command(
+    name = "aviary",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Examples:\n  \
+    aviary demo                                   # the whole product on this machine\n  \
+    aviary get rollout guestbook -n shop --watch  # the live view of a rollout\n  \
+    aviary promote guestbook\n  \
+    aviary lint -f rollout.yaml\n\n\
+    Installed as `kubectl-aviary` on PATH, it also runs as `kubectl aviary ...`."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

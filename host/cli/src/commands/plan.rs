@@ -21,7 +21,10 @@ use super::output::{OutputFormat, print_json};
     canary: {replicas: 0, available: 0}\n    \
     older: [{replicas: 3, available: 3}]\n    \
     weights: {canary: 10, stable: 90}\n\n\
-    Without `state`, the whole update is walked from a fresh start.")]
+    Without `state`, the whole update is walked from a fresh start.\n\n\
+    Examples:\n  \
+    aviary plan -f scenario.yaml            # every scaling action of a fresh update\n  \
+    aviary plan -f scenario-with-state.yaml -o json")]
 pub struct Args {
     /// The scenario (YAML): `rollout:` and optionally `state:`.
     #[arg(short = 'f', long = "file", value_name = "SCENARIO")]

@@ -19,7 +19,10 @@ use super::plugins::PluginOptions;
     - {value: [0.97]}         # judged by successCondition/failureCondition\n  \
     - {value: .nan}           # YAML NaN; or {text: NaN} (extended JSON text)\n  \
     - {phase: Error, message: connection refused}\n\n\
-    or {measurements: {...}, args: {name: value}, start: 2024-05-01T10:00:00Z}")]
+    or {measurements: {...}, args: {name: value}, start: 2024-05-01T10:00:00Z}\n\n\
+    Examples:\n  \
+    aviary replay -f analysis-template.yaml --measurements recorded.yaml\n  \
+    aviary replay -f analysis-template.yaml --measurements recorded.yaml -o json")]
 pub struct Args {
     /// The AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun (YAML).
     #[arg(short = 'f', long = "file", value_name = "TEMPLATE")]

@@ -205,10 +205,13 @@ pub fn progress_line(info: &RolloutInfo) -> String {
     if let (Some(set), Some(actual)) = (info.set_weight, info.actual_weight) {
         line.push_str(&format!("  weight set {set} / actual {actual}"));
     }
-    match &info.waiting_for {
-        Some(w) => line.push_str(&format!("  waiting for: {w}")),
-        None if !info.message.is_empty() => line.push_str(&format!("  {}", info.message)),
-        None => {}
+    // The message, unless "waiting for" already says it (it often rephrases the message).
+    let message = info.message.strip_prefix("waiting for ").unwrap_or(&info.message);
+    if !message.is_empty() && !info.waiting_for.as_deref().unwrap_or_default().contains(message) {
+        line.push_str(&format!("  ({})", info.message));
+    }
+    if let Some(w) = &info.waiting_for {
+        line.push_str(&format!("  waiting for: {w}"));
     }
     line
 }

@@ -66,7 +66,9 @@ pub fn controller_binary() -> anyhow::Result<PathBuf> {
     {
         return Ok(found);
     }
-    let Some(repo) = source_repo() else {
+    // Only build where cargo put this binary: a profile directory of a target directory.
+    let in_target_dir = dir.parent().is_some_and(|t| t.join("CACHEDIR.TAG").exists());
+    let Some(repo) = source_repo().filter(|_| in_target_dir) else {
         bail!(
             "aviary-controller not found next to {} nor on PATH: `cargo install --path host/controller`",
             exe.display()
