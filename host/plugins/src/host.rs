@@ -21,6 +21,7 @@ use crate::http::{self, Grant};
 use crate::inspect::{self, Binary, ComponentInfo};
 use crate::limits::Limits;
 use crate::measurement::{CallContext, Measurement};
+use crate::recording::HttpMode;
 use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
 use crate::store::StoreState;
 use crate::wit::v0_1::{condition, provider, types as wit};
@@ -145,6 +146,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct PluginHost {
     inner: Arc<Inner>,
+    /// Where this handle's calls send their HTTP requests (see [`PluginHost::with_http`]).
+    http: HttpMode,
 }
 
 /// What to load: bytes plus what the operator said about them.
@@ -179,6 +182,7 @@ impl PluginHost {
                 broken: RwLock::new(HashMap::new()),
                 calls: Semaphore::new(config.max_concurrent_calls.max(1)),
             }),
+            http: HttpMode::Network,
         })
     }
 
@@ -240,6 +244,14 @@ impl PluginHost {
             builtin_hosts: None,
         })?;
         Ok(self.insert(name, plugin))
+    }
+
+    /// A handle on the same host (engine, cache, plugins) whose provider calls send their HTTP
+    /// requests through `mode`: answered from a recording, or recorded while on the network.
+    /// The allow-lists, deadlines and size caps apply in every mode. `aviary plugin test` uses
+    /// it; the controller never does.
+    pub fn with_http(&self, mode: HttpMode) -> PluginHost {
+        PluginHost { inner: self.inner.clone(), http: mode }
     }
 
     /// Grants a loaded plugin more hosts (the CLI's `--allow-host`).
@@ -401,7 +413,8 @@ impl PluginHost {
     /// checked at every epoch tick. Between ticks the guest yields to the executor, so even a
     /// guest spinning in a loop leaves the worker thread to other tasks.
     fn new_store(&self, p: &Plugin, grant: Option<Grant>, deadline: Instant) -> Store<StoreState> {
-        let state = StoreState::new(p.info.name.as_str().into(), p.limits.memory, grant, self.inner.client.clone());
+        let backend = http::Backend { client: self.inner.client.clone(), mode: self.http.clone() };
+        let state = StoreState::new(p.info.name.as_str().into(), p.limits.memory, grant, backend);
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

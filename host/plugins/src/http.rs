@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::capability::{AllowedHosts, host_port};
+use crate::recording::HttpMode;
 use crate::wit::v0_1::http::{Error as HttpError, Request, Response};
 
 /// At most this many redirects are followed, as browsers and reqwest do.
@@ -36,17 +37,31 @@ pub(crate) fn client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// Where one call's requests go: the client shared by all calls, and the [`HttpMode`] of the
+/// host that makes the call (the network, or a recording).
+#[derive(Debug, Clone)]
+pub(crate) struct Backend {
+    pub(crate) client: reqwest::Client,
+    pub(crate) mode: HttpMode,
+}
+
 /// Performs one guest request under `grant`.
-pub(crate) async fn send(client: &reqwest::Client, grant: &Grant, request: Request) -> Result<Response, HttpError> {
+pub(crate) async fn send(backend: &Backend, grant: &Grant, request: Request) -> Result<Response, HttpError> {
     let asked = request.timeout_ms.map(|ms| Instant::now() + Duration::from_millis(u64::from(ms)));
     let deadline = asked.map_or(grant.deadline, |a| a.min(grant.deadline));
-    match tokio::time::timeout_at(deadline, follow(client, grant, request)).await {
+    let first = (request.method.clone(), request.url.clone(), request.body.clone());
+    match tokio::time::timeout_at(deadline, follow(backend, grant, request)).await {
         Ok(result) => result,
-        Err(_) => Err(HttpError::Timeout),
+        Err(_) => {
+            if let (HttpMode::Record(recorder), Ok(url)) = (&backend.mode, Url::parse(&first.1)) {
+                recorder.keep(&first.0, &url, first.2.as_deref(), &Err(HttpError::Timeout));
+            }
+            Err(HttpError::Timeout)
+        }
     }
 }
 
-async fn follow(client: &reqwest::Client, grant: &Grant, request: Request) -> Result<Response, HttpError> {
+async fn follow(backend: &Backend, grant: &Grant, request: Request) -> Result<Response, HttpError> {
     let mut url =
         Url::parse(&request.url).map_err(|e| HttpError::Transport(format!("invalid url {:?}: {e}", request.url)))?;
     let mut method = Method::from_bytes(request.method.as_bytes())
@@ -60,33 +75,60 @@ async fn follow(client: &reqwest::Client, grant: &Grant, request: Request) -> Re
             tracing::warn!(target: "aviary::plugins::http", host = %host_port(&url), "plugin request to a host it may not reach refused");
             return Err(HttpError::DeniedHost(host_port(&url)));
         }
-        let mut builder = client.request(method.clone(), url.clone());
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        if let Some(b) = &body {
-            builder = builder.body(b.clone());
-        }
-        let response = builder.send().await.map_err(transport)?;
-        let status = response.status();
-        if status.is_redirection()
-            && let Some(location) = response.headers().get(reqwest::header::LOCATION)
+        // One hop, from the network or from a recording; the allow-list above applies to both.
+        let response = match &backend.mode {
+            HttpMode::Replay(replay) => {
+                let r = replay.answer(method.as_str(), &url, body.as_deref())?;
+                if r.body.len() as u64 > grant.max_response_bytes {
+                    return Err(HttpError::TooLarge(grant.max_response_bytes));
+                }
+                r
+            }
+            mode => {
+                let outcome = hop(backend, grant, &method, &url, &request.headers, body.as_deref()).await;
+                if let HttpMode::Record(recorder) = mode {
+                    recorder.keep(method.as_str(), &url, body.as_deref(), &outcome);
+                }
+                outcome?
+            }
+        };
+        let location = response.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("location"));
+        if (300..400).contains(&response.status)
+            && let Some((_, location)) = location
         {
-            let location =
-                location.to_str().map_err(|_| HttpError::Transport("redirect location is not text".into()))?;
             url = url
                 .join(location)
                 .map_err(|e| HttpError::Transport(format!("bad redirect location {location:?}: {e}")))?;
             // 303, and 301/302 after a POST, turn into a GET without a body (RFC 9110 §15.4).
-            if status.as_u16() == 303 || (matches!(status.as_u16(), 301 | 302) && method == Method::POST) {
+            if response.status == 303 || (matches!(response.status, 301 | 302) && method == Method::POST) {
                 method = Method::GET;
                 body = None;
             }
             continue;
         }
-        return read(response, grant.max_response_bytes).await;
+        return Ok(response);
     }
     Err(HttpError::Transport(format!("more than {MAX_REDIRECTS} redirects")))
+}
+
+/// One request on the network, without following redirects.
+async fn hop(
+    backend: &Backend,
+    grant: &Grant,
+    method: &Method,
+    url: &Url,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Result<Response, HttpError> {
+    let mut builder = backend.client.request(method.clone(), url.clone());
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    if let Some(b) = body {
+        builder = builder.body(b.to_vec());
+    }
+    let response = builder.send().await.map_err(transport)?;
+    read(response, grant.max_response_bytes).await
 }
 
 async fn read(mut response: reqwest::Response, cap: u64) -> Result<Response, HttpError> {

@@ -28,6 +28,7 @@ pub mod inspect;
 pub mod judge;
 mod limits;
 pub mod measurement;
+pub mod recording;
 pub mod registry;
 mod store;
 mod wit;
@@ -37,6 +38,7 @@ pub use failure::Failure;
 pub use host::{EvalError, HostConfig, PluginHost, PluginInfo};
 pub use limits::Limits;
 pub use measurement::{CallContext, Measurement, Phase};
+pub use recording::HttpMode;
 pub use registry::{PluginKind, RegistryEntry, RegistryFile};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of

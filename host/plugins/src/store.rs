@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::http::{self, Grant};
 use crate::limits::MemoryLimiter;
+use crate::recording::PinnedClock;
 use crate::wit::v0_1::{http as wit_http, log as wit_log, types as wit_types};
 
 /// Guests may write this much to stdout and stderr per call; the text is logged after the call.
@@ -25,7 +26,7 @@ pub(crate) struct StoreState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) plugin: Arc<str>,
     grant: Option<Grant>,
-    client: reqwest::Client,
+    backend: http::Backend,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     log_lines: u32,
@@ -33,24 +34,29 @@ pub(crate) struct StoreState {
 
 impl StoreState {
     /// A deny-all sandbox: no environment, no arguments, no preopened directories, no sockets,
-    /// no name lookups, empty stdin; stdout and stderr captured.
-    pub(crate) fn new(plugin: Arc<str>, memory: u64, grant: Option<Grant>, client: reqwest::Client) -> Self {
+    /// no name lookups, empty stdin; stdout and stderr captured. When the backend replays or
+    /// records, the guest's wall clock is pinned to the measurement's time.
+    pub(crate) fn new(plugin: Arc<str>, memory: u64, grant: Option<Grant>, backend: http::Backend) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
-        let wasi = WasiCtxBuilder::new()
+        let mut builder = WasiCtxBuilder::new();
+        builder
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
-            .allow_udp(false)
-            .build();
+            .allow_udp(false);
+        if let Some(at) = backend.mode.pinned_time() {
+            builder.wall_clock(PinnedClock(at));
+        }
+        let wasi = builder.build();
         Self {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter { limit: memory, hit: false },
             plugin,
             grant,
-            client,
+            backend,
             stdout,
             stderr,
             log_lines: 0,
@@ -114,7 +120,7 @@ impl wit_log::Host for StoreState {
 impl wit_http::Host for StoreState {
     async fn send(&mut self, request: wit_http::Request) -> Result<wit_http::Response, wit_http::Error> {
         match &self.grant {
-            Some(grant) => http::send(&self.client, grant, request).await,
+            Some(grant) => http::send(&self.backend, grant, request).await,
             None => {
                 let target =
                     url::Url::parse(&request.url).map(|u| crate::capability::host_port(&u)).unwrap_or(request.url);

@@ -1,4 +1,8 @@
-//! `aviary plugin run|inspect`: run one measurement by hand, or look inside a component.
+//! `aviary plugin run|inspect|new|test`: run one measurement by hand, look inside a component,
+//! start a plugin project, or test a plugin against recorded HTTP exchanges.
+
+mod new;
+mod test;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +13,7 @@ use anyhow::{Context as _, bail};
 use aviary_plugins::builtin::DEFAULT_CONDITION;
 use aviary_plugins::capability::AllowedHosts;
 use aviary_plugins::judge::{Conditions, judge, phase_name};
+use aviary_plugins::registry::{PluginKind, RegistryEntry, RegistryFile};
 use aviary_plugins::{CallContext, Measurement, Phase, PluginHost};
 use clap::Subcommand;
 use serde::Serialize;
@@ -31,9 +36,23 @@ enum PluginCommand {
         aviary plugin run ./my_provider.wasm --config '{}' --allow-host api.example.com -o json\n  \
         aviary plugin run acme/datadog --plugins plugins.yaml --config @config.json")]
     Run(RunArgs),
-    /// Show a component's world, contract version, imports, exports and digest.
-    #[command(after_help = "Example:\n  aviary plugin inspect target/wasm32-wasip2/release/my_provider.wasm")]
+    /// Show a component's world, contract version, imports, exports, size, digest, and the
+    /// registry entry that registers it.
+    #[command(
+        after_help = "Example:\n  aviary plugin inspect target/wasm32-wasip2/release/my_provider.wasm \\\n    --name acme/my-provider --location https://plugins.acme.example/my_provider-0.1.0.wasm"
+    )]
     Inspect(InspectArgs),
+    /// Start a plugin project (Rust, Python or JavaScript) in a new directory.
+    #[command(after_help = "Examples:\n  \
+        aviary plugin new error-rate --lang rust\n  \
+        aviary plugin new error-rate --lang python ~/src/error-rate\n  \
+        aviary plugin new threshold --lang js --kind condition")]
+    New(new::NewArgs),
+    /// Run a plugin against recorded HTTP exchanges (--replay), or record a real run (--record).
+    #[command(after_help = "Examples:\n  \
+        aviary plugin test ./my_provider.wasm --config @test/config.json --replay test/replay.json \\\n      --allow-host metrics.example\n  \
+        aviary plugin test ./my_provider.wasm --config @config.json --record today.json --count 3 --interval 10s \\\n      --allow-host api.example.com")]
+    Test(test::TestArgs),
 }
 
 /// Flags of `plugin run`.
@@ -70,6 +89,13 @@ pub struct RunArgs {
 pub struct InspectArgs {
     /// The .wasm component.
     path: PathBuf,
+    /// The name to register it under, in the printed registry entry [default: example/<file>].
+    #[arg(long)]
+    name: Option<String>,
+    /// Where the controller will fetch it from, in the printed registry entry (an https:// URL
+    /// of your artifact store) [default: the file's own file:// URL].
+    #[arg(long)]
+    location: Option<String>,
     #[command(flatten)]
     plugins: PluginOptions,
     /// Output format.
@@ -79,7 +105,7 @@ pub struct InspectArgs {
 
 /// The JSON printed by `plugin run` (DESIGN.md's CLI contract).
 #[derive(Debug, Serialize)]
-struct RunOutput {
+pub(crate) struct RunOutput {
     phase: &'static str,
     value: Option<String>,
     message: String,
@@ -91,18 +117,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         PluginCommand::Run(a) => run_measurement(a),
         PluginCommand::Inspect(a) => inspect(a),
+        PluginCommand::New(a) => new::run(a),
+        PluginCommand::Test(a) => test::run(a),
     }
 }
 
 /// A provider left running is polled at most this long by hand.
-const MAX_FOLLOW: Duration = Duration::from_secs(600);
+pub(crate) const MAX_FOLLOW: Duration = Duration::from_secs(600);
 
-fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let config = match args.config.strip_prefix('@') {
+/// `--config`: JSON, or `@FILE`; checked to be JSON.
+pub(crate) fn read_config(arg: &str) -> anyhow::Result<String> {
+    let config = match arg.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("--config @{path}"))?,
-        None => args.config.clone(),
+        None => arg.to_string(),
     };
     serde_json::from_str::<serde_json::Value>(&config).with_context(|| format!("--config is not JSON: {config}"))?;
+    Ok(config)
+}
+
+fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = read_config(&args.config)?;
     let extra = AllowedHosts::parse(&args.allow_hosts).map_err(anyhow::Error::msg)?;
     let runtime = super::runtime()?;
     let out = runtime.block_on(async {
@@ -115,7 +149,7 @@ fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(m.resume_after.unwrap_or(Duration::from_secs(1))).await;
             m = host.resume(&name, &ctx, &config, &m).await;
         }
-        anyhow::Ok(finish(&host, &args, m).await)
+        anyhow::Ok(judged(&host, &args.condition, args.success.as_deref(), args.failure.as_deref(), m).await)
     })?;
     match args.output {
         OutputFormat::Json => print_json(&out)?,
@@ -135,7 +169,7 @@ fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// A path is loaded as a component with only the `--allow-host` grants; a name must be
 /// registered or first-party, and `--allow-host` adds to what its entry grants.
-fn resolve(host: &PluginHost, plugin: &str, extra: AllowedHosts) -> anyhow::Result<String> {
+pub(crate) fn resolve(host: &PluginHost, plugin: &str, extra: AllowedHosts) -> anyhow::Result<String> {
     let path = Path::new(plugin);
     if plugin.ends_with(".wasm") || path.is_file() {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {plugin}"))?;
@@ -146,17 +180,33 @@ fn resolve(host: &PluginHost, plugin: &str, extra: AllowedHosts) -> anyhow::Resu
     Ok(plugin.to_string())
 }
 
-async fn finish(host: &PluginHost, args: &RunArgs, m: Measurement) -> RunOutput {
+/// A provider's measurement as `plugin run` prints it: a value judged with the conditions.
+pub(crate) async fn judged(
+    host: &PluginHost,
+    condition: &str,
+    success: Option<&str>,
+    failure: Option<&str>,
+    m: Measurement,
+) -> RunOutput {
     let (phase, message) = match m.phase {
         Phase::Measured => {
-            let conditions = Conditions { success: args.success.as_deref(), failure: args.failure.as_deref() };
-            let verdict = judge(host, &args.condition, m.value.as_deref(), conditions).await;
+            let conditions = Conditions { success, failure };
+            let verdict = judge(host, condition, m.value.as_deref(), conditions).await;
             let message = if verdict.message.is_empty() { m.message.clone() } else { verdict.message };
             (phase_name(verdict.phase), message)
         }
         other => (other.as_str(), m.message.clone()),
     };
     RunOutput { phase, value: m.value, message, metadata: m.metadata }
+}
+
+/// What `plugin inspect -o json` prints: the component, and the entry that registers it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InspectOutput {
+    #[serde(flatten)]
+    info: aviary_plugins::inspect::ComponentInfo,
+    registry_entry: RegistryEntry,
 }
 
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -167,8 +217,9 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(host.inspect(&args.path.display().to_string(), &bytes)?)
     })?;
     let Some(world) = info.world else { bail!("{} is not an Aviary plugin", args.path.display()) };
+    let entry = registry_entry(&args, world, &info.sha256)?;
     match args.output {
-        OutputFormat::Json => print_json(&info)?,
+        OutputFormat::Json => print_json(&InspectOutput { info, registry_entry: entry })?,
         OutputFormat::Text => {
             println!("component: {}", args.path.display());
             println!("world:     {}", world.as_str());
@@ -176,7 +227,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 "contract:  aviary:plugin@{}",
                 info.version.as_deref().unwrap_or(aviary_plugins::inspect::SUPPORTED_VERSIONS[0])
             );
-            println!("size:      {} bytes", info.size);
+            println!("size:      {} bytes ({})", info.size, human_size(info.size));
             println!("sha256:    {}", info.sha256);
             println!("imports:");
             for i in &info.imports {
@@ -186,7 +237,46 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             for e in &info.exports {
                 println!("  {e}");
             }
+            println!();
+            println!("registry entry (add it under `plugins:` in the controller's ConfigMap aviary-config,");
+            println!("key plugins.yaml, or in a --plugins file; list the hosts it calls in allowedHosts):");
+            let yaml = serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?;
+            print!("{yaml}");
+            if world == PluginKind::MetricProvider {
+                println!("  allowedHosts: []");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The registry entry for an inspected component.
+fn registry_entry(args: &InspectArgs, world: PluginKind, sha256: &str) -> anyhow::Result<RegistryEntry> {
+    let stem = args.path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
+    let location = match &args.location {
+        Some(l) => l.clone(),
+        None => {
+            let abs = std::fs::canonicalize(&args.path)?;
+            format!("file://{}", abs.display())
+        }
+    };
+    let entry = RegistryEntry {
+        name: args.name.clone().unwrap_or_else(|| format!("example/{stem}")),
+        kind: world,
+        location,
+        sha256: Some(sha256.to_string()),
+        allowed_hosts: Vec::new(),
+        timeout: None,
+        memory_limit: None,
+    };
+    entry.validate().context("the registry entry would be refused")?;
+    Ok(entry)
+}
+
+fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / f64::from(1 << 10)),
+        b => format!("{b} B"),
+    }
 }

@@ -1,0 +1,346 @@
+//! `aviary plugin new`: a ready plugin project, in Rust, Python or JavaScript.
+//!
+//! Every project holds the WIT of the contract this binary serves (`wit/plugin.wit`), a config
+//! type, a test that passes, a README, and a build command that produces a component. Tool
+//! versions are pinned in the project itself; the same versions are pinned for CI in
+//! `plugins/examples/install-tools.sh` (a test checks they agree).
+//!
+//! A Rust project gets the SDK crate copied into `vendor/`: the SDK is not on crates.io, and a
+//! copy of the SDK of the very contract version this binary serves is what a project made by it
+//! needs, with nothing to fetch but crates.io packages.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use aviary_plugins::registry::PluginKind;
+
+/// componentize-py, which builds Python components (PyPI).
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+/// jco, which drives componentize-js and generates TypeScript types (npm).
+pub const JCO_VERSION: &str = "1.24.6";
+/// componentize-js, which builds JavaScript components (npm).
+pub const COMPONENTIZE_JS_VERSION: &str = "0.21.0";
+/// The contract the templates are written against.
+const CONTRACT: &str = aviary_plugins::inspect::SUPPORTED_VERSIONS[0];
+
+/// Flags of `plugin new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The plugin's name: lower-case letters, digits and '-' (`error-rate`).
+    name: String,
+    /// Where to create the project (a directory that does not exist, or is empty)
+    /// [default: ./NAME].
+    path: Option<PathBuf>,
+    /// The language.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// What the plugin implements.
+    #[arg(long, value_enum, default_value_t = Kind::MetricProvider)]
+    kind: Kind,
+}
+
+/// The languages with a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Rust, with the aviary-plugin-sdk crate.
+    Rust,
+    /// Python, with componentize-py.
+    Python,
+    /// JavaScript, with jco and componentize-js.
+    Js,
+}
+
+/// `--kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// A metric provider: takes measurements.
+    MetricProvider,
+    /// A condition evaluator: judges values.
+    Condition,
+}
+
+pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
+    let dir = args.path.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let files = project(&args.name, args.lang, args.kind)?;
+    write_project(&dir, &files)?;
+    let lang = match args.lang {
+        Lang::Rust => "Rust",
+        Lang::Python => "Python",
+        Lang::Js => "JavaScript",
+    };
+    println!("created {} ({lang} {}) in {}", args.name, kind(args.kind).as_str(), dir.display());
+    println!("next: cd {} and read README.md (build, test, register)", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind(k: Kind) -> PluginKind {
+    match k {
+        Kind::MetricProvider => PluginKind::MetricProvider,
+        Kind::Condition => PluginKind::Condition,
+    }
+}
+
+/// The files of a new project, as (relative path, content).
+pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, String)>> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-');
+    if !valid {
+        bail!("{name:?} is not a plugin name: use lower-case letters, digits and '-', starting with a letter");
+    }
+    let provider = k == Kind::MetricProvider;
+    let crate_name = name.replace('-', "_");
+    let world = kind(k).as_str();
+    let wasm = match lang {
+        Lang::Rust => format!("target/wasm32-wasip2/release/{crate_name}.wasm"),
+        _ => format!("{crate_name}.wasm"),
+    };
+    let (language, tools, build, unit_test) = match lang {
+        Lang::Rust => (
+            "Rust",
+            "Rust 1.85 or later with the WebAssembly target: `rustup target add wasm32-wasip2`. The SDK\n\
+             (aviary-plugin-sdk) is in `vendor/`, copied by `aviary plugin new`."
+                .to_string(),
+            "cargo build --release --target wasm32-wasip2".to_string(),
+            "cargo test".to_string(),
+        ),
+        Lang::Python => (
+            "Python",
+            format!(
+                "Python 3.10 or later and componentize-py {COMPONENTIZE_PY_VERSION} (PyPI), best in a virtualenv:\n\n\
+                 ```sh\npython3 -m venv .venv && . .venv/bin/activate\npip install componentize-py=={COMPONENTIZE_PY_VERSION}\n```"
+            ),
+            format!("componentize-py -d wit -w {world} componentize app -o {wasm}"),
+            "python3 -m unittest".to_string(),
+        ),
+        Lang::Js => (
+            "JavaScript",
+            format!(
+                "Node.js 20 or later. `npm install` installs the versions pinned in package.json:\n\
+                 jco {JCO_VERSION} and componentize-js {COMPONENTIZE_JS_VERSION} (npm). `npm run types` writes\n\
+                 TypeScript declarations of the WIT to `types/` for your editor."
+            ),
+            "npm install\nnpm run build".to_string(),
+            "npm test".to_string(),
+        ),
+    };
+    let vars: Vec<(&str, String)> = vec![
+        ("name", name.to_string()),
+        ("crate", crate_name.clone()),
+        ("world", world.to_string()),
+        ("wasm", wasm),
+        ("contract", CONTRACT.to_string()),
+        ("language", language.to_string()),
+        ("tools", tools),
+        ("build", build),
+        ("unit_test", unit_test),
+        ("componentize_py", COMPONENTIZE_PY_VERSION.to_string()),
+        ("jco", JCO_VERSION.to_string()),
+        ("componentize_js", COMPONENTIZE_JS_VERSION.to_string()),
+    ];
+    let render = |text: &str| render(text, &vars, provider);
+    let mut files = vec![
+        ("README.md".to_string(), render(templates::README)),
+        ("wit/plugin.wit".to_string(), templates::WIT.to_string()),
+    ];
+    if provider {
+        files.push(("test/config.json".into(), templates::CONFIG.to_string()));
+        files.push(("test/replay.json".into(), templates::REPLAY.to_string()));
+    }
+    match lang {
+        Lang::Rust => {
+            files.push(("Cargo.toml".into(), render(templates::rust::CARGO)));
+            let lib = if provider { templates::rust::PROVIDER } else { templates::rust::CONDITION };
+            files.push(("src/lib.rs".into(), render(lib)));
+            files.push((".gitignore".into(), "/target\n".into()));
+            files.extend(vendored_sdk());
+        }
+        Lang::Python => {
+            let (app, module, test) = if provider {
+                (
+                    templates::python::APP_PROVIDER,
+                    ("provider.py", templates::python::PROVIDER),
+                    templates::python::TEST_PROVIDER,
+                )
+            } else {
+                (
+                    templates::python::APP_CONDITION,
+                    ("condition.py", templates::python::CONDITION),
+                    templates::python::TEST_CONDITION,
+                )
+            };
+            files.push(("app.py".into(), render(app)));
+            files.push((module.0.into(), render(module.1)));
+            files.push((format!("test_{}", module.0), render(test)));
+            files.push((".gitignore".into(), "*.wasm\n__pycache__/\n.venv/\n".into()));
+        }
+        Lang::Js => {
+            let (app, test) = if provider {
+                (templates::js::APP_PROVIDER, templates::js::TEST_PROVIDER)
+            } else {
+                (templates::js::APP_CONDITION, templates::js::TEST_CONDITION)
+            };
+            files.push(("package.json".into(), render(templates::js::PACKAGE)));
+            files.push(("app.js".into(), render(app)));
+            files.push(("test/app.test.js".into(), render(test)));
+            files.push(("test/host.js".into(), templates::js::HOST.to_string()));
+            files.push(("test/register.js".into(), templates::js::REGISTER.to_string()));
+            files.push((".gitignore".into(), "*.wasm\nnode_modules/\ntypes/\n".into()));
+        }
+    }
+    Ok(files)
+}
+
+/// Substitutes `{{var}}` and keeps `{{#provider}}...{{/provider}}` or
+/// `{{#condition}}...{{/condition}}` sections (each on lines of their own) by kind.
+fn render(text: &str, vars: &[(&str, String)], provider: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut keep = true;
+    for line in text.split_inclusive('\n') {
+        match line.trim_end() {
+            "{{#provider}}" => keep = provider,
+            "{{#condition}}" => keep = !provider,
+            "{{/provider}}" | "{{/condition}}" => keep = true,
+            _ if keep => out.push_str(line),
+            _ => {}
+        }
+    }
+    for (name, value) in vars {
+        out = out.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    out
+}
+
+/// The SDK and the value crate, as a project outside Aviary's workspace builds them.
+fn vendored_sdk() -> Vec<(String, String)> {
+    let sdk = "vendor/aviary-plugin-sdk";
+    // The SDK finds the WIT two levels up, as in Aviary's tree; here that is the project's wit/.
+    let wit_path = |s: &str| s.replace("path: \"../../wit/v0.1\"", "path: \"../../wit\"");
+    let mut files = vec![
+        (format!("{sdk}/Cargo.toml"), templates::sdk::CARGO.to_string()),
+        ("vendor/aviary-value/Cargo.toml".to_string(), templates::sdk::VALUE_CARGO.to_string()),
+        ("vendor/aviary-value/src/lib.rs".to_string(), templates::sdk::VALUE_LIB.to_string()),
+    ];
+    for (file, text) in templates::sdk::SOURCES {
+        files.push((format!("{sdk}/src/{file}"), wit_path(text)));
+    }
+    files
+}
+
+fn write_project(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
+    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!("{} already exists and is not empty", dir.display());
+    }
+    for (path, text) in files {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// The template files, embedded in the binary.
+mod templates {
+    pub const README: &str = include_str!("../../../templates/common/README.md");
+    pub const CONFIG: &str = include_str!("../../../templates/common/config.json");
+    pub const REPLAY: &str = include_str!("../../../templates/common/replay.json");
+    pub const WIT: &str = include_str!("../../../../../wit/v0.1/plugin.wit");
+
+    pub mod rust {
+        pub const CARGO: &str = include_str!("../../../templates/rust/Cargo.toml");
+        pub const PROVIDER: &str = include_str!("../../../templates/rust/provider.rs");
+        pub const CONDITION: &str = include_str!("../../../templates/rust/condition.rs");
+    }
+
+    pub mod python {
+        pub const APP_PROVIDER: &str = include_str!("../../../templates/python/app_provider.py");
+        pub const PROVIDER: &str = include_str!("../../../templates/python/provider.py");
+        pub const TEST_PROVIDER: &str = include_str!("../../../templates/python/test_provider.py");
+        pub const APP_CONDITION: &str = include_str!("../../../templates/python/app_condition.py");
+        pub const CONDITION: &str = include_str!("../../../templates/python/condition.py");
+        pub const TEST_CONDITION: &str = include_str!("../../../templates/python/test_condition.py");
+    }
+
+    pub mod js {
+        pub const PACKAGE: &str = include_str!("../../../templates/js/package.json");
+        pub const APP_PROVIDER: &str = include_str!("../../../templates/js/app_provider.js");
+        pub const TEST_PROVIDER: &str = include_str!("../../../templates/js/test_provider.js");
+        pub const APP_CONDITION: &str = include_str!("../../../templates/js/app_condition.js");
+        pub const TEST_CONDITION: &str = include_str!("../../../templates/js/test_condition.js");
+        pub const HOST: &str = include_str!("../../../templates/js/host.js");
+        pub const REGISTER: &str = include_str!("../../../templates/js/register.js");
+    }
+
+    pub mod sdk {
+        pub const CARGO: &str = include_str!("../../../templates/rust/sdk.Cargo.toml");
+        pub const VALUE_CARGO: &str = include_str!("../../../templates/rust/value.Cargo.toml");
+        pub const VALUE_LIB: &str = include_str!("../../../../../plugins/value/src/lib.rs");
+        pub const SOURCES: &[(&str, &str)] = &[
+            ("lib.rs", include_str!("../../../../../plugins/sdk/src/lib.rs")),
+            ("auth.rs", include_str!("../../../../../plugins/sdk/src/auth.rs")),
+            ("condition.rs", include_str!("../../../../../plugins/sdk/src/condition.rs")),
+            ("http.rs", include_str!("../../../../../plugins/sdk/src/http.rs")),
+            ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
+            ("provider.rs", include_str!("../../../../../plugins/sdk/src/provider.rs")),
+        ];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_kept_by_kind_and_variables_substituted() {
+        let text = "a {{name}}\n{{#provider}}\np\n{{/provider}}\n{{#condition}}\nc\n{{/condition}}\nz\n";
+        let vars = [("name", "x".to_string())];
+        assert_eq!(render(text, &vars, true), "a x\np\nz\n");
+        assert_eq!(render(text, &vars, false), "a x\nc\nz\n");
+    }
+
+    #[test]
+    fn names_must_be_plain() {
+        assert!(project("error-rate", Lang::Rust, Kind::MetricProvider).is_ok());
+        for bad in ["", "Error", "-x", "x-", "a_b", "a/b", "1x"] {
+            assert!(project(bad, Lang::Js, Kind::Condition).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_project_has_the_wit_a_readme_and_no_placeholder_left() {
+        for lang in [Lang::Rust, Lang::Python, Lang::Js] {
+            for k in [Kind::MetricProvider, Kind::Condition] {
+                let files = project("error-rate", lang, k).unwrap();
+                let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+                assert!(names.contains(&"wit/plugin.wit") && names.contains(&"README.md"), "{lang:?} {k:?}");
+                for (path, text) in &files {
+                    if path.starts_with("vendor/") || path == "wit/plugin.wit" {
+                        continue;
+                    }
+                    for bad in ["{{name", "{{crate", "{{world", "{{wasm", "{{#", "{{/"] {
+                        assert!(!text.contains(bad), "{lang:?} {k:?} {path}: {bad}");
+                    }
+                }
+            }
+        }
+        let rust = project("error-rate", Lang::Rust, Kind::MetricProvider).unwrap();
+        let provider = rust.iter().find(|(p, _)| p == "vendor/aviary-plugin-sdk/src/provider.rs").unwrap();
+        assert!(provider.1.contains("path: \"../../wit\""));
+    }
+
+    #[test]
+    fn the_pinned_tool_versions_are_the_ones_ci_installs() {
+        let script = include_str!("../../../../../plugins/examples/install-tools.sh");
+        for (var, version) in [
+            ("COMPONENTIZE_PY_VERSION", COMPONENTIZE_PY_VERSION),
+            ("JCO_VERSION", JCO_VERSION),
+            ("COMPONENTIZE_JS_VERSION", COMPONENTIZE_JS_VERSION),
+        ] {
+            assert!(script.contains(&format!("\n{var}={version}\n")), "{var} is not {version} in install-tools.sh");
+        }
+    }
+}

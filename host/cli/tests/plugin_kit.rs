@@ -1,0 +1,205 @@
+//! The plugin kit as a user drives it: `plugin test` against recordings (and `--record` from a
+//! real run on loopback), `plugin inspect`'s registry entry, and `plugin new`.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn aviary(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(args)
+        .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
+        .output()
+        .expect("run aviary")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Answers every request with `body` as JSON; returns `host:port`.
+fn serve(body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_replay_passes_when_every_measurement_is_as_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let replay = write_json(
+        dir.path(),
+        "replay.json",
+        &json!({"measurements": [
+            {"at": "2025-01-01T00:00:00Z",
+             "exchanges": [{"request": {"method": "GET", "url": "http://metrics.example/rate"},
+                            "response": {"status": 200, "json": {"rate": 0.2}}}],
+             "expect": {"phase": "Successful", "value": "0.2"}},
+            {"at": "2025-01-01T00:00:10Z",
+             "exchanges": [{"request": {"method": "GET", "url": "http://metrics.example/rate"},
+                            "response": {"status": 200, "json": {"rate": 3}}}],
+             "expect": {"phase": "Failed", "value": "3"}},
+        ]}),
+    );
+    let config = r#"{"url": "http://metrics.example/rate", "jsonPath": "{$.rate}"}"#;
+    let out = aviary(&["plugin", "test", "web", "--config", config, "--replay", &replay, "--success", "result < 1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("measurement 1: ok  phase=Successful value=0.2"), "{stdout}");
+    assert!(stdout.contains("measurement 2: ok  phase=Failed value=3"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_request_the_recording_lacks_fails_the_test_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let replay = write_json(
+        dir.path(),
+        "replay.json",
+        &json!({"measurements": [{"at": "2025-01-01T00:00:00Z",
+            "exchanges": [{"request": {"method": "GET", "url": "http://metrics.example/rate?service=a"},
+                           "response": {"status": 200, "json": 1}}]}]}),
+    );
+    let config = r#"{"url": "http://metrics.example/rate?service=b"}"#;
+    let out = aviary(&["plugin", "test", "web", "--config", config, "--replay", &replay, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(0), Some(1)), "{v}");
+    assert_eq!(
+        v["measurements"][0]["problems"],
+        json!(["request not in the recording: GET http://metrics.example/rate?service=b"])
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("never requested: GET http://metrics.example/rate?service=a")
+    );
+}
+
+#[test]
+fn an_unexpected_outcome_fails_the_test_with_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let replay = write_json(
+        dir.path(),
+        "replay.json",
+        &json!({"measurements": [{"at": "2025-01-01T00:00:00Z",
+            "exchanges": [{"request": {"method": "GET", "url": "http://metrics.example/rate"},
+                           "response": {"status": 200, "json": 5}}],
+            "expect": {"phase": "Successful", "value": "1"}}]}),
+    );
+    let out = aviary(&[
+        "plugin",
+        "test",
+        "web",
+        "--config",
+        r#"{"url": "http://metrics.example/rate"}"#,
+        "--replay",
+        &replay,
+        "--success",
+        "result < 2",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL: phase is Failed, expected Successful"), "{stdout}");
+    assert!(stdout.contains("FAIL: value is 5, expected 1"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("0 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn a_recorded_run_is_a_test_that_replays_green_without_the_server() {
+    let addr = serve(r#"{"data": {"successRate": 0.97}}"#);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("recorded.json").display().to_string();
+    let config = format!(r#"{{"url": "http://{addr}/metrics", "jsonPath": "{{$.data.successRate}}"}}"#);
+    let args = ["--config", &config, "--success", "result > 0.9"];
+    let out = aviary(
+        &[&["plugin", "test", "web", "--record", &file, "--count", "2", "--interval", "10ms"], &args[..]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let recorded: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let measurements = recorded["measurements"].as_array().unwrap();
+    assert_eq!(measurements.len(), 2);
+    assert_eq!(measurements[0]["exchanges"][0]["response"]["json"], json!({"data": {"successRate": 0.97}}));
+    assert_eq!(measurements[0]["expect"]["phase"], "Successful");
+    assert_eq!(measurements[0]["expect"]["value"], "0.97");
+    // No request header is kept: that is where credentials travel.
+    assert!(measurements[0]["exchanges"][0]["request"].get("headers").is_none());
+
+    // The server's port is closed to the replay: only the recording answers, and the allow-list
+    // that `web` gets from its config still applies.
+    let out = aviary(&[&["plugin", "test", "web", "--replay", &file], &args[..]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 passed, 0 failed"));
+}
+
+#[test]
+fn inspect_prints_size_digest_and_a_registry_entry_that_validates() {
+    let wasm = Path::new(aviary_plugins::GUEST_DIR).join("aviary_test_hostile.wasm");
+    let wasm = wasm.to_str().unwrap();
+    let out = aviary(&[
+        "plugin",
+        "inspect",
+        wasm,
+        "--name",
+        "acme/steady",
+        "--location",
+        "https://plugins.acme.example/steady.wasm",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bytes = std::fs::read(wasm).unwrap();
+    assert_eq!(v["size"].as_u64(), Some(bytes.len() as u64));
+    let entry = &v["registryEntry"];
+    assert_eq!(entry["name"], "acme/steady");
+    assert_eq!(entry["kind"], "metric-provider");
+    assert_eq!(entry["location"], "https://plugins.acme.example/steady.wasm");
+    assert_eq!(entry["sha256"], v["sha256"]);
+    let file: aviary_plugins::RegistryFile = serde_json::from_value(json!({"plugins": [entry]})).unwrap();
+    assert!(file.plugins[0].validate().is_ok());
+
+    let out = aviary(&["plugin", "inspect", wasm]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("registry entry"), "{stdout}");
+    assert!(stdout.contains("- name: example/aviary-test-hostile"), "{stdout}");
+    assert!(stdout.contains(&format!("location: file://{}", std::fs::canonicalize(wasm).unwrap().display())));
+}
+
+#[test]
+fn plugin_new_writes_a_project_and_never_overwrites_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("error-rate");
+    let target_s = target.to_str().unwrap();
+    let out = aviary(&["plugin", "new", "error-rate", target_s, "--lang", "python"]);
+    assert!(out.status.success(), "{}", text(&out));
+    for file in ["README.md", "wit/plugin.wit", "app.py", "provider.py", "test_provider.py", "test/replay.json"] {
+        assert!(target.join(file).is_file(), "{file} missing");
+    }
+    let wit = std::fs::read_to_string(target.join("wit/plugin.wit")).unwrap();
+    assert_eq!(wit, include_str!("../../../wit/v0.1/plugin.wit"));
+    let readme = std::fs::read_to_string(target.join("README.md")).unwrap();
+    assert!(readme.contains("componentize-py -d wit -w metric-provider componentize app -o error_rate.wasm"));
+    let again = aviary(&["plugin", "new", "error-rate", target_s, "--lang", "js"]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already exists and is not empty"), "{}", text(&again));
+}
