@@ -13,6 +13,8 @@ const GUESTS: &[&str] = &[
     "aviary-plugin-expr",
     "aviary-plugin-web",
     "aviary-plugin-prometheus",
+    "aviary-plugin-datadog",
+    "aviary-example-json-number",
     "aviary-test-hostile",
     "aviary-test-hostile-condition",
 ];

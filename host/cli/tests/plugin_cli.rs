@@ -49,7 +49,12 @@ fn run_measures_with_web_and_judges_with_the_conditions() {
     let addr = serve(r#"{"data": {"successRate": 0.97}}"#);
     let config = format!(r#"{{"url": "http://{addr}/metrics", "jsonPath": "{{$.data.successRate}}"}}"#);
     let v = json(&aviary(&["plugin", "run", "web", "--config", &config, "--success", "result >= 0.95", "-o", "json"]));
-    assert_eq!(v, serde_json::json!({"phase": "Successful", "value": "0.97", "message": "", "metadata": {}}));
+    let digest = v["metadata"]["aviary.dev/plugin"].as_str().unwrap_or_default().to_string();
+    assert!(digest.starts_with("aviary/web@sha256:"), "{v}");
+    assert_eq!(
+        v,
+        serde_json::json!({"phase": "Successful", "value": "0.97", "message": "", "metadata": {"aviary.dev/plugin": digest}})
+    );
     let v = json(&aviary(&["plugin", "run", "web", "--config", &config, "--success", "result >= 0.99", "-o", "json"]));
     assert_eq!(v["phase"], "Failed");
 }

@@ -25,6 +25,10 @@ pub struct Context {
     pub analysis_runs: Store<AnalysisRun>,
     /// The namespace the controller runs in (its ConfigMap lives there).
     pub namespace: String,
+    /// Prometheus metrics.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The instance id, copied onto the AnalysisRuns this controller creates.
+    pub instance_id: Option<String>,
     /// The condition plugin applied to successCondition/failureCondition.
     pub condition_plugin: std::sync::RwLock<String>,
     /// Pod templates as the API server defaults them, by (rollout uid, template hash): computed
@@ -42,6 +46,8 @@ impl Context {
         replica_sets: Store<ReplicaSet>,
         analysis_runs: Store<AnalysisRun>,
         namespace: String,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        instance_id: Option<String>,
     ) -> Self {
         let reporter = Reporter { controller: REPORTER.into(), instance: std::env::var("POD_NAME").ok() };
         Self {
@@ -51,6 +57,8 @@ impl Context {
             replica_sets,
             analysis_runs,
             namespace,
+            metrics,
+            instance_id,
             condition_plugin: std::sync::RwLock::new(aviary_plugins::builtin::DEFAULT_CONDITION.to_string()),
             defaulted_templates: Mutex::new(HashMap::new()),
         }

@@ -10,58 +10,202 @@ pub mod analysis;
 pub mod context;
 pub mod error;
 pub mod hash;
+pub mod leader;
+pub mod metrics;
 pub mod registry;
 pub mod rollout;
+pub mod server;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use aviary_api::{AnalysisRun, Rollout};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::runtime::controller::Controller;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 
 pub use context::Context;
 pub use error::Error;
 
-/// Runs the Rollout and AnalysisRun controllers and the registry watcher until a signal.
-pub async fn run(client: Client, plugins: aviary_plugins::PluginHost, namespace: String) {
-    let rs_api: Api<ReplicaSet> = Api::all(client.clone());
-    let ar_api: Api<AnalysisRun> = Api::all(client.clone());
-    let (rs_reader, rs_writer) = reflector::store();
-    let (ar_reader, ar_writer) = reflector::store();
+/// The label that assigns an object to one controller instance (Argo's `--instance-id`).
+pub const INSTANCE_ID_LABEL: &str = "argo-rollouts.argoproj.io/controller-instance-id";
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The controller's namespace (ConfigMap, Lease).
+    pub namespace: String,
+    /// Only objects labelled with this instance id; without one, only unlabelled objects.
+    pub instance_id: Option<String>,
+    /// Watch only the controller's namespace.
+    pub namespaced: bool,
+    /// Leader election; `None` when disabled.
+    pub leader: Option<leader::LeaderConfig>,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
+    /// Where `/healthz` and `/readyz` are served.
+    pub health_addr: SocketAddr,
+}
+
+impl RunConfig {
+    /// The label selector of Argo's instance-id semantics.
+    pub fn instance_selector(&self) -> String {
+        match &self.instance_id {
+            Some(id) => format!("{INSTANCE_ID_LABEL}={id}"),
+            None => format!("!{INSTANCE_ID_LABEL}"),
+        }
+    }
+}
+
+fn api<K>(client: &Client, config: &RunConfig) -> Api<K>
+where
+    K: kube::Resource<DynamicType = ()>,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    if config.namespaced { Api::namespaced(client.clone(), &config.namespace) } else { Api::all(client.clone()) }
+}
+
+/// Waits until a watch cache holds its initial list. kube-runtime's readiness signal is a
+/// oneshot with a single waker: while the controller also waits on it, another waiter may never
+/// be woken, so this waits in one-second rounds, each of which sees the signal once it is sent.
+async fn synced<K>(store: &kube::runtime::reflector::Store<K>)
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    while tokio::time::timeout(std::time::Duration::from_secs(1), store.wait_until_ready()).await.is_err() {}
+}
+
+/// Runs the controller until a signal: the metrics and health endpoints at once, then (once
+/// leader) the registry watcher and the Rollout and AnalysisRun controllers.
+pub async fn run(
+    client: Client,
+    plugins: aviary_plugins::PluginHost,
+    config: RunConfig,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<(), Error> {
+    let health = Arc::new(server::Health::default());
+    let (rollout_reader, rollout_writer) = reflector::store::<Rollout>();
+    let (rs_reader, rs_writer) = reflector::store::<ReplicaSet>();
+    let (ar_reader, ar_writer) = reflector::store::<AnalysisRun>();
+
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry, rollout_reader.clone(), ar_reader.clone(), &plugins);
+    server::serve(config.metrics_addr, config.health_addr, Arc::new(registry), health.clone())
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot serve metrics/health endpoints: {e}")))?;
+
+    let mut elector = config.leader.clone().map(|c| leader::Elector::new(client.clone(), c));
+    if let Some(e) = elector.as_mut() {
+        tracing::info!("waiting to become the leader");
+        e.acquire().await;
+    }
+    health.leader.store(true, Ordering::SeqCst);
+
+    let selector = config.instance_selector();
+    let rollout_stream = reflector(
+        rollout_writer,
+        watcher(api::<Rollout>(&client, &config), watcher::Config::default().labels(&selector)),
+    )
+    .default_backoff()
+    .touched_objects();
     // Only ReplicaSets with the pod-template-hash label can belong to a Rollout.
     let rs_config = watcher::Config::default().labels(rollout::replicasets::HASH_LABEL);
-    let rs_stream = reflector(rs_writer, watcher(rs_api, rs_config)).default_backoff().touched_objects();
-    let ar_stream =
-        reflector(ar_writer, watcher(ar_api.clone(), watcher::Config::default())).default_backoff().touched_objects();
+    let rs_stream = reflector(rs_writer, watcher(api::<ReplicaSet>(&client, &config), rs_config))
+        .default_backoff()
+        .touched_objects();
+    let ar_api = api::<AnalysisRun>(&client, &config);
+    let ar_stream = reflector(ar_writer, watcher(ar_api.clone(), watcher::Config::default().labels(&selector)))
+        .default_backoff()
+        .touched_objects();
 
-    let ctx = Arc::new(Context::new(client.clone(), plugins, rs_reader, ar_reader, namespace));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        plugins,
+        rs_reader.clone(),
+        ar_reader.clone(),
+        config.namespace.clone(),
+        metrics.clone(),
+        config.instance_id.clone(),
+    ));
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;
     tokio::spawn(registry::watch(ctx.clone(), applied));
 
-    let rollouts: Api<Rollout> = Api::all(client.clone());
-    let rollout_controller = Controller::new(rollouts, watcher::Config::default())
+    {
+        let (health, r, s, a) = (health.clone(), rollout_reader.clone(), rs_reader.clone(), ar_reader.clone());
+        tokio::spawn(async move {
+            synced(&r).await;
+            synced(&s).await;
+            synced(&a).await;
+            health.synced.store(true, Ordering::SeqCst);
+            tracing::info!("caches synced");
+        });
+    }
+
+    let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader)
         .owns_stream(rs_stream)
         .owns_stream(ar_stream)
         .shutdown_on_signal()
-        .run(rollout::reconcile, rollout::error_policy, ctx.clone())
+        .run(
+            |r, ctx: Arc<Context>| async move {
+                let started = Instant::now();
+                let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
+                let result = rollout::reconcile(r, ctx.clone()).await;
+                ctx.metrics.rollout_reconciled(&ns, &name, started.elapsed(), result.is_err());
+                result
+            },
+            rollout::error_policy,
+            ctx.clone(),
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("rollout reconcile: {e}");
             }
         });
-    let analysis_controller = Controller::new(ar_api, watcher::Config::default())
+    let analysis_controller = Controller::new(ar_api, watcher::Config::default().labels(&selector))
         .shutdown_on_signal()
-        .run(analysis::reconcile, analysis::error_policy, ctx.clone())
+        .run(
+            |r, ctx: Arc<Context>| async move {
+                let started = Instant::now();
+                let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
+                let result = analysis::reconcile(r, ctx.clone()).await;
+                ctx.metrics.analysis_run_reconciled(&ns, &name, started.elapsed(), result.is_err());
+                result
+            },
+            analysis::error_policy,
+            ctx.clone(),
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!("analysis reconcile: {e}");
             }
         });
-    tracing::info!("aviary-controller started");
-    tokio::join!(rollout_controller, analysis_controller);
+    tracing::info!(instance_selector = %selector, namespaced = config.namespaced, "aviary-controller started");
+    let controllers = async {
+        tokio::join!(rollout_controller, analysis_controller);
+    };
+    match elector.as_mut() {
+        Some(e) => {
+            tokio::select! {
+                () = controllers => {
+                    tracing::info!("shutting down: releasing the lease");
+                    e.release().await;
+                }
+                () = e.hold() => {
+                    // Another controller may already be writing: stop at once, as client-go's
+                    // elector does, and let the Deployment restart us as a candidate.
+                    tracing::error!("leadership lost; exiting");
+                    std::process::exit(1);
+                }
+            }
+        }
+        None => controllers.await,
+    }
     tracing::info!("aviary-controller stopped");
+    Ok(())
 }

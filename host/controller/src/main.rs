@@ -28,6 +28,35 @@ struct Args {
     /// Plugin calls running at once, across all plugins.
     #[arg(long, default_value_t = 64)]
     max_concurrent_plugin_calls: usize,
+    /// Elect a leader among replicas through a coordination Lease in the controller's namespace;
+    /// only the leader reconciles.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: bool,
+    /// How long a lease lasts without renewal.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    leader_election_lease_duration: std::time::Duration,
+    /// How long the leader retries renewing before it gives up leadership.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    leader_election_renew_deadline: std::time::Duration,
+    /// How often candidates try to acquire the lease and the leader renews it.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    leader_election_retry_period: std::time::Duration,
+    /// Reconcile only objects labelled `argo-rollouts.argoproj.io/controller-instance-id=<id>`;
+    /// without it, only objects without that label (Argo's semantics).
+    #[arg(long)]
+    instance_id: Option<String>,
+    /// Watch only the controller's own namespace (use deploy/namespaced for the matching RBAC).
+    #[arg(long)]
+    namespaced: bool,
+    /// Port of the Prometheus `/metrics` endpoint.
+    #[arg(long, alias = "metricsport", default_value_t = 8090)]
+    metrics_port: u16,
+    /// Port of the `/healthz` (liveness) and `/readyz` (readiness) endpoints.
+    #[arg(long, default_value_t = 8080)]
+    healthz_port: u16,
+    /// Address the metrics and health endpoints bind to.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: std::net::IpAddr,
     /// Exit when stdin reaches end of file: a supervisor (or a test harness) that holds the pipe
     /// stops the controller simply by going away, even if it is killed.
     #[arg(long, hide = true)]
@@ -67,11 +96,31 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster")?,
     };
-    let client = kube::Client::try_from(config)?;
+    let metrics = std::sync::Arc::new(aviary_controller::metrics::Metrics::default());
+    let client = kube::client::ClientBuilder::try_from(config)?.with_layer(&metrics.request_layer()).build();
     let plugins = aviary_plugins::PluginHost::new(aviary_plugins::HostConfig {
         cache_dir: Some(args.cache_dir.clone()),
         max_concurrent_calls: args.max_concurrent_plugin_calls,
     })?;
-    aviary_controller::run(client, plugins, args.namespace).await;
+    let leader = args.leader_elect.then(|| aviary_controller::leader::LeaderConfig {
+        lease_name: match &args.instance_id {
+            Some(id) => format!("aviary-controller-lock-{id}"),
+            None => "aviary-controller-lock".into(),
+        },
+        namespace: args.namespace.clone(),
+        identity: aviary_controller::leader::identity(),
+        lease_duration: args.leader_election_lease_duration,
+        renew_deadline: args.leader_election_renew_deadline,
+        retry_period: args.leader_election_retry_period,
+    });
+    let run = aviary_controller::RunConfig {
+        namespace: args.namespace,
+        instance_id: args.instance_id,
+        namespaced: args.namespaced,
+        leader,
+        metrics_addr: std::net::SocketAddr::new(args.bind_address, args.metrics_port),
+        health_addr: std::net::SocketAddr::new(args.bind_address, args.healthz_port),
+    };
+    aviary_controller::run(client, plugins, run, metrics).await?;
     Ok(())
 }

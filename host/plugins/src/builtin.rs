@@ -1,6 +1,6 @@
 //! First-party plugins, embedded in the binary so that Argo templates run unchanged.
 //!
-//! `web` and `prometheus` are Argo's provider names; every first-party plugin is also addressable
+//! `web`, `prometheus` and `datadog` are Argo's provider names; every first-party plugin is also addressable
 //! as `aviary/<name>`. They are ordinary components built from `plugins/` by this crate's build
 //! script: they get the same sandbox, deadline and memory cap as anyone's plugin. By default they
 //! may reach exactly the host named in their own config (`url` or `address`), unless a registry
@@ -24,6 +24,8 @@ pub struct Builtin {
     pub bytes: &'static [u8],
     /// The config field holding the one host the plugin may reach by default.
     pub host_field: Option<&'static str>,
+    /// The URL the plugin calls when its config has no `host_field` (Datadog's default site).
+    pub default_url: Option<&'static str>,
 }
 
 /// The default condition evaluator.
@@ -37,6 +39,7 @@ pub static BUILTINS: &[Builtin] = &[
         kind: PluginKind::Condition,
         bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_expr.wasm")),
         host_field: None,
+        default_url: None,
     },
     Builtin {
         name: "aviary/web",
@@ -44,6 +47,7 @@ pub static BUILTINS: &[Builtin] = &[
         kind: PluginKind::MetricProvider,
         bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_web.wasm")),
         host_field: Some("url"),
+        default_url: None,
     },
     Builtin {
         name: "aviary/prometheus",
@@ -51,6 +55,16 @@ pub static BUILTINS: &[Builtin] = &[
         kind: PluginKind::MetricProvider,
         bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_prometheus.wasm")),
         host_field: Some("address"),
+        default_url: None,
+    },
+    Builtin {
+        name: "aviary/datadog",
+        argo_name: Some("datadog"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_datadog.wasm")),
+        // `address` comes from the Secret named by Argo's secretRef (the controller adds it).
+        host_field: Some("address"),
+        default_url: Some("https://api.datadoghq.com"),
     },
 ];
 
@@ -66,6 +80,8 @@ impl Builtin {
             .host_field
             .and_then(|f| config.get(f))
             .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .or(self.default_url)
             .and_then(|s| Url::parse(s).ok())
             .and_then(|u| Some(format!("{}://{}:{}", u.scheme(), u.host_str()?, u.port_or_known_default()?)));
         match target {
@@ -100,6 +116,14 @@ mod tests {
             prom.default_hosts(&serde_json::json!({"address": "https://prom.example"})).allows("prom.example", 443)
         );
         assert!(prom.default_hosts(&serde_json::json!({"query": "up"})).is_empty());
+        let datadog = find("datadog").unwrap();
+        let site = datadog.default_hosts(&serde_json::json!({"query": "q"}));
+        assert!(site.allows("api.datadoghq.com", 443) && !site.allows("api.datadoghq.eu", 443));
+        assert!(
+            datadog
+                .default_hosts(&serde_json::json!({"address": "https://api.datadoghq.eu"}))
+                .allows("api.datadoghq.eu", 443)
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ impl Default for HostConfig {
     }
 }
 
+/// Measurement metadata key naming the plugin and the digest of the component that took it.
+pub const PLUGIN_METADATA_KEY: &str = "aviary.dev/plugin";
+
 /// Extra time the host waits past a plugin's deadline before abandoning a call that is stuck in
 /// a host import; the epoch deadline normally ends it first.
 const GRACE: Duration = Duration::from_millis(250);
@@ -133,6 +136,7 @@ impl Plugin {
 }
 
 struct Inner {
+    metrics: Arc<crate::metrics::PluginMetrics>,
     engine: Engine,
     linkers: Linkers,
     cache: CompileCache,
@@ -148,6 +152,12 @@ pub struct PluginHost {
     inner: Arc<Inner>,
     /// Where this handle's calls send their HTTP requests (see [`PluginHost::with_http`]).
     http: HttpMode,
+}
+
+impl fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginHost").field("plugins", &self.plugins().len()).finish_non_exhaustive()
+    }
 }
 
 /// What to load: bytes plus what the operator said about them.
@@ -174,6 +184,7 @@ impl PluginHost {
         let client = http::client().map_err(|e| Error::Engine(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
+                metrics: Arc::default(),
                 engine,
                 linkers,
                 cache,
@@ -318,6 +329,11 @@ impl PluginHost {
         Ok(info)
     }
 
+    /// The host's metrics (registered with [`PluginHost::register_metrics`]).
+    pub fn metrics(&self) -> Arc<crate::metrics::PluginMetrics> {
+        self.inner.metrics.clone()
+    }
+
     /// Takes a measurement with provider `plugin` (a registered `org/name`, `aviary/<name>`, or
     /// Argo's `web` / `prometheus`). Never fails: a failure is an `Error` measurement.
     pub async fn measure(&self, plugin: &str, ctx: &CallContext, config: &str) -> Measurement {
@@ -337,6 +353,17 @@ impl PluginHost {
     /// Evaluates `expression` with condition plugin `plugin` (usually `aviary/expr`) and
     /// `value` (extended JSON text) bound as `result`.
     pub async fn evaluate(&self, plugin: &str, expression: &str, value: &str) -> Result<bool, EvalError> {
+        let started = Instant::now();
+        let result = self.evaluate_inner(plugin, expression, value).await;
+        let outcome = match &result {
+            Err(EvalError::Plugin(f)) => f.reason(),
+            _ => "ok",
+        };
+        self.inner.metrics.record(plugin, "evaluate", outcome, started.elapsed());
+        result
+    }
+
+    async fn evaluate_inner(&self, plugin: &str, expression: &str, value: &str) -> Result<bool, EvalError> {
         let p = self.resolve_kind(plugin, PluginKind::Condition).map_err(EvalError::Plugin)?;
         let Pre::Condition(pre) = &p.pre else {
             return Err(EvalError::Plugin(Failure::Unavailable {
@@ -367,6 +394,26 @@ impl PluginHost {
         previous: Option<&Measurement>,
         terminate: bool,
     ) -> Measurement {
+        let started = Instant::now();
+        let m = self.call_provider_inner(plugin, ctx, config, previous, terminate).await;
+        let operation = match (previous, terminate) {
+            (None, _) => "measure",
+            (Some(_), false) => "resume",
+            (Some(_), true) => "terminate",
+        };
+        let outcome = m.failure.as_ref().map_or("ok", Failure::reason);
+        self.inner.metrics.record(plugin, operation, outcome, started.elapsed());
+        m
+    }
+
+    async fn call_provider_inner(
+        &self,
+        plugin: &str,
+        ctx: &CallContext,
+        config: &str,
+        previous: Option<&Measurement>,
+        terminate: bool,
+    ) -> Measurement {
         let p = match self.resolve_kind(plugin, PluginKind::MetricProvider) {
             Ok(p) => p,
             Err(failure) => return Measurement::from_failure(failure),
@@ -379,6 +426,8 @@ impl PluginHost {
         let _permit = self.inner.calls.acquire().await;
         let deadline = Instant::now() + p.limits.timeout;
         let grant = Grant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
             allowed: Arc::new(p.allowed_for(config)),
             max_response_bytes: p.limits.max_response_bytes,
             deadline: deadline.into(),
@@ -405,7 +454,14 @@ impl PluginHost {
         match outcome {
             Err(_) => Measurement::from_failure(timeout(&p)),
             Ok(Err(e)) => Measurement::from_failure(classify(&p, &store, e)),
-            Ok(Ok(m)) => Measurement::from_wit(&p.info.name, m),
+            Ok(Ok(m)) => {
+                let mut m = Measurement::from_wit(&p.info.name, m);
+                // Which component took the measurement: with hot reloads, the audit trail of a
+                // run says exactly which version judged each step.
+                m.metadata
+                    .insert(PLUGIN_METADATA_KEY.into(), format!("{}@sha256:{}", p.info.name, &p.info.sha256[..16]));
+                m
+            }
         }
     }
 

@@ -21,6 +21,8 @@ const MAX_REDIRECTS: usize = 10;
 /// What one call may do on the network.
 #[derive(Debug, Clone)]
 pub(crate) struct Grant {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) metrics: Arc<crate::metrics::PluginMetrics>,
     pub(crate) allowed: Arc<AllowedHosts>,
     pub(crate) max_response_bytes: u64,
     /// The call's deadline: no request outlives it, whatever timeout the guest asks for.
@@ -72,7 +74,8 @@ async fn follow(backend: &Backend, grant: &Grant, request: Request) -> Result<Re
             return Err(HttpError::Transport(format!("unsupported scheme {:?}", url.scheme())));
         }
         if !grant.allowed.allows_url(&url) {
-            tracing::warn!(target: "aviary::plugins::http", host = %host_port(&url), "plugin request to a host it may not reach refused");
+            tracing::warn!(target: "aviary::plugins::http", plugin = %grant.plugin, host = %host_port(&url), "plugin request to a host it may not reach refused");
+            grant.metrics.denied_host(&grant.plugin);
             return Err(HttpError::DeniedHost(host_port(&url)));
         }
         // One hop, from the network or from a recording; the allow-list above applies to both.

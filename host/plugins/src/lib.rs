@@ -28,6 +28,7 @@ pub mod inspect;
 pub mod judge;
 mod limits;
 pub mod measurement;
+pub mod metrics;
 pub mod recording;
 pub mod registry;
 mod store;

@@ -37,6 +37,8 @@ pub struct Env {
     pub log: PathBuf,
     /// The controller binary.
     pub controller: PathBuf,
+    /// The controller's metrics and health ports (on 127.0.0.1).
+    pub ports: (u16, u16),
     child: Mutex<Option<Child>>,
 }
 
@@ -90,17 +92,48 @@ async fn setup(controller: PathBuf) -> Result<Env, Box<dyn std::error::Error + S
     apply_registry(&client).await?;
     let kubeconfig = service_account_kubeconfig(&client, cluster.kubeconfig_path(), cluster.dir()).await?;
     let log = cluster.dir().join("aviary-controller.log");
-    let child = spawn_controller(&controller, &kubeconfig, &log)?;
-    Ok(Env { kubeconfig, log, controller, child: Mutex::new(Some(child)) })
+    let ports = (free_port(), free_port());
+    let child = spawn_controller(&controller, &kubeconfig, &log, ports, &[])?;
+    Ok(Env { kubeconfig, log, controller, ports, child: Mutex::new(Some(child)) })
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
 /// Starts the controller binary; it exits when this process goes away (stdin closes).
-fn spawn_controller(binary: &Path, kubeconfig: &Path, log: &Path) -> std::io::Result<Child> {
+/// Starts a controller process with `extra` flags, its metrics and health endpoints on `ports`.
+pub fn spawn_controller(
+    binary: &Path,
+    kubeconfig: &Path,
+    log: &Path,
+    ports: (u16, u16),
+    extra: &[&str],
+) -> std::io::Result<Child> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     Command::new(binary)
         .arg("--kubeconfig")
         .arg(kubeconfig)
+        .args([
+            "--bind-address",
+            "127.0.0.1",
+            "--metrics-port",
+            &ports.0.to_string(),
+            "--healthz-port",
+            &ports.1.to_string(),
+        ])
+        .args(extra)
         .args(["--namespace", CONTROLLER_NS, "--loglevel", "info,aviary_controller=debug", "--exit-on-stdin-close"])
+        // Short leases, so that a killed controller's successor leads within seconds.
+        .args([
+            "--leader-election-lease-duration",
+            "3s",
+            "--leader-election-renew-deadline",
+            "2s",
+            "--leader-election-retry-period",
+            "500ms",
+        ])
         .env("AVIARY_CACHE_DIR", plugin_cache())
         .stdin(Stdio::piped())
         .stdout(out.try_clone()?)
@@ -121,7 +154,18 @@ impl Env {
             let _ = c.kill();
             let _ = c.wait();
         }
-        *guard = Some(spawn_controller(&self.controller, &self.kubeconfig, &self.log).expect("restart controller"));
+        *guard = Some(
+            spawn_controller(&self.controller, &self.kubeconfig, &self.log, self.ports, &[])
+                .expect("restart controller"),
+        );
+    }
+
+    /// Kills the controller (SIGKILL) without starting another.
+    pub fn kill_controller(&self) {
+        if let Some(mut c) = self.child.lock().unwrap().take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// The last lines of the controller's log, for failure messages.

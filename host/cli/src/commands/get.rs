@@ -99,14 +99,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let ended = follow(&conn, &ro.name, ro.timeout, |objects| {
             let info = rollout_info(objects, chrono::Utc::now());
             match ro.output {
-                DataFormat::Text => screen.draw(&render(&info, Style { width: stdout_width(), ..style }))?,
-                _ if last.as_ref() != Some(&info) => {
+                DataFormat::Text => {
+                    let style = Style { width: stdout_width(), ..style };
+                    let key = if screen.is_live() { String::new() } else { render(&info.without_ages(), style) };
+                    screen.draw_keyed(&render(&info, style), &key)?;
+                }
+                _ if last.as_ref() != Some(&info.without_ages()) => {
                     print_data(ro.output, &info)?;
                 }
                 _ => {}
             }
             let done = ro.until.is_some_and(|u| u.status() == info.status);
-            last = Some(info);
+            last = Some(info.without_ages());
             Ok(if done { Flow::Stop } else { Flow::Continue })
         })
         .await?;

@@ -58,3 +58,44 @@ pub fn install_crypto_provider() {
     // An error only means one is installed already, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = "\
+apiVersion: v1
+kind: Config
+current-context: dev
+clusters:
+- name: c
+  cluster: {server: 'https://127.0.0.1:6443'}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: dev
+  context: {cluster: c, user: u}
+- name: shop
+  context: {cluster: c, user: u, namespace: shop}
+";
+
+    async fn namespace_with(context: Option<&str>, namespace: Option<&str>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        let args = KubeArgs {
+            kubeconfig: Some(path),
+            context: context.map(String::from),
+            namespace: namespace.map(String::from),
+        };
+        args.connect().await.unwrap().namespace
+    }
+
+    #[tokio::test]
+    async fn the_namespace_comes_from_the_flag_then_the_context_then_default() {
+        assert_eq!(namespace_with(None, None).await, "default");
+        assert_eq!(namespace_with(Some("shop"), None).await, "shop");
+        assert_eq!(namespace_with(Some("shop"), Some("prod")).await, "prod");
+    }
+}

@@ -172,14 +172,16 @@ async fn watch(conn: &Connection, metrics: &app::Metrics, options: Options, want
                 last_line = line;
             }
         } else {
-            let mut frame = render(&info, Style { width: stdout_width(), color });
-            frame.push_str(&format!(
+            let style = Style { width: stdout_width(), color };
+            let footer = format!(
                 "\nmetrics endpoint {}: error rate {:.0}%, queried {} times · Ctrl-C to stop\n",
                 metrics.url(),
                 metrics.error_rate() * 100.0,
                 metrics.hits()
-            ));
-            screen.draw(&frame)?;
+            );
+            let frame = render(&info, style) + &footer;
+            let key = if screen.is_live() { String::new() } else { render(&info.without_ages(), style) + &footer };
+            screen.draw_keyed(&frame, &key)?;
         }
         if finished {
             result = if info.status == want { Outcome::Shown } else { Outcome::Unexpected };

@@ -64,6 +64,29 @@ pub struct RolloutInfo {
     pub revisions: Vec<RevisionInfo>,
 }
 
+impl RolloutInfo {
+    /// The same view with every age blanked: what changed, for output that is not redrawn in
+    /// place (a log gets a new frame when something happened, not every second).
+    pub fn without_ages(&self) -> RolloutInfo {
+        let mut info = self.clone();
+        info.age.clear();
+        for rev in &mut info.revisions {
+            for rs in &mut rev.replica_sets {
+                rs.age.clear();
+                rs.scale_down_delay = rs.scale_down_delay.as_ref().map(|_| String::new());
+                rs.pods.iter_mut().for_each(|p| p.age.clear());
+            }
+            rev.analysis_runs.iter_mut().for_each(|r| r.age.clear());
+        }
+        if let Some(w) = &info.waiting_for
+            && w.starts_with("the pause to end in ")
+        {
+            info.waiting_for = Some("the pause to end".to_string());
+        }
+        info
+    }
+}
+
 /// One image and the ReplicaSet roles running it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageInfo {

@@ -8,7 +8,8 @@
 //! stays in the scrollback.
 //!
 //! When stdout is not a terminal (a pipe, a CI log), frames are printed one after the other,
-//! separated by a blank line, with no escape sequences.
+//! separated by a blank line, with no escape sequences, and only when something other than the
+//! ages changed (see [`Screen::draw_keyed`]).
 
 use std::io::{IsTerminal, Write};
 
@@ -33,9 +34,16 @@ impl Screen {
         Screen { tty: std::io::stdout().is_terminal(), last: None, height: 0 }
     }
 
-    /// Shows `frame` (lines ending in `\n`) if it differs from the last one.
-    pub fn draw(&mut self, frame: &str) -> std::io::Result<()> {
-        if self.last.as_deref() == Some(frame) {
+    /// Whether frames are redrawn in place (stdout is a terminal).
+    pub fn is_live(&self) -> bool {
+        self.tty
+    }
+
+    /// Shows `frame` if `key` differs from the last frame's key: when frames are not redrawn in
+    /// place, the caller leaves out of `key` what changes all the time (ages).
+    pub fn draw_keyed(&mut self, frame: &str, key: &str) -> std::io::Result<()> {
+        let key = if self.tty { frame } else { key };
+        if self.last.as_deref() == Some(key) {
             return Ok(());
         }
         let mut out = std::io::stdout().lock();
@@ -45,7 +53,7 @@ impl Screen {
             }
             out.write_all(frame.as_bytes())?;
             out.flush()?;
-            self.last = Some(frame.to_string());
+            self.last = Some(key.to_string());
             return Ok(());
         }
         let rows = terminal::size().map(|(_, h)| h).unwrap_or(50).max(2);

@@ -373,6 +373,9 @@ async fn create(
     if let Some(i) = step {
         labels.insert(STEP_INDEX.into(), i.to_string());
     }
+    if let Some(id) = &ctx.instance_id {
+        labels.insert(crate::INSTANCE_ID_LABEL.into(), id.clone());
+    }
     labels.extend(analysis.analysis_run_metadata.labels.clone());
     if let Some(sel) = rollout.spec.selector.as_ref().and_then(|s| s.match_labels.clone()) {
         labels.extend(sel);
