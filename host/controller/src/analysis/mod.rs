@@ -3,6 +3,7 @@
 //! run's status as Argo does (reference §3). Metrics of one run are measured concurrently, and
 //! runs are reconciled concurrently: a slow provider delays only its own run.
 
+pub mod credentials;
 pub mod providers;
 
 use std::collections::BTreeMap;
@@ -131,6 +132,26 @@ async fn resolve_args(ctx: &Context, run: &AnalysisRun) -> Result<Result<(Vec<Ar
     Ok(resolve_secrets(&run.spec.args, &mut lookup))
 }
 
+/// Datadog's keys from the Secret its `secretRef` names (or the controller's environment, as
+/// Argo does). Read for every measurement, so a rotated key applies at the next one.
+async fn datadog_credentials(
+    ctx: &Context,
+    run: &AnalysisRun,
+    secret_ref: &aviary_api::analysis::SecretRef,
+) -> Result<credentials::DatadogCredentials, String> {
+    use credentials::SecretLookup;
+    let location =
+        credentials::datadog_secret_location(secret_ref, &ctx.namespace, &run.namespace().unwrap_or_default());
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &location.0);
+    let secret = api.get_opt(&location.1).await;
+    let lookup = match &secret {
+        Ok(Some(s)) => SecretLookup::Found(s.data.as_ref()),
+        Ok(None) => SecretLookup::NotFound,
+        Err(e) => SecretLookup::Unreadable(e.to_string()),
+    };
+    credentials::datadog_credentials(&location, lookup, |k| std::env::var(k).ok())
+}
+
 /// Takes (or resumes, or terminates) one measurement and judges it.
 #[allow(clippy::too_many_arguments)]
 async fn measure(
@@ -155,10 +176,21 @@ async fn measure(
         Ok(m) => m,
         Err(e) => return error(format!("Unable to resolve metric arguments: {e}")),
     };
-    let (plugin, config) = match providers::plugin_for(&metric) {
+    let (plugin, mut config) = match providers::plugin_for(&metric) {
         Ok(p) => p,
         Err(e) => return error(e),
     };
+    let mut secrets = secrets.to_vec();
+    if let Some(datadog) = &metric.provider.datadog {
+        match datadog_credentials(ctx, run, &datadog.secret_ref).await.and_then(|c| {
+            secrets.extend(c.secrets());
+            c.merge_into(&config)
+        }) {
+            Ok(with_keys) => config = with_keys,
+            Err(e) => return error(e),
+        }
+    }
+    let secrets = secrets.as_slice();
     let call = CallContext {
         namespace: run.namespace().unwrap_or_default(),
         run_name: run.name_any(),

@@ -1,7 +1,8 @@
 //! Which plugin takes a metric's measurements, and with what config.
 //!
-//! Argo's providers map to plugins by name: `web` and `prometheus` are first-party components
-//! embedded in the binary, `plugin: {org/name: config}` is a plugin from the registry. Argo
+//! Argo's providers map to plugins by name: `web`, `prometheus` and `datadog` are first-party
+//! components embedded in the binary (datadog's credentials are added by the caller, see
+//! [`super::credentials`]), `plugin: {org/name: config}` is a plugin from the registry. Argo
 //! providers Aviary does not ship yet get an `Error` measurement naming them, never a silent
 //! skip.
 
@@ -21,6 +22,9 @@ pub fn plugin_for(metric: &Metric) -> Result<(String, String), String> {
     if let Some(prom) = &p.prometheus {
         return Ok(("prometheus".into(), json(serde_json::to_string(prom))?));
     }
+    if let Some(datadog) = &p.datadog {
+        return Ok(("datadog".into(), json(serde_json::to_string(datadog))?));
+    }
     if let Some((name, config)) = p.plugin.iter().next() {
         if p.plugin.len() > 1 {
             return Err(format!("metric {:?}: provider.plugin must name exactly one plugin", metric.name));
@@ -28,7 +32,6 @@ pub fn plugin_for(metric: &Metric) -> Result<(String, String), String> {
         return Ok((name.clone(), config.to_string()));
     }
     let unsupported = [
-        (p.datadog.is_some(), "datadog"),
         (p.kayenta.is_some(), "kayenta"),
         (p.wavefront.is_some(), "wavefront"),
         (p.new_relic.is_some(), "newRelic"),
@@ -91,6 +94,17 @@ mod tests {
         }))
         .unwrap();
         assert!(plugin_for(&m).unwrap_err().contains("provider \"job\" is not available"));
+
+        let m: Metric = serde_json::from_value(serde_json::json!({
+            "name": "m", "provider": {"datadog": {"apiVersion": "v2", "queries": {"a": "q"}, "formula": "a",
+                                                  "secretRef": {"name": "dd", "namespaced": true}}}
+        }))
+        .unwrap();
+        let (plugin, config) = plugin_for(&m).unwrap();
+        assert_eq!(plugin, "datadog");
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+        assert_eq!(config["queries"]["a"], "q");
+        assert_eq!(config["secretRef"]["name"], "dd");
         let empty = Metric { name: "m".into(), provider: MetricProvider::default(), ..Default::default() };
         assert!(plugin_for(&empty).is_err());
     }
