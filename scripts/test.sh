@@ -3,7 +3,8 @@
 # including those that start a real control plane (tests/cluster) and a real Prometheus.
 #
 # Prerequisites (.ci/run installs them): the wasm32-wasip2 Rust target, Debian's `prometheus`,
-# Go 1.26 for tests/cluster.
+# Go 1.26 for tests/cluster, Python 3 with venv and Node.js 20 with npm for the example plugins
+# (plugins/examples/install-tools.sh fetches componentize-py, jco and componentize-js into ~/.cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,8 @@ missing=()
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || missing+=("rustup target add wasm32-wasip2")
 command -v prometheus >/dev/null || missing+=("apt-get install prometheus")
 command -v go >/dev/null || missing+=("Go 1.26 (for tests/cluster)")
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("apt-get install python3-venv (for plugins/examples)")
+command -v npm >/dev/null || missing+=("apt-get install nodejs npm (for plugins/examples)")
 if ((${#missing[@]})); then
   printf 'missing prerequisites:\n'; printf '  %s\n' "${missing[@]}"; exit 2
 fi
@@ -35,6 +38,11 @@ phase "tests/cluster build"
 AVIARY_TESTCLUSTER="$(tests/cluster/build.sh | tail -n 1)"
 export AVIARY_TESTCLUSTER
 done_phase "tests/cluster build"
+
+phase "example plugins: Python (componentize-py) and JavaScript (jco)"
+AVIARY_EXAMPLES_DIR="$(plugins/examples/build.sh | tail -n 1)"
+export AVIARY_EXAMPLES_DIR
+done_phase "example plugins: Python (componentize-py) and JavaScript (jco)"
 
 phase "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
