@@ -35,7 +35,25 @@ pub struct Context {
     /// once per template with a dry-run create, to recognise an existing ReplicaSet of the same
     /// template (rollbacks, `undo`, ReplicaSets created by Argo).
     pub defaulted_templates: Mutex<HashMap<(String, String), serde_json::Value>>,
+    events: Mutex<Events>,
+}
+
+/// The event recorder and the last note published per (object, reason, type).
+///
+/// kube's `Recorder` folds a repeat of (object, reason, action, type) into the first Event's
+/// series and keeps that first Event's note, so "plugin X loaded (sha256 B)" would show as another
+/// occurrence of "... (sha256 A)". When the note changes, publishing goes through a fresh
+/// recorder, so the new note gets an Event of its own; identical repeats still fold into a series.
+struct Events {
     recorder: Recorder,
+    last_notes: HashMap<(String, String, bool), String>,
+}
+
+/// Past this many remembered notes the memory is cleared (a repeat then starts a new series).
+const MAX_REMEMBERED_NOTES: usize = 10_000;
+
+fn reporter() -> Reporter {
+    Reporter { controller: REPORTER.into(), instance: std::env::var("POD_NAME").ok() }
 }
 
 impl Context {
@@ -49,9 +67,11 @@ impl Context {
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         instance_id: Option<String>,
     ) -> Self {
-        let reporter = Reporter { controller: REPORTER.into(), instance: std::env::var("POD_NAME").ok() };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: Mutex::new(Events {
+                recorder: Recorder::new(client.clone(), reporter()),
+                last_notes: HashMap::new(),
+            }),
             client,
             plugins,
             replica_sets,
@@ -72,14 +92,39 @@ impl Context {
     /// Records an Event on `object`. A failure to record is logged, never fatal: events are
     /// for people, and losing one must not stop a rollout.
     pub async fn event<K: Resource<DynamicType = ()>>(&self, object: &K, warning: bool, reason: &str, note: String) {
+        let note = truncate(note, 1000);
+        let reference = object.object_ref(&());
+        let recorder = {
+            let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (
+                format!(
+                    "{}/{}/{}",
+                    reference.kind.clone().unwrap_or_default(),
+                    reference.namespace.clone().unwrap_or_default(),
+                    reference.name.clone().unwrap_or_default()
+                ),
+                reason.to_string(),
+                warning,
+            );
+            if events.last_notes.len() >= MAX_REMEMBERED_NOTES {
+                events.last_notes.clear();
+            }
+            match events.last_notes.insert(key, note.clone()) {
+                Some(previous) if previous != note => {
+                    events.recorder = Recorder::new(self.client.clone(), reporter());
+                }
+                _ => {}
+            }
+            events.recorder.clone()
+        };
         let event = Event {
             type_: if warning { EventType::Warning } else { EventType::Normal },
             reason: reason.to_string(),
-            note: Some(truncate(note, 1000)),
+            note: Some(note),
             action: reason.to_string(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
+        if let Err(e) = recorder.publish(&event, &reference).await {
             tracing::warn!(reason, "cannot record event: {e}");
         }
     }

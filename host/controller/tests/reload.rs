@@ -52,7 +52,7 @@ async fn registry(client: &kube::Client, path: &std::path::Path, allowed: &str) 
 
 async fn loaded(client: &kube::Client, sha: &str) -> chrono::DateTime<chrono::Utc> {
     let events: Api<Event> = Api::namespaced(client.clone(), CONTROLLER_NS);
-    let at = eventually_ok(&format!("PluginLoaded for {sha}"), T, || async {
+    let at = match eventually_ok(&format!("PluginLoaded for {sha}"), T, || async {
         let list = events.list(&ListParams::default()).await.ok()?;
         list.items.into_iter().find_map(|e| {
             let hit = e.reason.as_deref() == Some("PluginLoaded") && e.note.as_deref().is_some_and(|n| n.contains(sha));
@@ -60,7 +60,10 @@ async fn loaded(client: &kube::Client, sha: &str) -> chrono::DateTime<chrono::Ut
         })
     })
     .await
-    .expect("the plugin loads");
+    {
+        Ok(at) => at,
+        Err(e) => panic!("{e}\ncontroller log:\n{}", env().await.log_tail(40)),
+    };
     chrono::DateTime::from_timestamp(at, 0).unwrap()
 }
 
