@@ -96,6 +96,14 @@ pub struct InspectArgs {
     /// of your artifact store) [default: the file's own file:// URL].
     #[arg(long)]
     location: Option<String>,
+    /// A host the plugin calls (`host`, `host:port`, `*.domain`), for the printed entry's
+    /// `allowedHosts`; repeatable. Without it the plugin has no network once registered.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// Print only the registry file (`plugins: [...]`): the value of `plugins.yaml` in the
+    /// controller's ConfigMap, ready to save and apply.
+    #[arg(long, conflicts_with = "output")]
+    entry: bool,
     #[command(flatten)]
     plugins: PluginOptions,
     /// Output format.
@@ -218,6 +226,10 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })?;
     let Some(world) = info.world else { bail!("{} is not an Aviary plugin", args.path.display()) };
     let entry = registry_entry(&args, world, &info.sha256)?;
+    if args.entry {
+        print!("{}", serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?);
+        return Ok(ExitCode::SUCCESS);
+    }
     match args.output {
         OutputFormat::Json => print_json(&InspectOutput { info, registry_entry: entry })?,
         OutputFormat::Text => {
@@ -240,9 +252,10 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             println!();
             println!("registry entry (add it under `plugins:` in the controller's ConfigMap aviary-config,");
             println!("key plugins.yaml, or in a --plugins file; list the hosts it calls in allowedHosts):");
+            let no_hosts = entry.allowed_hosts.is_empty();
             let yaml = serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?;
             print!("{yaml}");
-            if world == PluginKind::MetricProvider {
+            if world == PluginKind::MetricProvider && no_hosts {
                 println!("  allowedHosts: []");
             }
         }
@@ -265,7 +278,7 @@ fn registry_entry(args: &InspectArgs, world: PluginKind, sha256: &str) -> anyhow
         kind: world,
         location,
         sha256: Some(sha256.to_string()),
-        allowed_hosts: Vec::new(),
+        allowed_hosts: args.allow_hosts.clone(),
         timeout: None,
         memory_limit: None,
     };
