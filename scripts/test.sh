@@ -4,7 +4,8 @@
 #
 # Prerequisites (.ci/run installs them): the wasm32-wasip2 Rust target, Debian's `prometheus`,
 # Go 1.26 for tests/cluster, Python 3 with venv and Node.js 20 with npm for the example plugins
-# (plugins/examples/install-tools.sh fetches componentize-py, jco and componentize-js into ~/.cache).
+# (plugins/examples/install-tools.sh fetches componentize-py, jco and componentize-js into ~/.cache),
+# kubectl for the walk of docs/writing-a-plugin.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ command -v prometheus >/dev/null || missing+=("apt-get install prometheus")
 command -v go >/dev/null || missing+=("Go 1.26 (for tests/cluster)")
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("apt-get install python3-venv (for plugins/examples)")
 command -v npm >/dev/null || missing+=("apt-get install nodejs npm (for plugins/examples)")
+command -v kubectl >/dev/null || missing+=("apt-get install kubernetes-client (kubectl, for docs/writing-a-plugin.md's walk)")
 if ((${#missing[@]})); then
   printf 'missing prerequisites:\n'; printf '  %s\n' "${missing[@]}"; exit 2
 fi

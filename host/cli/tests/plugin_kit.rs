@@ -186,6 +186,36 @@ fn inspect_prints_size_digest_and_a_registry_entry_that_validates() {
 }
 
 #[test]
+fn inspect_entry_prints_only_a_registry_file_with_the_allowed_hosts() {
+    let wasm = Path::new(aviary_plugins::GUEST_DIR).join("aviary_test_hostile.wasm");
+    let wasm = wasm.to_str().unwrap();
+    let out = aviary(&[
+        "plugin",
+        "inspect",
+        wasm,
+        "--name",
+        "acme/steady",
+        "--allow-host",
+        "metrics.example",
+        "--allow-host",
+        "127.0.0.1:8099",
+        "--entry",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The whole output is the value of plugins.yaml: it parses as a registry file and validates.
+    let file: aviary_plugins::RegistryFile = serde_norway::from_slice(&out.stdout).expect("a registry file");
+    assert_eq!(file.plugins.len(), 1);
+    let entry = &file.plugins[0];
+    assert_eq!(entry.allowed_hosts, ["metrics.example", "127.0.0.1:8099"]);
+    let spec = entry.validate().unwrap();
+    assert!(spec.allowed_hosts.allows("127.0.0.1", 8099) && !spec.allowed_hosts.allows("127.0.0.1", 8098));
+
+    let bad = aviary(&["plugin", "inspect", wasm, "--allow-host", "metrics.example:99999", "--entry"]);
+    assert!(!bad.status.success(), "an allowedHosts entry the controller would refuse: {}", text(&bad));
+    assert!(text(&bad).contains("allowedHosts"), "{}", text(&bad));
+}
+
+#[test]
 fn plugin_new_writes_a_project_and_never_overwrites_one() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("error-rate");
