@@ -19,11 +19,17 @@ fn repo() -> PathBuf {
 
 /// The ```sh blocks of a Markdown page, in order.
 fn sh_blocks(markdown: &str) -> Vec<String> {
+    fenced(markdown, "sh")
+}
+
+/// The blocks fenced as ```LANG, in order.
+fn fenced(markdown: &str, lang: &str) -> Vec<String> {
+    let open = format!("```{lang}");
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in markdown.lines() {
         match (&mut current, line.trim_end()) {
-            (None, "```sh") => current = Some(String::new()),
+            (None, l) if l == open => current = Some(String::new()),
             (Some(_), "```") => blocks.extend(current.take()),
             (Some(block), _) => {
                 block.push_str(line);
@@ -32,7 +38,7 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
             (None, _) => {}
         }
     }
-    assert!(current.is_none(), "an unterminated ```sh block");
+    assert!(current.is_none(), "an unterminated ```{lang} block");
     blocks
 }
 
@@ -40,6 +46,31 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
 fn blocks_are_extracted_in_order_and_other_fences_are_not() {
     let page = "x\n```sh\na 1\nb\n```\n```text\nnot run\n```\n```yaml\nk: v\n```\n```sh\nc\n```\n";
     assert_eq!(sh_blocks(page), ["a 1\nb\n", "c\n"]);
+    assert_eq!(fenced(page, "text"), ["not run\n"]);
+}
+
+/// Whether `line` of a sample output, where `…` stands for any text, is a line of `output`.
+fn shown(line: &str, output: &str) -> bool {
+    let parts: Vec<&str> = line.split('…').collect();
+    output.lines().any(|l| {
+        let mut rest = l;
+        for (i, part) in parts.iter().enumerate() {
+            match rest.find(part) {
+                Some(at) if i > 0 || at == 0 => rest = &rest[at + part.len()..],
+                _ => return false,
+            }
+        }
+        rest.is_empty() || line.ends_with('…')
+    })
+}
+
+#[test]
+fn sample_output_lines_match_with_ellipses() {
+    let out = "measurement 1: ok\n  aviary.dev/plugin: /tmp/x/error_rate.wasm@sha256:ab12\n";
+    assert!(shown("measurement 1: ok", out));
+    assert!(shown("  aviary.dev/plugin: …/error_rate.wasm@sha256:…", out));
+    assert!(!shown("measurement 1: ok  phase=Error", out));
+    assert!(!shown("  aviary.dev/plugin: …/other.wasm@…", out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,6 +119,12 @@ async fn the_walk_from_plugin_new_to_a_canary_gated_by_the_plugin_works_as_writt
         e2e::env().await.log_tail(40)
     );
 
+    // The sample outputs the page shows are what the commands print.
+    for block in fenced(&page, "text") {
+        for line in block.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(shown(line, &stdout), "the page shows {line:?}, the walk printed:\n{stdout}");
+        }
+    }
     // What the page promises, step by step.
     assert!(dir.path().join("error-rate/src/lib.rs").is_file(), "plugin new made the project");
     assert!(stdout.contains("2 passed, 0 failed"), "plugin test --replay passed:\n{stdout}");
