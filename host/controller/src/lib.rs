@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod registry;
 pub mod rollout;
 pub mod server;
+pub mod status_write;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -136,6 +137,11 @@ pub async fn run(
     registry::initial(&ctx, &mut applied).await;
     tokio::spawn(registry::watch(ctx.clone(), applied));
 
+    // No reconcile acts before every cache holds a full list: a controller that has just taken
+    // over must not take a ReplicaSet it has not listed yet for a missing one (it would scale the
+    // canary to 100% past maxSurge). The watches are driven by the controllers below, so the
+    // reconciles wait for this signal rather than the controllers being started after it.
+    let (synced_tx, synced_rx) = tokio::sync::watch::channel(false);
     {
         let (health, r, s, a) = (health.clone(), rollout_reader.clone(), rs_reader.clone(), ar_reader.clone());
         tokio::spawn(async move {
@@ -143,21 +149,27 @@ pub async fn run(
             synced(&s).await;
             synced(&a).await;
             health.synced.store(true, Ordering::SeqCst);
+            let _ = synced_tx.send(true);
             tracing::info!("caches synced");
         });
     }
+    let (rollout_synced, analysis_synced) = (synced_rx.clone(), synced_rx);
 
     let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader)
         .owns_stream(rs_stream)
         .owns_stream(ar_stream)
         .shutdown_on_signal()
         .run(
-            |r, ctx: Arc<Context>| async move {
-                let started = Instant::now();
-                let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
-                let result = rollout::reconcile(r, ctx.clone()).await;
-                ctx.metrics.rollout_reconciled(&ns, &name, started.elapsed(), result.is_err());
-                result
+            move |r, ctx: Arc<Context>| {
+                let mut synced = rollout_synced.clone();
+                async move {
+                    let _ = synced.wait_for(|s| *s).await;
+                    let started = Instant::now();
+                    let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
+                    let result = rollout::reconcile(r, ctx.clone()).await;
+                    ctx.metrics.rollout_reconciled(&ns, &name, started.elapsed(), result.is_err());
+                    result
+                }
             },
             rollout::error_policy,
             ctx.clone(),
@@ -170,12 +182,16 @@ pub async fn run(
     let analysis_controller = Controller::new(ar_api, watcher::Config::default().labels(&selector))
         .shutdown_on_signal()
         .run(
-            |r, ctx: Arc<Context>| async move {
-                let started = Instant::now();
-                let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
-                let result = analysis::reconcile(r, ctx.clone()).await;
-                ctx.metrics.analysis_run_reconciled(&ns, &name, started.elapsed(), result.is_err());
-                result
+            move |r, ctx: Arc<Context>| {
+                let mut synced = analysis_synced.clone();
+                async move {
+                    let _ = synced.wait_for(|s| *s).await;
+                    let started = Instant::now();
+                    let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
+                    let result = analysis::reconcile(r, ctx.clone()).await;
+                    ctx.metrics.analysis_run_reconciled(&ns, &name, started.elapsed(), result.is_err());
+                    result
+                }
             },
             analysis::error_policy,
             ctx.clone(),

@@ -8,7 +8,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// Aviary: a progressive-delivery controller for Argo Rollouts' API, with Wasm plugins.
 #[derive(Debug, Parser)]
-#[command(name = "aviary-controller", version, about)]
+#[command(name = "aviary-controller", version, about, args_override_self = true)]
 struct Args {
     /// Path to a kubeconfig; otherwise the in-cluster configuration or $KUBECONFIG.
     #[arg(long)]
@@ -66,7 +66,9 @@ struct Args {
 fn init_logging(level: &str, format: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal: a log file or a log collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if format == "json" {
         builder.json().init();
     } else {

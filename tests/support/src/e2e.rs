@@ -102,8 +102,8 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
-/// Starts the controller binary; it exits when this process goes away (stdin closes).
-/// Starts a controller process with `extra` flags, its metrics and health endpoints on `ports`.
+/// Starts a controller process with `extra` flags (after the defaults here, so they win), its
+/// metrics and health endpoints on `ports`.
 pub fn spawn_controller(
     binary: &Path,
     kubeconfig: &Path,
@@ -123,7 +123,6 @@ pub fn spawn_controller(
             "--healthz-port",
             &ports.1.to_string(),
         ])
-        .args(extra)
         .args(["--namespace", CONTROLLER_NS, "--loglevel", "info,aviary_controller=debug", "--exit-on-stdin-close"])
         // Short leases, so that a killed controller's successor leads within seconds.
         .args([
@@ -134,6 +133,7 @@ pub fn spawn_controller(
             "--leader-election-retry-period",
             "500ms",
         ])
+        .args(extra)
         .env("AVIARY_CACHE_DIR", plugin_cache())
         .stdin(Stdio::piped())
         .stdout(out.try_clone()?)
@@ -149,13 +149,19 @@ pub fn plugin_cache() -> PathBuf {
 impl Env {
     /// Kills the controller (SIGKILL) and starts a new one.
     pub fn restart_controller(&self) {
+        self.restart_controller_with(&[]);
+    }
+
+    /// Kills the controller (SIGKILL) and starts a new one with `extra` flags (later flags win,
+    /// e.g. production-length leases instead of the tests' short ones).
+    pub fn restart_controller_with(&self, extra: &[&str]) {
         let mut guard = self.child.lock().unwrap();
         if let Some(mut c) = guard.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
         *guard = Some(
-            spawn_controller(&self.controller, &self.kubeconfig, &self.log, self.ports, &[])
+            spawn_controller(&self.controller, &self.kubeconfig, &self.log, self.ports, extra)
                 .expect("restart controller"),
         );
     }

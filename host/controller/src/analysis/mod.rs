@@ -21,7 +21,7 @@ use aviary_plugins::judge::{Conditions, judge};
 use aviary_plugins::{CallContext, Phase};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::DeleteParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use tracing::instrument;
@@ -269,7 +269,9 @@ async fn finish_error(
     Ok(Action::requeue(Duration::from_secs(1)))
 }
 
-/// Writes the whole status with the resourceVersion it was computed from.
+/// Writes the whole status with the resourceVersion it was computed from (see [`status_write`]).
+///
+/// [`status_write`]: crate::status_write
 async fn write(ctx: &Context, run: &AnalysisRun, status: aviary_api::AnalysisRunStatus) -> Result<(), Error> {
     if run.status.as_ref() == Some(&status) {
         return Ok(());
@@ -277,7 +279,7 @@ async fn write(ctx: &Context, run: &AnalysisRun, status: aviary_api::AnalysisRun
     let mut next = run.clone();
     next.status = Some(status);
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
-    api.replace_status(&run.name_any(), &PostParams::default(), &next)
+    crate::status_write::replace_status(&api, run, next)
         .await
         .map_err(Error::kube(format!("writing the status of AnalysisRun {}", run.name_any())))?;
     Ok(())

@@ -14,7 +14,6 @@ use aviary_engine::steps::{PauseState, StepContext, completed_current_step, paus
 use aviary_engine::weight::current_step;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use kube::api::PostParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
@@ -526,12 +525,13 @@ impl<'a> CanarySync<'a> {
     }
 
     /// Writes the whole status with the resourceVersion it was computed from: a concurrent
-    /// change (a user's promote, another writer) is a conflict, retried, never overwritten.
+    /// change of spec or status (a user's promote) is a conflict, decided again from the current
+    /// object, never overwritten (see [`crate::status_write`]).
     async fn persist(&self, next: Rollout) -> Result<(), Error> {
         let api: Api<Rollout> = Api::namespaced(self.ctx.client.clone(), &next.namespace().unwrap_or_default());
-        api.replace_status(&next.name_any(), &PostParams::default(), &next)
+        crate::status_write::replace_status(&api, &self.rollout, next)
             .await
-            .map_err(Error::kube(format!("writing the status of Rollout {}", next.name_any())))?;
+            .map_err(Error::kube(format!("writing the status of Rollout {}", self.rollout.name_any())))?;
         Ok(())
     }
 }

@@ -15,7 +15,6 @@ use aviary_api::Rollout;
 use aviary_api::validation::validate_rollout;
 use aviary_engine::phase::rollout_phase;
 use chrono::Utc;
-use kube::api::PostParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use tracing::instrument;
@@ -126,7 +125,7 @@ async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String) -> Res
     }
     if next.status != rollout.status {
         let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-        api.replace_status(&rollout.name_any(), &PostParams::default(), &next)
+        crate::status_write::replace_status(&api, rollout, next)
             .await
             .map_err(Error::kube("writing the InvalidSpec condition"))?;
     }
