@@ -166,6 +166,11 @@ impl Env {
         );
     }
 
+    /// The running controller's process id (to read its memory and CPU time in /proc).
+    pub fn controller_pid(&self) -> Option<u32> {
+        self.child.lock().unwrap().as_ref().map(Child::id)
+    }
+
     /// Kills the controller (SIGKILL) without starting another.
     pub fn kill_controller(&self) {
         if let Some(mut c) = self.child.lock().unwrap().take() {
@@ -261,7 +266,18 @@ async fn service_account_kubeconfig(
     admin: &Path,
     dir: &Path,
 ) -> Result<PathBuf, Box<dyn std::error::Error + Send + Sync>> {
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), CONTROLLER_NS);
+    service_account_kubeconfig_in(client, admin, dir, CONTROLLER_NS).await
+}
+
+/// A kubeconfig (written in `dir`) authenticating as the ServiceAccount `aviary-controller` of
+/// `namespace`, so a controller runs with exactly the RBAC of deploy/, not as an administrator.
+pub async fn service_account_kubeconfig_in(
+    client: &Client,
+    admin: &Path,
+    dir: &Path,
+    namespace: &str,
+) -> Result<PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
     let request = TokenRequest {
         spec: k8s_openapi::api::authentication::v1::TokenRequestSpec {
             audiences: vec![],
@@ -279,7 +295,7 @@ async fn service_account_kubeconfig(
             c["context"]["user"] = json!("aviary-controller");
         }
     }
-    let path = dir.join("aviary-controller.kubeconfig");
+    let path = dir.join(format!("aviary-controller-{namespace}.kubeconfig"));
     let mut f = std::fs::File::create(&path)?;
     f.write_all(serde_norway::to_string(&kubeconfig)?.as_bytes())?;
     Ok(path)
