@@ -92,7 +92,11 @@ pub async fn run(
     let health = Arc::new(server::Health::default());
     let (rollout_reader, rollout_writer) = reflector::store::<Rollout>();
     let (rs_reader, rs_writer) = reflector::store::<ReplicaSet>();
-    let (ar_reader, ar_writer) = reflector::store::<AnalysisRun>();
+    // One AnalysisRun cache for both controllers: the Rollout controller owns runs, the
+    // AnalysisRun controller reconciles them (a second watch would double the memory).
+    let (ar_reader, ar_writer) = reflector::store_shared::<AnalysisRun>(AR_SUBSCRIBER_BUFFER);
+    let ar_for_rollouts = ar_writer.subscribe().ok_or_else(|| Error::Invalid("shared AnalysisRun store".into()))?;
+    let ar_for_runs = ar_writer.subscribe().ok_or_else(|| Error::Invalid("shared AnalysisRun store".into()))?;
 
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry, rollout_reader.clone(), ar_reader.clone(), &plugins);
@@ -110,19 +114,25 @@ pub async fn run(
     let selector = config.instance_selector();
     let rollout_stream = reflector(
         rollout_writer,
-        watcher(api::<Rollout>(&client, &config), watcher::Config::default().labels(&selector)),
+        watcher(api::<Rollout>(&client, &config), watcher::Config::default().labels(&selector)).modify(slim),
     )
     .default_backoff()
     .touched_objects();
     // Only ReplicaSets with the pod-template-hash label can belong to a Rollout.
     let rs_config = watcher::Config::default().labels(rollout::replicasets::HASH_LABEL);
-    let rs_stream = reflector(rs_writer, watcher(api::<ReplicaSet>(&client, &config), rs_config))
+    let rs_stream = reflector(rs_writer, watcher(api::<ReplicaSet>(&client, &config), rs_config).modify(slim))
         .default_backoff()
         .touched_objects();
     let ar_api = api::<AnalysisRun>(&client, &config);
-    let ar_stream = reflector(ar_writer, watcher(ar_api.clone(), watcher::Config::default().labels(&selector)))
+    let ar_root = watcher(ar_api, watcher::Config::default().labels(&selector))
+        .modify(slim)
         .default_backoff()
-        .touched_objects();
+        .reflect_shared(ar_writer)
+        .for_each(|event| async move {
+            if let Err(e) = event {
+                tracing::warn!("watching AnalysisRuns: {e}");
+            }
+        });
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -157,7 +167,7 @@ pub async fn run(
 
     let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader)
         .owns_stream(rs_stream)
-        .owns_stream(ar_stream)
+        .owns_shared_stream(ar_for_rollouts)
         .shutdown_on_signal()
         .run(
             move |r, ctx: Arc<Context>| {
@@ -179,7 +189,7 @@ pub async fn run(
                 tracing::debug!("rollout reconcile: {e}");
             }
         });
-    let analysis_controller = Controller::new(ar_api, watcher::Config::default().labels(&selector))
+    let analysis_controller = Controller::for_shared_stream(ar_for_runs, ar_reader.clone())
         .shutdown_on_signal()
         .run(
             move |r, ctx: Arc<Context>| {
@@ -203,7 +213,10 @@ pub async fn run(
         });
     tracing::info!(instance_selector = %selector, namespaced = config.namespaced, "aviary-controller started");
     let controllers = async {
-        tokio::join!(rollout_controller, analysis_controller);
+        tokio::select! {
+            _ = async { tokio::join!(rollout_controller, analysis_controller) } => {}
+            () = ar_root => {}
+        }
     };
     match elector.as_mut() {
         Some(e) => {
@@ -224,4 +237,18 @@ pub async fn run(
     }
     tracing::info!("aviary-controller stopped");
     Ok(())
+}
+
+/// Room for this many AnalysisRun events per subscriber of the shared cache before its watch waits.
+const AR_SUBSCRIBER_BUFFER: usize = 1024;
+
+/// Drops from a cached object what the controller never reads: `managedFields` (a parsed tree of
+/// field paths, often larger than the object itself) and kubectl's last-applied annotation.
+/// Writes never send cached objects back whole, so nothing is lost on the server.
+fn slim<K: kube::Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }

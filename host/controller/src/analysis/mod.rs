@@ -30,7 +30,13 @@ use crate::context::Context;
 use crate::error::Error;
 
 /// Reconciles one AnalysisRun.
-#[instrument(skip_all, fields(run = %run.name_any(), namespace = run.namespace().unwrap_or_default()))]
+#[instrument(skip_all, fields(
+    run = %run.name_any(),
+    namespace = run.namespace().unwrap_or_default(),
+    rollout = run.owner_references().iter().find(|o| o.kind == "Rollout").map(|o| o.name.clone()),
+    revision = run.labels().get("rollouts-pod-template-hash").cloned(),
+    step = run.labels().get(crate::rollout::analysis::STEP_INDEX).cloned(),
+))]
 pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     let now = Utc::now();
     if run.metadata.deletion_timestamp.is_some() {

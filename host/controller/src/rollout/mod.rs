@@ -23,7 +23,12 @@ use crate::context::Context;
 use crate::error::Error;
 
 /// Reconciles one Rollout.
-#[instrument(skip_all, fields(rollout = %rollout.name_any(), namespace = rollout.namespace().unwrap_or_default(), revision = replicasets::revision(&rollout.metadata)))]
+#[instrument(skip_all, fields(
+    rollout = %rollout.name_any(),
+    namespace = rollout.namespace().unwrap_or_default(),
+    revision = replicasets::revision(&rollout.metadata),
+    step = rollout.status.as_ref().and_then(|s| s.current_step_index),
+))]
 pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
     if rollout.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
