@@ -52,15 +52,7 @@ fn usage(pid: u32) -> (u64, u64, f64) {
 }
 
 async fn metrics_text(port: u16) -> String {
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-        let mut buf = String::new();
-        let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n").and_then(|_| s.read_to_string(&mut buf).map(|_| ()));
-        buf
-    })
-    .await
-    .unwrap_or_default()
+    e2e::http_get(port, "/metrics").await.1
 }
 
 /// Cumulative buckets (upper bound, count) of `aviary_reconcile_seconds`.

@@ -17,15 +17,7 @@ use serde_json::json;
 const T: Duration = Duration::from_secs(150);
 
 async fn conflicts_seen(port: u16) -> f64 {
-    let text = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-        let mut buf = String::new();
-        let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n").and_then(|_| s.read_to_string(&mut buf).map(|_| ()));
-        buf
-    })
-    .await
-    .unwrap_or_default();
+    let (_, text) = http_get(port, "/metrics").await;
     text.lines()
         .filter(|l| l.starts_with("controller_clientset_k8s_request_total{") && l.contains("status_code=\"409\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

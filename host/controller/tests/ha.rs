@@ -13,33 +13,11 @@ use serde_json::json;
 const T: Duration = Duration::from_secs(120);
 
 async fn http_status(port: u16, path: &str) -> u16 {
-    let path = path.to_string();
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return 0 };
-        let mut buf = String::new();
-        if write!(s, "GET {path} HTTP/1.0\r\n\r\n").is_ok() {
-            let _ = s.read_to_string(&mut buf);
-        }
-        buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
-    })
-    .await
-    .unwrap()
+    http_get(port, path).await.0
 }
 
 async fn body(port: u16, path: &str) -> String {
-    let path = path.to_string();
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-        let mut buf = String::new();
-        if write!(s, "GET {path} HTTP/1.0\r\n\r\n").is_ok() {
-            let _ = s.read_to_string(&mut buf);
-        }
-        buf
-    })
-    .await
-    .unwrap()
+    http_get(port, path).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

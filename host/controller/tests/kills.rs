@@ -120,14 +120,7 @@ async fn latest_images_healthy(ns: &TestNamespace, images: &BTreeMap<&str, Strin
 }
 
 async fn http_ready(port: u16) -> bool {
-    tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-        let mut buf = String::new();
-        write!(s, "GET /readyz HTTP/1.0\r\n\r\n").is_ok() && s.read_to_string(&mut buf).is_ok() && buf.contains(" 200 ")
-    })
-    .await
-    .unwrap_or(false)
+    http_get(port, "/readyz").await.0 == 200
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

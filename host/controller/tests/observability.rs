@@ -12,24 +12,7 @@ use serde_json::json;
 const T: Duration = Duration::from_secs(120);
 
 async fn get(port: u16, path: &str) -> (u16, String) {
-    let out = tokio::task::spawn_blocking({
-        let path = path.to_string();
-        move || {
-            use std::io::{Read, Write};
-            // Not listening yet (the controller is starting): an empty answer, status 0.
-            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-            let mut buf = String::new();
-            if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_ok() {
-                let _ = s.read_to_string(&mut buf);
-            }
-            buf
-        }
-    })
-    .await
-    .unwrap();
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    http_get(port, path).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

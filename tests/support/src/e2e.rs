@@ -97,6 +97,26 @@ async fn setup(controller: PathBuf) -> Result<Env, Box<dyn std::error::Error + S
     Ok(Env { kubeconfig, log, controller, ports, child: Mutex::new(Some(child)) })
 }
 
+/// GET `path` from the controller's metrics or health endpoint on 127.0.0.1:`port`: the status
+/// code and the body, or (0, "") while nothing listens (the controller is starting or was killed).
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let path = path.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+        let mut buf = String::new();
+        if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_ok() {
+            let _ = s.read_to_string(&mut buf);
+        }
+        buf
+    })
+    .await
+    .unwrap_or_default();
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
