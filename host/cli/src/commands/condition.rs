@@ -29,21 +29,35 @@ enum ConditionCommand {
     Eval(EvalArgs),
 }
 
+/// The condition flags shared by `condition eval`, `plugin run` and `plugin test`.
+#[derive(Debug, clap::Args)]
+pub struct ConditionFlags {
+    /// successCondition.
+    #[arg(long)]
+    pub success: Option<String>,
+    /// failureCondition.
+    #[arg(long)]
+    pub failure: Option<String>,
+    /// The condition plugin to evaluate with.
+    #[arg(long, default_value = DEFAULT_CONDITION)]
+    pub condition: String,
+}
+
+impl ConditionFlags {
+    /// The conditions as the judge takes them.
+    pub fn conditions(&self) -> Conditions<'_> {
+        Conditions { success: self.success.as_deref(), failure: self.failure.as_deref() }
+    }
+}
+
 /// Flags of `condition eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// The measured value: JSON, plus the bare tokens NaN, Infinity and -Infinity.
     #[arg(long, allow_hyphen_values = true)]
     value: String,
-    /// successCondition.
-    #[arg(long)]
-    success: Option<String>,
-    /// failureCondition.
-    #[arg(long)]
-    failure: Option<String>,
-    /// The condition plugin to evaluate with.
-    #[arg(long, default_value = DEFAULT_CONDITION)]
-    condition: String,
+    #[command(flatten)]
+    conditions: ConditionFlags,
     #[command(flatten)]
     plugins: PluginOptions,
     /// Output format.
@@ -66,8 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let verdict = runtime.block_on(async {
         let host = args.plugins.host().await?;
-        let conditions = Conditions { success: args.success.as_deref(), failure: args.failure.as_deref() };
-        anyhow::Ok(judge(&host, &args.condition, Some(&args.value), conditions).await)
+        anyhow::Ok(judge(&host, &args.conditions.condition, Some(&args.value), args.conditions.conditions()).await)
     })?;
     let out = Verdict { phase: phase_name(verdict.phase), message: verdict.message };
     match args.output {

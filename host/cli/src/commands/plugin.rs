@@ -10,14 +10,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use aviary_plugins::builtin::DEFAULT_CONDITION;
 use aviary_plugins::capability::AllowedHosts;
-use aviary_plugins::judge::{Conditions, judge, phase_name};
+use aviary_plugins::judge::{judge, phase_name};
 use aviary_plugins::registry::{PluginKind, RegistryEntry, RegistryFile};
 use aviary_plugins::{CallContext, Measurement, Phase, PluginHost};
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::condition::ConditionFlags;
 use super::output::{OutputFormat, print_json};
 use super::plugins::PluginOptions;
 
@@ -68,15 +68,8 @@ pub struct RunArgs {
     /// run by path has no network otherwise.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
-    /// successCondition.
-    #[arg(long)]
-    success: Option<String>,
-    /// failureCondition.
-    #[arg(long)]
-    failure: Option<String>,
-    /// The condition plugin.
-    #[arg(long, default_value = DEFAULT_CONDITION)]
-    condition: String,
+    #[command(flatten)]
+    conditions: ConditionFlags,
     #[command(flatten)]
     plugins: PluginOptions,
     /// Output format.
@@ -157,7 +150,7 @@ fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(m.resume_after.unwrap_or(Duration::from_secs(1))).await;
             m = host.resume(&name, &ctx, &config, &m).await;
         }
-        anyhow::Ok(judged(&host, &args.condition, args.success.as_deref(), args.failure.as_deref(), m).await)
+        anyhow::Ok(judged(&host, &args.conditions, m).await)
     })?;
     match args.output {
         OutputFormat::Json => print_json(&out)?,
@@ -189,17 +182,10 @@ pub(crate) fn resolve(host: &PluginHost, plugin: &str, extra: AllowedHosts) -> a
 }
 
 /// A provider's measurement as `plugin run` prints it: a value judged with the conditions.
-pub(crate) async fn judged(
-    host: &PluginHost,
-    condition: &str,
-    success: Option<&str>,
-    failure: Option<&str>,
-    m: Measurement,
-) -> RunOutput {
+pub(crate) async fn judged(host: &PluginHost, flags: &ConditionFlags, m: Measurement) -> RunOutput {
     let (phase, message) = match m.phase {
         Phase::Measured => {
-            let conditions = Conditions { success, failure };
-            let verdict = judge(host, condition, m.value.as_deref(), conditions).await;
+            let verdict = judge(host, &flags.condition, m.value.as_deref(), flags.conditions()).await;
             let message = if verdict.message.is_empty() { m.message.clone() } else { verdict.message };
             (phase_name(verdict.phase), message)
         }

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::commands::condition::ConditionFlags;
 use anyhow::Context as _;
-use aviary_plugins::builtin::DEFAULT_CONDITION;
 use aviary_plugins::capability::AllowedHosts;
 use aviary_plugins::recording::{Expectation, Recorder, Recording, Replay};
 use aviary_plugins::{CallContext, HttpMode, Measurement, Phase, PluginHost};
@@ -48,15 +48,8 @@ pub struct TestArgs {
     /// allow-list is enforced when replaying too.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
-    /// successCondition.
-    #[arg(long)]
-    success: Option<String>,
-    /// failureCondition.
-    #[arg(long)]
-    failure: Option<String>,
-    /// The condition plugin.
-    #[arg(long, default_value = DEFAULT_CONDITION)]
-    condition: String,
+    #[command(flatten)]
+    conditions: ConditionFlags,
     #[command(flatten)]
     plugins: PluginOptions,
     /// Output format.
@@ -152,7 +145,7 @@ async fn replay(
             }
             m = replaying.resume(name, &ctx, config, &m).await;
         }
-        let outcome = judged(host, &args.condition, args.success.as_deref(), args.failure.as_deref(), m).await;
+        let outcome = judged(host, &args.conditions, m).await;
         let mut problems: Vec<String> =
             replay.misses().into_iter().map(|r| format!("request not in the recording: {r}")).collect();
         if let Some(expect) = &recorded.expect {
@@ -182,7 +175,7 @@ async fn record(
         let recorder = Arc::new(Recorder::new(SystemTime::now()));
         let recording_host = host.with_http(HttpMode::Record(recorder.clone()));
         let m = follow(&recording_host, name, config).await;
-        let outcome = judged(host, &args.condition, args.success.as_deref(), args.failure.as_deref(), m).await;
+        let outcome = judged(host, &args.conditions, m).await;
         let expect = Expectation {
             phase: outcome.phase.to_string(),
             value: outcome.value.clone(),
