@@ -8,12 +8,13 @@
 //! JavaScript ones by plugins/examples/build.sh, which this test runs unless
 //! `AVIARY_EXAMPLES_DIR` names its output (scripts/test.sh builds them first and times it).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
+use common::{aviary, serve, text};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -48,39 +49,6 @@ fn component(lang: &str) -> PathBuf {
     };
     assert!(path.is_file(), "the {lang} example was not built: {} is missing", path.display());
     path
-}
-
-fn aviary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aviary"))
-        .args(args)
-        // Compiled components are cached across runs: compiling the Python and JavaScript
-        // components (an interpreter each) takes seconds.
-        .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
-        .output()
-        .expect("run aviary")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// Answers every request with `body` as JSON; returns `host:port`.
-fn serve(body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
 }
 
 /// `aviary plugin run -o json` of the example in `lang`.

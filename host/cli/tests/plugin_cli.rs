@@ -1,11 +1,12 @@
 //! `aviary plugin run` and `aviary plugin inspect`, run as a user runs them, against a real HTTP
 //! server on loopback.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::serve;
 use serde_json::Value;
 
 fn aviary(args: &[&str]) -> Output {
@@ -23,25 +24,6 @@ fn json(out: &Output) -> Value {
 
 fn component(file: &str) -> PathBuf {
     Path::new(aviary_plugins::GUEST_DIR).join(file)
-}
-
-/// A one-route HTTP server answering every request with `body` as JSON; returns `host:port`.
-fn serve(body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
 }
 
 #[test]

@@ -1,43 +1,12 @@
 //! The plugin kit as a user drives it: `plugin test` against recordings (and `--record` from a
 //! real run on loopback), `plugin inspect`'s registry entry, and `plugin new`.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::{aviary, serve, text};
 use serde_json::{Value, json};
-
-fn aviary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aviary"))
-        .args(args)
-        .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
-        .output()
-        .expect("run aviary")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// Answers every request with `body` as JSON; returns `host:port`.
-fn serve(body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
-}
 
 fn write_json(dir: &Path, name: &str, value: &Value) -> String {
     let path = dir.join(name);
