@@ -16,7 +16,9 @@ phase() { printf '\n==> %s (%s)\n' "$1" "$(date +%T)"; PHASE_START=$SECONDS; }
 done_phase() { printf '<== %s took %ss\n' "$1" "$((SECONDS - PHASE_START))"; }
 
 missing=()
-rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || missing+=("rustup target add wasm32-wasip2")
+for target in wasm32-wasip2 wasm32-unknown-unknown; do
+    rustup target list --installed 2>/dev/null | grep -qx "$target" || missing+=("rustup target add $target")
+done
 command -v prometheus >/dev/null || missing+=("apt-get install prometheus")
 command -v go >/dev/null || missing+=("Go 1.26 (for tests/cluster)")
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("apt-get install python3-venv (for plugins/examples)")

@@ -55,18 +55,10 @@ impl CompileCache {
     /// The component for `bytes` whose digest is `sha256`: from memory, from disk, or compiled
     /// (and then written to disk; a failed write is logged, never fatal).
     pub fn load(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> Result<(Component, Origin), String> {
-        if let Some(c) = self.memory.lock().unwrap_or_else(|p| p.into_inner()).get(sha256) {
-            return Ok((c.clone(), Origin::Memory));
+        if let Some(found) = self.cached(engine, sha256) {
+            return Ok(found);
         }
-        let path = self.dir.as_ref().map(|d| d.join(format!("{sha256}-{}.cwasm", self.engine_hash)));
-        if let Some(path) = &path
-            && path.exists()
-        {
-            match deserialize(engine, path) {
-                Ok(c) => return Ok((self.remember(sha256, c), Origin::Disk)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compiled plugin: {e:#}"),
-            }
-        }
+        let path = self.path(sha256);
         let compiled = engine.precompile_component(bytes).map_err(|e| format!("{e:#}"))?;
         if let Some(path) = &path
             && let Err(e) = write_atomically(path, &compiled)
@@ -75,6 +67,28 @@ impl CompileCache {
         }
         let component = deserialize_bytes(engine, &compiled).map_err(|e| format!("{e:#}"))?;
         Ok((self.remember(sha256, component), Origin::Compiled))
+    }
+
+    /// The component cached under `key` (in memory or on disk), without compiling anything.
+    pub fn cached(&self, engine: &Engine, key: &str) -> Option<(Component, Origin)> {
+        if let Some(c) = self.memory.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return Some((c.clone(), Origin::Memory));
+        }
+        let path = self.path(key)?;
+        if !path.exists() {
+            return None;
+        }
+        match deserialize(engine, &path) {
+            Ok(c) => Some((self.remember(key, c), Origin::Disk)),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring unusable compiled plugin: {e:#}");
+                None
+            }
+        }
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(format!("{key}-{}.cwasm", self.engine_hash)))
     }
 
     fn remember(&self, sha256: &str, c: Component) -> Component {

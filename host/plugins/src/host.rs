@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use wasmtime::component::Component;
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap};
 
 use crate::Error;
 use crate::builtin::{self, Builtin};
@@ -21,6 +22,7 @@ use crate::http::{self, Grant};
 use crate::inspect::{self, Binary, ComponentInfo};
 use crate::limits::Limits;
 use crate::measurement::{CallContext, Measurement};
+use crate::preinit;
 use crate::recording::HttpMode;
 use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
 use crate::store::StoreState;
@@ -74,6 +76,8 @@ pub struct PluginInfo {
     pub allowed_hosts: String,
     /// Whether the compiled code came from the cache.
     pub cached: bool,
+    /// Whether calls start from the snapshot of its init function (see `preinit`).
+    pub preinitialised: bool,
     /// Time to compile or load it.
     #[serde(with = "humantime_serde_compat")]
     pub load_time: Duration,
@@ -469,14 +473,14 @@ impl PluginHost {
     /// checked at every epoch tick. Between ticks the guest yields to the executor, so even a
     /// guest spinning in a loop leaves the worker thread to other tasks.
     fn new_store(&self, p: &Plugin, grant: Option<Grant>, deadline: Instant) -> Store<StoreState> {
+        self.store_for(&p.info.name, p.limits.memory, grant, deadline)
+    }
+
+    fn store_for(&self, plugin: &str, memory: u64, grant: Option<Grant>, deadline: Instant) -> Store<StoreState> {
         let backend = http::Backend { client: self.inner.client.clone(), mode: self.http.clone() };
-        let state = StoreState::new(p.info.name.as_str().into(), p.limits.memory, grant, backend);
+        let state = StoreState::new(plugin.into(), memory, grant, backend);
         let mut store = Store::new(&self.inner.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
-        });
+        preinit::limit(&mut store, deadline);
         store
     }
 
@@ -527,11 +531,16 @@ impl PluginHost {
             return Err(Error::Incompatible { name: c.name.to_string(), reason: inspect::not_a_component(kind) });
         }
         let sha = sha256_hex(c.bytes);
-        let (component, origin) = self
-            .inner
-            .cache
-            .load(&self.inner.engine, &sha, c.bytes)
-            .map_err(|reason| Error::Compile { name: c.name.to_string(), reason })?;
+        let snapshot = self.preinitialised(&c, &sha);
+        let preinitialised = snapshot.is_some();
+        let (component, origin) = match snapshot {
+            Some(loaded) => loaded,
+            None => self
+                .inner
+                .cache
+                .load(&self.inner.engine, &sha, c.bytes)
+                .map_err(|reason| Error::Compile { name: c.name.to_string(), reason })?,
+        };
         let description = inspect::describe(&self.inner.engine, &component, c.bytes);
         let world = inspect::check(&description, c.expected)
             .map_err(|reason| Error::Incompatible { name: c.name.to_string(), reason })?;
@@ -553,9 +562,63 @@ impl PluginHost {
                 (false, None) => c.allowed.to_string(),
             },
             cached: origin != Origin::Compiled,
+            preinitialised,
             load_time: started.elapsed(),
         };
         Ok(Plugin { kind: world, limits, allowed: c.allowed, builtin_hosts: c.builtin_hosts, pre, info })
+    }
+
+    /// The pre-initialised form of a component that exports [`preinit::INIT_EXPORT`]: from the
+    /// compile cache (keyed by the original's digest), or made now and cached. `None` when the
+    /// component does not ask for it, or when its init fails: then it is loaded as it is, which
+    /// is slower per call but correct, and the reason is logged.
+    fn preinitialised(&self, c: &Candidate<'_>, sha: &str) -> Option<(Component, Origin)> {
+        let exports = preinit::top_level_exports(c.bytes);
+        if !exports.iter().any(|e| e == preinit::INIT_EXPORT) {
+            return None;
+        }
+        let key = format!("{sha}-preinit");
+        if let Some(found) = self.inner.cache.cached(&self.inner.engine, &key) {
+            return Some(found);
+        }
+        let world = match c.expected {
+            Some(kind) => kind,
+            None if exports.iter().any(|e| e == "evaluate") => PluginKind::Condition,
+            None => PluginKind::MetricProvider,
+        };
+        let linker = match world {
+            PluginKind::Condition => &self.inner.linkers.condition,
+            PluginKind::MetricProvider => &self.inner.linkers.provider,
+        };
+        let limits = c.limits.unwrap_or_else(|| Limits::defaults(world));
+        let mut store = self.store_for(c.name, limits.memory, None, Instant::now() + limits.timeout);
+        let started = Instant::now();
+        // Synchronous like the compile around it; the init runs on wasmtime's fiber and needs no
+        // reactor. A panic inside the snapshotting (a component shape it mishandles) is a failed
+        // pre-initialisation, never the host's.
+        let made = futures::executor::block_on(
+            std::panic::AssertUnwindSafe(preinit::snapshot(
+                &self.inner.engine,
+                linker,
+                &mut store,
+                c.bytes,
+                limits.timeout,
+            ))
+            .catch_unwind(),
+        )
+        .unwrap_or_else(|_| Err("the snapshot panicked".to_string()));
+        store.data().flush_stdio();
+        let loaded = made.and_then(|snapshot| self.inner.cache.load(&self.inner.engine, &key, &snapshot));
+        match loaded {
+            Ok((component, origin)) => {
+                tracing::info!(plugin = %c.name, took = ?started.elapsed(), "plugin pre-initialised");
+                Some((component, origin))
+            }
+            Err(reason) => {
+                tracing::warn!(plugin = %c.name, "pre-initialisation failed, loading the plugin as it is: {reason}");
+                None
+            }
+        }
     }
 
     /// Type-checks a component against the world's linker once; the result instantiates cheaply.

@@ -29,6 +29,7 @@ pub mod judge;
 mod limits;
 pub mod measurement;
 pub mod metrics;
+mod preinit;
 pub mod recording;
 pub mod registry;
 mod store;

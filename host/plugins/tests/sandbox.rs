@@ -212,3 +212,30 @@ async fn a_provider_is_not_a_condition_and_an_unknown_name_is_unavailable() {
     assert_eq!(m.phase, Phase::Error);
     assert_eq!(m.message, "unavailable: plugin \"acme/missing\" is not registered");
 }
+
+/// The hostile condition exports an init function that leaves 41 in a static; `preinit` adds one
+/// and is true only when the call starts from the init's snapshot in a fresh instance. So each
+/// call sees the pre-initialised state, and no call sees what an earlier one left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_initialised_plugin_starts_every_call_from_its_snapshot() {
+    let host = hostile_host().await;
+    for _ in 0..3 {
+        assert_eq!(host.evaluate("test/hostile-condition", "preinit", "true").await, Ok(true));
+    }
+    let info = host.plugins().into_iter().find(|p| p.name == "test/hostile-condition").unwrap();
+    assert!(info.preinitialised);
+    assert_eq!(info.sha256, aviary_plugins::cache::sha256_hex(&common::read_component(HOSTILE_CONDITION)));
+}
+
+/// `aviary/expr` asks for pre-initialisation (its table of built-in functions is built at load
+/// time), and its init, which runs under the condition deadline of 1 s after the compile, works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expr_evaluator_is_pre_initialised() {
+    let host = hostile_host().await;
+    assert_eq!(host.evaluate("aviary/expr", "result[0] >= 0.95", "[0.97]").await, Ok(true));
+    let plugins = host.plugins();
+    let info = |name: &str| plugins.iter().find(|p| p.name == name).unwrap().clone();
+    assert!(info("aviary/expr").preinitialised, "{:?}", info("aviary/expr"));
+    // A component without an init function is loaded as it is.
+    assert!(!info("test/hostile").preinitialised);
+}

@@ -24,12 +24,14 @@
 //! ```
 //!
 //! Every call runs in a fresh sandboxed instance: keep nothing in statics between calls, and put
-//! what a polling measurement needs later into its metadata.
+//! what a polling measurement needs later into its metadata. Setup that every call would repeat
+//! (tables, parsers) can run once at load time instead: see [`preinit`].
 
 pub mod auth;
 pub mod condition;
 pub mod http;
 pub mod log;
+pub mod preinit;
 pub mod provider;
 
 pub use aviary_value::Value;

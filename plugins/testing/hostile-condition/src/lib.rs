@@ -1,8 +1,20 @@
 //! A condition evaluator that misbehaves when the expression asks it to: `loop`, `memory-bomb`,
 //! `panic`. Any other expression evaluates to `result == true`. Tests use it to show that a
 //! condition plugin's deadline (1 s by default) and memory cap hold too.
+//!
+//! It is also pre-initialised: its init function leaves 41 in a static, and the expression
+//! `preinit` takes that number and adds one, true only if the call started from the init's
+//! snapshot (41) in a fresh instance (not 42 left by an earlier call).
 
-use aviary_plugin_sdk::{Condition, Value, export_condition};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aviary_plugin_sdk::{Condition, Value, export_condition, export_initialize};
+
+static STATE: AtomicU32 = AtomicU32::new(0);
+
+fn initialize() {
+    STATE.store(41, Ordering::SeqCst);
+}
 
 struct Hostile;
 
@@ -23,9 +35,11 @@ impl Condition for Hostile {
                 }
             }
             "panic" => panic!("the condition panicked on purpose"),
+            "preinit" => Ok(STATE.fetch_add(1, Ordering::SeqCst) == 41),
             _ => Ok(result == Value::Bool(true)),
         }
     }
 }
 
 export_condition!(Hostile);
+export_initialize!(initialize);
