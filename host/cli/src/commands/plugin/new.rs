@@ -285,6 +285,7 @@ mod templates {
             ("condition.rs", include_str!("../../../../../plugins/sdk/src/condition.rs")),
             ("http.rs", include_str!("../../../../../plugins/sdk/src/http.rs")),
             ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
+            ("preinit.rs", include_str!("../../../../../plugins/sdk/src/preinit.rs")),
             ("provider.rs", include_str!("../../../../../plugins/sdk/src/provider.rs")),
         ];
     }
@@ -330,6 +331,21 @@ mod tests {
         let rust = project("error-rate", Lang::Rust, Kind::MetricProvider).unwrap();
         let provider = rust.iter().find(|(p, _)| p == "vendor/aviary-plugin-sdk/src/provider.rs").unwrap();
         assert!(provider.1.contains("path: \"../../wit\""));
+    }
+
+    /// A generated project vendors the SDK: every source file of plugins/sdk/src must be in it.
+    #[test]
+    fn every_sdk_source_file_is_vendored() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".rs"))
+            .collect();
+        on_disk.sort();
+        let mut vendored: Vec<String> = templates::sdk::SOURCES.iter().map(|(n, _)| n.to_string()).collect();
+        vendored.sort();
+        assert_eq!(vendored, on_disk);
     }
 
     #[test]
