@@ -300,6 +300,10 @@ impl<'a> CanarySync<'a> {
         s.current_step_index = (steps > 0).then_some(steps);
         if s.stable_rs != s.current_pod_hash {
             s.stable_rs = s.current_pod_hash.clone();
+            // A full promotion is done once its revision is stable. Argo clears the flag on the
+            // next reconcile (its base status compares with the old stable); clearing it in the
+            // same write means no status ever says Healthy with a full promotion pending.
+            s.promote_full = false;
             let rev = replicasets::revision(&self.rollout.metadata);
             self.ctx
                 .event(
