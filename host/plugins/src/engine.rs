@@ -48,11 +48,14 @@ fn base_config() -> Config {
 }
 
 /// Per memory slot, the bytes a finished call may leave resident (reset in place) for the next.
-const KEEP_RESIDENT_MEMORY: usize = 1 << 20;
+/// A condition call dirties a few dozen pages; 1 MiB per slot was no faster and, with 64 calls at
+/// once in the 1,000-Rollout bench, raised the controller's peak by 105 MiB (docs/benchmarks.md).
+const KEEP_RESIDENT_MEMORY: usize = 256 << 10;
 /// The same for each table slot.
 const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 /// Idle slots that keep their resident pages (and their plugin's image) for reuse; beyond this
-/// an idle slot is decommitted. Bounds the resident memory this costs to about 17 MiB.
+/// an idle slot is decommitted. With the amounts above, every slot of a full pool (64 calls)
+/// keeps at most 20 MiB resident.
 const MAX_WARM_SLOTS: u32 = 16;
 
 /// Pool sizes. Per-plugin memory caps are enforced by each Store's limiter, so the pool's own
