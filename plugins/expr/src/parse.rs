@@ -543,13 +543,20 @@ mod tests {
         "len([]) == 0",
     ];
 
+    /// Asserts that `e` takes the fast path and builds what `expr::compile` builds; returns that
+    /// program's Debug text.
+    fn assert_fast_path_matches(e: &str) -> String {
+        let program = fast(e).unwrap_or_else(|| panic!("{e:?} fell back"));
+        let expected = debug(&expr::compile(e).unwrap_or_else(|err| panic!("{e:?}: {err}")));
+        assert_eq!(debug(&program), expected, "{e:?}");
+        expected
+    }
+
     #[test]
     fn common_conditions_take_the_fast_path_and_match_compile() {
         for e in COMMON {
-            let program = fast(e).unwrap_or_else(|| panic!("{e:?} fell back"));
-            let expected = expr::compile(e).unwrap_or_else(|err| panic!("{e:?}: {err}"));
-            assert_eq!(debug(&program), debug(&expected), "{e:?}");
-            assert_eq!(debug(&compile(e).unwrap()), debug(&expected), "{e:?}");
+            let expected = assert_fast_path_matches(e);
+            assert_eq!(debug(&compile(e).unwrap()), expected, "{e:?}");
         }
     }
 
@@ -600,9 +607,7 @@ mod tests {
     #[test]
     fn keyword_and_operator_edges_parse_as_pest_parses_them() {
         for e in KEYWORD_EDGES {
-            let program = fast(e).unwrap_or_else(|| panic!("{e:?} fell back"));
-            let expected = expr::compile(e).unwrap_or_else(|err| panic!("{e:?}: {err}"));
-            assert_eq!(debug(&program), debug(&expected), "{e:?}");
+            assert_fast_path_matches(e);
         }
     }
 
