@@ -581,11 +581,8 @@ impl PluginHost {
         if let Some(found) = self.inner.cache.cached(&self.inner.engine, &key) {
             return Some(found);
         }
-        let world = match c.expected {
-            Some(kind) => kind,
-            None if exports.iter().any(|e| e == "evaluate") => PluginKind::Condition,
-            None => PluginKind::MetricProvider,
-        };
+        // A component of neither world is not pre-initialised; compiling it reports why.
+        let world = c.expected.or_else(|| inspect::world_of(&exports))?;
         let linker = match world {
             PluginKind::Condition => &self.inner.linkers.condition,
             PluginKind::MetricProvider => &self.inner.linkers.provider,

@@ -55,20 +55,25 @@ pub fn describe(engine: &Engine, component: &Component, bytes: &[u8]) -> Compone
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let has = |n: &str| exports.iter().any(|e| e == n);
-    let world = if has("measure") && has("resume") && has("terminate") {
-        Some(PluginKind::MetricProvider)
-    } else if has("evaluate") {
-        Some(PluginKind::Condition)
-    } else {
-        None
-    };
+    let world = world_of(&exports);
     let version = imports
         .iter()
         .filter_map(|i| i.strip_prefix("aviary:plugin/"))
         .filter_map(|i| i.split_once('@').map(|(_, v)| v.to_string()))
         .next();
     ComponentInfo { world, version, imports, exports, size: bytes.len(), sha256: crate::cache::sha256_hex(bytes) }
+}
+
+/// The world a component implements, from its top-level export names.
+pub(crate) fn world_of(exports: &[String]) -> Option<PluginKind> {
+    let has = |n: &str| exports.iter().any(|e| e == n);
+    if has("measure") && has("resume") && has("terminate") {
+        Some(PluginKind::MetricProvider)
+    } else if has("evaluate") {
+        Some(PluginKind::Condition)
+    } else {
+        None
+    }
 }
 
 /// Refuses a component that is not of a supported world and version; `expected` is the kind a
