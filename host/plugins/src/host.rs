@@ -480,7 +480,8 @@ impl PluginHost {
         let backend = http::Backend { client: self.inner.client.clone(), mode: self.http.clone() };
         let state = StoreState::new(plugin.into(), memory, grant, backend);
         let mut store = Store::new(&self.inner.engine, state);
-        preinit::limit(&mut store, deadline);
+        store.limiter(|s| &mut s.limiter);
+        crate::store::set_deadline(&mut store, deadline);
         store
     }
 

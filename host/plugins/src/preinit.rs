@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Engine, Store};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 use crate::store::StoreState;
@@ -60,7 +60,7 @@ pub(crate) async fn snapshot(
     let (cx, instrumented) = wizer.instrument_component(bytes).map_err(|e| format!("cannot instrument: {e:#}"))?;
     let component = Component::new(engine, &instrumented).map_err(|e| format!("cannot compile: {e:#}"))?;
     // The plugin's deadline covers its own work, not the compile above.
-    limit(store, Instant::now() + timeout);
+    crate::store::set_deadline(store, Instant::now() + timeout);
     let instance = linker.instantiate_async(&mut *store, &component).await.map_err(|e| format!("{e:#}"))?;
     let init = instance.get_typed_func::<(), ()>(&mut *store, INIT_EXPORT).map_err(|e| format!("{e:#}"))?;
     init.call_async(&mut *store, ()).await.map_err(|e| format!("{INIT_EXPORT} failed: {e:#}"))?;
@@ -70,15 +70,6 @@ pub(crate) async fn snapshot(
         Some(e) => Err(format!("cannot read the initialised state: {e}")),
         None => Ok(snapshot),
     }
-}
-
-/// A Store for the init run: like a call's, with a deadline checked at every epoch tick.
-pub(crate) fn limit(store: &mut Store<StoreState>, deadline: Instant) {
-    store.limiter(|s| &mut s.limiter);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
-    });
 }
 
 /// Wizer reads the instance's state through the accessor functions it added when instrumenting.

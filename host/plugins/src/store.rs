@@ -2,8 +2,10 @@
 //! network grant, and the host side of the `log` and `http` imports.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -18,6 +20,16 @@ const STDIO_CAPACITY: usize = 64 << 10;
 const MAX_LOG_LINES: u32 = 200;
 /// Longer log lines are cut.
 const MAX_LOG_LINE: usize = 4 << 10;
+
+/// Sets the deadline of a Store's guest code, checked at every epoch tick: past it the guest is
+/// interrupted; before it the guest yields to the executor at each tick, so even a guest spinning
+/// in a loop leaves the worker thread to other tasks.
+pub(crate) fn set_deadline(store: &mut Store<StoreState>, deadline: Instant) {
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+    });
+}
 
 /// The data of one Store (one plugin call).
 pub(crate) struct StoreState {
