@@ -30,6 +30,7 @@ fi
 
 phase "cargo fmt --check"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
 done_phase "cargo fmt --check"
 
 phase "go fmt and unit tests of tests/cluster"
@@ -55,3 +56,7 @@ done_phase "cargo clippy"
 phase "cargo test"
 cargo test --workspace
 done_phase "cargo test"
+
+phase "fuzz (scripts/fuzz.sh, ${AVIARY_FUZZ_SECONDS:-120}s per target)"
+scripts/fuzz.sh
+done_phase "fuzz"

@@ -23,6 +23,7 @@ const GUESTS: &[&str] = &[
     "aviary-example-json-number",
     "aviary-test-hostile",
     "aviary-test-hostile-condition",
+    "aviary-test-looping-init",
 ];
 
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.

@@ -105,11 +105,20 @@ pub fn check_against_schema(value: &Value, schema: &Value) -> Vec<SchemaError> {
     errs
 }
 
+/// The OpenAPI schema of the CRD of `kind` (`Rollout`, `AnalysisTemplate`, ...), generated once
+/// per process: `lint`, `plan` and `replay` check every manifest against it.
+pub fn schema_for_kind(kind: &str) -> Option<&'static Value> {
+    static SCHEMAS: std::sync::OnceLock<Vec<(String, Value)>> = std::sync::OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| {
+        all().into_iter().filter_map(|(_, c)| Some((c.spec.names.kind.clone(), schema_of(&c)?))).collect()
+    });
+    schemas.iter().find(|(k, _)| k == kind).map(|(_, s)| s)
+}
+
 /// Checks a manifest against the CRD of its `kind`; `None` when the kind is not one of ours.
 pub fn check_manifest(value: &Value) -> Option<Vec<SchemaError>> {
     let kind = value.get("kind")?.as_str()?;
-    let crd = all().into_iter().map(|(_, c)| c).find(|c| c.spec.names.kind == kind)?;
-    Some(check_against_schema(value, &schema_of(&crd)?))
+    Some(check_against_schema(value, schema_for_kind(kind)?))
 }
 
 fn err(errs: &mut Vec<SchemaError>, path: &str, reason: String) {

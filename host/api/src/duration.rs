@@ -40,7 +40,7 @@ fn unit(u: &str) -> Option<u64> {
 
 /// Quotes like Go's `strconv.Quote` for the printable strings users write.
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push('"');
     for c in s.chars() {
         match c {
@@ -63,14 +63,15 @@ fn invalid(orig: &str) -> GoDurationError {
 
 /// Parses a Go duration such as `"300ms"`, `"-1.5h"` or `"2h45m"` into nanoseconds.
 pub fn parse_go_duration(orig: &str) -> Result<i64, GoDurationError> {
+    const LIMIT: u64 = 1 << 63;
     let mut s = orig.as_bytes();
     let mut d: u64 = 0;
     let mut neg = false;
-    if let Some(&c) = s.first()
+    if let Some((&c, rest)) = s.split_first()
         && (c == b'-' || c == b'+')
     {
         neg = c == b'-';
-        s = &s[1..];
+        s = rest;
     }
     if s == b"0" {
         return Ok(0);
@@ -78,92 +79,73 @@ pub fn parse_go_duration(orig: &str) -> Result<i64, GoDurationError> {
     if s.is_empty() {
         return Err(invalid(orig));
     }
-    while !s.is_empty() {
-        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
+    while let Some(&first) = s.first() {
+        if !(first == b'.' || first.is_ascii_digit()) {
             return Err(invalid(orig));
         }
         // The integer part.
-        let start_len = s.len();
+        let (digits, rest) = split_while(s, |b| b.is_ascii_digit());
+        s = rest;
+        let pre = !digits.is_empty();
         let mut v: u64 = 0;
-        let mut i = 0;
-        while i < s.len() && s[i].is_ascii_digit() {
-            if v > (1u64 << 63) / 10 {
-                return Err(invalid(orig));
-            }
-            v = v * 10 + u64::from(s[i] - b'0');
-            if v > 1u64 << 63 {
-                return Err(invalid(orig));
-            }
-            i += 1;
+        for &b in digits {
+            v = v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b.wrapping_sub(b'0'))))
+                .filter(|v| *v <= LIMIT)
+                .ok_or_else(|| invalid(orig))?;
         }
-        s = &s[i..];
-        let pre = start_len != s.len();
-        // The fraction.
+        // The fraction: digits past what a u64 holds are ignored, as Go ignores them.
         let mut f: u64 = 0;
         let mut scale: f64 = 1.0;
         let mut post = false;
-        if !s.is_empty() && s[0] == b'.' {
-            s = &s[1..];
-            let pl = s.len();
-            let mut overflow = false;
-            let mut j = 0;
-            while j < s.len() && s[j].is_ascii_digit() {
-                if !overflow {
-                    if f > ((1u64 << 63) - 1) / 10 {
-                        overflow = true;
-                    } else {
-                        let y = f * 10 + u64::from(s[j] - b'0');
-                        if y > 1u64 << 63 {
-                            overflow = true;
-                        } else {
-                            f = y;
-                            scale *= 10.0;
-                        }
+        if let Some((b'.', rest)) = s.split_first() {
+            let (digits, rest) = split_while(rest, |b| b.is_ascii_digit());
+            s = rest;
+            post = !digits.is_empty();
+            for &b in digits {
+                match f.checked_mul(10).and_then(|f| f.checked_add(u64::from(b.wrapping_sub(b'0')))) {
+                    Some(y) if y <= LIMIT => {
+                        f = y;
+                        scale *= 10.0;
                     }
+                    _ => break,
                 }
-                j += 1;
             }
-            s = &s[j..];
-            post = pl != s.len();
         }
         if !pre && !post {
             return Err(invalid(orig));
         }
         // The unit.
-        let mut k = 0;
-        while k < s.len() && !(s[k] == b'.' || s[k].is_ascii_digit()) {
-            k += 1;
-        }
-        if k == 0 {
+        let (unit_text, rest) = split_while(s, |b| !(b == b'.' || b.is_ascii_digit()));
+        s = rest;
+        if unit_text.is_empty() {
             return Err(GoDurationError(format!("time: missing unit in duration {}", quote(orig))));
         }
-        let u = String::from_utf8_lossy(&s[..k]).into_owned();
-        s = &s[k..];
+        let u = String::from_utf8_lossy(unit_text).into_owned();
         let Some(unit) = unit(&u) else {
             return Err(GoDurationError(format!("time: unknown unit {} in duration {}", quote(&u), quote(orig))));
         };
-        if v > (1u64 << 63) / unit {
-            return Err(invalid(orig));
-        }
-        v *= unit;
+        v = v.checked_mul(unit).filter(|v| *v <= LIMIT).ok_or_else(|| invalid(orig))?;
         if f > 0 {
-            v += (f as f64 * (unit as f64 / scale)) as u64;
-            if v > 1u64 << 63 {
-                return Err(invalid(orig));
-            }
+            // float64 arithmetic as Go does it; the cast saturates.
+            v = v
+                .checked_add((f as f64 * (unit as f64 / scale)) as u64)
+                .filter(|v| *v <= LIMIT)
+                .ok_or_else(|| invalid(orig))?;
         }
-        d += v;
-        if d > 1u64 << 63 {
-            return Err(invalid(orig));
-        }
+        d = d.checked_add(v).filter(|d| *d <= LIMIT).ok_or_else(|| invalid(orig))?;
     }
     if neg {
         return Ok((d as i64).wrapping_neg());
     }
-    if d > (1u64 << 63) - 1 {
-        return Err(invalid(orig));
-    }
-    Ok(d as i64)
+    i64::try_from(d).map_err(|_| invalid(orig))
+}
+
+/// The longest prefix of `s` whose bytes satisfy `pred`, and the rest.
+fn split_while(s: &[u8], pred: impl Fn(u8) -> bool) -> (&[u8], &[u8]) {
+    let n = s.iter().position(|&b| !pred(b)).unwrap_or(s.len());
+    s.split_at_checked(n).unwrap_or((s, &[]))
 }
 
 /// Parses a Go duration into a chrono duration.
@@ -171,9 +153,69 @@ pub fn parse_go_duration_chrono(s: &str) -> Result<chrono::Duration, GoDurationE
     parse_go_duration(s).map(chrono::Duration::nanoseconds)
 }
 
+/// Formats a duration as Go's `time.Duration.String` does (`6h0m0s`, `1m30s`, `1.5s`, `250ms`),
+/// which is how Argo's messages print durations. Durations past Go's range (about 292 years)
+/// print as its maximum.
+pub fn format_go_duration(d: std::time::Duration) -> String {
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).min(i64::MAX.unsigned_abs());
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < SECOND {
+        let (unit, size) = if nanos < MICROSECOND {
+            ("ns", 1)
+        } else if nanos < MILLISECOND {
+            ("µs", MICROSECOND)
+        } else {
+            ("ms", MILLISECOND)
+        };
+        return format!("{}{unit}", fraction(nanos, size));
+    }
+    let hours = nanos / HOUR;
+    let minutes = nanos % HOUR / MINUTE;
+    let seconds = fraction(nanos % MINUTE, SECOND);
+    if hours > 0 {
+        format!("{hours}h{minutes}m{seconds}s")
+    } else if minutes > 0 {
+        format!("{minutes}m{seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// `n / unit` with the fraction Go prints: no trailing zeros, no point when whole.
+fn fraction(n: u64, unit: u64) -> String {
+    let (whole, rest) = (n.checked_div(unit).unwrap_or_default(), n.checked_rem(unit).unwrap_or_default());
+    if rest == 0 {
+        return whole.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let digits = format!("{rest:0>width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_as_go_prints_durations() {
+        use std::time::Duration as D;
+        let cases = [
+            (D::ZERO, "0s"),
+            (D::from_nanos(1), "1ns"),
+            (D::from_micros(1500), "1.5ms"),
+            (D::from_millis(250), "250ms"),
+            (D::from_millis(1500), "1.5s"),
+            (D::from_secs(90), "1m30s"),
+            (D::from_secs(6 * 3600), "6h0m0s"),
+            (D::from_secs(3723) + D::from_millis(4), "1h2m3.004s"),
+            (D::MAX, "2562047h47m16.854775807s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(format_go_duration(d), want, "{d:?}");
+        }
+    }
 
     #[test]
     fn accepts_what_go_accepts() {

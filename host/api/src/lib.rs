@@ -15,12 +15,28 @@
 //!
 //! Everything here is data: the decisions live in `aviary-engine`.
 
+// No panic reachable from input (plugin answers, object content, API responses): see
+// docs/plugin-boundary.md. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod analysis;
 pub mod common;
 pub mod crd;
 pub mod duration;
 pub mod error;
 pub mod experiment;
+pub mod gojson;
+pub mod hash;
+pub mod quantity;
 pub mod rollout;
 pub mod rollout_status;
 mod serde_util;

@@ -112,3 +112,32 @@ fn inspect_describes_components_and_refuses_others() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component"));
 }
+
+/// A provider that stays Running, asking to be polled again in 285,000 years, ends as an Error
+/// at the follow limit: the command returns, whatever the plugin asks for.
+#[test]
+fn a_plugin_that_stays_running_ends_at_the_follow_limit() {
+    let hostile = component("aviary_test_hostile.wasm");
+    let path = hostile.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out =
+        aviary(&["plugin", "run", path, "--config", r#"{"mode": "resume-far"}"#, "--follow-limit", "3s", "-o", "json"]);
+    let took = started.elapsed();
+    let v = json(&out);
+    assert_eq!(v["phase"], "Error", "{v}");
+    assert_eq!(v["message"], "measurement still Running after 3s (the follow limit); the provider said: still running");
+    assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
+    // A provider polled every second (the shortest delay the host allows) is resumed until then.
+    let v = json(&aviary(&[
+        "plugin",
+        "run",
+        path,
+        "--config",
+        r#"{"mode": "resume-now"}"#,
+        "--follow-limit",
+        "2s",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(v["phase"], "Error", "{v}");
+}

@@ -35,6 +35,13 @@ pub struct Context {
     /// once per template with a dry-run create, to recognise an existing ReplicaSet of the same
     /// template (rollbacks, `undo`, ReplicaSets created by Argo).
     pub defaulted_templates: Mutex<HashMap<(String, String), serde_json::Value>>,
+    /// How long one measurement may stay Running before it is terminated as Error
+    /// (`--max-measurement-running`).
+    pub max_measurement_running: std::time::Duration,
+    /// The most an AnalysisRun may weigh when written (`--analysis-run-budget`).
+    pub analysis_run_budget: usize,
+    /// Panics caught per object, for the back-off (see [`crate::panic_guard`]).
+    pub panics: crate::panic_guard::PanicGuard,
     events: Mutex<Events>,
 }
 
@@ -81,6 +88,9 @@ impl Context {
             instance_id,
             condition_plugin: std::sync::RwLock::new(aviary_plugins::builtin::DEFAULT_CONDITION.to_string()),
             defaulted_templates: Mutex::new(HashMap::new()),
+            max_measurement_running: aviary_plugins::measurement::MAX_RUNNING,
+            panics: crate::panic_guard::PanicGuard::from_env(),
+            analysis_run_budget: aviary_engine::analysis::retention::OBJECT_BUDGET_BYTES,
         }
     }
 
@@ -151,7 +161,7 @@ fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;
         while !s.is_char_boundary(cut) {
-            cut -= 1;
+            cut = cut.saturating_sub(1);
         }
         s.truncate(cut);
     }

@@ -25,6 +25,14 @@ pub enum Error {
     /// The object is missing something the controller needs (a namespace, a template...).
     #[error("{0}")]
     Invalid(String),
+    /// The reconcile panicked; caught by [`crate::panic_guard`] and retried with back-off.
+    #[error("reconcile of {object} panicked: {message}")]
+    Panic {
+        /// `Kind namespace/name`.
+        object: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -46,6 +54,16 @@ impl Error {
         matches!(self, Error::Kube { source: kube::Error::Api(s), .. } if s.code == 409)
     }
 
+    /// How long to wait before the next reconcile after this error: a conflict at once (the next
+    /// reconcile sees the new version), a panic with the object's back-off, anything else 5 s.
+    pub fn retry_after(&self, ctx: &crate::Context) -> std::time::Duration {
+        match self {
+            _ if self.is_conflict() => std::time::Duration::from_millis(200),
+            Error::Panic { object, .. } => ctx.panics.retry_after(object),
+            _ => std::time::Duration::from_secs(5),
+        }
+    }
+
     /// A short label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -53,6 +71,7 @@ impl Error {
             Error::Kube { .. } => "kube",
             Error::Serde { .. } => "serde",
             Error::Invalid(_) => "invalid",
+            Error::Panic { .. } => "panic",
         }
     }
 }
@@ -60,6 +79,12 @@ impl Error {
 /// True when a client error is a 404.
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// True when the API server refused a write as too large: 413 from its own body limit, or etcd's
+/// "request is too large" passed on as a server error.
+pub fn is_too_large(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 413 || s.message.contains("too large"))
 }
 
 /// True when a client error is a 409 "AlreadyExists".

@@ -152,7 +152,7 @@ impl Elector {
         if !held_by_me && !expired {
             return Ok(Attempt::Follower(holder));
         }
-        let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!held_by_me);
+        let transitions = spec.lease_transitions.unwrap_or(0).saturating_add(i32::from(!held_by_me));
         let acquire = if held_by_me { spec.acquire_time.clone() } else { Some(now.clone()) };
         lease.spec = Some(mine(acquire, transitions));
         match self.api.replace(&self.config.lease_name, &PostParams::default(), &lease).await {

@@ -6,12 +6,25 @@
 //! the engine decides → the controller applies one change (scale a ReplicaSet, switch a Service,
 //! create or terminate an AnalysisRun) and writes the status.
 
+// No panic reachable from input (plugin answers, object content, API responses): see
+// docs/plugin-boundary.md. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod analysis;
 pub mod context;
 pub mod error;
-pub mod hash;
 pub mod leader;
 pub mod metrics;
+pub mod panic_guard;
 pub mod registry;
 pub mod rollout;
 pub mod server;
@@ -50,6 +63,10 @@ pub struct RunConfig {
     pub metrics_addr: SocketAddr,
     /// Where `/healthz` and `/readyz` are served.
     pub health_addr: SocketAddr,
+    /// How long one measurement may stay Running before it is terminated as Error.
+    pub max_measurement_running: std::time::Duration,
+    /// The most an AnalysisRun may weigh when written, in bytes of JSON.
+    pub analysis_run_budget: usize,
 }
 
 impl RunConfig {
@@ -134,7 +151,7 @@ pub async fn run(
             }
         });
 
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client.clone(),
         plugins,
         rs_reader.clone(),
@@ -142,7 +159,10 @@ pub async fn run(
         config.namespace.clone(),
         metrics.clone(),
         config.instance_id.clone(),
-    ));
+    );
+    ctx.max_measurement_running = config.max_measurement_running;
+    ctx.analysis_run_budget = config.analysis_run_budget;
+    let ctx = Arc::new(ctx);
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;
     tokio::spawn(registry::watch(ctx.clone(), applied));
@@ -176,7 +196,9 @@ pub async fn run(
                     let _ = synced.wait_for(|s| *s).await;
                     let started = Instant::now();
                     let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
-                    let result = rollout::reconcile(r, ctx.clone()).await;
+                    let reconcile = rollout::reconcile(r, ctx.clone());
+                    let result =
+                        panic_guard::guarded(&ctx.panics, &ctx.metrics, "Rollout", (&ns, &name), reconcile).await;
                     ctx.metrics.rollout_reconciled(&ns, &name, started.elapsed(), result.is_err());
                     result
                 }
@@ -198,7 +220,9 @@ pub async fn run(
                     let _ = synced.wait_for(|s| *s).await;
                     let started = Instant::now();
                     let (ns, name) = (r.namespace().unwrap_or_default(), r.name_any());
-                    let result = analysis::reconcile(r, ctx.clone()).await;
+                    let reconcile = analysis::reconcile(r, ctx.clone());
+                    let result =
+                        panic_guard::guarded(&ctx.panics, &ctx.metrics, "AnalysisRun", (&ns, &name), reconcile).await;
                     ctx.metrics.analysis_run_reconciled(&ns, &name, started.elapsed(), result.is_err());
                     result
                 }

@@ -1,5 +1,18 @@
 //! `aviary-controller`: the program a cluster operator deploys.
 
+// No panic reachable from input (plugin answers, object content, API responses): see
+// docs/plugin-boundary.md. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -57,6 +70,16 @@ struct Args {
     /// Address the metrics and health endpoints bind to.
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: std::net::IpAddr,
+    /// How long one measurement may stay Running (a Job, a Kayenta judgement) before the
+    /// controller terminates it as Error: a provider that answers Running forever holds its metric
+    /// for at most this long.
+    #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+    max_measurement_running: std::time::Duration,
+    /// The most an AnalysisRun may weigh when written, in bytes of JSON: older measurements are
+    /// dropped to stay under it (etcd refuses requests over 1.5 MiB by default). Should the API
+    /// server refuse a write as too large anyway, the controller halves it for that write.
+    #[arg(long, default_value_t = aviary_engine::analysis::retention::OBJECT_BUDGET_BYTES, hide = true)]
+    analysis_run_budget: usize,
     /// Exit when stdin reaches end of file: a supervisor (or a test harness) that holds the pipe
     /// stops the controller simply by going away, even if it is killed.
     #[arg(long, hide = true)]
@@ -76,10 +99,37 @@ fn init_logging(level: &str, format: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Stack of each runtime thread. A reconcile is a deep future, and a panic in one (caught by
+/// the controller's panic guard) unwinds through it: 8 MiB leaves room for that where the
+/// default 2 MiB did not.
+const THREAD_STACK: usize = 8 << 20;
+
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(&args.log_level, &args.log_format);
+    install_panic_hook();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run(args))
+}
+
+/// Reports a panic as one log line with its location. The default hook symbolises a backtrace
+/// when `RUST_BACKTRACE` is set, which needs more stack than a runtime thread deep in a reconcile
+/// has left (a stack overflow aborts the process, which the panic guard cannot catch). Panics are
+/// caught per reconcile; the object is in the guard's own log line.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = aviary_controller::panic_guard::panic_message(info.payload());
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+        tracing::error!(%location, %thread, "panicked: {message}");
+    }));
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     if args.exit_on_stdin_close {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
@@ -122,6 +172,8 @@ async fn main() -> anyhow::Result<()> {
         leader,
         metrics_addr: std::net::SocketAddr::new(args.bind_address, args.metrics_port),
         health_addr: std::net::SocketAddr::new(args.bind_address, args.healthz_port),
+        max_measurement_running: args.max_measurement_running,
+        analysis_run_budget: args.analysis_run_budget,
     };
     aviary_controller::run(client, plugins, run, metrics).await?;
     Ok(())

@@ -45,6 +45,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: String,
 }
@@ -64,6 +69,7 @@ pub struct Metrics {
     analysis_run_reconcile: HistogramFamily,
     analysis_run_reconcile_error: Family<ObjectLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
+    panics: Family<KindLabels, Counter>,
     /// Reconcile latency of every object together, for percentiles in benchmarks without per-object
     /// series.
     pub reconcile_seconds: Histogram,
@@ -77,6 +83,7 @@ impl Default for Metrics {
             analysis_run_reconcile: Family::new_with_constructor(reconcile_histogram),
             analysis_run_reconcile_error: Family::default(),
             requests: Family::default(),
+            panics: Family::default(),
             reconcile_seconds: Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
         }
     }
@@ -100,6 +107,16 @@ impl Metrics {
         if failed {
             self.analysis_run_reconcile_error.get_or_create(&labels).inc();
         }
+    }
+
+    /// Counts a reconcile that panicked (caught by [`crate::panic_guard`]).
+    pub fn reconcile_panicked(&self, kind: &str) {
+        self.panics.get_or_create(&KindLabels { kind: kind.into() }).inc();
+    }
+
+    /// Reconciles of `kind` that panicked so far.
+    pub fn reconcile_panics(&self, kind: &str) -> u64 {
+        self.panics.get_or_create(&KindLabels { kind: kind.into() }).get()
     }
 
     /// Forgets the series of a deleted object, so that a long-running controller does not keep
@@ -140,6 +157,11 @@ impl Metrics {
             "controller_clientset_k8s_request",
             "Number of kubernetes requests executed during application reconciliation",
             self.requests.clone(),
+        );
+        registry.register(
+            "aviary_reconcile_panics",
+            "Reconciles that panicked, by kind; each was caught, logged with its object and retried",
+            self.panics.clone(),
         );
         registry.register(
             "aviary_reconcile_seconds",
@@ -246,7 +268,7 @@ impl Collector for StateCollector {
             }),
             ("rollout_info_replicas_unavailable", "The number of unavailable replicas per rollout", |r| {
                 let s = r.status.clone().unwrap_or_default();
-                i64::from((s.replicas - s.available_replicas).max(0))
+                i64::from(s.replicas.saturating_sub(s.available_replicas).max(0))
             }),
             ("rollout_info_replicas_desired", "The number of desired replicas per rollout", |r| {
                 i64::from(r.spec.replicas_or_default())
@@ -378,11 +400,12 @@ pub fn classify(method: &http::Method, uri: &http::Uri) -> (String, String) {
     let parts: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     // /api/v1/... or /apis/group/version/...
     let rest: &[&str] = match parts.first() {
-        Some(&"api") if parts.len() >= 2 => &parts[2..],
-        Some(&"apis") if parts.len() >= 3 => &parts[3..],
+        Some(&"api") if parts.len() >= 2 => parts.get(2..).unwrap_or_default(),
+        Some(&"apis") if parts.len() >= 3 => parts.get(3..).unwrap_or_default(),
         _ => return ("other".into(), method.as_str().to_lowercase()),
     };
-    let rest = if rest.first() == Some(&"namespaces") && rest.len() >= 3 { &rest[2..] } else { rest };
+    let rest =
+        if rest.first() == Some(&"namespaces") && rest.len() >= 3 { rest.get(2..).unwrap_or_default() } else { rest };
     let kind = match rest {
         [] => "namespaces".to_string(),
         [resource] | [resource, _] => (*resource).to_string(),

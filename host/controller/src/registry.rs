@@ -51,9 +51,11 @@ pub async fn watch(ctx: Arc<Context>, mut applied: Applied) {
     let mut stream = watcher(api, config).boxed();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => apply(&ctx, &cm, &mut applied).await,
+            Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
+                guarded_apply(&ctx, &cm, &mut applied).await
+            }
             Ok(watcher::Event::Delete(_)) => {
-                apply(&ctx, &ConfigMap::default(), &mut applied).await;
+                guarded_apply(&ctx, &ConfigMap::default(), &mut applied).await;
             }
             Ok(_) => {}
             Err(e) => {
@@ -61,6 +63,17 @@ pub async fn watch(ctx: Arc<Context>, mut applied: Applied) {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }
+    }
+}
+
+/// [`apply`], with a panic caught (see [`crate::panic_guard`]): the watch outlives a bug, and the
+/// next edit of the ConfigMap is applied.
+async fn guarded_apply(ctx: &Context, cm: &ConfigMap, applied: &mut Applied) {
+    use futures::FutureExt;
+    if let Err(payload) = std::panic::AssertUnwindSafe(apply(ctx, cm, applied)).catch_unwind().await {
+        let message = crate::panic_guard::panic_message(payload.as_ref());
+        ctx.metrics.reconcile_panicked("ConfigMap");
+        tracing::error!("applying the {CONFIG_MAP} ConfigMap panicked; keeping the plugins loaded before: {message}");
     }
 }
 

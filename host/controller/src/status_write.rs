@@ -28,7 +28,7 @@ where
     loop {
         match api.replace_status(&name, &PostParams::default(), &next).await {
             Err(kube::Error::Api(s)) if s.code == 409 && attempts < METADATA_ONLY_RETRIES => {
-                attempts += 1;
+                attempts = attempts.saturating_add(1);
                 let Some(current) = api.get_opt(&name).await? else { return Err(kube::Error::Api(s)) };
                 if !same_decision_inputs(base, &current) {
                     return Err(kube::Error::Api(s));

@@ -1,7 +1,7 @@
 //! Blue-green counts and promotion (reference §1.3; Argo `NewRSNewReplicas` for blue-green,
 //! `reconcileBlueGreenPause`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use aviary_api::AnalysisPhase;
 use aviary_api::rollout::Rollout;
@@ -97,7 +97,7 @@ pub fn promotion(
     match pause {
         None => BlueGreenPromotion::Pause,
         Some(p) if auto => {
-            let deadline = p.start_time.0 + Duration::seconds(i64::from(bg.auto_promotion_seconds));
+            let deadline = crate::clock::after_seconds(p.start_time.0, i64::from(bg.auto_promotion_seconds));
             if now > deadline { BlueGreenPromotion::Promote } else { BlueGreenPromotion::PromoteAfter(deadline) }
         }
         Some(_) => BlueGreenPromotion::Pause,
@@ -111,6 +111,7 @@ mod tests {
     use crate::testing::RolloutBuilder;
     use aviary_api::Time;
     use aviary_api::rollout_status::PauseCondition;
+    use chrono::Duration;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc)

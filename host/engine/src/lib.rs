@@ -17,9 +17,23 @@
 //! - [`analysis`]: measurements, metric and run assessment, scheduling, retention, arguments (§3).
 //! - [`plan`], [`replay`]: whole-rollout walks and analysis replays for the CLI.
 
+// No panic reachable from input (plugin answers, object content, API responses): see
+// docs/plugin-boundary.md. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod analysis;
 pub mod bluegreen;
 pub mod canary;
+pub mod clock;
 pub mod error;
 pub mod fenceposts;
 pub mod observed;

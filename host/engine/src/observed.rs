@@ -73,15 +73,16 @@ impl ObservedReplicaSets {
 
     /// Σ spec replicas of every ReplicaSet (the stable counted once).
     pub fn total_spec(&self) -> i32 {
-        self.new_rs.as_ref().map_or(0, |r| r.spec_replicas)
-            + self.distinct_stable().map_or(0, |r| r.spec_replicas)
-            + self.older.iter().map(|r| r.spec_replicas).sum::<i32>()
+        self.sum(|r| r.spec_replicas)
     }
 
     /// Σ available pods of every ReplicaSet (the stable counted once).
     pub fn total_available(&self) -> i32 {
-        self.new_rs.as_ref().map_or(0, |r| r.available)
-            + self.distinct_stable().map_or(0, |r| r.available)
-            + self.older.iter().map(|r| r.available).sum::<i32>()
+        self.sum(|r| r.available)
+    }
+
+    /// Σ `field` over every ReplicaSet (the stable counted once), saturating.
+    fn sum(&self, field: impl Fn(&ReplicaSetState) -> i32) -> i32 {
+        self.new_rs.iter().chain(self.distinct_stable()).chain(&self.older).map(field).fold(0, i32::saturating_add)
     }
 }

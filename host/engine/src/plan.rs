@@ -118,11 +118,8 @@ impl Scenario {
             reason: e.to_string(),
         })?;
         if let Some(ro) = raw.get("rollout")
-            && let Some(schema) = aviary_api::crd::all()
-                .into_iter()
-                .find(|(_, c)| c.spec.names.kind == "Rollout")
-                .and_then(|(_, c)| aviary_api::crd::schema_of(&c))
-            && let Some(first) = aviary_api::crd::check_against_schema(ro, &schema).into_iter().next()
+            && let Some(schema) = aviary_api::crd::schema_for_kind("Rollout")
+            && let Some(first) = aviary_api::crd::check_against_schema(ro, schema).into_iter().next()
         {
             return Err(EngineError::BadInput {
                 source_name: source_name.to_string(),
@@ -244,15 +241,17 @@ pub fn desired_now(rollout: &Rollout, state: &ScenarioState, now: DateTime<Utc>)
     let target = canary_replicas_or_weight(&ro, &observed);
     let new_weights = ro.spec.canary().and_then(|c| c.traffic_routing.as_ref()).map(|_| {
         let w = desired_canary_weight(&ro, &observed);
-        traffic_weights(w, max - w)
+        traffic_weights(w, max.saturating_sub(w))
     });
     let weights = ro.status.as_ref().and_then(|s| s.canary.weights.clone()).or(new_weights.clone());
     let counts = desired_counts(&ro, &observed, weights.as_ref());
     let olders = older_scaling(&ro, &observed, now);
     let mut older: Vec<i32> = observed.older.iter().map(|r| r.spec_replicas).collect();
     for a in &olders.actions {
-        if let ReplicaSetRole::Older(i) = a.which {
-            older[i] = a.to;
+        if let ReplicaSetRole::Older(i) = a.which
+            && let Some(spec) = older.get_mut(i)
+        {
+            *spec = a.to;
         }
     }
     let next = canary_scaling(&ro, &observed, new_weights.as_ref(), now);
@@ -355,10 +354,10 @@ impl Walker {
 
     /// One reconcile: traffic first (recorded at the end of the reconcile), then ReplicaSets.
     fn reconcile(&mut self) -> Vec<PlanAction> {
-        self.now += Duration::seconds(1);
+        self.now = crate::clock::after(self.now, Duration::seconds(1));
         let new_weights = self.traffic_routed.then(|| {
             let w = desired_canary_weight(&self.ro, &self.observed);
-            traffic_weights(w, self.max - w)
+            traffic_weights(w, self.max.saturating_sub(w))
         });
         let decision = canary_scaling(&self.ro, &self.observed, new_weights.as_ref(), self.now);
         self.status().canary.weights = new_weights;
@@ -386,11 +385,11 @@ impl Walker {
         done: &dyn Fn(&Walker) -> bool,
     ) -> Result<(Vec<PlanAction>, usize), EngineError> {
         let mut actions = Vec::new();
-        let mut quiet = 0;
+        let mut quiet = 0u32;
         for r in 1..=self.budget {
             let acts = self.reconcile();
             if acts.is_empty() {
-                quiet += 1;
+                quiet = quiet.saturating_add(1);
             } else {
                 quiet = 0;
             }
@@ -442,7 +441,7 @@ pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError
         now: start,
         max,
         traffic_routed,
-        budget: 4 * (n.max(0) as usize) + 16,
+        budget: usize::try_from(n).unwrap_or(0).saturating_mul(4).saturating_add(16),
     };
     let mut planned = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
@@ -484,7 +483,7 @@ pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError
     }
     let (more, r) = w.converge("spec.strategy.canary", &|w: &Walker| w.pods(STABLE) == 0)?;
     actions.extend(more);
-    reconciles += r;
+    reconciles = reconciles.saturating_add(r);
     Ok(Plan {
         replicas: n,
         max_weight: max,
@@ -520,7 +519,7 @@ fn walk_blue_green(rollout: &Rollout, _start: DateTime<Utc>) -> Result<Plan, Eng
             {
                 actions.push(PlanAction { replica_set: CANARY.into(), from: r.spec_replicas, to: want });
                 *r = ReplicaSetState::ready(CANARY, want);
-                *reconciles += 1;
+                *reconciles = reconciles.saturating_add(1);
             }
         };
     // Preview comes up (previewReplicaCount or full), the pause is treated as promoted.
@@ -547,13 +546,13 @@ fn walk_blue_green(rollout: &Rollout, _start: DateTime<Utc>) -> Result<Plan, Eng
         st.blue_green.active_selector = CANARY.to_string();
         st.stable_rs = CANARY.to_string();
     }
-    promo_reconciles += 1;
+    promo_reconciles = promo_reconciles.saturating_add(1);
     if let Some(old) = observed.stable_rs.as_mut()
         && old.spec_replicas != 0
     {
         actions.push(PlanAction { replica_set: STABLE.into(), from: old.spec_replicas, to: 0 });
         old.spec_replicas = 0;
-        promo_reconciles += 1;
+        promo_reconciles = promo_reconciles.saturating_add(1);
     }
     let mut steps = Vec::new();
     if rollout.spec.blue_green().is_some_and(|b| b.preview_replica_count.is_some()) {
@@ -562,7 +561,7 @@ fn walk_blue_green(rollout: &Rollout, _start: DateTime<Utc>) -> Result<Plan, Eng
         let mut a = preview_step.actions;
         a.extend(actions);
         actions = a;
-        promo_reconciles += preview_step.reconciles;
+        promo_reconciles = promo_reconciles.saturating_add(preview_step.reconciles);
     }
     Ok(Plan {
         replicas: n,
@@ -619,7 +618,7 @@ fn describe_actions(actions: &[PlanAction]) -> String {
 }
 
 fn share(canary: i32, stable: i32) -> String {
-    let total = canary + stable;
+    let total = canary.saturating_add(stable);
     if total == 0 {
         return "-".to_string();
     }
@@ -645,7 +644,7 @@ pub fn render_text(plan: &Plan) -> String {
             describe_actions(&s.actions),
             s.canary.to_string(),
             s.stable.to_string(),
-            (s.canary + s.stable + s.older).to_string(),
+            s.canary.saturating_add(s.stable).saturating_add(s.older).to_string(),
             format!("{} / {}", share(s.canary, s.stable), requested),
         ]);
     }
@@ -654,13 +653,18 @@ pub fn render_text(plan: &Plan) -> String {
         describe_actions(&plan.promotion.actions),
         plan.promotion.canary.to_string(),
         plan.promotion.stable.to_string(),
-        (plan.promotion.canary + plan.promotion.stable).to_string(),
+        plan.promotion.canary.saturating_add(plan.promotion.stable).to_string(),
         format!("{} / {}", share(plan.promotion.canary, plan.promotion.stable), weight_pct(plan.max_weight)),
     ]);
-    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut widths = [0usize; 6];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
     let mut out = format!("replicas {}\n", plan.replicas);
     for r in rows {
-        let line: Vec<String> = r.iter().enumerate().map(|(c, cell)| format!("{cell:<w$}", w = widths[c])).collect();
+        let line: Vec<String> = r.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

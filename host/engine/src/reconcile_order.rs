@@ -6,7 +6,7 @@
 //! the first change, returns, and recomputes on the next event. This module is the whole of
 //! that decision, so that the controller only executes what it returns.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use aviary_api::rollout::Rollout;
@@ -120,50 +120,49 @@ pub fn older_scaling(rollout: &Rollout, observed: &ObservedReplicaSets, now: Dat
     let mut specs: Vec<i32> = observed.older.iter().map(|r| r.spec_replicas).collect();
 
     // cleanupUnhealthyReplicas: oldest first (older is newest first).
-    for i in (0..observed.older.len()).rev() {
-        let rs = &observed.older[i];
-        if specs[i] == 0 || specs[i] <= rs.available {
+    for (i, (rs, spec)) in observed.older.iter().zip(specs.iter_mut()).enumerate().rev() {
+        if *spec == 0 || *spec <= rs.available {
             continue;
         }
         let to = rs.available.max(0);
-        decision.actions.push(ScaleAction { which: ReplicaSetRole::Older(i), from: specs[i], to });
-        specs[i] = to;
+        decision.actions.push(ScaleAction { which: ReplicaSetRole::Older(i), from: *spec, to });
+        *spec = to;
     }
 
-    let min_available = n - max_unavailable(&rollout.spec);
-    let mut max_scale_down = observed.total_available() - min_available;
+    let min_available = n.saturating_sub(max_unavailable(&rollout.spec));
+    let mut max_scale_down = observed.total_available().saturating_sub(min_available);
     if max_scale_down <= 0 {
         return decision;
     }
     let canary = rollout.spec.canary();
     let traffic_routed = canary.is_some_and(|c| c.traffic_routing.is_some());
     let revision_limit = canary.and_then(|c| c.scale_down_delay_revision_limit).unwrap_or(i32::MAX);
-    let mut annotated = 0;
-    for (i, rs) in observed.older.iter().enumerate() {
+    let mut annotated = 0i32;
+    for (i, (rs, spec)) in observed.older.iter().zip(specs.iter_mut()).enumerate() {
         if max_scale_down <= 0 {
             break;
         }
-        if specs[i] == 0 {
+        if *spec == 0 {
             continue;
         }
         let mut desired = 0;
         if !traffic_routed {
-            if specs[i] > max_scale_down {
-                desired = specs[i] - max_scale_down;
+            if *spec > max_scale_down {
+                desired = spec.saturating_sub(max_scale_down);
             }
         } else if let Some(deadline) = rs.scale_down_deadline {
-            annotated += 1;
+            annotated = annotated.saturating_add(1);
             if annotated <= revision_limit && deadline > now {
                 desired = n;
                 decision.requeue_at = Some(decision.requeue_at.map_or(deadline, |r: DateTime<Utc>| r.min(deadline)));
             }
         }
-        if specs[i] == desired {
+        if *spec == desired {
             continue;
         }
-        decision.actions.push(ScaleAction { which: ReplicaSetRole::Older(i), from: specs[i], to: desired });
-        max_scale_down -= specs[i] - desired;
-        specs[i] = desired;
+        decision.actions.push(ScaleAction { which: ReplicaSetRole::Older(i), from: *spec, to: desired });
+        max_scale_down = max_scale_down.saturating_sub(spec.saturating_sub(desired));
+        *spec = desired;
     }
     decision
 }
@@ -173,13 +172,13 @@ pub fn older_scaling(rollout: &Rollout, observed: &ObservedReplicaSets, now: Dat
 /// ReplicaSet goes at once (basic canary, or dynamicStableScale).
 pub fn scale_down_deadline(rollout: &Rollout, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Some(bg) = rollout.spec.blue_green() {
-        return Some(now + Duration::seconds(i64::from(bg.scale_down_delay_seconds_or_default())));
+        return Some(crate::clock::after_seconds(now, i64::from(bg.scale_down_delay_seconds_or_default())));
     }
     let canary = rollout.spec.canary()?;
     if canary.traffic_routing.is_none() || canary.dynamic_stable_scale {
         return None;
     }
-    Some(now + Duration::seconds(i64::from(canary.scale_down_delay_seconds_or_default())))
+    Some(crate::clock::after_seconds(now, i64::from(canary.scale_down_delay_seconds_or_default())))
 }
 
 #[cfg(test)]
@@ -187,6 +186,7 @@ mod tests {
     use super::*;
     use crate::observed::ReplicaSetState;
     use crate::testing::RolloutBuilder;
+    use chrono::Duration;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc)

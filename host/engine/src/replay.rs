@@ -399,13 +399,12 @@ pub fn replay(
         let tasks = metric_tasks(&prepared.metrics, &status, terminating, now);
         let stamp = now.trunc_subsecs(0);
         let first_entry = outcome.timeline.len();
-        for task in &tasks {
-            let metric = &prepared.metrics[task.metric_index];
+        for metric in tasks.iter().filter_map(|t| prepared.metrics.get(t.metric_index)) {
             let next = recording.measurements.get(&metric.name).and_then(|list| {
                 let i = cursor.entry(metric.name.as_str()).or_insert(0);
                 let r = list.get(*i);
                 if r.is_some() {
-                    *i += 1;
+                    *i = i.saturating_add(1);
                 }
                 r
             });
@@ -430,7 +429,7 @@ pub fn replay(
                 false,
             );
             outcome.timeline.push(TimelineEntry {
-                at: offset(stamp - start),
+                at: offset(stamp.signed_duration_since(start)),
                 metric: metric.name.clone(),
                 phase: verdict.phase,
                 value,
@@ -442,7 +441,7 @@ pub fn replay(
         let assessment = assess_run(&prepared.metrics, spec.terminate, &prepared.dry_run, &mut status, now);
         apply_assessment(&mut status, &assessment, now);
         trim_measurements(&mut status, &prepared.retention);
-        for entry in &mut outcome.timeline[first_entry..] {
+        for entry in outcome.timeline.iter_mut().skip(first_entry) {
             entry.metric_phase = status
                 .metric_results
                 .iter()
@@ -455,7 +454,7 @@ pub fn replay(
         }
         match next_reconcile_time(&prepared.metrics, &status, now) {
             // Argo measures strictly after the interval: wake up a moment later.
-            Some(next) => now = next.max(now) + Duration::milliseconds(1),
+            Some(next) => now = crate::clock::after(next.max(now), Duration::milliseconds(1)),
             None => break,
         }
     }
@@ -486,7 +485,7 @@ pub fn replay(
         let used = cursor.get(metric.name.as_str()).copied().unwrap_or(0);
         let recorded = recording.measurements.get(&metric.name).map_or(0, Vec::len);
         if recorded > used {
-            outcome.unused.insert(metric.name.clone(), recorded - used);
+            outcome.unused.insert(metric.name.clone(), recorded.saturating_sub(used));
         }
     }
     outcome

@@ -1,7 +1,7 @@
 //! Step completion (Argo `completedCurrentCanaryStep`, `AtDesiredReplicaCountsForCanary`,
 //! `ReplicaProgressThresholdMet`, `CompletedCanaryPauseStep`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use aviary_api::AnalysisPhase;
 use aviary_api::rollout::{ReplicaProgressThreshold, ReplicaProgressThresholdType, Rollout, RolloutPause};
@@ -26,7 +26,7 @@ pub fn replica_progress_threshold_met(
             let required = match t.type_ {
                 ReplicaProgressThresholdType::Pods => t.value,
                 ReplicaProgressThresholdType::Percent => {
-                    ((i64::from(t.value) * i64::from(desired)) as f64 / 100.0).ceil() as i32
+                    (f64::from(t.value) * f64::from(desired) / 100.0).ceil() as i32
                 }
             };
             // A threshold above the desired count would never be met: cap it.
@@ -100,7 +100,7 @@ impl PauseState {
 pub fn pause_step_completed(pause: &RolloutPause, state: PauseState, now: DateTime<Utc>) -> bool {
     if pause.duration.is_some()
         && let Some(start) = state.condition_started_at
-        && now > start + Duration::seconds(i64::from(pause.duration_seconds()))
+        && now > crate::clock::after_seconds(start, i64::from(pause.duration_seconds()))
     {
         return true;
     }
@@ -110,7 +110,7 @@ pub fn pause_step_completed(pause: &RolloutPause, state: PauseState, now: DateTi
 /// When a timed pause step ends (for requeueing); `None` for an indefinite pause.
 pub fn pause_step_ends_at(pause: &RolloutPause, state: PauseState) -> Option<DateTime<Utc>> {
     pause.duration.as_ref()?;
-    state.condition_started_at.map(|s| s + Duration::seconds(i64::from(pause.duration_seconds())))
+    state.condition_started_at.map(|s| crate::clock::after_seconds(s, i64::from(pause.duration_seconds())))
 }
 
 /// What the controller knows about the current step's other objects.
@@ -172,6 +172,7 @@ mod tests {
     use crate::testing::RolloutBuilder;
     use ReplicaProgressThresholdType::{Percent, Pods};
     use aviary_api::IntOrString;
+    use chrono::Duration;
 
     fn t(type_: ReplicaProgressThresholdType, value: i32) -> ReplicaProgressThreshold {
         ReplicaProgressThreshold { type_, value }

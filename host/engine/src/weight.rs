@@ -45,7 +45,7 @@ pub fn traffic_weight_to_replicas(replicas: i32, weight: i32, max_weight: i32) -
     if max_weight <= 0 {
         return 0;
     }
-    let v = (i64::from(weight) * i64::from(replicas)) as f64 / f64::from(max_weight);
+    let v = f64::from(weight) * f64::from(replicas) / f64::from(max_weight);
     v.ceil() as i32
 }
 
@@ -61,8 +61,8 @@ pub fn current_set_weight(rollout: &Rollout) -> i32 {
         return max;
     }
     let steps = &rollout.spec.canary().map(|c| c.steps.as_slice()).unwrap_or_default();
-    let index = index.unwrap_or(0).max(0) as usize;
-    steps[..=index.min(steps.len() - 1)].iter().rev().find_map(|s| s.set_weight).unwrap_or(0)
+    let index = usize::try_from(index.unwrap_or(0)).unwrap_or(0);
+    steps.iter().take(index.saturating_add(1)).rev().find_map(|s| s.set_weight).unwrap_or(0)
 }
 
 /// The rollout's `maxTrafficWeight` (100 unless traffic routing says otherwise).
@@ -81,8 +81,8 @@ pub fn use_set_canary_scale(rollout: &Rollout) -> Option<&SetCanaryScale> {
     }
     let (step, index) = current_step(rollout);
     step?;
-    let index = index? as usize;
-    for s in canary.steps[..=index].iter().rev() {
+    let index = usize::try_from(index?).ok()?;
+    for s in canary.steps.iter().take(index.saturating_add(1)).rev() {
         if let Some(scs) = &s.set_canary_scale {
             if scs.match_traffic_weight {
                 return None;
@@ -104,7 +104,7 @@ pub fn desired_canary_weight(rollout: &Rollout, observed: &ObservedReplicaSets) 
     {
         let n = rollout.spec.replicas_or_default();
         let max = canary.max_traffic_weight();
-        let expected_canary = n - stable_rs.available;
+        let expected_canary = n.saturating_sub(stable_rs.available);
         let canary_replicas = if canary.abort_scale_down_delay_seconds.is_some_and(|s| s > 0) {
             expected_canary
         } else {

@@ -6,24 +6,9 @@ use std::path::PathBuf;
 /// this kind: it is a [`crate::Failure`] inside a measurement or a condition result.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A registry entry is invalid; names the entry and the field.
-    #[error("plugin {name:?}: {field}: {reason}")]
-    InvalidEntry {
-        /// The entry's name (or its index when it has none).
-        name: String,
-        /// The offending field.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The registry file could not be read or parsed.
-    #[error("registry {path}: {reason}")]
-    Registry {
-        /// The file.
-        path: PathBuf,
-        /// Why it could not be used.
-        reason: String,
-    },
+    /// A registry document or entry is invalid (names the entry and the field).
+    #[error(transparent)]
+    Registry(#[from] aviary_boundary::Error),
     /// The component could not be fetched.
     #[error("plugin {name:?}: cannot fetch {location}: {reason}")]
     Fetch {

@@ -147,6 +147,9 @@ struct Inner {
     client: reqwest::Client,
     plugins: RwLock<HashMap<String, Arc<Plugin>>>,
     broken: RwLock<HashMap<String, String>>,
+    /// Pre-initialisations that failed, by digest and limits, with the reason: a component whose
+    /// init loops or explodes costs its timeout once, not at every reload of the registry.
+    preinit_failed: RwLock<HashMap<String, String>>,
     calls: Semaphore,
 }
 
@@ -195,6 +198,7 @@ impl PluginHost {
                 client,
                 plugins: RwLock::new(HashMap::new()),
                 broken: RwLock::new(HashMap::new()),
+                preinit_failed: RwLock::new(HashMap::new()),
                 calls: Semaphore::new(config.max_concurrent_calls.max(1)),
             }),
             http: HttpMode::Network,
@@ -209,7 +213,7 @@ impl PluginHost {
             let name = entry.display_name(i);
             let result = match entry.validate() {
                 Ok(spec) => self.load(&spec).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             if let Err(e) = &result {
                 tracing::error!(plugin = %name, "plugin entry not loaded: {e}");
@@ -234,15 +238,23 @@ impl PluginHost {
             Location::Remote(u) => u.to_string(),
             Location::Builtin(n) => format!("builtin:{n}"),
         };
-        let plugin = self.compile(Candidate {
-            name: &spec.name,
-            bytes: &bytes,
-            location,
-            expected: Some(spec.kind),
-            limits: Some(spec.limits),
-            allowed: spec.allowed_hosts.clone(),
-            builtin_hosts,
-        })?;
+        // Compiling (seconds) and pre-initialising (up to the plugin's deadline) are CPU work:
+        // they run on a blocking thread, never on a runtime worker that reconciles need.
+        let host = self.clone();
+        let (name, kind, limits, allowed) = (spec.name.clone(), spec.kind, spec.limits, spec.allowed_hosts.clone());
+        let plugin = tokio::task::spawn_blocking(move || {
+            host.compile(Candidate {
+                name: &name,
+                bytes: &bytes,
+                location,
+                expected: Some(kind),
+                limits: Some(limits),
+                allowed,
+                builtin_hosts,
+            })
+        })
+        .await
+        .map_err(|e| Error::Compile { name: spec.name.clone(), reason: format!("the compile task failed: {e}") })??;
         Ok(self.insert(&spec.name, plugin))
     }
 
@@ -375,9 +387,9 @@ impl PluginHost {
             }));
         };
         let _permit = self.inner.calls.acquire().await;
-        let deadline = Instant::now() + p.limits.timeout;
+        let deadline = deadline_after(p.limits.timeout);
         let mut store = self.new_store(&p, None, deadline);
-        let outcome = tokio::time::timeout_at((deadline + GRACE).into(), async {
+        let outcome = tokio::time::timeout_at(deadline_after(p.limits.timeout.saturating_add(GRACE)).into(), async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.call_evaluate(&mut store, expression, &value.to_string()).await
         })
@@ -428,7 +440,7 @@ impl PluginHost {
             });
         };
         let _permit = self.inner.calls.acquire().await;
-        let deadline = Instant::now() + p.limits.timeout;
+        let deadline = deadline_after(p.limits.timeout);
         let grant = Grant {
             plugin: p.info.name.as_str().into(),
             metrics: self.inner.metrics.clone(),
@@ -442,10 +454,10 @@ impl PluginHost {
             run_name: ctx.run_name.clone(),
             metric_name: ctx.metric_name.clone(),
         };
-        let previous = previous.map(Measurement::to_wit);
+        let previous = previous.map(crate::measurement::to_wit);
         // The bindings take the `json` type alias by `&String`.
         let config = config.to_string();
-        let outcome = tokio::time::timeout_at((deadline + GRACE).into(), async {
+        let outcome = tokio::time::timeout_at(deadline_after(p.limits.timeout.saturating_add(GRACE)).into(), async {
             let instance = pre.instantiate_async(&mut store).await?;
             match (&previous, terminate) {
                 (None, _) => instance.call_measure(&mut store, &wit_ctx, &config).await,
@@ -459,11 +471,13 @@ impl PluginHost {
             Err(_) => Measurement::from_failure(timeout(&p)),
             Ok(Err(e)) => Measurement::from_failure(classify(&p, &store, e)),
             Ok(Ok(m)) => {
-                let mut m = Measurement::from_wit(&p.info.name, m);
+                let mut m = crate::measurement::from_wit(&p.info.name, m);
                 // Which component took the measurement: with hot reloads, the audit trail of a
                 // run says exactly which version judged each step.
-                m.metadata
-                    .insert(PLUGIN_METADATA_KEY.into(), format!("{}@sha256:{}", p.info.name, &p.info.sha256[..16]));
+                m.metadata.insert(
+                    PLUGIN_METADATA_KEY.into(),
+                    format!("{}@sha256:{}", p.info.name, p.info.sha256.get(..16).unwrap_or(&p.info.sha256)),
+                );
                 m
             }
         }
@@ -589,7 +603,12 @@ impl PluginHost {
             PluginKind::MetricProvider => &self.inner.linkers.provider,
         };
         let limits = c.limits.unwrap_or_else(|| Limits::defaults(world));
-        let mut store = self.store_for(c.name, limits.memory, None, Instant::now() + limits.timeout);
+        let failed_key = format!("{sha}/{}ms/{}", limits.timeout.as_millis(), limits.memory);
+        if let Some(reason) = read(&self.inner.preinit_failed).get(&failed_key) {
+            tracing::debug!(plugin = %c.name, "pre-initialisation failed before for this digest, loading as it is: {reason}");
+            return None;
+        }
+        let mut store = self.store_for(c.name, limits.memory, None, deadline_after(limits.timeout));
         let started = Instant::now();
         // Synchronous like the compile around it; the init runs on wasmtime's fiber and needs no
         // reactor. A panic inside the snapshotting (a component shape it mishandles) is a failed
@@ -614,6 +633,7 @@ impl PluginHost {
             }
             Err(reason) => {
                 tracing::warn!(plugin = %c.name, "pre-initialisation failed, loading the plugin as it is: {reason}");
+                write(&self.inner.preinit_failed).insert(failed_key, reason);
                 None
             }
         }
@@ -648,6 +668,12 @@ impl PluginHost {
         write(&self.inner.plugins).insert(name.to_string(), Arc::new(plugin));
         info
     }
+}
+
+/// The instant `timeout` from now; a timeout too long for the clock is as good as none.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout).unwrap_or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)).unwrap_or(now))
 }
 
 fn timeout(p: &Plugin) -> Failure {

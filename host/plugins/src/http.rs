@@ -49,7 +49,7 @@ pub(crate) struct Backend {
 
 /// Performs one guest request under `grant`.
 pub(crate) async fn send(backend: &Backend, grant: &Grant, request: Request) -> Result<Response, HttpError> {
-    let asked = request.timeout_ms.map(|ms| Instant::now() + Duration::from_millis(u64::from(ms)));
+    let asked = request.timeout_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(u64::from(ms))));
     let deadline = asked.map_or(grant.deadline, |a| a.min(grant.deadline));
     let first = (request.method.clone(), request.url.clone(), request.body.clone());
     match tokio::time::timeout_at(deadline, follow(backend, grant, request)).await {
@@ -146,7 +146,7 @@ async fn read(mut response: reqwest::Response, cap: u64) -> Result<Response, Htt
         .collect();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() as u64 + chunk.len() as u64 > cap {
+        if (body.len() as u64).saturating_add(chunk.len() as u64) > cap {
             return Err(HttpError::TooLarge(cap));
         }
         body.extend_from_slice(&chunk);

@@ -12,16 +12,28 @@
 //! the `http` import, which the host performs with reqwest, only towards the hosts their
 //! registry entry allows (redirects included), with a deadline and a response-size cap.
 //!
-//! Modules: [`registry`] (what the operator configures), [`capability`] (the host allow-list,
-//! table-tested), [`cache`] (compiled artifacts on disk), [`inspect`] (what a component is),
+//! What plugins answer and what operators configure is checked by `aviary-boundary` (re-exported
+//! here): [`measurement`] (the bounds on an answer), [`registry`] (what the operator configures),
+//! [`capability`] (the host allow-list, table-tested). Modules of the host itself: [`cache`] (compiled artifacts on disk), [`inspect`] (what a component is),
 //! [`builtin`] (first-party plugins embedded in the binary), and the host itself in [`host`].
+
+// No panic reachable from input (plugin answers, object content, API responses): see
+// docs/plugin-boundary.md. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 pub mod builtin;
 pub mod cache;
-pub mod capability;
 mod engine;
 mod error;
-mod failure;
 pub mod host;
 mod http;
 pub mod inspect;
@@ -35,6 +47,7 @@ pub mod registry;
 mod store;
 mod wit;
 
+pub use aviary_boundary::{capability, failure};
 pub use error::Error;
 pub use failure::Failure;
 pub use host::{EvalError, HostConfig, PluginHost, PluginInfo};

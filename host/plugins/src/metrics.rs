@@ -34,6 +34,15 @@ pub struct PluginLabels {
     pub plugin: String,
 }
 
+/// Labels of a refused request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeniedLabels {
+    /// The plugin's name.
+    pub plugin: String,
+    /// `host` (not in allowedHosts) or `budget` (past the per-call request budget).
+    pub reason: String,
+}
+
 /// Labels of a loaded plugin.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoadedLabels {
@@ -47,7 +56,7 @@ struct LoadedLabels {
 pub struct PluginMetrics {
     calls: Family<CallLabels, Counter>,
     duration: Family<PluginLabels, Histogram, fn() -> Histogram>,
-    denied: Family<PluginLabels, Counter>,
+    denied: Family<DeniedLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -76,7 +85,16 @@ impl PluginMetrics {
 
     /// Records a request refused by the allow-list.
     pub fn denied_host(&self, plugin: &str) {
-        self.denied.get_or_create(&PluginLabels { plugin: plugin.into() }).inc();
+        self.denied(plugin, "host");
+    }
+
+    /// Records a request refused because the call had spent its request budget.
+    pub fn denied_budget(&self, plugin: &str) {
+        self.denied(plugin, "budget");
+    }
+
+    fn denied(&self, plugin: &str, reason: &str) {
+        self.denied.get_or_create(&DeniedLabels { plugin: plugin.into(), reason: reason.into() }).inc();
     }
 }
 
@@ -116,7 +134,7 @@ impl PluginHost {
         );
         registry.register(
             "aviary_plugin_denied_requests",
-            "HTTP requests refused because the host is not in the plugin's allowedHosts",
+            "HTTP requests refused: the host is not in the plugin's allowedHosts (reason=host), or the call spent its request budget (reason=budget)",
             m.denied.clone(),
         );
         registry.register_collector(Box::new(Loaded(self.clone())));

@@ -13,7 +13,7 @@
 //! the same sandbox and limits as a call (deny-all WASI, the plugin's memory cap, a deadline),
 //! and the compile cache keeps the result, so a restart does not run it again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
 use wasmtime::{Engine, Store};
@@ -32,7 +32,7 @@ pub(crate) fn top_level_exports(bytes: &[u8]) -> Vec<String> {
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
         match payload {
-            Ok(Payload::ModuleSection { .. } | Payload::ComponentSection { .. }) => depth += 1,
+            Ok(Payload::ModuleSection { .. } | Payload::ComponentSection { .. }) => depth = depth.saturating_add(1),
             Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
             Ok(Payload::ComponentExportSection(section)) if depth == 0 => {
                 names.extend(section.into_iter().flatten().map(|e| e.name.name.to_string()));
@@ -60,7 +60,7 @@ pub(crate) async fn snapshot(
     let (cx, instrumented) = wizer.instrument_component(bytes).map_err(|e| format!("cannot instrument: {e:#}"))?;
     let component = Component::new(engine, &instrumented).map_err(|e| format!("cannot compile: {e:#}"))?;
     // The plugin's deadline covers its own work, not the compile above.
-    crate::store::set_deadline(store, Instant::now() + timeout);
+    crate::store::set_deadline(store, crate::host::deadline_after(timeout));
     let instance = linker.instantiate_async(&mut *store, &component).await.map_err(|e| format!("{e:#}"))?;
     let init = instance.get_typed_func::<(), ()>(&mut *store, INIT_EXPORT).map_err(|e| format!("{e:#}"))?;
     init.call_async(&mut *store, ()).await.map_err(|e| format!("{INIT_EXPORT} failed: {e:#}"))?;

@@ -317,7 +317,10 @@ impl Recorder {
     pub fn new(at: SystemTime) -> Self {
         // Whole seconds, so that the recording's `at` is exactly what the guest saw.
         let secs = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
-        Self { at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs), exchanges: Mutex::new(Vec::new()) }
+        Self {
+            at: SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)).unwrap_or(SystemTime::UNIX_EPOCH),
+            exchanges: Mutex::new(Vec::new()),
+        }
     }
 
     /// The measurement recorded so far.

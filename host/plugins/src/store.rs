@@ -20,6 +20,11 @@ const STDIO_CAPACITY: usize = 64 << 10;
 const MAX_LOG_LINES: u32 = 200;
 /// Longer log lines are cut.
 const MAX_LOG_LINE: usize = 4 << 10;
+/// At most this many HTTP requests per call (redirect hops of one request count once, and are
+/// bounded by the `http` module). The deadline bounds a call's time; this bounds the load a
+/// looping plugin can put on the services it was granted: a provider that needs more than a few
+/// queries per measurement is doing a batch job, not a measurement.
+pub(crate) const MAX_REQUESTS_PER_CALL: u32 = 32;
 
 /// Sets the deadline of a Store's guest code, checked at every epoch tick: past it the guest is
 /// interrupted; before it the guest yields to the executor at each tick, so even a guest spinning
@@ -42,6 +47,7 @@ pub(crate) struct StoreState {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     log_lines: u32,
+    requests: u32,
 }
 
 impl StoreState {
@@ -72,6 +78,7 @@ impl StoreState {
             stdout,
             stderr,
             log_lines: 0,
+            requests: 0,
         }
     }
 
@@ -101,7 +108,7 @@ impl wit_types::Host for StoreState {}
 
 impl wit_log::Host for StoreState {
     fn log(&mut self, level: wit_log::Level, message: String) -> wasmtime::Result<()> {
-        self.log_lines += 1;
+        self.log_lines = self.log_lines.saturating_add(1);
         if self.log_lines > MAX_LOG_LINES {
             if self.log_lines == MAX_LOG_LINES + 1 {
                 tracing::warn!(target: "aviary::plugin", plugin = %self.plugin, "log limit of {MAX_LOG_LINES} lines per call reached; dropping the rest");
@@ -112,7 +119,7 @@ impl wit_log::Host for StoreState {
         if message.len() > MAX_LOG_LINE {
             let mut cut = MAX_LOG_LINE;
             while !message.is_char_boundary(cut) {
-                cut -= 1;
+                cut = cut.saturating_sub(1);
             }
             message.truncate(cut);
             message.push('…');
@@ -131,7 +138,17 @@ impl wit_log::Host for StoreState {
 
 impl wit_http::Host for StoreState {
     async fn send(&mut self, request: wit_http::Request) -> Result<wit_http::Response, wit_http::Error> {
+        self.requests = self.requests.saturating_add(1);
         match &self.grant {
+            Some(grant) if self.requests > MAX_REQUESTS_PER_CALL => {
+                if self.requests == MAX_REQUESTS_PER_CALL.saturating_add(1) {
+                    tracing::warn!(target: "aviary::plugins::http", plugin = %grant.plugin, "request budget of {MAX_REQUESTS_PER_CALL} per call spent; refusing further requests");
+                }
+                grant.metrics.denied_budget(&grant.plugin);
+                Err(wit_http::Error::Transport(format!(
+                    "request budget spent: at most {MAX_REQUESTS_PER_CALL} HTTP requests per call"
+                )))
+            }
             Some(grant) => http::send(&self.backend, grant, request).await,
             None => {
                 let target =

@@ -239,3 +239,93 @@ async fn the_expr_evaluator_is_pre_initialised() {
     // A component without an init function is loaded as it is.
     assert!(!info("test/hostile").preinitialised);
 }
+
+/// Every lie of the hostile provider is bounded or refused by the host before anyone sees it;
+/// each refusal names the field and the bound, and the next call is answered normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lies_are_bounded_or_refused_with_the_reason() {
+    use aviary_plugins::measurement::{MAX_RESUME_AFTER, MIN_RESUME_AFTER};
+    let host = hostile_host().await;
+    for (mode, resume) in
+        [("resume-far", MAX_RESUME_AFTER), ("resume-max", MAX_RESUME_AFTER), ("resume-now", MIN_RESUME_AFTER)]
+    {
+        let (m, _) = measure(&host, &format!(r#"{{"mode": "{mode}"}}"#)).await;
+        assert_eq!((m.phase, m.resume_after), (Phase::Running, Some(resume)), "{mode}");
+        let resumed = host.resume("test/hostile", &ctx(), &format!(r#"{{"mode": "{mode}"}}"#), &m).await;
+        assert_eq!((resumed.phase, resumed.resume_after), (Phase::Running, Some(resume)), "{mode} resumed");
+    }
+    let refused = [
+        ("huge-metadata", "metadata of 1048577 bytes exceeds 16384"),
+        ("wide-metadata", "metadata of 100000 entries exceeds 64"),
+        ("huge-message", "message of 1048576 bytes exceeds 4096"),
+        ("deep-value", "nesting too deep"),
+        ("float-overflow", "number 1e400 does not fit a 64-bit float"),
+    ];
+    for (mode, reason) in refused {
+        let (m, _) = measure(&host, &format!(r#"{{"mode": "{mode}"}}"#)).await;
+        assert_eq!(m.phase, Phase::Error, "{mode}");
+        assert!(m.message.starts_with("invalid value: plugin \"test/hostile\": "), "{mode}: {}", m.message);
+        assert!(m.message.contains(reason), "{mode}: {}", m.message);
+        assert_eq!(m.value, None, "{mode}");
+        assert!(m.message.len() < 300, "{mode}: the refusal does not echo the lie: {} bytes", m.message.len());
+    }
+    let (m, _) = measure(&host, r#"{"mode": "fat"}"#).await;
+    assert_eq!(m.phase, Phase::Measured, "{}", m.message);
+    assert_eq!(m.metadata.len(), 65, "64 of the plugin's and the host's digest");
+    assert_next_call_succeeds(&host).await;
+}
+
+/// A provider may make a bounded number of requests per call: past the budget each request is
+/// refused without touching the network, and the refusals are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_stops_at_the_per_call_budget() {
+    let host = hostile_host().await;
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let addr = common::serve(
+        "127.0.0.1",
+        axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { "hi" }
+            }),
+        ),
+    )
+    .await;
+    host.allow_hosts("test/hostile", AllowedHosts::parse(&[addr.to_string()]).unwrap()).unwrap();
+    let (m, _) = measure(&host, &format!(r#"{{"mode": "flood", "url": "http://{addr}/"}}"#)).await;
+    assert_eq!(m.phase, Phase::Measured, "{}", m.message);
+    assert_eq!(m.value.as_deref(), Some("32"), "answered requests");
+    assert!(m.message.contains("request budget spent: at most 32 HTTP requests per call"), "{}", m.message);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 32, "requests that reached the server");
+    // The next call has a budget of its own.
+    let (m, _) = measure(&host, &format!(r#"{{"mode": "http", "url": "http://{addr}/"}}"#)).await;
+    assert_eq!(m.value.as_deref(), Some("200"));
+}
+
+/// A component whose pre-initialisation never returns costs its deadline once: it is loaded as
+/// it is (and works), and loading the same digest again does not run the init again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_init_costs_its_deadline_once_per_digest() {
+    let host = common::host();
+    let registry = RegistryFile::parse(&format!(
+        "plugins:\n- {{name: test/looping-init, kind: condition, location: 'file://{}', timeout: 2s}}\n",
+        common::test_component("aviary_test_looping_init.wasm").display()
+    ))
+    .unwrap();
+    let started = Instant::now();
+    for (name, result) in host.load_registry(&registry).await {
+        let info = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!info.preinitialised);
+    }
+    assert!(started.elapsed() >= Duration::from_secs(2), "the init ran until its deadline");
+    assert_eq!(host.evaluate("test/looping-init", "anything", "true").await, Ok(true));
+    // A reload of the registry (the controller does one at every ConfigMap change).
+    let again = Instant::now();
+    for (name, result) in host.load_registry(&registry).await {
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert!(again.elapsed() < Duration::from_secs(1), "the reload ran the init again: {:?}", again.elapsed());
+    assert_eq!(host.evaluate("test/looping-init", "anything", "false").await, Ok(false));
+}

@@ -12,6 +12,19 @@
 //! This crate is shared by the host and by guests (it has no dependency beyond `serde_json`, which
 //! it uses to decode string escapes), so both sides read and write exactly the same format.
 
+// No panic reachable from input (plugin answers, object content, API responses): see
+// docs/plugin-boundary.md. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -141,6 +154,14 @@ fn write_string(s: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     f.write_str(&serde_json::to_string(s).map_err(|_| fmt::Error)?)
 }
 
+/// A long literal cut to 40 bytes for an error message (numbers are ASCII).
+fn preview(literal: &str) -> String {
+    match literal.get(..40) {
+        Some(head) if literal.len() > 40 => format!("{head}..."),
+        _ => literal.to_string(),
+    }
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     text: &'a str,
@@ -149,18 +170,18 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, reason: &str) -> ParseError {
-        ParseError { offset: self.pos, reason: reason.to_string() }
+        ParseError { offset: self.pos.min(self.s.len()), reason: reason.to_string() }
     }
 
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
         }
     }
 
     fn eat(&mut self, lit: &str) -> bool {
-        if self.s[self.pos..].starts_with(lit.as_bytes()) {
-            self.pos += lit.len();
+        if self.s.get(self.pos..).is_some_and(|rest| rest.starts_with(lit.as_bytes())) {
+            self.pos = self.pos.saturating_add(lit.len());
             true
         } else {
             false
@@ -189,16 +210,16 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, ParseError> {
         let start = self.pos;
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         loop {
             match self.s.get(self.pos) {
                 None => return Err(self.err("unterminated string")),
                 Some(b'"') => break,
-                Some(b'\\') => self.pos += 2,
-                Some(_) => self.pos += 1,
+                Some(b'\\') => self.pos = self.pos.saturating_add(2),
+                Some(_) => self.pos = self.pos.saturating_add(1),
             }
         }
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let slice = self.text.get(start..self.pos).ok_or_else(|| self.err("invalid string"))?;
         serde_json::from_str::<String>(slice).map_err(|e| ParseError { offset: start, reason: e.to_string() })
     }
@@ -208,41 +229,48 @@ impl Parser<'_> {
         let digits = |p: &mut Self| {
             let s = p.pos;
             while let Some(b'0'..=b'9') = p.s.get(p.pos) {
-                p.pos += 1;
+                p.pos = p.pos.saturating_add(1);
             }
-            p.pos - s
+            p.pos.saturating_sub(s)
         };
         if self.s.get(self.pos) == Some(&b'-') {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
         }
         let int_start = self.pos;
         let n = digits(self);
-        if n == 0 || (n > 1 && self.s[int_start] == b'0') {
+        if n == 0 || (n > 1 && self.s.get(int_start) == Some(&b'0')) {
             return Err(self.err("invalid number"));
         }
         if self.s.get(self.pos) == Some(&b'.') {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
             if digits(self) == 0 {
                 return Err(self.err("invalid number: digits expected after '.'"));
             }
         }
         if let Some(b'e' | b'E') = self.s.get(self.pos) {
-            self.pos += 1;
+            self.pos = self.pos.saturating_add(1);
             if let Some(b'+' | b'-') = self.s.get(self.pos) {
-                self.pos += 1;
+                self.pos = self.pos.saturating_add(1);
             }
             if digits(self) == 0 {
                 return Err(self.err("invalid number: digits expected in exponent"));
             }
         }
-        self.text[start..self.pos]
-            .parse::<f64>()
-            .map(Value::Number)
-            .map_err(|e| ParseError { offset: start, reason: e.to_string() })
+        let literal = self.text.get(start..self.pos).unwrap_or_default();
+        match literal.parse::<f64>() {
+            // Go's encoding/json refuses a literal beyond the float64 range rather than reading it
+            // as an infinity; so does the boundary (`Infinity` is spelled out when meant).
+            Ok(f) if f.is_infinite() => Err(ParseError {
+                offset: start,
+                reason: format!("number {} does not fit a 64-bit float", preview(literal)),
+            }),
+            Ok(f) => Ok(Value::Number(f)),
+            Err(e) => Err(ParseError { offset: start, reason: e.to_string() }),
+        }
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let mut items = Vec::new();
         self.ws();
         if self.eat("]") {
@@ -250,7 +278,7 @@ impl Parser<'_> {
         }
         loop {
             self.ws();
-            items.push(self.value(depth + 1)?);
+            items.push(self.value(depth.saturating_add(1))?);
             self.ws();
             if self.eat(",") {
                 continue;
@@ -263,7 +291,7 @@ impl Parser<'_> {
     }
 
     fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         let mut map = BTreeMap::new();
         self.ws();
         if self.eat("}") {
@@ -280,7 +308,7 @@ impl Parser<'_> {
                 return Err(self.err("expected ':'"));
             }
             self.ws();
-            let v = self.value(depth + 1)?;
+            let v = self.value(depth.saturating_add(1))?;
             map.insert(key, v);
             self.ws();
             if self.eat(",") {

@@ -39,7 +39,17 @@ pub struct Env {
     pub controller: PathBuf,
     /// The controller's metrics and health ports (on 127.0.0.1).
     pub ports: (u16, u16),
+    options: Options,
     child: Mutex<Option<Child>>,
+}
+
+/// Extra command-line flags and environment of a test binary's controller (kept across restarts).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Flags after the harness's defaults (so they win).
+    pub args: Vec<String>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
 }
 
 static ENV: OnceCell<Env> = OnceCell::const_new();
@@ -52,8 +62,13 @@ pub fn repo() -> PathBuf {
 /// Starts (once per test binary) the cluster, installs deploy/ and the test registry, and runs
 /// the controller binary `controller`.
 pub async fn env_with(controller: &Path) -> &'static Env {
+    env_with_options(controller, Options::default()).await
+}
+
+/// [`env_with`], the controller started with `options` (extra flags and environment).
+pub async fn env_with_options(controller: &Path, options: Options) -> &'static Env {
     let controller = controller.to_path_buf();
-    ENV.get_or_init(|| async move { setup(controller).await.expect("end-to-end environment") }).await
+    ENV.get_or_init(|| async move { setup(controller, options).await.expect("end-to-end environment") }).await
 }
 
 /// The environment, once started by [`env_with`].
@@ -82,7 +97,7 @@ pub fn controller_binary() -> PathBuf {
     bin
 }
 
-async fn setup(controller: PathBuf) -> Result<Env, Box<dyn std::error::Error + Send + Sync>> {
+async fn setup(controller: PathBuf, options: Options) -> Result<Env, Box<dyn std::error::Error + Send + Sync>> {
     let cluster = cluster().await?;
     let client = cluster.client().await?;
     install_crds(&client).await?;
@@ -93,8 +108,8 @@ async fn setup(controller: PathBuf) -> Result<Env, Box<dyn std::error::Error + S
     let kubeconfig = service_account_kubeconfig(&client, cluster.kubeconfig_path(), cluster.dir()).await?;
     let log = cluster.dir().join("aviary-controller.log");
     let ports = (free_port(), free_port());
-    let child = spawn_controller(&controller, &kubeconfig, &log, ports, &[])?;
-    Ok(Env { kubeconfig, log, controller, ports, child: Mutex::new(Some(child)) })
+    let child = spawn_controller_with(&controller, &kubeconfig, &log, ports, &options)?;
+    Ok(Env { kubeconfig, log, controller, ports, options, child: Mutex::new(Some(child)) })
 }
 
 /// GET `path` from the controller's metrics or health endpoint on 127.0.0.1:`port`: the status
@@ -131,6 +146,18 @@ pub fn spawn_controller(
     ports: (u16, u16),
     extra: &[&str],
 ) -> std::io::Result<Child> {
+    let options = Options { args: extra.iter().map(|s| (*s).to_string()).collect(), env: Vec::new() };
+    spawn_controller_with(binary, kubeconfig, log, ports, &options)
+}
+
+/// [`spawn_controller`] with extra flags and environment.
+pub fn spawn_controller_with(
+    binary: &Path,
+    kubeconfig: &Path,
+    log: &Path,
+    ports: (u16, u16),
+    options: &Options,
+) -> std::io::Result<Child> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     Command::new(binary)
         .arg("--kubeconfig")
@@ -153,7 +180,8 @@ pub fn spawn_controller(
             "--leader-election-retry-period",
             "500ms",
         ])
-        .args(extra)
+        .args(&options.args)
+        .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AVIARY_CACHE_DIR", plugin_cache())
         .stdin(Stdio::piped())
         .stdout(out.try_clone()?)
@@ -180,8 +208,10 @@ impl Env {
             let _ = c.kill();
             let _ = c.wait();
         }
+        let mut options = self.options.clone();
+        options.args.extend(extra.iter().map(|s| (*s).to_string()));
         *guard = Some(
-            spawn_controller(&self.controller, &self.kubeconfig, &self.log, self.ports, extra)
+            spawn_controller_with(&self.controller, &self.kubeconfig, &self.log, self.ports, &options)
                 .expect("restart controller"),
         );
     }
@@ -266,7 +296,8 @@ async fn apply_registry(client: &Client) -> Result<(), Box<dyn std::error::Error
     let plugins = format!(
         "plugins:\n\
          - name: acme/steady\n  kind: metric-provider\n  location: file://{h}\n\
-         - name: acme/hang\n  kind: metric-provider\n  location: file://{h}\n  timeout: 3s\n",
+         - name: acme/hang\n  kind: metric-provider\n  location: file://{h}\n  timeout: 3s\n\
+         - name: acme/liar\n  kind: metric-provider\n  location: file://{h}\n  timeout: 5s\n",
         h = hostile.display()
     );
     let cm = json!({

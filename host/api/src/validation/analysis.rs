@@ -33,7 +33,7 @@ pub fn metric_errors(metric: &Metric) -> Vec<(&'static str, String)> {
 
     if count > 0 {
         if fl >= 0 && csl >= 0 {
-            if count < fl + csl {
+            if count < fl.saturating_add(csl) {
                 if csl > 0 {
                     out.push(("count", "count must be >= failureLimit + consecutiveSuccessLimit".to_string()));
                 } else {

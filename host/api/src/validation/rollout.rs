@@ -101,9 +101,7 @@ pub fn validate_rollout(rollout: &Rollout) -> Vec<FieldError> {
             None => errs.push(FieldError::required("spec.selector", messages::missing_field(".spec.selector"))),
             Some(sel) => {
                 validate_label_selector(&mut errs, sel, "spec.selector");
-                let n = sel.match_labels.as_ref().map_or(0, |m| m.len())
-                    + sel.match_expressions.as_ref().map_or(0, |m| m.len());
-                if n == 0 {
+                if selector_terms(sel) == 0 {
                     errs.push(FieldError::invalid("spec.selector", "{}", "empty selector is invalid for deployment"));
                 }
             }
@@ -243,17 +241,16 @@ fn validate_pod_template(errs: &mut Vec<FieldError>, rollout: &Rollout) {
         return;
     };
     let labels = template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
-    if let Some(sel) = &spec.selector {
-        let n =
-            sel.match_labels.as_ref().map_or(0, |m| m.len()) + sel.match_expressions.as_ref().map_or(0, |m| m.len());
-        if n > 0 && !selector_matches(sel, &labels) {
-            let shown = serde_json::to_string(&labels).unwrap_or_default();
-            errs.push(FieldError::invalid(
-                "spec.template.metadata.labels",
-                shown,
-                "`selector` does not match template `labels`",
-            ));
-        }
+    if let Some(sel) = &spec.selector
+        && selector_terms(sel) > 0
+        && !selector_matches(sel, &labels)
+    {
+        let shown = serde_json::to_string(&labels).unwrap_or_default();
+        errs.push(FieldError::invalid(
+            "spec.template.metadata.labels",
+            shown,
+            "`selector` does not match template `labels`",
+        ));
     }
     let containers = template.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0);
     if containers == 0 {
@@ -663,4 +660,12 @@ fn validate_anti_affinity(errs: &mut Vec<FieldError>, aa: Option<&AntiAffinity>,
     {
         errs.push(FieldError::invalid(format!("{path}.weight"), p.weight.to_string(), messages::ANTI_AFFINITY_WEIGHT));
     }
+}
+
+/// How many terms a label selector has (matchLabels entries and matchExpressions).
+fn selector_terms(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> usize {
+    sel.match_labels
+        .as_ref()
+        .map_or(0, |m| m.len())
+        .saturating_add(sel.match_expressions.as_ref().map_or(0, |m| m.len()))
 }

@@ -72,6 +72,10 @@ pub struct RunArgs {
     conditions: ConditionFlags,
     #[command(flatten)]
     plugins: PluginOptions,
+    /// How long to keep polling a measurement the provider leaves Running (it waits as the
+    /// provider asks, within 1 s and 1 h); after that the measurement is an Error.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    follow_limit: Duration,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     output: OutputFormat,
@@ -123,8 +127,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A provider left running is polled at most this long by hand.
+/// A provider left running is polled at most this long by `plugin test`.
 pub(crate) const MAX_FOLLOW: Duration = Duration::from_secs(600);
+
+/// Takes a measurement and polls it while it is Running, waiting as the plugin asks (a delay the
+/// host has already bounded), but never past `limit`: a provider that stays Running, whatever
+/// delay it asks for, ends as an Error when the limit is reached.
+pub(crate) async fn follow(
+    host: &PluginHost,
+    name: &str,
+    ctx: &CallContext,
+    config: &str,
+    limit: Duration,
+) -> Measurement {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut m = host.measure(name, ctx, config).await;
+    while m.phase == Phase::Running {
+        let wake = tokio::time::Instant::now() + m.resume_after.unwrap_or(Duration::from_secs(1));
+        if wake > deadline {
+            tokio::time::sleep_until(deadline).await;
+            let said = if m.message.is_empty() { String::new() } else { format!("; the provider said: {}", m.message) };
+            return Measurement {
+                phase: Phase::Error,
+                message: format!(
+                    "measurement still Running after {} (the follow limit){said}",
+                    humantime::format_duration(limit)
+                ),
+                resume_after: None,
+                ..m
+            };
+        }
+        tokio::time::sleep_until(wake).await;
+        m = host.resume(name, ctx, config, &m).await;
+    }
+    m
+}
 
 /// `--config`: JSON, or `@FILE`; checked to be JSON.
 pub(crate) fn read_config(arg: &str) -> anyhow::Result<String> {
@@ -144,12 +181,7 @@ fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
         let host = args.plugins.host().await?;
         let name = resolve(&host, &args.plugin, extra)?;
         let ctx = CallContext { namespace: "default".into(), run_name: "aviary-cli".into(), metric_name: "cli".into() };
-        let mut m = host.measure(&name, &ctx, &config).await;
-        let started = std::time::Instant::now();
-        while m.phase == Phase::Running && started.elapsed() < MAX_FOLLOW {
-            tokio::time::sleep(m.resume_after.unwrap_or(Duration::from_secs(1))).await;
-            m = host.resume(&name, &ctx, &config, &m).await;
-        }
+        let m = follow(&host, &name, &ctx, &config, args.follow_limit).await;
         anyhow::Ok(judged(&host, &args.conditions, m).await)
     })?;
     match args.output {

@@ -13,11 +13,13 @@ use std::time::Duration;
 use aviary_api::analysis::{AnalysisRun, Argument, Measurement, Metric};
 use aviary_api::{AnalysisPhase, Time};
 use aviary_engine::analysis::args::{redact, resolve_metric_args, resolve_secrets};
+use aviary_engine::analysis::measurement::{Answer, Running, settle_running, stored_measurement};
 use aviary_engine::analysis::metric::{record_measurement, result_mut};
-use aviary_engine::analysis::retention::trim_measurements;
+use aviary_engine::analysis::retention::{Fit, MIN_STATUS_BUDGET_BYTES, fit_status, json_size, trim_measurements};
 use aviary_engine::analysis::run::{RunAssessment, apply_assessment, assess_run, is_terminating, prepare};
 use aviary_engine::analysis::schedule::{metric_tasks, next_reconcile_time};
 use aviary_plugins::judge::{Conditions, judge};
+use aviary_plugins::measurement::DEFAULT_RESUME_AFTER;
 use aviary_plugins::{CallContext, Phase};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Secret;
@@ -63,23 +65,25 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
     let terminating = is_terminating(run.spec.terminate, &status);
     let tasks = metric_tasks(&prepared.metrics, &status, terminating, now);
     let condition_plugin = ctx.condition_plugin();
-    let measured = futures::future::join_all(tasks.iter().map(|task| {
-        let metric = &prepared.metrics[task.metric_index];
+    // Each task with its metric, prepared and as written (same index in both lists).
+    let due: Vec<_> = tasks
+        .iter()
+        .filter_map(|t| Some((t, prepared.metrics.get(t.metric_index)?, run.spec.metrics.get(t.metric_index)?)))
+        .collect();
+    let measured = futures::future::join_all(due.iter().map(|(task, metric, written)| {
         let in_flight = task
             .resume
             .then(|| status.metric_results.iter().find(|r| r.name == metric.name))
             .flatten()
             .and_then(|r| r.measurements.last())
             .cloned();
-        let full = resolve_metric_args(&run.spec.metrics[task.metric_index], &args);
+        let full = resolve_metric_args(written, &args);
         measure(&ctx, &run, metric.name.clone(), full, in_flight, terminating, &secrets, &condition_plugin)
     }))
     .await;
-    for (task, measurement) in tasks.iter().zip(measured) {
-        let metric = &prepared.metrics[task.metric_index];
+    for ((task, metric, _), measurement) in due.iter().zip(measured) {
         let is_dry = prepared.dry_run.contains(&metric.name);
-        let resumed = task.resume;
-        record_measurement(result_mut(&mut status, &metric.name, is_dry), measurement, resumed);
+        record_measurement(result_mut(&mut status, &metric.name, is_dry), measurement, task.resume);
     }
     let before = status.phase;
     let assessment = assess_run(&prepared.metrics, run.spec.terminate, &prepared.dry_run, &mut status, now);
@@ -89,8 +93,8 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
         r.message = redact(&r.message, &secrets);
     }
     status.message = redact(&status.message, &secrets);
+    let status = write(&ctx, &run, status, now).await?;
     let completed_now = status.phase.is_completed() && !before.is_completed();
-    write(&ctx, &run, status.clone()).await?;
     if completed_now {
         ctx.event(
             &*run,
@@ -102,19 +106,16 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let next = next_reconcile_time(&prepared.metrics, &status, now);
-    let wait =
-        next.map_or(Duration::from_secs(300), |t| (t - now).to_std().unwrap_or_default() + Duration::from_millis(50));
+    let wait = next.map_or(Duration::from_secs(300), |t| {
+        t.signed_duration_since(now).to_std().unwrap_or_default().saturating_add(Duration::from_millis(50))
+    });
     Ok(Action::requeue(wait.max(Duration::from_millis(100))))
 }
 
 /// Backs off on errors.
-pub fn error_policy(run: Arc<AnalysisRun>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(run: Arc<AnalysisRun>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(run = %run.name_any(), "reconcile failed: {error}");
-    if error.is_conflict() {
-        Action::requeue(Duration::from_millis(200))
-    } else {
-        Action::requeue(Duration::from_secs(5))
-    }
+    Action::requeue(error.retry_after(&ctx))
 }
 
 /// Resolves `valueFrom.secretKeyRef` arguments from Secrets in the run's namespace. The outer
@@ -204,10 +205,17 @@ async fn measure(
     };
     let span = tracing::info_span!("measurement", metric = %metric_name, plugin = %plugin);
     let _enter = span.enter();
+    let started_at = in_flight.as_ref().and_then(|p| p.started_at).unwrap_or(Time(started));
+    // A measurement that has been Running for too long is terminated (the provider may clean up)
+    // and ends as Error, whatever the provider answers.
+    let overdue = match settle_running(started_at.0, started, Duration::ZERO, ctx.max_measurement_running) {
+        Running::Overdue(reason) if in_flight.is_some() => Some(reason),
+        _ => None,
+    };
     let m = match &in_flight {
         Some(previous) => {
             let host_m = providers::to_host(previous);
-            if terminating {
+            if terminating || overdue.is_some() {
                 ctx.plugins.terminate(&plugin, &call, &config, &host_m).await
             } else {
                 ctx.plugins.resume(&plugin, &call, &config, &host_m).await
@@ -215,7 +223,6 @@ async fn measure(
         }
         None => ctx.plugins.measure(&plugin, &call, &config).await,
     };
-    let started_at = in_flight.as_ref().and_then(|p| p.started_at).unwrap_or(Time(started));
     let finished = Utc::now();
     let (phase, message) = match m.phase {
         Phase::Measured => {
@@ -236,21 +243,19 @@ async fn measure(
     if let Some(f) = &m.failure {
         tracing::warn!(reason = f.reason(), "plugin call failed: {f}");
     }
-    let running = phase == AnalysisPhase::Running;
-    Measurement {
+    let answer = Answer {
         phase,
-        message: redact(&message, secrets),
-        started_at: Some(started_at),
-        finished_at: (!running).then_some(Time(finished)),
-        value: m.value.clone().unwrap_or_default(),
-        metadata: m.metadata.clone(),
-        resume_at: running.then(|| {
-            Time(
-                finished
-                    + chrono::Duration::from_std(m.resume_after.unwrap_or(Duration::from_secs(10))).unwrap_or_default(),
-            )
-        }),
+        message,
+        value: m.value.unwrap_or_default(),
+        metadata: m.metadata,
+        resume_after: m.resume_after.unwrap_or(DEFAULT_RESUME_AFTER),
+    };
+    if let Some(reason) = &overdue {
+        tracing::warn!("{reason}: terminated");
     }
+    let mut stored = stored_measurement(answer, started_at.0, finished, ctx.max_measurement_running, overdue);
+    stored.message = redact(&stored.message, secrets);
+    stored
 }
 
 async fn finish_error(
@@ -264,7 +269,7 @@ async fn finish_error(
         status.started_at = Some(Time(now));
     }
     apply_assessment(&mut status, &assessment, now);
-    write(ctx, run, status.clone()).await?;
+    let status = write(ctx, run, status, now).await?;
     ctx.event(
         run,
         true,
@@ -275,20 +280,65 @@ async fn finish_error(
     Ok(Action::requeue(Duration::from_secs(1)))
 }
 
-/// Writes the whole status with the resourceVersion it was computed from (see [`status_write`]).
+/// A status refused as too large is fitted into half the budget and written again, this often.
+const MAX_TOO_LARGE_RETRIES: u32 = 3;
+
+/// Writes the whole status with the resourceVersion it was computed from (see [`status_write`]),
+/// kept within what the API server accepts ([`fit_status`]); returns the status written.
+///
+/// The budget is the object's (`--analysis-run-budget`, by default
+/// [`OBJECT_BUDGET_BYTES`](aviary_engine::analysis::retention::OBJECT_BUDGET_BYTES)) less what the rest of the object
+/// weighs. Should the API server still refuse the write as too large (a smaller etcd limit than
+/// the default), the status is fitted into half the budget and written again, down to an eighth,
+/// so a run is never stuck behind a write that cannot succeed.
 ///
 /// [`status_write`]: crate::status_write
-async fn write(ctx: &Context, run: &AnalysisRun, status: aviary_api::AnalysisRunStatus) -> Result<(), Error> {
-    if run.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let mut next = run.clone();
-    next.status = Some(status);
+async fn write(
+    ctx: &Context,
+    run: &AnalysisRun,
+    mut status: aviary_api::AnalysisRunStatus,
+    now: DateTime<Utc>,
+) -> Result<aviary_api::AnalysisRunStatus, Error> {
+    let mut rest = run.clone();
+    rest.status = None;
+    let mut budget = ctx.analysis_run_budget.saturating_sub(json_size(&rest)).max(MIN_STATUS_BUDGET_BYTES);
+    let action = format!("writing the status of AnalysisRun {}", run.name_any());
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
-    crate::status_write::replace_status(&api, run, next)
-        .await
-        .map_err(Error::kube(format!("writing the status of AnalysisRun {}", run.name_any())))?;
-    Ok(())
+    let mut retries = 0u32;
+    loop {
+        fit(run, &mut status, budget, now);
+        if run.status.as_ref() == Some(&status) {
+            return Ok(status);
+        }
+        let mut next = run.clone();
+        next.status = Some(status.clone());
+        match crate::status_write::replace_status(&api, run, next).await {
+            Ok(_) => return Ok(status),
+            Err(e) if retries < MAX_TOO_LARGE_RETRIES && crate::error::is_too_large(&e) => {
+                tracing::warn!(run = %run.name_any(), budget, "status refused as too large; fitting it into half");
+                budget /= 2;
+                retries = retries.saturating_add(1);
+            }
+            Err(e) => return Err(Error::kube(action)(e)),
+        }
+    }
+}
+
+/// Fits `status` into `budget` bytes; when even that needs the measurements emptied, the run ends
+/// as Error with the reason.
+fn fit(run: &AnalysisRun, status: &mut aviary_api::AnalysisRunStatus, budget: usize, now: DateTime<Utc>) {
+    match fit_status(status, budget) {
+        Fit::AsIs => {}
+        Fit::Trimmed { dropped } => {
+            tracing::info!(run = %run.name_any(), dropped, budget, "oldest measurements dropped to fit the status");
+        }
+        Fit::Shrunk { message } => {
+            tracing::warn!(run = %run.name_any(), "{message}");
+            if !status.phase.is_completed() {
+                apply_assessment(status, &RunAssessment { phase: AnalysisPhase::Error, message }, now);
+            }
+        }
+    }
 }
 
 /// Deletes a completed run once its `ttlStrategy` says so.
@@ -304,9 +354,9 @@ async fn ttl(ctx: &Context, run: &AnalysisRun, now: DateTime<Utc>) -> Result<Act
         _ => None,
     };
     let Some(seconds) = seconds else { return Ok(Action::await_change()) };
-    let expires = completed.0 + chrono::Duration::seconds(i64::from(seconds));
+    let expires = aviary_engine::clock::after_seconds(completed.0, i64::from(seconds));
     if expires > now {
-        return Ok(Action::requeue((expires - now).to_std().unwrap_or_default()));
+        return Ok(Action::requeue(expires.signed_duration_since(now).to_std().unwrap_or_default()));
     }
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
     match api.delete(&run.name_any(), &DeleteParams::default()).await {

@@ -240,9 +240,9 @@ async fn delete_old(ctx: &Context, rollout: &Rollout, roles: &Roles, others: &[A
         match live.get(h.as_str()) {
             None | Some(true) => doomed.push(run),
             Some(false) => match phase(run) {
-                AnalysisPhase::Successful if ok < keep_ok => ok += 1,
+                AnalysisPhase::Successful if ok < keep_ok => ok = ok.saturating_add(1),
                 AnalysisPhase::Successful => doomed.push(run),
-                p if p.is_completed() && bad < keep_bad => bad += 1,
+                p if p.is_completed() && bad < keep_bad => bad = bad.saturating_add(1),
                 p if p.is_completed() => doomed.push(run),
                 _ => {}
             },

@@ -25,7 +25,6 @@ use super::restart::{self, Restart};
 use super::services;
 use crate::context::Context;
 use crate::error::Error;
-use crate::hash::pod_template_hash;
 
 /// How long an idle rollout waits before it is looked at again (Argo's resync is 15 minutes;
 /// progress deadlines and timed pauses requeue earlier on their own).
@@ -42,6 +41,8 @@ pub struct CanarySync<'a> {
     created: Option<String>,
     restarted_at: Option<Time>,
     requeue: Option<Duration>,
+    /// `status.currentStepHash` of the steps as they are now (computed once per reconcile).
+    steps_hash: String,
 }
 
 impl<'a> CanarySync<'a> {
@@ -58,6 +59,7 @@ impl<'a> CanarySync<'a> {
             created: None,
             restarted_at,
             requeue: None,
+            steps_hash: String::new(),
         }
     }
 
@@ -83,7 +85,8 @@ impl<'a> CanarySync<'a> {
             .collect();
         let mut new_rs = replicasets::find_new(self.ctx, &self.rollout, &owned).await?;
         let status = self.status();
-        let steps_hash = step_hash(&self.rollout);
+        let steps_hash = step_hash(&self.rollout)?;
+        self.steps_hash = steps_hash.clone();
         let current_hash = match &new_rs {
             Some(rs) => hash(rs).to_string(),
             None => replicasets::desired_hash(&self.rollout)?,
@@ -106,7 +109,7 @@ impl<'a> CanarySync<'a> {
                 canary.and_then(|c| c.stable_metadata.as_ref())
             };
             let max_old = all.iter().map(|r| replicasets::revision(&r.metadata)).max().unwrap_or(0);
-            match replicasets::create(self.ctx, &self.rollout, replicas, max_old + 1, ephemeral).await? {
+            match replicasets::create(self.ctx, &self.rollout, replicas, max_old.saturating_add(1), ephemeral).await? {
                 Created::ReplicaSet(rs) => {
                     self.created = Some(rs.name_any());
                     all.push(rs.clone());
@@ -151,7 +154,7 @@ impl<'a> CanarySync<'a> {
     async fn scale(&mut self) -> Result<bool, Error> {
         let decision = canary_scaling(&self.rollout, &self.roles.observed(), None, self.now);
         if let Some(at) = decision.requeue_at {
-            self.requeue_in((at - self.now).to_std().unwrap_or_default());
+            self.requeue_in(at.signed_duration_since(self.now).to_std().unwrap_or_default());
         }
         let mut scaled = false;
         for action in decision.actions {
@@ -181,7 +184,11 @@ impl<'a> CanarySync<'a> {
             None => {}
             Some(_) => {
                 if let Some(end) = pause_step_ends_at(pause, PauseState::of(&self.rollout)) {
-                    let wait = (end - self.now).to_std().unwrap_or_default() + Duration::from_millis(500);
+                    let wait = end
+                        .signed_duration_since(self.now)
+                        .to_std()
+                        .unwrap_or_default()
+                        .saturating_add(Duration::from_millis(500));
                     self.requeue_in(wait);
                 }
             }
@@ -191,7 +198,7 @@ impl<'a> CanarySync<'a> {
     async fn bump_collision_count(&self) -> Result<Action, Error> {
         let mut rollout = (*self.rollout).clone();
         let status = rollout.status.get_or_insert_with(Default::default);
-        status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
+        status.collision_count = Some(status.collision_count.unwrap_or(0).saturating_add(1));
         tracing::warn!(collision_count = ?status.collision_count, "hash collision with an existing ReplicaSet; bumping collisionCount");
         self.persist(rollout).await?;
         Ok(Action::requeue(Duration::from_millis(200)))
@@ -219,7 +226,7 @@ impl<'a> CanarySync<'a> {
                 self.ctx.event(&*self.rollout, false, "SkipSteps", "Rollback to stable".into()).await;
                 index = Some(steps);
             } else if template_changed && !old.current_pod_hash.is_empty() {
-                let rev = replicasets::revision(&self.rollout.metadata) + 1;
+                let rev = replicasets::revision(&self.rollout.metadata).saturating_add(1);
                 self.ctx
                     .event(&*self.rollout, false, reason::UPDATED, format!("Rollout updated to revision {rev}"))
                     .await;
@@ -253,7 +260,7 @@ impl<'a> CanarySync<'a> {
         };
         if completed_current_step(&self.rollout, &self.roles.observed(), &step_ctx, self.now) {
             let (step, i) = current_step(&self.rollout);
-            let i = i.unwrap_or(0) + 1;
+            let i = i.unwrap_or(0).saturating_add(1);
             index = Some(i);
             s.canary.current_step_analysis_run_status = None;
             let description = step.map(step_string).unwrap_or_default();
@@ -328,7 +335,7 @@ impl<'a> CanarySync<'a> {
         conditions.retain(|c| c.type_ != kind::INVALID_SPEC);
         RolloutStatus {
             current_pod_hash: current_pod_hash.clone(),
-            current_step_hash: step_hash(&self.rollout),
+            current_step_hash: self.steps_hash.clone(),
             replicas: sum(|r| r.status.as_ref().map_or(0, |s| s.replicas)),
             updated_replicas: self.roles.new_rs.as_ref().and_then(|r| r.status.as_ref()).map_or(0, |s| s.replicas),
             ready_replicas: sum(|r| r.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0)),
@@ -471,9 +478,15 @@ impl<'a> CanarySync<'a> {
             return;
         }
         let deadline = i64::from(self.rollout.spec.progress_deadline_seconds_or_default());
-        let expires = current.last_update_time.0 + chrono::Duration::seconds(deadline);
+        let expires = aviary_engine::clock::after_seconds(current.last_update_time.0, deadline);
         if current.reason != reason::TIMED_OUT && expires > self.now {
-            self.requeue_in((expires - self.now).to_std().unwrap_or_default() + Duration::from_secs(1));
+            self.requeue_in(
+                expires
+                    .signed_duration_since(self.now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .saturating_add(Duration::from_secs(1)),
+            );
             return;
         }
         let message = match &self.roles.new_rs {
@@ -543,8 +556,8 @@ impl<'a> CanarySync<'a> {
 /// Argo's progress test: more updated, ready or available pods, fewer old pods, or a change of
 /// template, steps, step index or stable ReplicaSet.
 fn progressing(old: &RolloutStatus, new: &RolloutStatus) -> bool {
-    let old_old = old.replicas - old.updated_replicas;
-    let new_old = new.replicas - new.updated_replicas;
+    let old_old = old.replicas.saturating_sub(old.updated_replicas);
+    let new_old = new.replicas.saturating_sub(new.updated_replicas);
     new.updated_replicas != old.updated_replicas
         || new_old < old_old
         || new.ready_replicas > old.ready_replicas
@@ -555,17 +568,10 @@ fn progressing(old: &RolloutStatus, new: &RolloutStatus) -> bool {
         || new.stable_rs != old.stable_rs
 }
 
-/// The hash of the canary steps (`status.currentStepHash`): a change of steps restarts them.
-pub fn step_hash(rollout: &Rollout) -> String {
-    let steps = rollout.spec.canary().map(|c| serde_json::to_value(&c.steps).unwrap_or_default()).unwrap_or_default();
-    let template = k8s_openapi::api::core::v1::PodTemplateSpec {
-        metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            annotations: Some([("steps".to_string(), steps.to_string())].into()),
-            ..Default::default()
-        }),
-        spec: None,
-    };
-    pod_template_hash(&template, None)
+/// The hash of the canary steps (`status.currentStepHash`), as Argo computes it: a change of
+/// steps restarts them.
+pub fn step_hash(rollout: &Rollout) -> Result<String, Error> {
+    aviary_api::hash::step_hash(rollout).map_err(|e| Error::Invalid(format!("spec.strategy.canary.steps: {e}")))
 }
 
 /// `status.selector`: the label selector as `k=v,k2=v2`, for the scale subresource (HPA).

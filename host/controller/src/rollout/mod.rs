@@ -56,13 +56,9 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
 }
 
 /// Backs off on errors; a conflict is retried at once.
-pub fn error_policy(rollout: Arc<Rollout>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(rollout = %rollout.name_any(), "reconcile failed: {error}");
-    if error.is_conflict() {
-        Action::requeue(Duration::from_millis(200))
-    } else {
-        Action::requeue(Duration::from_secs(5))
-    }
+    Action::requeue(error.retry_after(&ctx))
 }
 
 /// Argo's validation plus the referenced resources (Services, analysis templates). The message

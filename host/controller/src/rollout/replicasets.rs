@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::error::{Error, is_already_exists};
-use crate::hash::pod_template_hash;
 
 /// The label that ties ReplicaSets and pods to their pod template.
 pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
@@ -107,7 +106,8 @@ pub fn template(rollout: &Rollout) -> Result<&PodTemplateSpec, Error> {
 
 /// The hash of the Rollout's current template.
 pub fn desired_hash(rollout: &Rollout) -> Result<String, Error> {
-    Ok(pod_template_hash(template(rollout)?, rollout.status.as_ref().and_then(|s| s.collision_count)))
+    aviary_api::hash::pod_template_hash(template(rollout)?, rollout.status.as_ref().and_then(|s| s.collision_count))
+        .map_err(|e| Error::Invalid(format!("spec.template: {e}")))
 }
 
 /// Finds the ReplicaSet of the current pod template among `owned`:
@@ -356,8 +356,10 @@ pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -
         return Ok(false);
     }
     let mut annotations = json!({ DESIRED_REPLICAS: desired });
-    if to == 0 {
-        annotations[SCALE_DOWN_DEADLINE] = Value::Null;
+    if to == 0
+        && let Some(map) = annotations.as_object_mut()
+    {
+        map.insert(SCALE_DOWN_DEADLINE.into(), Value::Null);
     }
     let patch = json!({"metadata": {"annotations": annotations}, "spec": {"replicas": to}});
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
@@ -388,7 +390,7 @@ pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> R
     let mut rev = revision(&new_rs.metadata);
     let max_old = roles.max_old_revision();
     if rev <= max_old {
-        rev = max_old + 1;
+        rev = max_old.saturating_add(1);
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &new_rs.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": {REVISION: rev.to_string()}}});
         api.patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
@@ -419,7 +421,7 @@ pub async fn cleanup_history(
         return Ok(Vec::new());
     }
     alive.sort_by_key(|r| revision(&r.metadata));
-    let excess = alive.len() - limit;
+    let excess = alive.len().saturating_sub(limit);
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     let mut deleted = Vec::new();
     for rs in alive.into_iter().take(excess) {

@@ -51,9 +51,14 @@ pub async fn reconcile(ctx: &Context, rollout: &Rollout, roles: &Roles, now: Dat
         return Ok(Restart::Done(Some(restart_at)));
     }
     let desired = rollout.spec.replicas_or_default();
-    let available: i32 =
-        roles.all.iter().map(|r| r.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)).sum();
-    let budget = aviary_engine::fenceposts::max_unavailable(&rollout.spec).max(1) - (desired - available).max(0);
+    let available = roles
+        .all
+        .iter()
+        .map(|r| r.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0))
+        .fold(0i32, i32::saturating_add);
+    let budget = aviary_engine::fenceposts::max_unavailable(&rollout.spec)
+        .max(1)
+        .saturating_sub(desired.saturating_sub(available).max(0));
     for pod in old.into_iter().take(usize::try_from(budget).unwrap_or(0)) {
         api.delete(&pod.name_any(), &DeleteParams::default())
             .await

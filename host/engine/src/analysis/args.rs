@@ -152,15 +152,14 @@ pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, Str
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     let mut unresolved = None;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
+    while let Some((before, after)) = rest.split_once("{{") {
+        out.push_str(before);
+        let Some((tag, next)) = after.split_once("}}") else {
+            out.push_str("{{");
+            out.push_str(after);
             rest = "";
             break;
         };
-        let tag = &after[..end];
         let key = tag.trim();
         match key.strip_prefix("args.").and_then(|name| args.iter().find(|a| a.name == name)) {
             Some(a) => out.push_str(a.value.as_deref().unwrap_or_default()),
@@ -170,7 +169,7 @@ pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, Str
                 }
             }
         }
-        rest = &after[end + 2..];
+        rest = next;
     }
     out.push_str(rest);
     match unresolved {

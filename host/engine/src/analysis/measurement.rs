@@ -123,6 +123,93 @@ pub fn completed_measurement(verdict: Verdict, value: String, now: DateTime<Utc>
     }
 }
 
+/// What becomes of a measurement a provider left `Running`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Running {
+    /// Poll it again at this time: after the provider's (already bounded) resume delay, but never
+    /// past the moment the measurement has run too long.
+    ResumeAt(DateTime<Utc>),
+    /// It started too long ago: it ends as `Error`, with this message.
+    Overdue(String),
+}
+
+/// Settles a `Running` answer: a measurement started at `started` may run for `max_running`
+/// (`aviary_boundary::measurement::MAX_RUNNING` unless the operator changed it); before that it
+/// is resumed after `resume_after`, at the latest when that time is up; after it, it is `Error`.
+/// A provider that answers `Running` forever thus holds its metric for a bounded time, and no
+/// delay it asks for can overflow the clock.
+pub fn settle_running(
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+    resume_after: std::time::Duration,
+    max_running: std::time::Duration,
+) -> Running {
+    let later = |from: DateTime<Utc>, by: std::time::Duration| {
+        crate::clock::after(from, chrono::TimeDelta::from_std(by).unwrap_or(chrono::TimeDelta::MAX))
+    };
+    let deadline = later(started, max_running);
+    if now >= deadline {
+        return Running::Overdue(format!(
+            "measurement still Running after {} (the longest one measurement may run)",
+            aviary_api::duration::format_go_duration(max_running)
+        ));
+    }
+    Running::ResumeAt(later(now, resume_after).min(deadline))
+}
+
+/// A provider's answer, judged (a `Measured` value has become Successful, Failed, Inconclusive
+/// or Error by its conditions), as the controller hands it to [`stored_measurement`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The phase after judging; `Running` while the provider is still at it.
+    pub phase: AnalysisPhase,
+    /// The message (the provider's, or the judgement's error).
+    pub message: String,
+    /// The value text (canonical extended JSON), empty when there is none.
+    pub value: String,
+    /// The provider's metadata.
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// With `Running`: the (bounded) delay the provider asked for.
+    pub resume_after: std::time::Duration,
+}
+
+/// The measurement stored in the run's status for an answer to a call that started the
+/// measurement at `started` and returned at `finished`: a final answer is finished; a `Running`
+/// one resumes as [`settle_running`] says, or ends as `Error` once it has run for `max_running`
+/// (or when the caller already found it `overdue` and terminated it), keeping what the provider
+/// said last in the message.
+pub fn stored_measurement(
+    answer: Answer,
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+    max_running: std::time::Duration,
+    overdue: Option<String>,
+) -> Measurement {
+    let settled = (answer.phase == AnalysisPhase::Running)
+        .then(|| settle_running(started, finished, answer.resume_after, max_running));
+    let (phase, message, resume_at) = match (overdue, settled) {
+        (Some(reason), _) | (None, Some(Running::Overdue(reason))) => {
+            let said = if answer.message.is_empty() {
+                String::new()
+            } else {
+                format!("; the provider said: {}", answer.message)
+            };
+            (AnalysisPhase::Error, format!("{reason}{said}"), None)
+        }
+        (None, Some(Running::ResumeAt(at))) => (answer.phase, answer.message, Some(Time(at))),
+        (None, None) => (answer.phase, answer.message, None),
+    };
+    Measurement {
+        phase,
+        message,
+        started_at: Some(Time(started)),
+        finished_at: resume_at.is_none().then_some(Time(finished)),
+        value: answer.value,
+        metadata: answer.metadata,
+        resume_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +280,60 @@ mod tests {
         });
         assert_eq!(v.phase, AnalysisPhase::Error);
         assert_eq!(calls, vec!["bad".to_string()]);
+    }
+
+    #[test]
+    fn a_running_measurement_resumes_within_its_time_and_ends_after_it() {
+        use std::time::Duration as D;
+        let t = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        let six_hours = D::from_secs(6 * 3600);
+        assert_eq!(settle_running(t(0), t(100), D::from_secs(10), six_hours), Running::ResumeAt(t(110)));
+        // Never polled later than the moment it runs out of time.
+        assert_eq!(settle_running(t(0), t(21_000), D::from_secs(3600), six_hours), Running::ResumeAt(t(21_600)));
+        assert_eq!(
+            settle_running(t(0), t(21_600), D::from_secs(10), six_hours),
+            Running::Overdue("measurement still Running after 6h0m0s (the longest one measurement may run)".into())
+        );
+        // No delay overflows the clock.
+        assert_eq!(settle_running(t(0), t(5), D::MAX, D::MAX), Running::ResumeAt(crate::clock::end_of_time()));
+        assert!(matches!(
+            settle_running(DateTime::<Utc>::MAX_UTC, t(5), D::MAX, D::from_secs(1)),
+            Running::ResumeAt(_)
+        ));
+    }
+
+    #[test]
+    fn answers_become_stored_measurements() {
+        use std::time::Duration as D;
+        let t = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        let answer = |phase| Answer {
+            phase,
+            message: "working".into(),
+            value: "1".into(),
+            metadata: [("job".to_string(), "j1".to_string())].into(),
+            resume_after: D::from_secs(10),
+        };
+        let hour = D::from_secs(3600);
+        let done = stored_measurement(answer(AnalysisPhase::Successful), t(0), t(2), hour, None);
+        assert_eq!((done.finished_at, done.resume_at), (Some(Time(t(2))), None));
+        let running = stored_measurement(answer(AnalysisPhase::Running), t(0), t(2), hour, None);
+        assert_eq!(
+            (running.phase, running.finished_at, running.resume_at),
+            (AnalysisPhase::Running, None, Some(Time(t(12))))
+        );
+        assert_eq!(running.metadata.get("job").map(String::as_str), Some("j1"));
+        let late = stored_measurement(answer(AnalysisPhase::Running), t(0), t(3600), hour, None);
+        assert_eq!(late.phase, AnalysisPhase::Error);
+        assert_eq!(
+            late.message,
+            "measurement still Running after 1h0m0s (the longest one measurement may run); the provider said: working"
+        );
+        assert_eq!(late.finished_at, Some(Time(t(3600))));
+        let terminated =
+            stored_measurement(answer(AnalysisPhase::Successful), t(0), t(5), hour, Some("overdue".into()));
+        assert_eq!(
+            (terminated.phase, terminated.message.as_str()),
+            (AnalysisPhase::Error, "overdue; the provider said: working")
+        );
     }
 }

@@ -10,36 +10,34 @@ pub fn record_measurement(result: &mut MetricResult, measurement: Measurement, r
     if measurement.phase.is_completed() {
         match measurement.phase {
             AnalysisPhase::Successful => {
-                result.successful += 1;
-                result.count += 1;
+                result.successful = result.successful.saturating_add(1);
+                result.count = result.count.saturating_add(1);
                 result.consecutive_error = 0;
-                result.consecutive_success += 1;
+                result.consecutive_success = result.consecutive_success.saturating_add(1);
             }
             AnalysisPhase::Failed => {
-                result.failed += 1;
-                result.count += 1;
+                result.failed = result.failed.saturating_add(1);
+                result.count = result.count.saturating_add(1);
                 result.consecutive_error = 0;
                 result.consecutive_success = 0;
             }
             AnalysisPhase::Inconclusive => {
-                result.inconclusive += 1;
-                result.count += 1;
+                result.inconclusive = result.inconclusive.saturating_add(1);
+                result.count = result.count.saturating_add(1);
                 result.consecutive_error = 0;
                 result.consecutive_success = 0;
             }
             AnalysisPhase::Error => {
-                result.error += 1;
-                result.consecutive_error += 1;
+                result.error = result.error.saturating_add(1);
+                result.consecutive_error = result.consecutive_error.saturating_add(1);
                 result.consecutive_success = 0;
             }
             AnalysisPhase::Pending | AnalysisPhase::Running => {}
         }
     }
-    if resumed && !result.measurements.is_empty() {
-        let last = result.measurements.len() - 1;
-        result.measurements[last] = measurement;
-    } else {
-        result.measurements.push(measurement);
+    match result.measurements.last_mut() {
+        Some(last) if resumed => *last = measurement,
+        _ => result.measurements.push(measurement),
     }
 }
 
@@ -50,19 +48,21 @@ pub fn result_mut<'a>(
     metric: &str,
     dry_run: bool,
 ) -> &'a mut MetricResult {
-    let i = match status.metric_results.iter().position(|r| r.name == metric) {
-        Some(i) => i,
-        None => {
-            status.metric_results.push(MetricResult {
-                name: metric.to_string(),
-                phase: AnalysisPhase::Running,
-                dry_run,
-                ..Default::default()
-            });
-            status.metric_results.len() - 1
-        }
-    };
-    &mut status.metric_results[i]
+    if let Some(i) = status.metric_results.iter().position(|r| r.name == metric) {
+        // Found just above: the index is in bounds.
+        #[allow(clippy::indexing_slicing)]
+        return &mut status.metric_results[i];
+    }
+    status.metric_results.push(MetricResult {
+        name: metric.to_string(),
+        phase: AnalysisPhase::Running,
+        dry_run,
+        ..Default::default()
+    });
+    let last = status.metric_results.len().saturating_sub(1);
+    // Pushed just above: the list is not empty.
+    #[allow(clippy::indexing_slicing)]
+    &mut status.metric_results[last]
 }
 
 /// Argo's `assessMetricFailureInconclusiveOrError`: the limit checks, later ones overriding

@@ -94,9 +94,9 @@ pub fn assess_run(
     for metric in metrics {
         let is_dry = dry_run.contains(&metric.name);
         if is_dry {
-            dry_summary.count += 1;
+            dry_summary.count = dry_summary.count.saturating_add(1);
         } else {
-            summary.count += 1;
+            summary.count = summary.count.saturating_add(1);
         }
         let Some(result) = status.metric_results.iter_mut().find(|r| r.name == metric.name) else {
             everything_completed = false;
@@ -119,10 +119,10 @@ pub fn assess_run(
         };
         let bucket = if is_dry { &mut dry_summary } else { &mut summary };
         match phase {
-            Some(AnalysisPhase::Error) => bucket.error += 1,
-            Some(AnalysisPhase::Failed) => bucket.failed += 1,
-            Some(AnalysisPhase::Inconclusive) => bucket.inconclusive += 1,
-            _ => bucket.successful += 1,
+            Some(AnalysisPhase::Error) => bucket.error = bucket.error.saturating_add(1),
+            Some(AnalysisPhase::Failed) => bucket.failed = bucket.failed.saturating_add(1),
+            Some(AnalysisPhase::Inconclusive) => bucket.inconclusive = bucket.inconclusive.saturating_add(1),
+            _ => bucket.successful = bucket.successful.saturating_add(1),
         }
         if !is_dry {
             if worst.is_none_or(|w| severity(metric_status) > severity(w)) {

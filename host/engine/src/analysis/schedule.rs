@@ -62,7 +62,7 @@ pub fn metric_tasks(
                 let Ok(delay) = parse_go_duration_chrono(&metric.initial_delay) else {
                     continue;
                 };
-                if started.0 + delay > now {
+                if crate::clock::after(started.0, delay) > now {
                     continue;
                 }
             }
@@ -82,7 +82,7 @@ pub fn metric_tasks(
             }
         };
         if let Some(finished) = last.finished_at
-            && now > finished.0 + interval
+            && now > crate::clock::after(finished.0, interval)
         {
             tasks.push(MetricTask { metric_index: i, resume: false });
         }
@@ -109,7 +109,7 @@ pub fn next_reconcile_time(
             if !metric.initial_delay.is_empty() {
                 let start = status.started_at.map_or(now, |t| t.0);
                 if let Ok(delay) = parse_go_duration_chrono(&metric.initial_delay) {
-                    consider(start + delay);
+                    consider(crate::clock::after(start, delay));
                 }
             }
             continue;
@@ -134,7 +134,7 @@ pub fn next_reconcile_time(
         } else {
             continue;
         };
-        consider(finished.0 + interval);
+        consider(crate::clock::after(finished.0, interval));
     }
     next
 }

@@ -20,7 +20,7 @@ pub fn floor_ceiling_tied(weight: i32, total: i32, max_weight: i32) -> bool {
 }
 
 fn weight_delta(weight: i32, canary: i32, total: i32, max_weight: i32) -> f64 {
-    let actual = (i64::from(canary) * i64::from(max_weight)) as f64 / f64::from(total);
+    let actual = f64::from(canary) * f64::from(max_weight) / f64::from(total);
     (actual - f64::from(weight)).abs()
 }
 
@@ -31,43 +31,32 @@ pub fn approximate(replicas: i32, weight: i32, max_weight: i32, surge: i32) -> (
     if replicas == 0 {
         return (0, 0);
     }
-    let product = (i64::from(replicas) * i64::from(weight)) as f64 / f64::from(max_weight);
+    let product = f64::from(replicas) * f64::from(weight) / f64::from(max_weight);
     let ceil_c = product.ceil() as i32;
     let floor_c = product.floor() as i32;
     let tied = floor_ceiling_tied(weight, replicas, max_weight);
     let zero_allowed = weight == max_weight || weight == 0 || (replicas == 1 && surge == 0);
 
-    let mut options: [(i32, i32); 4] = [(0, 0); 4];
-    let mut n = 0;
-    if ceil_c < replicas || zero_allowed {
-        options[n] = (ceil_c, replicas);
-        n += 1;
-    }
-    if !tied && (floor_c != 0 || zero_allowed) {
-        options[n] = (floor_c, replicas);
-        n += 1;
-    }
-    if surge > 0 {
-        options[n] = (ceil_c, replicas + 1);
-        n += 1;
-        if !floor_ceiling_tied(weight, replicas + 1, max_weight) && (floor_c != 0 || zero_allowed) {
-            options[n] = (floor_c, replicas + 1);
-            n += 1;
-        }
-    }
-    if n == 0 {
-        return (0, replicas);
-    }
-    let mut best = options[0];
-    let mut best_delta = weight_delta(weight, best.0, best.1, max_weight);
-    for opt in &options[1..n] {
+    let surged = replicas.saturating_add(1);
+    let options = [
+        (ceil_c < replicas || zero_allowed).then_some((ceil_c, replicas)),
+        (!tied && (floor_c != 0 || zero_allowed)).then_some((floor_c, replicas)),
+        (surge > 0).then_some((ceil_c, surged)),
+        (surge > 0 && !floor_ceiling_tied(weight, surged, max_weight) && (floor_c != 0 || zero_allowed))
+            .then_some((floor_c, surged)),
+    ];
+    // The first of the closest options, in Argo's order.
+    let mut best: Option<((i32, i32), f64)> = None;
+    for opt in options.into_iter().flatten() {
         let d = weight_delta(weight, opt.0, opt.1, max_weight);
-        if d < best_delta {
-            best = *opt;
-            best_delta = d;
+        if best.is_none_or(|(_, best_delta)| d < best_delta) {
+            best = Some((opt, d));
         }
     }
-    (best.0, best.1 - best.0)
+    match best {
+        Some(((canary, total), _)) => (canary, total.saturating_sub(canary)),
+        None => (0, replicas),
+    }
 }
 
 /// Argo's `GetReplicasForScaleDown`: the pods of `rs` counted as available when deciding how far
@@ -83,7 +72,7 @@ pub fn replicas_for_scale_down(rs: Option<&ReplicaSetState>, ignore_availability
 
 fn scale_down_count(drain: Option<&ReplicaSetState>, desired: i32, scale_down: i32, current: i32) -> i32 {
     match drain {
-        Some(rs) if rs.spec_replicas > desired => desired.max(rs.spec_replicas - scale_down),
+        Some(rs) if rs.spec_replicas > desired => desired.max(rs.spec_replicas.saturating_sub(scale_down)),
         _ => current,
     }
 }
@@ -98,19 +87,19 @@ fn adjust_within_limits(
     max_total: i32,
     min_available: i32,
 ) -> (i32, i32) {
-    let mut over = 0.max(adjust_count + drain_count - max_total);
-    let mut available = 0;
+    let mut over = 0.max(adjust_count.saturating_add(drain_count).saturating_sub(max_total));
+    let mut available = 0i32;
     if let Some(d) = drain {
-        available += d.available.min(drain_count);
+        available = available.saturating_add(d.available.min(drain_count));
     }
     if let Some(a) = adjust {
-        adjust_count -= over;
-        available += a.available.min(adjust_count);
-        let extra = 0.max(a.available - adjust_count);
-        let need = 0.max(min_available - available);
-        adjust_count += extra.min(need);
-        over = 0.max(adjust_count + drain_count - max_total);
-        drain_count -= over;
+        adjust_count = adjust_count.saturating_sub(over);
+        available = available.saturating_add(a.available.min(adjust_count));
+        let extra = 0.max(a.available.saturating_sub(adjust_count));
+        let need = 0.max(min_available.saturating_sub(available));
+        adjust_count = adjust_count.saturating_add(extra.min(need));
+        over = 0.max(adjust_count.saturating_add(drain_count).saturating_sub(max_total));
+        drain_count = drain_count.saturating_sub(over);
     }
     (drain_count, adjust_count)
 }
@@ -136,39 +125,40 @@ pub fn basic_canary_counts(rollout: &Rollout, observed: &ObservedReplicaSets) ->
         desired_stable = 0;
     }
 
-    let max_total = n + surge;
-    let mut scale_up = max_total - observed.total_spec();
+    let max_total = n.saturating_add(surge);
+    let mut scale_up = max_total.saturating_sub(observed.total_spec());
     if let Some(s) = stable_rs
         && s.spec_replicas < desired_stable
         && scale_up > 0
     {
-        if s.spec_replicas + scale_up < desired_stable {
-            stable_count = s.spec_replicas + scale_up;
+        if s.spec_replicas.saturating_add(scale_up) < desired_stable {
+            stable_count = s.spec_replicas.saturating_add(scale_up);
             scale_up = 0;
         } else {
             stable_count = desired_stable;
-            scale_up -= desired_stable - s.spec_replicas;
+            scale_up = scale_up.saturating_sub(desired_stable.saturating_sub(s.spec_replicas));
         }
     }
     if let Some(nr) = new_rs
         && nr.spec_replicas < desired_new
         && scale_up > 0
     {
-        new_count = desired_new.min(nr.spec_replicas + scale_up);
+        new_count = desired_new.min(nr.spec_replicas.saturating_add(scale_up));
     }
 
-    if observed.older.iter().map(|r| r.spec_replicas).sum::<i32>() > 0 {
+    if observed.older.iter().map(|r| r.spec_replicas).fold(0, i32::saturating_add) > 0 {
         // Older ReplicaSets are scaled down first, elsewhere.
         return CanaryCounts { canary: new_count, stable: stable_count };
     }
 
-    let min_available = n - max_unavailable(&rollout.spec);
+    let min_available = n.saturating_sub(max_unavailable(&rollout.spec));
     let increasing = new_rs.is_none_or(|r| desired_new >= r.spec_replicas);
-    let countable = replicas_for_scale_down(new_rs, !increasing) + replicas_for_scale_down(stable_rs, increasing);
+    let countable =
+        replicas_for_scale_down(new_rs, !increasing).saturating_add(replicas_for_scale_down(stable_rs, increasing));
     if countable <= min_available {
         return CanaryCounts { canary: new_count, stable: stable_count };
     }
-    let scale_down = countable - min_available;
+    let scale_down = countable.saturating_sub(min_available);
     if !increasing {
         new_count = scale_down_count(new_rs, desired_new, scale_down, new_count);
         (new_count, stable_count) =

@@ -44,7 +44,7 @@ pub fn traffic_routed_counts(
     if !dynamic {
         return CanaryCounts { canary, stable: n };
     }
-    let mut stable = traffic_weight_to_replicas(n, max - target.weight, max);
+    let mut stable = traffic_weight_to_replicas(n, max.saturating_sub(target.weight), max);
     if let Some(w) = weights {
         stable = stable.max(traffic_weight_to_replicas(n, w.stable.weight, max));
         if status(rollout).abort {

@@ -191,14 +191,7 @@ async fn record(
 
 /// Takes a measurement and polls it, waiting as the plugin asks, until it is no longer running.
 async fn follow(host: &PluginHost, name: &str, config: &str) -> Measurement {
-    let ctx = context();
-    let mut m = host.measure(name, &ctx, config).await;
-    let started = std::time::Instant::now();
-    while m.phase == Phase::Running && started.elapsed() < super::MAX_FOLLOW {
-        tokio::time::sleep(m.resume_after.unwrap_or(Duration::from_secs(1))).await;
-        m = host.resume(name, &ctx, config, &m).await;
-    }
-    m
+    super::follow(host, name, &context(), config, super::MAX_FOLLOW).await
 }
 
 fn context() -> CallContext {

@@ -1,0 +1,291 @@
+//! The plugin registry: what an operator configures, and how each entry is checked.
+//!
+//! The controller reads the registry from its ConfigMap (`aviary-config`, key `plugins.yaml`),
+//! the CLI from a file (`--plugins FILE`); both hold the same document:
+//!
+//! ```yaml
+//! plugins:
+//!   - name: acme/datadog            # org/name, how AnalysisTemplates refer to it
+//!     kind: metric-provider         # or: condition
+//!     location: https://plugins.acme.io/datadog-1.2.0.wasm
+//!     sha256: 3f4c...               # mandatory for http(s); verified before use
+//!     allowedHosts: [api.datadoghq.com]
+//!     timeout: 30s                  # deadline of one call
+//!     memoryLimit: 64Mi             # linear memory cap
+//! ```
+//!
+//! Every entry is validated on its own: a bad entry is reported by name with the field and the
+//! reason, and the other entries keep working. Fetching and loading are the host's
+//! (`aviary_plugins::registry::fetch`); this module needs no network and no Wasm runtime.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::Error;
+use crate::capability::AllowedHosts;
+use crate::limits::{Limits, parse_bytes, parse_duration};
+
+/// What a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// The `metric-provider` world.
+    MetricProvider,
+    /// The `condition` world.
+    Condition,
+}
+
+impl PluginKind {
+    /// The WIT world name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::MetricProvider => "metric-provider",
+            PluginKind::Condition => "condition",
+        }
+    }
+}
+
+/// One registry entry, as written by the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryEntry {
+    /// `org/name`; AnalysisTemplates refer to the plugin by it.
+    pub name: String,
+    /// What the component implements.
+    pub kind: PluginKind,
+    /// `file:///path/x.wasm`, `https://...` (with `sha256`), or `builtin:aviary/<name>` to
+    /// re-configure a first-party plugin.
+    pub location: String,
+    /// Hex sha256 of the component; mandatory for http(s) locations, checked for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Hosts the plugin may reach (see [`crate::capability`]). Empty: no network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// Deadline of one call (`30s`); default 30 s for providers, 1 s for conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Memory cap (`64Mi`); default 64 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<String>,
+}
+
+/// A registry document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    /// The entries.
+    #[serde(default)]
+    pub plugins: Vec<RegistryEntry>,
+}
+
+impl RegistryFile {
+    /// Parses a registry document (YAML or JSON).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_norway::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Reads and parses a registry file.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Registry { path: path.to_path_buf(), reason: e.to_string() })?;
+        Self::parse(&text).map_err(|reason| Error::Registry { path: path.to_path_buf(), reason })
+    }
+}
+
+/// Where a component's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local file.
+    File(PathBuf),
+    /// An http(s) URL; always with a pinned digest.
+    Remote(Url),
+    /// A first-party plugin embedded in the binary.
+    Builtin(String),
+}
+
+/// A validated entry, ready to fetch and load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSpec {
+    /// `org/name`.
+    pub name: String,
+    /// The world.
+    pub kind: PluginKind,
+    /// Where the bytes are.
+    pub location: Location,
+    /// Pinned digest, lower-case hex.
+    pub sha256: Option<String>,
+    /// Network allow-list.
+    pub allowed_hosts: AllowedHosts,
+    /// Whether the entry listed `allowedHosts` at all (for first-party plugins, an entry without
+    /// it keeps their default of "the host named in the config").
+    pub allowed_hosts_set: bool,
+    /// Deadline, memory cap, response cap.
+    pub limits: Limits,
+}
+
+/// Names under this prefix are the first-party plugins'.
+pub const BUILTIN_PREFIX: &str = "aviary/";
+
+impl RegistryEntry {
+    /// The name to report errors under.
+    pub fn display_name(&self, index: usize) -> String {
+        if self.name.is_empty() { format!("#{index}") } else { self.name.clone() }
+    }
+
+    /// Validates the entry; the error names the entry and the field.
+    pub fn validate(&self) -> Result<PluginSpec, Error> {
+        let invalid =
+            |field: &'static str, reason: String| Error::InvalidEntry { name: self.name.clone(), field, reason };
+        if !valid_name(&self.name) {
+            return Err(invalid(
+                "name",
+                format!("{:?} must look like org/name (letters, digits, '.', '_', '-')", self.name),
+            ));
+        }
+        let location = if let Some(builtin) = self.location.strip_prefix("builtin:") {
+            if self.name != builtin {
+                return Err(invalid(
+                    "location",
+                    format!("{:?} re-configures {builtin:?}, so the entry must be named {builtin:?}", self.location),
+                ));
+            }
+            Location::Builtin(builtin.to_string())
+        } else {
+            if self.name.starts_with(BUILTIN_PREFIX) {
+                return Err(invalid(
+                    "name",
+                    format!(
+                        "{BUILTIN_PREFIX}* is reserved for first-party plugins (use location builtin:{})",
+                        self.name
+                    ),
+                ));
+            }
+            let url =
+                Url::parse(&self.location).map_err(|e| invalid("location", format!("{:?}: {e}", self.location)))?;
+            match url.scheme() {
+                "file" => Location::File(
+                    url.to_file_path()
+                        .map_err(|()| invalid("location", format!("{:?} is not a local path", self.location)))?,
+                ),
+                "https" | "http" => Location::Remote(url),
+                other => {
+                    return Err(invalid(
+                        "location",
+                        format!("unsupported scheme {other:?} (use file://, https:// or builtin:)"),
+                    ));
+                }
+            }
+        };
+        let sha256 = match &self.sha256 {
+            Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => Some(s.to_ascii_lowercase()),
+            Some(s) => return Err(invalid("sha256", format!("{s:?} is not 64 hex digits"))),
+            None if matches!(location, Location::Remote(_)) => {
+                return Err(invalid(
+                    "sha256",
+                    "is required for a remote location: Aviary never runs unpinned remote code".into(),
+                ));
+            }
+            None => None,
+        };
+        let allowed_hosts = AllowedHosts::parse(&self.allowed_hosts).map_err(|e| invalid("allowedHosts", e))?;
+        let mut limits = Limits::defaults(self.kind);
+        if let Some(t) = &self.timeout {
+            limits.timeout = parse_duration(t).map_err(|e| invalid("timeout", e))?;
+            if limits.timeout.is_zero() {
+                return Err(invalid("timeout", "must be greater than zero".into()));
+            }
+        }
+        if let Some(m) = &self.memory_limit {
+            limits.memory = parse_bytes(m).map_err(|e| invalid("memoryLimit", e))?;
+            if limits.memory < (1 << 20) {
+                return Err(invalid("memoryLimit", format!("{m:?} is below the 1Mi minimum a component needs")));
+            }
+        }
+        Ok(PluginSpec {
+            name: self.name.clone(),
+            kind: self.kind,
+            location,
+            sha256,
+            allowed_hosts,
+            allowed_hosts_set: !self.allowed_hosts.is_empty(),
+            limits,
+        })
+    }
+}
+
+/// `org/name`, Argo's plugin naming rule.
+pub fn valid_name(name: &str) -> bool {
+    let part = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    matches!(name.split_once('/'), Some((org, n)) if part(org) && part(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(yaml: &str) -> RegistryEntry {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_full_entry_validates() {
+        let spec = entry(
+            "{name: acme/dd, kind: metric-provider, location: 'https://x.io/dd.wasm', \
+             sha256: 'ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789', \
+             allowedHosts: [api.datadoghq.com], timeout: 10s, memoryLimit: 32Mi}",
+        )
+        .validate()
+        .unwrap();
+        assert_eq!(spec.limits.timeout, std::time::Duration::from_secs(10));
+        assert_eq!(spec.limits.memory, 32 << 20);
+        assert_eq!(spec.sha256.as_deref().map(|s| &s[..6]), Some("abcdef"));
+        assert!(spec.allowed_hosts.allows("api.datadoghq.com", 443));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let table = [
+            ("{name: nope, kind: condition, location: 'file:///x.wasm'}", "name"),
+            ("{name: aviary/x, kind: condition, location: 'file:///x.wasm'}", "name"),
+            ("{name: a/b, kind: condition, location: 'ftp://x/y.wasm'}", "location"),
+            ("{name: a/b, kind: condition, location: 'https://x/y.wasm'}", "sha256"),
+            ("{name: a/b, kind: condition, location: 'file:///x.wasm', sha256: xyz}", "sha256"),
+            ("{name: a/b, kind: condition, location: 'file:///x.wasm', allowedHosts: ['a b']}", "allowedHosts"),
+            ("{name: a/b, kind: condition, location: 'file:///x.wasm', timeout: soon}", "timeout"),
+            ("{name: a/b, kind: condition, location: 'file:///x.wasm', timeout: 0s}", "timeout"),
+            ("{name: a/b, kind: condition, location: 'file:///x.wasm', memoryLimit: 10Ki}", "memoryLimit"),
+            ("{name: aviary/web, kind: metric-provider, location: 'builtin:aviary/expr'}", "location"),
+        ];
+        for (yaml, field) in table {
+            match entry(yaml).validate() {
+                Err(Error::InvalidEntry { field: f, .. }) => assert_eq!(f, field, "{yaml}"),
+                other => panic!("{yaml}: expected an invalid {field}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_refused() {
+        assert!(
+            RegistryFile::parse("plugins: [{name: a/b, kind: condition, location: 'file:///x', allowedHost: [x]}]")
+                .is_err()
+        );
+        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: traffic-router, location: 'file:///x'}]").is_err());
+        assert_eq!(RegistryFile::parse("").unwrap().plugins.len(), 0);
+    }
+
+    #[test]
+    fn plugin_names_follow_argos_rule() {
+        assert!(valid_name("argoproj-labs/sample-prometheus"));
+        assert!(valid_name("acme/dd.v2"));
+        for bad in ["", "a", "a/", "/b", "a/b/c", "a b/c"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

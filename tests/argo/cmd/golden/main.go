@@ -1,0 +1,244 @@
+// Command golden writes what Aviary's hashes are checked against, computed by Argo Rollouts' own
+// code at the version tests/argo pins:
+//
+//	golden layout            the JSON layout (field order, omitempty, inlining, custom marshalers)
+//	                         of the Go types whose encoding/json output Argo hashes: the pod
+//	                         template (k8s.io/api) and the canary steps (argo-rollouts v1alpha1)
+//	golden hashes FILE...    for each Rollout manifest, Argo's rollouts-pod-template-hash (without
+//	                         and with collisionCount 0 and 3) and its step hash
+//	golden quantities Q...   each quantity as Go writes it after reading it
+//
+// Aviary's gojson encoder (host/api/src/gojson.rs) reads the layout; its tests compare against the
+// hashes. Regenerate both with tests/argo/golden.sh after changing the pinned version.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
+	"github.com/argoproj/argo-rollouts/utils/conditions"
+	"github.com/argoproj/argo-rollouts/utils/hash"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+)
+
+// Field is one struct field as encoding/json sees it.
+type Field struct {
+	JSON      string `json:"json"`
+	Type      string `json:"type"`
+	OmitEmpty bool   `json:"omitempty,omitempty"`
+	OmitZero  bool   `json:"omitzero,omitempty"`
+	Inline    bool   `json:"inline,omitempty"`
+}
+
+// Type is how encoding/json writes a Go type.
+type Type struct {
+	// struct, pointer, slice, map, string, bool, int, uint, float, bytes, or marshaler (the
+	// type has its own MarshalJSON: Quantity, IntOrString, Time, ...).
+	Kind   string  `json:"kind"`
+	Elem   string  `json:"elem,omitempty"`
+	Fields []Field `json:"fields,omitempty"`
+	// For a marshaler: the Go kind underneath (struct, string, ...), which decides omitempty.
+	Underlying string `json:"underlying,omitempty"`
+}
+
+var marshaler = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
+
+func name(t reflect.Type) string {
+	switch {
+	case t.Name() != "" && t.PkgPath() != "":
+		return t.PkgPath() + "." + t.Name()
+	case t.Name() != "":
+		return t.Name()
+	case t.Kind() == reflect.Pointer:
+		return "*" + name(t.Elem())
+	case t.Kind() == reflect.Slice:
+		return "[]" + name(t.Elem())
+	case t.Kind() == reflect.Map:
+		return "map[" + name(t.Key()) + "]" + name(t.Elem())
+	}
+	return t.String()
+}
+
+func describe(t reflect.Type, out map[string]Type) string {
+	n := name(t)
+	if _, ok := out[n]; ok {
+		return n
+	}
+	if t.Kind() != reflect.Pointer && (t.Implements(marshaler) || reflect.PointerTo(t).Implements(marshaler)) {
+		out[n] = Type{Kind: "marshaler", Underlying: t.Kind().String()}
+		return n
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		out[n] = Type{Kind: "pointer"}
+		out[n] = Type{Kind: "pointer", Elem: describe(t.Elem(), out)}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			out[n] = Type{Kind: "bytes"}
+			break
+		}
+		out[n] = Type{Kind: "slice"}
+		out[n] = Type{Kind: "slice", Elem: describe(t.Elem(), out)}
+	case reflect.Map:
+		out[n] = Type{Kind: "map"}
+		out[n] = Type{Kind: "map", Elem: describe(t.Elem(), out)}
+	case reflect.String:
+		out[n] = Type{Kind: "string"}
+	case reflect.Bool:
+		out[n] = Type{Kind: "bool"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		out[n] = Type{Kind: "int"}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		out[n] = Type{Kind: "uint"}
+	case reflect.Float32, reflect.Float64:
+		out[n] = Type{Kind: "float"}
+	case reflect.Struct:
+		out[n] = Type{Kind: "struct"} // placeholder against recursion
+		var fields []Field
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			parts := strings.Split(tag, ",")
+			field := Field{JSON: parts[0], Type: describe(f.Type, out)}
+			for _, opt := range parts[1:] {
+				switch opt {
+				case "omitempty":
+					field.OmitEmpty = true
+				case "omitzero":
+					field.OmitZero = true
+				case "inline":
+					field.Inline = true
+				}
+			}
+			if f.Anonymous && parts[0] == "" {
+				field.Inline = true
+			}
+			if field.JSON == "" && !field.Inline {
+				field.JSON = f.Name
+			}
+			fields = append(fields, field)
+		}
+		out[n] = Type{Kind: "struct", Fields: fields}
+	default:
+		panic(fmt.Sprintf("unsupported kind %s of %s", t.Kind(), n))
+	}
+	return n
+}
+
+func layout() error {
+	types := map[string]Type{}
+	roots := map[string]string{
+		"PodTemplateSpec": describe(reflect.TypeOf(corev1.PodTemplateSpec{}), types),
+		"CanarySteps":     describe(reflect.TypeOf([]v1alpha1.CanaryStep{}), types),
+	}
+	names := make([]string, 0, len(types))
+	for n := range types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ordered := make([]any, 0, len(names))
+	for _, n := range names {
+		ordered = append(ordered, struct {
+			Name string `json:"name"`
+			Type
+		}{n, types[n]})
+	}
+	doc := map[string]any{"roots": roots, "types": ordered}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", " ")
+	return enc.Encode(doc)
+}
+
+func hashes(files []string) error {
+	type result struct {
+		File            string `json:"file"`
+		PodTemplateHash string `json:"podTemplateHash"`
+		WithCollision0  string `json:"withCollisionCount0"`
+		WithCollision3  string `json:"withCollisionCount3"`
+		StepHash        string `json:"stepHash"`
+		TemplateJSON    string `json:"templateJson"`
+	}
+	var out []result
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var ro v1alpha1.Rollout
+		if err := yaml.Unmarshal(data, &ro); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		// As Argo's syncHandler does: remarshal to normalise every field.
+		b, _ := json.Marshal(ro)
+		ro = v1alpha1.Rollout{}
+		if err := json.Unmarshal(b, &ro); err != nil {
+			return err
+		}
+		zero, three := int32(0), int32(3)
+		tj, _ := json.Marshal(ro.Spec.Template)
+		out = append(out, result{
+			File:            f[strings.LastIndex(f, "/")+1:],
+			PodTemplateHash: hash.ComputePodTemplateHash(&ro.Spec.Template, nil),
+			WithCollision0:  hash.ComputePodTemplateHash(&ro.Spec.Template, &zero),
+			WithCollision3:  hash.ComputePodTemplateHash(&ro.Spec.Template, &three),
+			StepHash:        conditions.ComputeStepHash(&ro),
+			TemplateJSON:    string(tj),
+		})
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+// quantities prints, for each input, what Go writes after reading it as a Quantity (null when
+// it refuses it), as Argo's remarshal of a Rollout does.
+func quantities(inputs []string) error {
+	out := make([][2]any, 0, len(inputs))
+	for _, in := range inputs {
+		var q resource.Quantity
+		raw, _ := json.Marshal(in)
+		if err := json.Unmarshal(raw, &q); err != nil {
+			out = append(out, [2]any{in, nil})
+			continue
+		}
+		b, _ := json.Marshal(q)
+		var s string
+		_ = json.Unmarshal(b, &s)
+		out = append(out, [2]any{in, s})
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func main() {
+	var err error
+	switch {
+	case len(os.Args) == 2 && os.Args[1] == "layout":
+		err = layout()
+	case len(os.Args) >= 3 && os.Args[1] == "hashes":
+		err = hashes(os.Args[2:])
+	case len(os.Args) >= 3 && os.Args[1] == "quantities":
+		err = quantities(os.Args[2:])
+	default:
+		err = fmt.Errorf("usage: golden layout | golden hashes FILE...")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
