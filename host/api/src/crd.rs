@@ -17,12 +17,53 @@ use crate::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Experiment, 
 /// Every CRD with the file name it is checked in under (`deploy/crds/<file>`).
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("rollout-crd.yaml", without_defaults(Rollout::crd())),
+        ("rollout-crd.yaml", open_status(without_defaults(Rollout::crd()))),
         ("analysis-template-crd.yaml", without_defaults(AnalysisTemplate::crd())),
         ("cluster-analysis-template-crd.yaml", without_defaults(ClusterAnalysisTemplate::crd())),
-        ("analysis-run-crd.yaml", without_defaults(AnalysisRun::crd())),
-        ("experiment-crd.yaml", without_defaults(Experiment::crd())),
+        ("analysis-run-crd.yaml", open_status(without_status_subresource(without_defaults(AnalysisRun::crd())))),
+        ("experiment-crd.yaml", open_status(without_status_subresource(without_defaults(Experiment::crd())))),
     ]
+}
+
+/// Argo's AnalysisRun and Experiment CRDs have no status subresource (`subresources: {}`): their
+/// controllers write the whole object. Ours match, so that Argo's controller works on Aviary's
+/// CRDs (switching back is a controller swap, nothing else), and Aviary writes through the
+/// main resource where a CRD has none.
+fn without_status_subresource(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        if let Some(sub) = version.subresources.as_mut() {
+            sub.status = None;
+        }
+    }
+    crd
+}
+
+/// Removes the `enum` lists under `status`: Argo's CRDs have none there, and its controller
+/// writes values ours would refuse (the `""` phase of a run it has just created, phases of a
+/// newer version). A status is the controller's to write, not the user's; the API server must
+/// take whatever either controller writes into it.
+fn open_status(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn strip_enums(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("enum");
+                map.values_mut().for_each(strip_enums);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip_enums),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else {
+        return crd;
+    };
+    if let Some(versions) = value.pointer_mut("/spec/versions").and_then(Value::as_array_mut) {
+        for version in versions {
+            if let Some(status) = version.pointer_mut("/schema/openAPIV3Schema/properties/status") {
+                strip_enums(status);
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// Removes every `default` from the schema. schemars records `#[serde(default)]` values, and the

@@ -33,6 +33,23 @@ pub fn pod_template_hash(template: &PodTemplateSpec, collision_count: Option<i32
     Ok(safe_encode(&h.to_string()))
 }
 
+/// `template` as Argo writes it back when it updates a Rollout (Go's encoding/json of its
+/// `PodTemplateSpec`: every field Go always writes, quantities in canonical form).
+pub fn normalized_template(template: &PodTemplateSpec) -> Result<serde_json::Value, GoJsonError> {
+    let value = serde_json::to_value(template).map_err(|e| GoJsonError { path: "$".into(), reason: e.to_string() })?;
+    let json = gojson::encode(Root::PodTemplateSpec, &value)?;
+    serde_json::from_str(&json).map_err(|e| GoJsonError { path: "$".into(), reason: e.to_string() })
+}
+
+/// A Rollout's `spec` (as stored, unknown fields and all) as Argo writes it back when it updates
+/// the Rollout for a new revision: Go's encoding of its `RolloutSpec`, which drops the fields Go
+/// omits when empty (`steps: []`, `paused: false`) and the ones its types do not know, and writes
+/// the template the way [`normalized_template`] does.
+pub fn normalized_spec(spec: &serde_json::Value) -> Result<serde_json::Value, GoJsonError> {
+    let json = gojson::encode(Root::RolloutSpec, spec)?;
+    serde_json::from_str(&json).map_err(|e| GoJsonError { path: "$".into(), reason: e.to_string() })
+}
+
 /// The hash of a canary's steps (`status.currentStepHash`); empty for a blue-green Rollout, as
 /// Argo's.
 pub fn step_hash(rollout: &Rollout) -> Result<String, GoJsonError> {
@@ -69,6 +86,25 @@ fn safe_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_is_written_back_as_go_writes_it() {
+        let stored = serde_json::json!({
+            "replicas": 3,
+            "paused": false,
+            "notAnArgoField": 1,
+            "selector": {"matchLabels": {"app": "a"}},
+            "strategy": {"canary": {"steps": []}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "a", "image": "x"}]}},
+        });
+        let spec = normalized_spec(&stored).unwrap();
+        assert_eq!(spec["replicas"], 3);
+        assert!(spec.get("paused").is_none(), "false is omitted: {spec}");
+        assert!(spec.get("notAnArgoField").is_none(), "unknown fields are dropped: {spec}");
+        assert_eq!(spec["strategy"], serde_json::json!({"canary": {}}), "empty steps are omitted");
+        // The template as Go writes it: every field Go always writes.
+        assert_eq!(spec["template"]["spec"]["containers"][0]["resources"], serde_json::json!({}));
+    }
     use k8s_openapi::api::core::v1::{Container, PodSpec};
 
     fn template(image: &str) -> PodTemplateSpec {

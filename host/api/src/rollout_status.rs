@@ -114,11 +114,12 @@ pub struct RolloutStatus {
     /// Conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<RolloutCondition>,
-    /// Canary-only status.
-    #[serde(default, skip_serializing_if = "is_default")]
+    /// Canary-only status. Always written, `{}` when empty: Argo's status struct holds it by
+    /// value, so every status Argo writes whole carries it.
+    #[serde(default)]
     pub canary: CanaryStatus,
-    /// Blue-green-only status.
-    #[serde(default, skip_serializing_if = "is_default")]
+    /// Blue-green-only status; always written, like [`RolloutStatus::canary`].
+    #[serde(default)]
     pub blue_green: BlueGreenStatus,
     /// Pods receiving active traffic (for the HPA).
     #[serde(default, rename = "HPAReplicas", skip_serializing_if = "is_zero_i32")]
@@ -255,11 +256,21 @@ pub struct WeightDestination {
 pub struct RolloutAnalysisRunStatus {
     /// The run's name.
     pub name: String,
-    /// The run's phase.
-    pub status: AnalysisPhase,
+    /// The run's phase as last seen, spelled as Argo records it: `""` for a run created in the
+    /// same reconcile (its controller has not written a phase yet), so that the later
+    /// `Status New: 'Running' Previous: ''` event matches Argo's.
+    #[serde(default)]
+    pub status: String,
     /// The run's message.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+}
+
+impl RolloutAnalysisRunStatus {
+    /// The recorded phase; `""` (not yet written) reads as Pending.
+    pub fn phase(&self) -> AnalysisPhase {
+        serde_json::from_value(serde_json::Value::String(self.status.clone())).unwrap_or_default()
+    }
 }
 
 /// AWS load balancer state.

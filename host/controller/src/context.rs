@@ -10,6 +10,15 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 
+/// What the controller learnt about where each kind keeps its status.
+#[derive(Debug, Default)]
+pub struct StatusSubresources {
+    /// Rollouts.
+    pub rollout: crate::status_write::Subresource,
+    /// AnalysisRuns.
+    pub analysis_run: crate::status_write::Subresource,
+}
+
 /// The name under which Aviary reports Events.
 pub const REPORTER: &str = "aviary-controller";
 
@@ -38,8 +47,15 @@ pub struct Context {
     /// How long one measurement may stay Running before it is terminated as Error
     /// (`--max-measurement-running`).
     pub max_measurement_running: std::time::Duration,
+    /// Whether Rollouts and AnalysisRuns have a status subresource (Argo's CRDs: Rollouts do,
+    /// AnalysisRuns do not), learnt from the API server.
+    pub status_subresources: StatusSubresources,
+    /// Rollouts this process has seen (by uid), for Argo's `RolloutAddedToInformer` event.
+    pub seen_rollouts: Mutex<std::collections::HashSet<String>>,
     /// The most an AnalysisRun may weigh when written (`--analysis-run-budget`).
     pub analysis_run_budget: usize,
+    /// How often an idle Rollout is looked at again (`--rollout-resync`).
+    pub resync: std::time::Duration,
     /// Panics caught per object, for the back-off (see [`crate::panic_guard`]).
     pub panics: crate::panic_guard::PanicGuard,
     events: Mutex<Events>,
@@ -90,7 +106,10 @@ impl Context {
             defaulted_templates: Mutex::new(HashMap::new()),
             max_measurement_running: aviary_plugins::measurement::MAX_RUNNING,
             panics: crate::panic_guard::PanicGuard::from_env(),
+            status_subresources: StatusSubresources::default(),
+            seen_rollouts: Mutex::new(std::collections::HashSet::new()),
             analysis_run_budget: aviary_engine::analysis::retention::OBJECT_BUDGET_BYTES,
+            resync: std::time::Duration::from_secs(900),
         }
     }
 

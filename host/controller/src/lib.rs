@@ -29,6 +29,7 @@ pub mod registry;
 pub mod rollout;
 pub mod server;
 pub mod status_write;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,6 +68,23 @@ pub struct RunConfig {
     pub max_measurement_running: std::time::Duration,
     /// The most an AnalysisRun may weigh when written, in bytes of JSON.
     pub analysis_run_budget: usize,
+    /// How often an idle Rollout is looked at again (Argo's `--rollout-resync`).
+    pub resync: std::time::Duration,
+    /// Rollouts reconciled at once (Argo's `--rollout-threads`).
+    pub rollout_workers: u16,
+    /// AnalysisRuns reconciled at once (Argo's `--analysis-threads`).
+    pub analysis_workers: u16,
+    /// Which controllers run (Argo's `--controllers`).
+    pub controllers: std::collections::BTreeSet<Part>,
+}
+
+/// A part of the controller that `--controllers` turns on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// Rollouts (their ReplicaSets, Services, AnalysisRuns).
+    Rollout,
+    /// AnalysisRuns (measurements through plugins).
+    Analysis,
 }
 
 impl RunConfig {
@@ -162,6 +180,7 @@ pub async fn run(
     );
     ctx.max_measurement_running = config.max_measurement_running;
     ctx.analysis_run_budget = config.analysis_run_budget;
+    ctx.resync = config.resync;
     let ctx = Arc::new(ctx);
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;
@@ -185,7 +204,9 @@ pub async fn run(
     }
     let (rollout_synced, analysis_synced) = (synced_rx.clone(), synced_rx);
 
+    let workers = |n: u16| kube::runtime::controller::Config::default().concurrency(n);
     let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader)
+        .with_config(workers(config.rollout_workers))
         .owns_stream(rs_stream)
         .owns_shared_stream(ar_for_rollouts)
         .shutdown_on_signal()
@@ -212,6 +233,7 @@ pub async fn run(
             }
         });
     let analysis_controller = Controller::for_shared_stream(ar_for_runs, ar_reader.clone())
+        .with_config(workers(config.analysis_workers))
         .shutdown_on_signal()
         .run(
             move |r, ctx: Arc<Context>| {
@@ -236,9 +258,26 @@ pub async fn run(
             }
         });
     tracing::info!(instance_selector = %selector, namespaced = config.namespaced, "aviary-controller started");
+    let (run_rollouts, run_analysis) =
+        (config.controllers.contains(&Part::Rollout), config.controllers.contains(&Part::Analysis));
+    tracing::info!(rollouts = run_rollouts, analysis = run_analysis, "controllers");
     let controllers = async {
+        let rollouts = async {
+            if run_rollouts {
+                rollout_controller.await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let runs = async {
+            if run_analysis {
+                analysis_controller.await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
-            _ = async { tokio::join!(rollout_controller, analysis_controller) } => {}
+            _ = async { tokio::join!(rollouts, runs) } => {}
             () = ar_root => {}
         }
     };

@@ -17,7 +17,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+
+mod compat;
+use kube::config::Kubeconfig;
 
 /// Aviary: a progressive-delivery controller for Argo Rollouts' API, with Wasm plugins.
 #[derive(Debug, Parser)]
@@ -26,9 +28,10 @@ struct Args {
     /// Path to a kubeconfig; otherwise the in-cluster configuration or $KUBECONFIG.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// The controller's namespace (its ConfigMap `aviary-config` lives there).
-    #[arg(long, env = "POD_NAMESPACE", default_value = "aviary")]
-    namespace: String,
+    /// The controller's namespace (its ConfigMap `aviary-config` and its Lease live there); else
+    /// `$POD_NAMESPACE`, else the service account's namespace, else `argo-rollouts` (Argo's).
+    #[arg(long)]
+    namespace: Option<String>,
     /// Log level: error, warn, info, debug, trace (or a tracing filter).
     #[arg(long = "loglevel", default_value = "info")]
     log_level: String,
@@ -61,11 +64,12 @@ struct Args {
     /// Watch only the controller's own namespace (use deploy/namespaced for the matching RBAC).
     #[arg(long)]
     namespaced: bool,
-    /// Port of the Prometheus `/metrics` endpoint.
-    #[arg(long, alias = "metricsport", default_value_t = 8090)]
+    /// Port of the Prometheus `/metrics` endpoint (Argo's `--metricsPort`).
+    #[arg(long, visible_alias = "metricsPort", alias = "metricsport", default_value_t = 8090)]
     metrics_port: u16,
-    /// Port of the `/healthz` (liveness) and `/readyz` (readiness) endpoints.
-    #[arg(long, default_value_t = 8080)]
+    /// Port of the `/healthz` (liveness) and `/readyz` (readiness) endpoints (Argo's
+    /// `--healthzPort`).
+    #[arg(long, visible_alias = "healthzPort", default_value_t = 8080)]
     healthz_port: u16,
     /// Address the metrics and health endpoints bind to.
     #[arg(long, default_value = "0.0.0.0")]
@@ -84,6 +88,9 @@ struct Args {
     /// stops the controller simply by going away, even if it is killed.
     #[arg(long, hide = true)]
     exit_on_stdin_close: bool,
+    /// Argo's own flags, so that Argo's Deployment runs this binary unchanged.
+    #[command(flatten)]
+    argo: compat::ArgoFlags,
 }
 
 fn init_logging(level: &str, format: &str) {
@@ -106,7 +113,8 @@ const THREAD_STACK: usize = 8 << 20;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(&args.log_level, &args.log_format);
+    init_logging(&args.argo.log_filter(&args.log_level), &args.log_format);
+    args.argo.report_ignored();
     install_panic_hook();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -138,35 +146,48 @@ async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
     aviary_plugins::install_crypto_provider();
+    let options = args.argo.kubeconfig_options();
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig =
                 Kubeconfig::read_from(path).with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
         }
+        None if args.argo.selects_from_kubeconfig() => kube::Config::from_kubeconfig(&options)
+            .await
+            .context("--context, --cluster and --user select from a kubeconfig: none was found")?,
         None => kube::Config::infer()
             .await
             .context("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster")?,
     };
     let metrics = std::sync::Arc::new(aviary_controller::metrics::Metrics::default());
-    let client = kube::client::ClientBuilder::try_from(config)?.with_layer(&metrics.request_layer()).build();
+    let client = kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&metrics.request_layer())
+        .with_layer(&tower::util::option_layer(args.argo.throttle()))
+        .build();
+    let namespace = args.namespace.clone().unwrap_or_else(compat::controller_namespace);
     let plugins = aviary_plugins::PluginHost::new(aviary_plugins::HostConfig {
         cache_dir: Some(args.cache_dir.clone()),
         max_concurrent_calls: args.max_concurrent_plugin_calls,
     })?;
+    // Argo's Lease: while both controllers run (a migration, a rollback of it), only one leads.
     let leader = args.leader_elect.then(|| aviary_controller::leader::LeaderConfig {
         lease_name: match &args.instance_id {
-            Some(id) => format!("aviary-controller-lock-{id}"),
-            None => "aviary-controller-lock".into(),
+            Some(id) => format!("argo-rollouts-controller-lock-{id}"),
+            None => "argo-rollouts-controller-lock".into(),
         },
-        namespace: args.namespace.clone(),
+        namespace: namespace.clone(),
         identity: aviary_controller::leader::identity(),
         lease_duration: args.leader_election_lease_duration,
         renew_deadline: args.leader_election_renew_deadline,
         retry_period: args.leader_election_retry_period,
     });
     let run = aviary_controller::RunConfig {
-        namespace: args.namespace,
+        namespace,
+        resync: args.argo.resync(),
+        rollout_workers: args.argo.rollout_threads,
+        analysis_workers: args.argo.analysis_threads,
+        controllers: args.argo.enabled_controllers()?,
         instance_id: args.instance_id,
         namespaced: args.namespaced,
         leader,

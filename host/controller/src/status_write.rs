@@ -1,32 +1,159 @@
-//! Status writes under optimistic concurrency.
+//! Status writes as Argo makes them, under optimistic concurrency.
 //!
-//! A status is written whole, with the resourceVersion of the object it was computed from, so a
-//! concurrent change is a 409 conflict rather than a lost update. Most conflicts in practice come
-//! from another writer touching only metadata (Argo CD's tracking annotation, `kubectl annotate`,
-//! a label); a controller that answered each of them with a full re-reconcile could starve behind a
-//! busy writer. So on a conflict the current object is read: when its generation and status are
-//! still the ones the decision was made from, the same status is written again on the current
-//! version; when the spec or the status changed (a user's promote, abort, terminate), the conflict
-//! goes back to the caller, which decides again from the current object. Nothing is overwritten.
+//! Argo writes a status as a JSON merge patch of what changed (a two-way diff of the old and the
+//! new status), and replaces it whole only where it creates a ReplicaSet. The difference shows:
+//! a field nobody changed stays as written (the `abort: false` a `retry` leaves, a field of a
+//! newer Argo), and the empty `canary: {}` / `blueGreen: {}` blocks appear with the first full
+//! write. Aviary writes the same way ([`Write::Patch`], [`Write::Replace`]), so the stored status is
+//! the one Argo would store.
+//!
+//! Every write carries the resourceVersion of the object it was computed from, so a concurrent
+//! change is a 409 conflict rather than a lost update. Most conflicts in practice come from another
+//! writer touching only metadata (Argo CD's tracking annotation, `kubectl annotate`, a label); a
+//! controller that answered each of them with a full re-reconcile could starve behind a busy
+//! writer. So on a conflict the current object is read: when its generation and status are still
+//! the ones the decision was made from, the same change is written again on the current version;
+//! when the spec or the status changed (a user's promote, abort, terminate), the conflict goes back
+//! to the caller, which decides again from the current object. Nothing is overwritten.
+//!
+//! A status lives in a subresource only when the CRD says so: Argo's CRDs (and Aviary's, which
+//! match them) give AnalysisRuns and Experiments none (`subresources: {}`); CRDs of another
+//! origin may. [`Subresource`] learns which from the API server's answer (a 404 from `/status` of
+//! an object that exists) and writes there.
 
-use kube::api::PostParams;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// Writes again on a metadata-only conflict at most this many times before giving the conflict
 /// back to the caller (a reconcile then starts over).
 const METADATA_ONLY_RETRIES: usize = 10;
 
-/// Replaces the status of `base` with `next`'s, retrying a conflict caused by metadata alone.
-pub async fn replace_status<K>(api: &Api<K>, base: &K, mut next: K) -> Result<K, kube::Error>
+/// How a status is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// A merge patch of what changed (Argo's `persistRolloutStatus`, `persistAnalysisRunStatus`).
+    Patch,
+    /// The whole status (Argo's `UpdateStatus` where it creates a ReplicaSet).
+    Replace,
+}
+
+/// Whether a kind's status is a subresource, as learnt from the API server.
+#[derive(Debug, Default)]
+pub struct Subresource(AtomicU8);
+
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
+
+impl Subresource {
+    fn has(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != NO
+    }
+
+    fn set(&self, yes: bool) {
+        self.0.store(if yes { YES } else { NO }, Ordering::Relaxed);
+    }
+
+    fn known(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != UNKNOWN
+    }
+}
+
+/// A kind's status as Go's zero value serialises it: Argo diffs Go structs, in which a struct
+/// held by value is never absent (`canary: {}`), so a missing status or a missing block of one
+/// counts as that block empty, and an empty block is never written by a patch.
+pub trait ZeroStatus {
+    /// The zero status, as JSON (`null` when nothing is held by value).
+    fn zero_status() -> Value {
+        Value::Null
+    }
+}
+
+impl ZeroStatus for aviary_api::Rollout {
+    fn zero_status() -> Value {
+        serde_json::to_value(aviary_api::rollout_status::RolloutStatus::default()).unwrap_or(Value::Null)
+    }
+}
+
+impl ZeroStatus for aviary_api::AnalysisRun {}
+
+/// `status` with the zero status's keys it lacks.
+fn over_zero(status: Value, zero: &Value) -> Value {
+    match (status, zero) {
+        (Value::Null, z) => z.clone(),
+        (Value::Object(mut m), Value::Object(z)) => {
+            for (k, v) in z {
+                m.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            Value::Object(m)
+        }
+        (other, _) => other,
+    }
+}
+
+/// Writes `next`'s status over `base`'s (the object it was computed from) and returns what the
+/// API server stored. Nothing is written when the status is unchanged.
+pub async fn write_status<K>(
+    api: &Api<K>,
+    base: &K,
+    next: &K,
+    how: Write,
+    subresource: &Subresource,
+) -> Result<K, kube::Error>
 where
-    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug + ZeroStatus,
 {
     let name = base.name_any();
+    let zero = K::zero_status();
+    let (old, new) = (over_zero(status_of(base), &zero), over_zero(status_of(next), &zero));
+    let diff = match how {
+        Write::Patch => match merge_diff(&old, &new) {
+            None => return Ok(base.clone()),
+            Some(d) => d,
+        },
+        Write::Replace if old == new => return Ok(base.clone()),
+        Write::Replace => Value::Null,
+    };
+    let mut version = base.meta().resource_version.clone();
     let mut attempts = 0;
     loop {
-        match api.replace_status(&name, &PostParams::default(), &next).await {
+        let result = match how {
+            Write::Replace => {
+                let mut whole = next.clone();
+                whole.meta_mut().resource_version = version.clone();
+                if subresource.has() {
+                    api.replace_status(&name, &PostParams::default(), &whole).await
+                } else {
+                    // Without a subresource a status is written with the object; a merge patch of
+                    // the whole status leaves the spec alone.
+                    let body = serde_json::json!({"metadata": {"resourceVersion": version}, "status": new});
+                    api.patch(&name, &PatchParams::default(), &Patch::Merge(&body)).await
+                }
+            }
+            Write::Patch => {
+                let body = serde_json::json!({"metadata": {"resourceVersion": version}, "status": diff});
+                if subresource.has() {
+                    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await
+                } else {
+                    api.patch(&name, &PatchParams::default(), &Patch::Merge(&body)).await
+                }
+            }
+        };
+        match result {
+            Err(kube::Error::Api(s)) if s.code == 404 && subresource.has() && !subresource.known() => {
+                // `/status` answered 404: either the object is gone, or its CRD has no status
+                // subresource (Argo's CRDs for AnalysisRuns and Experiments).
+                if api.get_opt(&name).await?.is_none() {
+                    return Err(kube::Error::Api(s));
+                }
+                tracing::info!(object = %name, "no status subresource: writing status with the object");
+                subresource.set(false);
+            }
             Err(kube::Error::Api(s)) if s.code == 409 && attempts < METADATA_ONLY_RETRIES => {
                 attempts = attempts.saturating_add(1);
                 let Some(current) = api.get_opt(&name).await? else { return Err(kube::Error::Api(s)) };
@@ -34,16 +161,82 @@ where
                     return Err(kube::Error::Api(s));
                 }
                 tracing::debug!(object = %name, attempts, "status conflict on a metadata-only change; writing again");
-                next.meta_mut().resource_version = current.meta().resource_version.clone();
+                version = current.meta().resource_version.clone();
             }
-            other => return other,
+            Ok(stored) => {
+                if !subresource.known() {
+                    subresource.set(true);
+                }
+                return Ok(stored);
+            }
+            Err(e) => return Err(e),
         }
+    }
+}
+
+fn status_of<K: Serialize>(k: &K) -> Value {
+    serde_json::to_value(k).ok().and_then(|mut v| v.get_mut("status").map(Value::take)).unwrap_or(Value::Null)
+}
+
+/// The JSON merge patch (RFC 7386) that turns `old` into `new`: changed and added keys, removed
+/// keys as `null`, objects compared key by key, anything else replaced whole. `None` when equal.
+pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut patch = serde_json::Map::new();
+            for (k, nv) in n {
+                match o.get(k) {
+                    Some(ov) => {
+                        if let Some(d) = merge_diff(ov, nv) {
+                            patch.insert(k.clone(), d);
+                        }
+                    }
+                    None => {
+                        patch.insert(k.clone(), nv.clone());
+                    }
+                }
+            }
+            for k in o.keys().filter(|k| !n.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (o, n) if o == n => None,
+        (_, n) => Some(n.clone()),
     }
 }
 
 /// Whether `current` differs from `base` in metadata only (same generation, same status).
 fn same_decision_inputs<K: Resource + Serialize>(base: &K, current: &K) -> bool {
-    let status =
-        |k: &K| serde_json::to_value(k).ok().and_then(|mut v| v.get_mut("status").map(serde_json::Value::take));
-    base.meta().generation == current.meta().generation && status(base) == status(current)
+    base.meta().generation == current.meta().generation && status_of(base) == status_of(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patches_carry_only_what_changed() {
+        let old =
+            json!({"phase": "Paused", "canary": {}, "abort": false, "pauseConditions": [{"reason": "a"}], "x": 1});
+        let new = json!({"phase": "Healthy", "canary": {}, "abort": false, "y": {"z": 2}});
+        assert_eq!(
+            merge_diff(&old, &new),
+            Some(json!({"phase": "Healthy", "pauseConditions": null, "x": null, "y": {"z": 2}}))
+        );
+        assert_eq!(merge_diff(&old, &old), None);
+        // Lists are replaced whole, as RFC 7386 says.
+        assert_eq!(merge_diff(&json!({"l": [1, 2]}), &json!({"l": [1]})), Some(json!({"l": [1]})));
+    }
+
+    #[test]
+    fn a_missing_status_counts_as_go_zero_value() {
+        let zero = <aviary_api::Rollout as ZeroStatus>::zero_status();
+        assert_eq!(zero, json!({"canary": {}, "blueGreen": {}}));
+        let old = over_zero(Value::Null, &zero);
+        let new = over_zero(json!({"phase": "Degraded", "canary": {}, "blueGreen": {}}), &zero);
+        // The empty blocks are not part of the patch, as in Argo's condition patches.
+        assert_eq!(merge_diff(&old, &new), Some(json!({"phase": "Degraded"})));
+    }
 }

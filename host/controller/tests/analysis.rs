@@ -156,7 +156,7 @@ async fn a_failing_background_analysis_aborts() -> TestResult {
     let degraded = wait_phase(&ns, "app", "Degraded", T).await;
     let s = degraded.status.unwrap();
     assert!(s.abort);
-    assert_eq!(s.canary.current_background_analysis_run_status.map(|r| r.status), Some(AnalysisPhase::Failed));
+    assert_eq!(s.canary.current_background_analysis_run_status.map(|r| r.phase()), Some(AnalysisPhase::Failed));
     Ok(())
 }
 
@@ -181,7 +181,7 @@ async fn an_inconclusive_analysis_pauses_the_rollout() -> TestResult {
     let paused = wait_phase(&ns, "app", "Paused", T).await;
     let s = paused.status.unwrap();
     assert_eq!(s.message, "InconclusiveAnalysisRun");
-    assert_eq!(s.canary.current_step_analysis_run_status.map(|r| r.status), Some(AnalysisPhase::Inconclusive));
+    assert_eq!(s.canary.current_step_analysis_run_status.map(|r| r.phase()), Some(AnalysisPhase::Inconclusive));
     // Promoting after a look at the data starts a fresh analysis; now the metric passes.
     metrics.set(0.99);
     patch_status(&ns, "app", json!({"status": {"pauseConditions": null}})).await;

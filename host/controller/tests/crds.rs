@@ -40,11 +40,16 @@ async fn create_strict(ns: &str, path: &Path) -> Result<(), String> {
     let mut result = api.patch(&obj.name_any(), &pp, &Patch::Apply(&obj)).await.map(|_| ()).map_err(|e| e.to_string());
     if let (Ok(()), Some(status)) = (&result, status) {
         obj.data["status"] = status;
-        result = api
-            .patch_status(&obj.name_any(), &pp.clone().force(), &Patch::Apply(&obj))
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        // Kinds without a status subresource (AnalysisRun, Experiment, as Argo's) take it
+        // through the main endpoint.
+        result = match api.patch_status(&obj.name_any(), &pp.clone().force(), &Patch::Apply(&obj)).await {
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                api.patch(&obj.name_any(), &pp.clone().force(), &Patch::Apply(&obj)).await
+            }
+            other => other,
+        }
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     }
     if result.is_ok() && caps.scope == kube::discovery::Scope::Cluster {
         let _ = api.delete(&obj.name_any(), &Default::default()).await;

@@ -34,6 +34,7 @@ pub mod analysis;
 pub mod bluegreen;
 pub mod canary;
 pub mod clock;
+pub mod conditions;
 pub mod error;
 pub mod fenceposts;
 pub mod observed;

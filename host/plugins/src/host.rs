@@ -151,6 +151,9 @@ struct Inner {
     /// init loops or explodes costs its timeout once, not at every reload of the registry.
     preinit_failed: RwLock<HashMap<String, String>>,
     calls: Semaphore,
+    /// Held while a first-party plugin is compiled on first use, so that the calls that need it
+    /// at once wait for one compile rather than each starting its own.
+    builtin_compile: tokio::sync::Mutex<()>,
 }
 
 /// The plugin host. Cheap to clone; all clones share the engine, the cache and the plugins.
@@ -200,6 +203,7 @@ impl PluginHost {
                 broken: RwLock::new(HashMap::new()),
                 preinit_failed: RwLock::new(HashMap::new()),
                 calls: Semaphore::new(config.max_concurrent_calls.max(1)),
+                builtin_compile: tokio::sync::Mutex::new(()),
             }),
             http: HttpMode::Network,
         })
@@ -284,7 +288,7 @@ impl PluginHost {
     /// Grants a loaded plugin more hosts (the CLI's `--allow-host`).
     pub fn allow_hosts(&self, name: &str, extra: AllowedHosts) -> Result<(), Error> {
         let plugin =
-            self.resolve(name).map_err(|f| Error::NotFound { name: name.to_string(), detail: format!(": {f}") })?;
+            self.resolve_now(name).map_err(|f| Error::NotFound { name: name.to_string(), detail: format!(": {f}") })?;
         let mut allowed = plugin.allowed.clone();
         allowed.extend(extra);
         let mut info = plugin.info.clone();
@@ -380,7 +384,7 @@ impl PluginHost {
     }
 
     async fn evaluate_inner(&self, plugin: &str, expression: &str, value: &str) -> Result<bool, EvalError> {
-        let p = self.resolve_kind(plugin, PluginKind::Condition).map_err(EvalError::Plugin)?;
+        let p = self.resolve_kind(plugin, PluginKind::Condition).await.map_err(EvalError::Plugin)?;
         let Pre::Condition(pre) = &p.pre else {
             return Err(EvalError::Plugin(Failure::Unavailable {
                 detail: format!("plugin {plugin:?} is not a condition"),
@@ -430,7 +434,7 @@ impl PluginHost {
         previous: Option<&Measurement>,
         terminate: bool,
     ) -> Measurement {
-        let p = match self.resolve_kind(plugin, PluginKind::MetricProvider) {
+        let p = match self.resolve_kind(plugin, PluginKind::MetricProvider).await {
             Ok(p) => p,
             Err(failure) => return Measurement::from_failure(failure),
         };
@@ -499,8 +503,8 @@ impl PluginHost {
         store
     }
 
-    fn resolve_kind(&self, name: &str, kind: PluginKind) -> Result<Arc<Plugin>, Failure> {
-        let p = self.resolve(name)?;
+    async fn resolve_kind(&self, name: &str, kind: PluginKind) -> Result<Arc<Plugin>, Failure> {
+        let p = self.resolve(name).await?;
         if p.kind != kind {
             return Err(Failure::Unavailable {
                 detail: format!("plugin {name:?} is a {} plugin, not a {}", p.kind.as_str(), kind.as_str()),
@@ -509,34 +513,59 @@ impl PluginHost {
         Ok(p)
     }
 
-    /// Finds a plugin by name; first-party plugins are compiled on first use.
-    fn resolve(&self, name: &str) -> Result<Arc<Plugin>, Failure> {
-        if let Some(p) = read(&self.inner.plugins).get(name) {
-            return Ok(p.clone());
+    /// Finds a plugin by name; a first-party plugin is compiled on its first use, on a blocking
+    /// thread (a compile takes seconds of CPU: on a runtime worker it would stall every
+    /// reconcile, lease renewals included), once however many calls ask for it at the same time.
+    async fn resolve(&self, name: &str) -> Result<Arc<Plugin>, Failure> {
+        if let Some(p) = self.registered(name) {
+            return Ok(p);
+        }
+        let Some(b) = builtin::find(name) else { return self.resolve_now(name) };
+        let _one_at_a_time = self.inner.builtin_compile.lock().await;
+        if let Some(p) = self.registered(name) {
+            return Ok(p);
+        }
+        let host = self.clone();
+        tokio::task::spawn_blocking(move || host.compile_builtin(b))
+            .await
+            .map_err(|e| Failure::Unavailable { detail: format!("compiling {name:?} failed: {e}") })?
+    }
+
+    fn registered(&self, name: &str) -> Option<Arc<Plugin>> {
+        let plugins = read(&self.inner.plugins);
+        plugins.get(name).or_else(|| builtin::find(name).and_then(|b| plugins.get(b.name))).cloned()
+    }
+
+    /// [`Self::resolve`] on the calling thread, for configuration paths (the CLI's
+    /// `--allow-host`), not for calls.
+    fn resolve_now(&self, name: &str) -> Result<Arc<Plugin>, Failure> {
+        if let Some(p) = self.registered(name) {
+            return Ok(p);
         }
         if let Some(b) = builtin::find(name) {
-            if let Some(p) = read(&self.inner.plugins).get(b.name) {
-                return Ok(p.clone());
-            }
-            let plugin = self
-                .compile(Candidate {
-                    name: b.name,
-                    bytes: b.bytes,
-                    location: format!("builtin:{}", b.name),
-                    expected: Some(b.kind),
-                    limits: None,
-                    allowed: AllowedHosts::none(),
-                    builtin_hosts: Some(b),
-                })
-                .map_err(|e| Failure::Unavailable { detail: e.to_string() })?;
-            let plugin = Arc::new(plugin);
-            write(&self.inner.plugins).insert(b.name.to_string(), plugin.clone());
-            return Ok(plugin);
+            return self.compile_builtin(b);
         }
         if let Some(reason) = read(&self.inner.broken).get(name) {
             return Err(Failure::Unavailable { detail: format!("plugin {name:?} failed to load: {reason}") });
         }
         Err(Failure::Unavailable { detail: format!("plugin {name:?} is not registered") })
+    }
+
+    fn compile_builtin(&self, b: &'static Builtin) -> Result<Arc<Plugin>, Failure> {
+        let plugin = self
+            .compile(Candidate {
+                name: b.name,
+                bytes: b.bytes,
+                location: format!("builtin:{}", b.name),
+                expected: Some(b.kind),
+                limits: None,
+                allowed: AllowedHosts::none(),
+                builtin_hosts: Some(b),
+            })
+            .map_err(|e| Failure::Unavailable { detail: e.to_string() })?;
+        let plugin = Arc::new(plugin);
+        write(&self.inner.plugins).insert(b.name.to_string(), plugin.clone());
+        Ok(plugin)
     }
 
     fn compile(&self, c: Candidate<'_>) -> Result<Plugin, Error> {

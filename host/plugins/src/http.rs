@@ -158,6 +158,9 @@ fn transport(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         return HttpError::Timeout;
     }
+    if let Some(go) = go_dial_error(&e) {
+        return HttpError::Transport(go);
+    }
     // The innermost cause says what actually happened (connection refused, TLS...).
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -166,4 +169,26 @@ fn transport(e: reqwest::Error) -> HttpError {
         source = s.source();
     }
     HttpError::Transport(msg)
+}
+
+/// A failed connection as Go's net package words it (`dial tcp 127.0.0.1:9: connect: connection
+/// refused`): Argo's providers are Go programs, and their measurement messages quote that text, so
+/// ours do too. `None` for anything else (TLS, protocol), which keeps the full cause chain.
+fn go_dial_error(e: &reqwest::Error) -> Option<String> {
+    let url = e.url()?;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let what = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connect: connection refused",
+                std::io::ErrorKind::ConnectionReset => "connect: connection reset by peer",
+                std::io::ErrorKind::HostUnreachable => "connect: no route to host",
+                std::io::ErrorKind::NetworkUnreachable => "connect: network is unreachable",
+                _ => return None,
+            };
+            return Some(format!("dial tcp {}: {what}", aviary_boundary::capability::host_port(url)));
+        }
+        source = s.source();
+    }
+    None
 }

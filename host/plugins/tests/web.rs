@@ -109,7 +109,11 @@ async fn http_errors_use_argos_messages() {
     assert!(m.message.starts_with("Could not parse JSON body: "), "{}", m.message);
     let m = web(&host, json!({"url": "http://127.0.0.1:9/nothing-listens"})).await;
     assert_eq!(m.phase, Phase::Error);
-    assert!(m.message.starts_with("transport error: "), "{}", m.message);
+    // Go's words, as Argo's web provider records them.
+    assert_eq!(
+        m.message,
+        "Get \"http://127.0.0.1:9/nothing-listens\": dial tcp 127.0.0.1:9: connect: connection refused"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,8 +124,13 @@ async fn a_server_that_never_answers_ends_at_the_deadline() {
     let started = Instant::now();
     let m = web(&host, json!({"url": format!("http://{hole}/"), "timeoutSeconds": 1})).await;
     let took = started.elapsed();
-    assert_eq!((m.phase, m.message.as_str()), (Phase::Error, "timeout"));
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(m.phase, Phase::Error);
+    assert_eq!(
+        m.message,
+        format!("Get \"http://{hole}/\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
+    );
+    // Well under the 10 s default (the bound is loose: the first call also loads the plugin).
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(8), "took {took:?}");
     // ...and the plugin's own deadline bounds it whatever the config asks for.
     let registry = RegistryFile::parse(
         "plugins: [{name: aviary/web, kind: metric-provider, location: 'builtin:aviary/web', timeout: 2s}]",

@@ -81,7 +81,7 @@ impl Provider for Web {
             log::warn("insecure is ignored: the Aviary host always verifies TLS certificates");
         }
         let timeout = config.timeout_seconds.filter(|s| *s > 0).map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-        let mut request = http::Request::new(method, &config.url).timeout(timeout);
+        let mut request = http::Request::new(method.clone(), &config.url).timeout(timeout);
         if let Some(json) = &config.json_body {
             request = request.json(json);
         } else if let Some(body) = &config.body {
@@ -93,13 +93,31 @@ impl Provider for Web {
         for h in &config.headers {
             request = request.header(&h.key, &h.value);
         }
-        let response = request.send()?;
+        let response = request.send().map_err(|e| go_url_error(&method, &config.url, e))?;
         if !response.is_success() {
             return Err(Error(format!("received non 2xx response code: {}", response.status)));
         }
         let body: serde_json::Value = response.json().map_err(|e| Error(format!("Could not parse JSON body: {e}")))?;
         let value = select(&body, config.json_path.as_deref().unwrap_or("{$}"))?;
         Ok(Measurement::measured(value))
+    }
+}
+
+/// A request that got no response, worded as Go's `*url.Error` (`Get "http://x/": dial tcp
+/// ...`), which is what Argo's web provider records: alerts and runbooks written against Argo's
+/// messages keep matching.
+fn go_url_error(method: &str, url: &str, e: http::Error) -> Error {
+    let op = match method {
+        "POST" => "Post",
+        "PUT" => "Put",
+        _ => "Get",
+    };
+    match e {
+        http::Error::Transport(m) => Error(format!("{op} {url:?}: {m}")),
+        http::Error::Timeout => {
+            Error(format!("{op} {url:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"))
+        }
+        other => Error(other.to_string()),
     }
 }
 

@@ -27,6 +27,7 @@
 //! - `AVIARY_KEEP_CLUSTER=1`: keep the cluster directory (logs, etcd data) after the tests.
 
 pub mod e2e;
+pub mod oracle;
 
 use std::{
     fmt,

@@ -1,4 +1,5 @@
-//! Go's `encoding/json`, for the two things Argo hashes: a pod template and a canary's steps.
+//! Go's `encoding/json`, for the two things Argo hashes (a pod template and a canary's steps) and
+//! the one it writes back whole (a Rollout's spec, when it records a new revision).
 //!
 //! Argo's `rollouts-pod-template-hash` is FNV-32a over `json.Marshal(&rollout.Spec.Template)`,
 //! and `status.currentStepHash` over `json.Marshal(rollout.Spec.Strategy.Canary.Steps)`, with the
@@ -29,6 +30,8 @@ pub enum Root {
     PodTemplateSpec,
     /// `[]v1alpha1.CanaryStep` (argo-rollouts).
     CanarySteps,
+    /// `v1alpha1.RolloutSpec` (argo-rollouts): what Argo writes back when it updates a Rollout.
+    RolloutSpec,
 }
 
 /// Why a value could not be written as Go would.
@@ -95,6 +98,7 @@ pub fn encode(root: Root, value: &Value) -> Result<String, GoJsonError> {
     let key = match root {
         Root::PodTemplateSpec => "PodTemplateSpec",
         Root::CanarySteps => "CanarySteps",
+        Root::RolloutSpec => "RolloutSpec",
     };
     let name = types.roots.get(key).ok_or_else(|| err("", format!("layout.json has no root {key}")))?;
     let mut out = String::new();

@@ -66,6 +66,26 @@ impl FieldError {
     }
 }
 
+impl FieldError {
+    /// The error as Argo's controller words it in the InvalidSpec condition. Argo validates a
+    /// strategy with the path of `spec.strategy` itself, so its messages name
+    /// `spec.strategy.steps[0]` for `spec.strategy.canary.steps[0]` and `spec.strategy.strategy`
+    /// for a missing or doubled strategy; the condition repeats that, word for word, while lint
+    /// keeps the true path (it points at the line).
+    pub fn as_argo(&self) -> FieldError {
+        let field = if self.field == "spec.strategy" {
+            "spec.strategy.strategy".to_string()
+        } else if let Some(rest) =
+            ["spec.strategy.canary", "spec.strategy.blueGreen"].iter().find_map(|p| self.field.strip_prefix(p))
+        {
+            format!("spec.strategy{rest}")
+        } else {
+            self.field.clone()
+        };
+        FieldError { field, ..self.clone() }
+    }
+}
+
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
@@ -90,4 +110,24 @@ impl fmt::Display for FieldError {
 /// Formats a string value the way Go's field errors do (quoted).
 pub(crate) fn quoted(s: &str) -> String {
     format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argo_paths_drop_the_strategy_name_as_argo_does() {
+        let cases = [
+            ("spec.strategy.canary.steps[0].setWeight", "spec.strategy.steps[0].setWeight"),
+            ("spec.strategy.blueGreen.activeService", "spec.strategy.activeService"),
+            ("spec.strategy", "spec.strategy.strategy"),
+            ("spec.selector", "spec.selector"),
+        ];
+        for (ours, argo) in cases {
+            let e = FieldError::invalid(ours, "1", "bad");
+            assert_eq!(e.as_argo().field, argo);
+            assert_eq!(e.as_argo().to_string(), format!("{argo}: Invalid value: 1: bad"));
+        }
+    }
 }

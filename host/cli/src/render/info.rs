@@ -552,7 +552,7 @@ fn waiting_for(
                         format!(", {done} measurement{} so far", if done == 1 { "" } else { "s" })
                     })
                     .unwrap_or_default();
-                return Some(format!("analysis {} ({}{detail})", run.name, run.status.as_str()));
+                return Some(format!("analysis {} ({}{detail})", run.name, run.phase().as_str()));
             }
             if let Some(w) = step.and_then(|s| s.set_weight) {
                 return Some(format!("canary pods for setWeight {w}: {message}"));

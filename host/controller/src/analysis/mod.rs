@@ -86,6 +86,8 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
         record_measurement(result_mut(&mut status, &metric.name, is_dry), measurement, task.resume);
     }
     let before = status.phase;
+    let metrics_before: Vec<(String, AnalysisPhase)> =
+        status.metric_results.iter().map(|r| (r.name.clone(), r.phase)).collect();
     let assessment = assess_run(&prepared.metrics, run.spec.terminate, &prepared.dry_run, &mut status, now);
     apply_assessment(&mut status, &assessment, now);
     trim_measurements(&mut status, &prepared.retention);
@@ -94,15 +96,21 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
     }
     status.message = redact(&status.message, &secrets);
     let status = write(&ctx, &run, status, now).await?;
+    for result in &status.metric_results {
+        let was = metrics_before.iter().find(|(name, _)| *name == result.name).map(|(_, p)| *p);
+        if result.phase.is_completed() && was != Some(result.phase) {
+            ctx.event(
+                &*run,
+                is_bad(result.phase),
+                &format!("Metric{}", result.phase),
+                format!("Metric '{}' Completed. Result: {}", result.name, result.phase),
+            )
+            .await;
+        }
+    }
     let completed_now = status.phase.is_completed() && !before.is_completed();
     if completed_now {
-        ctx.event(
-            &*run,
-            matches!(status.phase, AnalysisPhase::Failed | AnalysisPhase::Error),
-            &format!("AnalysisRun{}", status.phase),
-            format!("Analysis Run completed. Status: {}, Message: {}", status.phase, status.message),
-        )
-        .await;
+        completion_event(&ctx, &run, status.phase).await;
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let next = next_reconcile_time(&prepared.metrics, &status, now);
@@ -270,14 +278,18 @@ async fn finish_error(
     }
     apply_assessment(&mut status, &assessment, now);
     let status = write(ctx, run, status, now).await?;
-    ctx.event(
-        run,
-        true,
-        "AnalysisRunError",
-        format!("Analysis Run completed. Status: Error, Message: {}", status.message),
-    )
-    .await;
+    completion_event(ctx, run, status.phase).await;
     Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// Failed and Error are reported as warnings.
+fn is_bad(phase: AnalysisPhase) -> bool {
+    matches!(phase, AnalysisPhase::Failed | AnalysisPhase::Error)
+}
+
+/// Argo's run completion event, word for word: tools match on it.
+async fn completion_event(ctx: &Context, run: &AnalysisRun, phase: AnalysisPhase) {
+    ctx.event(run, is_bad(phase), &format!("AnalysisRun{phase}"), format!("Analysis Completed. Result: {phase}")).await;
 }
 
 /// A status refused as too large is fitted into half the budget and written again, this often.
@@ -312,7 +324,8 @@ async fn write(
         }
         let mut next = run.clone();
         next.status = Some(status.clone());
-        match crate::status_write::replace_status(&api, run, next).await {
+        let how = crate::status_write::Write::Patch;
+        match crate::status_write::write_status(&api, run, &next, how, &ctx.status_subresources.analysis_run).await {
             Ok(_) => return Ok(status),
             Err(e) if retries < MAX_TOO_LARGE_RETRIES && crate::error::is_too_large(&e) => {
                 tracing::warn!(run = %run.name_any(), budget, "status refused as too large; fitting it into half");

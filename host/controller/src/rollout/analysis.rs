@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aviary_api::analysis::{
-    AnalysisRun, AnalysisRunSpec, AnalysisTemplate, AnalysisTemplateSpec, ClusterAnalysisTemplate,
-};
-use aviary_api::rollout::{AnalysisTemplateRef, RolloutAnalysis};
+use aviary_api::analysis::{AnalysisRun, AnalysisRunSpec, AnalysisTemplateSpec};
+use aviary_api::rollout::RolloutAnalysis;
 use aviary_api::rollout_status::{PauseReason, RolloutAnalysisRunStatus};
 use aviary_api::{AnalysisPhase, Rollout};
 use aviary_engine::analysis::args::{build_rollout_args, merge_args};
@@ -45,8 +43,15 @@ impl CurrentRuns {
 
 /// A run's status as the Rollout records it.
 pub fn run_status(run: &AnalysisRun) -> RolloutAnalysisRunStatus {
-    let s = run.status.clone().unwrap_or_default();
-    RolloutAnalysisRunStatus { name: run.name_any(), status: s.phase, message: s.message }
+    match &run.status {
+        // Created in this reconcile: Argo records the Go zero value.
+        None => RolloutAnalysisRunStatus { name: run.name_any(), status: String::new(), message: String::new() },
+        Some(s) => RolloutAnalysisRunStatus {
+            name: run.name_any(),
+            status: s.phase.as_str().to_string(),
+            message: s.message.clone(),
+        },
+    }
 }
 
 fn phase(run: &AnalysisRun) -> AnalysisPhase {
@@ -83,18 +88,27 @@ pub async fn reconcile(
         step: by_name(status.canary.current_step_analysis_run_status.as_ref().map(|s| &s.name)),
         background: by_name(status.canary.current_background_analysis_run_status.as_ref().map(|s| &s.name)),
     };
-    if skip {
-        let all: Vec<Arc<AnalysisRun>> = owned.to_vec();
-        cancel(ctx, &all).await?;
-        return Ok(current);
-    }
+    let was_current = current.names();
+    let now_current = if skip {
+        // Fully promoted, aborted, promoting fully, rolling back fast or first deployed: the
+        // current runs are cancelled and no longer recorded.
+        cancel(ctx, &[current.step.clone(), current.background.clone()].into_iter().flatten().collect::<Vec<_>>())
+            .await?;
+        CurrentRuns::default()
+    } else {
+        let step = reconcile_step_run(ctx, rollout, roles, pause, current.step.clone()).await?;
+        let background = reconcile_background_run(ctx, rollout, roles, pause, current.background.clone()).await?;
+        CurrentRuns { step, background }
+    };
 
-    let step = reconcile_step_run(ctx, rollout, roles, pause, current.step.clone()).await?;
-    let background = reconcile_background_run(ctx, rollout, roles, pause, current.background.clone()).await?;
-    let now_current = CurrentRuns { step, background };
-
+    // Those that were not current (a run created a moment ago that a stale status did not name
+    // yet is rescued), cancelled and trimmed to the history limits.
     let keep = now_current.names();
-    let others: Vec<Arc<AnalysisRun>> = owned.iter().filter(|r| !keep.contains(&r.name_any())).cloned().collect();
+    let others: Vec<Arc<AnalysisRun>> = owned
+        .iter()
+        .filter(|r| !keep.contains(&r.name_any()) && !was_current.contains(&r.name_any()))
+        .cloned()
+        .collect();
     cancel(ctx, &others).await?;
     delete_old(ctx, rollout, roles, &others).await?;
 
@@ -130,11 +144,18 @@ fn needs_new(current: Option<&AnalysisRun>, rollout: &Rollout) -> bool {
     status.aborted_at.is_some()
 }
 
-fn react(pause: &mut PauseContext, run: &AnalysisRun) {
+/// Argo's reaction to a run's phase: Inconclusive pauses, Failed and Error abort with the run's
+/// message behind `kind` ("Step-based" or "Background").
+fn react(pause: &mut PauseContext, run: &AnalysisRun, kind: &str) {
     match phase(run) {
         AnalysisPhase::Inconclusive => pause.add_pause(PauseReason::InconclusiveAnalysisRun),
         AnalysisPhase::Failed | AnalysisPhase::Error => {
-            pause.add_abort(run.status.as_ref().map(|s| s.message.clone()).unwrap_or_default());
+            let mut message = format!("{kind} analysis phase error/failed");
+            if let Some(m) = run.status.as_ref().map(|s| &s.message).filter(|m| !m.is_empty()) {
+                message.push_str(": ");
+                message.push_str(m);
+            }
+            pause.add_abort(message);
         }
         _ => {}
     }
@@ -152,21 +173,20 @@ async fn reconcile_step_run(
         return Ok(current);
     }
     let (step, index) = current_step(rollout);
-    let from_previous_step =
-        current.as_ref().is_some_and(|r| r.labels().get(STEP_INDEX) != index.map(|i| i.to_string()).as_ref());
-    let (Some(analysis), Some(index)) = (step.and_then(|s| s.analysis.as_ref()), index) else {
+    let analysis = step.and_then(|s| s.analysis.as_ref()).filter(|a| !a.templates.is_empty());
+    // A run left from the previous step (a promotion) is cancelled; the next reconcile creates
+    // this step's, as Argo does.
+    let from_previous_step = analysis.is_some()
+        && current.as_ref().is_some_and(|r| r.labels().get(STEP_INDEX) != index.map(|i| i.to_string()).as_ref());
+    let (Some(analysis), Some(index), false) = (analysis, index, from_previous_step) else {
         cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
         return Ok(None);
     };
-    if from_previous_step {
-        cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
-        return Ok(Some(create(ctx, rollout, roles, analysis, Some(index)).await?));
-    }
     if needs_new(current.as_deref(), rollout) {
         return Ok(Some(create(ctx, rollout, roles, analysis, Some(index)).await?));
     }
     if let Some(run) = &current {
-        react(pause, run);
+        react(pause, run, "Step-based");
     }
     Ok(current)
 }
@@ -199,7 +219,7 @@ async fn reconcile_background_run(
         return Ok(Some(create(ctx, rollout, roles, &background.analysis, None).await?));
     }
     if let Some(run) = &current {
-        react(pause, run);
+        react(pause, run, "Background");
     }
     Ok(current)
 }
@@ -270,14 +290,18 @@ async fn emit_changes(
 ) {
     let Some(run) = run else { return };
     let Some(status) = &run.status else { return };
+    // Argo's controller never writes Pending: a run whose phase reads so has none yet.
+    if status.phase == AnalysisPhase::Pending {
+        return;
+    }
     let changed = match previous {
         None => true,
-        Some(p) => p.name == run.name_any() && p.status != status.phase,
+        Some(p) => p.name == run.name_any() && p.status != status.phase.as_str(),
     };
     if !changed {
         return;
     }
-    let before = previous.map_or("NoPreviousStatus".to_string(), |p| p.status.to_string());
+    let before = previous.map_or("NoPreviousStatus".to_string(), |p| p.status.clone());
     ctx.event(
         rollout,
         matches!(status.phase, AnalysisPhase::Failed | AnalysisPhase::Error),
@@ -285,39 +309,6 @@ async fn emit_changes(
         format!("{kind} Analysis Run '{}' Status New: '{}' Previous: '{before}'", run.name_any(), status.phase),
     )
     .await;
-}
-
-/// Fetches the templates an analysis refers to, nested references included; the error names
-/// the missing template, for the InvalidSpec condition.
-pub async fn templates(
-    ctx: &Context,
-    namespace: &str,
-    refs: &[AnalysisTemplateRef],
-) -> Result<Vec<AnalysisTemplateSpec>, Error> {
-    let mut out = Vec::new();
-    let mut queue: Vec<AnalysisTemplateRef> = refs.to_vec();
-    let mut seen = std::collections::BTreeSet::new();
-    while let Some(r) = queue.pop() {
-        if !seen.insert((r.cluster_scope, r.template_name.clone())) {
-            continue;
-        }
-        let spec = if r.cluster_scope {
-            let api: Api<ClusterAnalysisTemplate> = Api::all(ctx.client.clone());
-            match api.get_opt(&r.template_name).await.map_err(Error::kube("reading a ClusterAnalysisTemplate"))? {
-                Some(t) => t.spec.template,
-                None => return Err(Error::Invalid(format!("ClusterAnalysisTemplate {:?} not found", r.template_name))),
-            }
-        } else {
-            let api: Api<AnalysisTemplate> = Api::namespaced(ctx.client.clone(), namespace);
-            match api.get_opt(&r.template_name).await.map_err(Error::kube("reading an AnalysisTemplate"))? {
-                Some(t) => t.spec,
-                None => return Err(Error::Invalid(format!("AnalysisTemplate {:?} not found", r.template_name))),
-            }
-        };
-        queue.extend(spec.templates.iter().cloned());
-        out.push(spec);
-    }
-    Ok(out)
 }
 
 /// Builds and creates a run for `analysis`: Argo's name (`<rollout>-<hash>-<revision>[-<step>]`),
@@ -336,7 +327,12 @@ async fn create(
         return Err(Error::Invalid("the latest ReplicaSet has no pod template hash".into()));
     }
     let stable_hash = roles.stable_rs.as_deref().map(hash).unwrap_or_default().to_string();
-    let specs = templates(ctx, &ns, &analysis.templates).await?;
+    let specs: Vec<AnalysisTemplateSpec> = super::references::templates(ctx, &ns, &analysis.templates, "templates")
+        .await?
+        .map_err(|e| Error::Invalid(e.to_string()))?
+        .into_iter()
+        .map(|(_, spec)| spec)
+        .collect();
     let rollout_args = build_rollout_args(&analysis.args, &stable_hash, &new_hash, rollout).map_err(Error::Invalid)?;
     let mut spec = AnalysisRunSpec {
         dry_run: analysis.dry_run.clone(),

@@ -10,7 +10,9 @@ use aviary_api::rollout_status::{CanaryStatus, PauseReason, RolloutStatus};
 use aviary_api::{Rollout, Time};
 use aviary_engine::phase::rollout_phase;
 use aviary_engine::reconcile_order::{ReplicaSetRole, canary_scaling};
-use aviary_engine::steps::{PauseState, StepContext, completed_current_step, pause_step_ends_at};
+use aviary_engine::steps::{
+    PauseState, StepContext, completed_current_step, pause_step_ends_at, replica_progress_threshold_met,
+};
 use aviary_engine::weight::current_step;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -25,10 +27,7 @@ use super::restart::{self, Restart};
 use super::services;
 use crate::context::Context;
 use crate::error::Error;
-
-/// How long an idle rollout waits before it is looked at again (Argo's resync is 15 minutes;
-/// progress deadlines and timed pauses requeue earlier on their own).
-const RESYNC: Duration = Duration::from_secs(300);
+use crate::status_write::Write;
 
 /// The state of one canary reconcile.
 pub struct CanarySync<'a> {
@@ -43,6 +42,9 @@ pub struct CanarySync<'a> {
     requeue: Option<Duration>,
     /// `status.currentStepHash` of the steps as they are now (computed once per reconcile).
     steps_hash: String,
+    /// The status is written whole (Argo's `UpdateStatus` where it creates a ReplicaSet or
+    /// records its first Progressing condition), not patched.
+    full_write: bool,
 }
 
 impl<'a> CanarySync<'a> {
@@ -60,11 +62,73 @@ impl<'a> CanarySync<'a> {
             restarted_at,
             requeue: None,
             steps_hash: String::new(),
+            full_write: false,
         }
     }
 
     fn status(&self) -> RolloutStatus {
         self.rollout.status.clone().unwrap_or_default()
+    }
+
+    /// Continues with the Rollout as the API server returned it from a write of its metadata or
+    /// spec (new resourceVersion and generation), keeping the status this reconcile works on.
+    fn adopt(&mut self, written: Rollout) {
+        let mut next = written;
+        next.status = self.rollout.status.clone();
+        self.rollout = Arc::new(next);
+    }
+
+    /// Changes the status this reconcile starts from, as Argo's whole-status writes on the way
+    /// do (the new ReplicaSet, a first Progressing condition); the final write carries them.
+    fn update_status(&mut self, change: impl FnOnce(&mut RolloutStatus)) {
+        let mut next = (*self.rollout).clone();
+        change(next.status.get_or_insert_with(Default::default));
+        self.rollout = Arc::new(next);
+        self.full_write = true;
+    }
+
+    /// Argo's `getAllReplicaSetsAndSyncRevision` for an existing new ReplicaSet: its revision and
+    /// annotations, then the Rollout's revision, and a first Progressing condition when there is
+    /// none.
+    async fn sync_revision(&mut self) -> Result<(), Error> {
+        if let Some(written) = replicasets::sync_revision(self.ctx, &self.rollout, &self.roles).await? {
+            self.adopt(written);
+        }
+        if let Some(rs) = self.roles.new_rs.clone()
+            && cond::get(&self.status(), kind::PROGRESSING).is_none()
+        {
+            let condition = cond::new(
+                kind::PROGRESSING,
+                "True",
+                reason::FOUND_NEW_REPLICA_SET,
+                format!("Found new replica set {:?}", rs.name_any()),
+                self.now,
+            );
+            self.update_status(|st| {
+                cond::set(st, condition);
+            });
+        }
+        Ok(())
+    }
+
+    /// Argo's `patchCondition`: the conditions set, with the observed generation and the phase.
+    async fn patch_conditions(
+        self,
+        updates: Vec<aviary_api::rollout_status::RolloutCondition>,
+    ) -> Result<Action, Error> {
+        let mut next = (*self.rollout).clone();
+        let st = next.status.get_or_insert_with(Default::default);
+        for c in updates {
+            cond::set(st, c);
+        }
+        st.observed_generation = self.rollout.metadata.generation.unwrap_or(0).to_string();
+        let pm = rollout_phase(&next);
+        if let Some(st) = next.status.as_mut() {
+            st.phase = Some(pm.phase);
+            st.message = pm.message;
+        }
+        self.write(&next, Write::Patch).await?;
+        Ok(Action::requeue(Duration::from_millis(100)))
     }
 
     fn steps(&self) -> i32 {
@@ -75,7 +139,8 @@ impl<'a> CanarySync<'a> {
         self.requeue = Some(self.requeue.map_or(d, |r| r.min(d)));
     }
 
-    /// Runs the reconcile.
+    /// Runs the reconcile (Argo's `newRolloutContext`, `rolloutContext.reconcile` and
+    /// `rolloutCanary`).
     pub async fn run(mut self) -> Result<Action, Error> {
         let owned: Vec<Arc<ReplicaSet>> = self
             .ctx
@@ -83,50 +148,36 @@ impl<'a> CanarySync<'a> {
             .into_iter()
             .filter(|r| r.metadata.deletion_timestamp.is_none())
             .collect();
-        let mut new_rs = replicasets::find_new(self.ctx, &self.rollout, &owned).await?;
+        let new_rs = replicasets::find_new(self.ctx, &self.rollout, &owned).await?;
         let status = self.status();
+        // The ReplicaSet of a new template is created first, and the reconcile ends there (Argo
+        // creates it while building its rollout context, and lets the next reconcile act).
+        let Some(new_rs) = new_rs else { return self.create_new_replica_set(&owned).await };
+        if !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash && status.abort {
+            // A fully promoted rollout cannot be aborted.
+            self.pause.remove_abort();
+        }
+        // The Paused and Progressing conditions follow a pause first, in a write of their own.
+        let updates = cond::paused_conditions(&self.rollout, self.now);
+        if !updates.is_empty() {
+            return self.patch_conditions(updates).await;
+        }
         let steps_hash = step_hash(&self.rollout)?;
         self.steps_hash = steps_hash.clone();
-        let current_hash = match &new_rs {
-            Some(rs) => hash(rs).to_string(),
-            None => replicasets::desired_hash(&self.rollout)?,
-        };
-        if status.current_pod_hash != current_hash || status.current_step_hash != steps_hash {
-            // The template or the steps changed: record that first (Argo resets the status in a
-            // reconcile of its own), then act on the next one.
-            self.roles = Roles::new(owned, new_rs, &status.stable_rs);
+        self.roles = Roles::new(owned, Some(new_rs.clone()), &status.stable_rs);
+        self.sync_revision().await?;
+        // Argo's `PodTemplateOrStepsChanged`: only record the change (the status is reset), and
+        // act on the next reconcile.
+        let steps_changed = status.current_step_hash.is_empty() || status.current_step_hash != steps_hash;
+        let template_changed = !status.current_pod_hash.is_empty() && status.current_pod_hash != hash(&new_rs);
+        if steps_changed || template_changed {
             return self.sync_status(true).await;
         }
 
-        let mut all = owned;
-        if new_rs.is_none() {
-            let stable_exists = !status.stable_rs.is_empty() && all.iter().any(|r| hash(r) == status.stable_rs);
-            let replicas = if stable_exists { 0 } else { self.rollout.spec.replicas_or_default() };
-            let canary = self.rollout.spec.canary();
-            let ephemeral = if stable_exists {
-                canary.and_then(|c| c.canary_metadata.as_ref())
-            } else {
-                canary.and_then(|c| c.stable_metadata.as_ref())
-            };
-            let max_old = all.iter().map(|r| replicasets::revision(&r.metadata)).max().unwrap_or(0);
-            match replicasets::create(self.ctx, &self.rollout, replicas, max_old.saturating_add(1), ephemeral).await? {
-                Created::ReplicaSet(rs) => {
-                    self.created = Some(rs.name_any());
-                    all.push(rs.clone());
-                    new_rs = Some(rs);
-                }
-                Created::Collision => return self.bump_collision_count().await,
-            }
-        }
-        self.roles = Roles::new(all, new_rs, &status.stable_rs);
-        replicasets::sync_revision(self.ctx, &self.rollout, &self.roles).await?;
-
         match restart::reconcile(self.ctx, &self.rollout, &self.roles, self.now).await? {
             Restart::Done(at) => self.restarted_at = at,
-            Restart::InProgress => {
-                self.requeue_in(Duration::from_secs(2));
-                return self.sync_status(false).await;
-            }
+            Restart::Evicted => return Ok(Action::requeue(restart::RECHECK)),
+            Restart::Waiting => self.requeue_in(restart::RECHECK),
         }
 
         let deleted = replicasets::cleanup_history(self.ctx, &self.rollout, &self.roles.older).await?;
@@ -137,7 +188,13 @@ impl<'a> CanarySync<'a> {
         services::reconcile(self.ctx, &self.rollout, self.roles.stable_rs.as_deref(), self.roles.new_rs.as_deref())
             .await?;
 
-        let skip_analysis = self.pause.is_aborted(&self.rollout) || status.promote_full || status.stable_rs.is_empty();
+        // Argo's `shouldCancelCurrentAnalysis`.
+        let fully_promoted = !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash;
+        let skip_analysis = fully_promoted
+            || self.pause.is_aborted(&self.rollout)
+            || status.promote_full
+            || self.is_fast_rollback()
+            || status.stable_rs.is_empty();
         self.runs = analysis::reconcile(self.ctx, &self.rollout, &self.roles, &mut self.pause, skip_analysis).await?;
         if self.pause.has_add_pause() {
             return self.sync_status(false).await;
@@ -148,6 +205,40 @@ impl<'a> CanarySync<'a> {
         }
         self.reconcile_pause_step();
         self.sync_status(false).await
+    }
+
+    /// Argo's `createDesiredReplicaSet`: the ReplicaSet of the current template, with no pods yet,
+    /// the Rollout's revision, and the Progressing condition recording it (the whole status
+    /// written); the next reconcile acts on it.
+    async fn create_new_replica_set(mut self, owned: &[Arc<ReplicaSet>]) -> Result<Action, Error> {
+        let status = self.status();
+        let stable_exists = !status.stable_rs.is_empty() && owned.iter().any(|r| hash(r) == status.stable_rs);
+        let canary = self.rollout.spec.canary();
+        let ephemeral = if stable_exists {
+            canary.and_then(|c| c.canary_metadata.as_ref())
+        } else {
+            canary.and_then(|c| c.stable_metadata.as_ref())
+        };
+        let max_old = owned.iter().map(|r| replicasets::revision(&r.metadata)).max().unwrap_or(0);
+        let rev = max_old.saturating_add(1);
+        let rs = match replicasets::create(self.ctx, &self.rollout, rev, ephemeral).await? {
+            Created::ReplicaSet(rs) => rs,
+            Created::Collision => return self.bump_collision_count().await,
+        };
+        if let Some(written) = replicasets::set_rollout_revision(self.ctx, &self.rollout, rev).await? {
+            self.adopt(written);
+        }
+        let condition = cond::new(
+            kind::PROGRESSING,
+            "True",
+            reason::NEW_REPLICA_SET_CREATED,
+            format!("Created new replica set {:?}", rs.name_any()),
+            self.now,
+        );
+        let mut next = (*self.rollout).clone();
+        cond::set(next.status.get_or_insert_with(Default::default), condition);
+        self.write(&next, Write::Replace).await?;
+        Ok(Action::requeue(Duration::from_millis(100)))
     }
 
     /// Applies the engine's scaling decision; true when a ReplicaSet changed size.
@@ -200,7 +291,7 @@ impl<'a> CanarySync<'a> {
         let status = rollout.status.get_or_insert_with(Default::default);
         status.collision_count = Some(status.collision_count.unwrap_or(0).saturating_add(1));
         tracing::warn!(collision_count = ?status.collision_count, "hash collision with an existing ReplicaSet; bumping collisionCount");
-        self.persist(rollout).await?;
+        self.write(&rollout, Write::Replace).await?;
         Ok(Action::requeue(Duration::from_millis(200)))
     }
 
@@ -212,30 +303,46 @@ impl<'a> CanarySync<'a> {
         let (_, mut index) = current_step(&self.rollout);
 
         if reset {
+            // Argo's `resetRolloutStatus`.
             self.pause.clear();
             self.pause.remove_abort();
+            s.restarted_at = self.rollout.spec.restart_at;
+            s.promote_full = false;
+            s.blue_green.pre_promotion_analysis_run_status = None;
+            s.blue_green.post_promotion_analysis_run_status = None;
+            s.blue_green.scale_up_preview_check_point = false;
             s.canary.current_step_analysis_run_status = None;
             s.canary.current_background_analysis_run_status = None;
+            s.canary.step_plugin_statuses.clear();
             index = (steps > 0).then_some(0);
-            let template_changed = old.current_pod_hash != s.current_pod_hash;
             if let Some(new_rs) = &self.roles.new_rs
-                && !old.stable_rs.is_empty()
-                && old.stable_rs == hash(new_rs)
                 && steps > 0
+                && old.stable_rs == hash(new_rs)
             {
-                self.ctx.event(&*self.rollout, false, "SkipSteps", "Rollback to stable".into()).await;
-                index = Some(steps);
-            } else if template_changed && !old.current_pod_hash.is_empty() {
-                let rev = replicasets::revision(&self.rollout.metadata).saturating_add(1);
                 self.ctx
-                    .event(&*self.rollout, false, reason::UPDATED, format!("Rollout updated to revision {rev}"))
+                    .event(&*self.rollout, false, reason::SKIP_STEPS, "Rollback to stable ReplicaSets".into())
                     .await;
+                index = Some(steps);
+            } else if let Some(new_rs) = &self.roles.new_rs
+                && steps > 0
+                && self.is_rollback_within_window()
+                && new_rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 0
+            {
+                self.ctx
+                    .event(
+                        &*self.rollout,
+                        false,
+                        reason::SKIP_STEPS,
+                        "Rollback to active ReplicaSets within RollbackWindow".into(),
+                    )
+                    .await;
+                index = Some(steps);
             }
             s.current_step_index = index;
             return self.finish(s).await;
         }
 
-        if old.promote_full {
+        if old.promote_full || self.is_rollback_within_window() {
             self.pause.clear();
             self.pause.remove_abort();
             if steps > 0 {
@@ -280,6 +387,34 @@ impl<'a> CanarySync<'a> {
         self.finish(s).await
     }
 
+    /// Argo's `isRollbackWithinWindow`: the new ReplicaSet is older than the stable one, and
+    /// fewer than `rollbackWindow.revisions` ReplicaSets lie between them.
+    fn is_rollback_within_window(&self) -> bool {
+        let (Some(new_rs), Some(stable)) = (&self.roles.new_rs, &self.roles.stable_rs) else { return false };
+        let created = |r: &ReplicaSet| r.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let (new_at, stable_at) = (created(new_rs), created(stable));
+        if new_at >= stable_at {
+            return false;
+        }
+        let Some(window) = self.rollout.spec.rollback_window.as_ref().filter(|w| w.revisions > 0) else {
+            return false;
+        };
+        let between = self
+            .roles
+            .all
+            .iter()
+            .filter(|r| r.annotations().get(replicasets::EXPERIMENT_NAME).is_none_or(|n| n.is_empty()))
+            .filter(|r| created(r) < stable_at && new_at < created(r))
+            .count();
+        i32::try_from(between).unwrap_or(i32::MAX) < window.revisions
+    }
+
+    /// Argo's `isFastRollback`: back to the stable ReplicaSet, or to one within the window.
+    fn is_fast_rollback(&self) -> bool {
+        let Some(new_rs) = &self.roles.new_rs else { return false };
+        self.roles.stable_rs.is_some() && (self.status().stable_rs == hash(new_rs) || self.is_rollback_within_window())
+    }
+
     /// Argo's `shouldFullPromote` for a canary.
     fn should_full_promote(&self, index: Option<i32>) -> Option<String> {
         if self.roles.stable_rs.is_none() {
@@ -290,11 +425,22 @@ impl<'a> CanarySync<'a> {
         }
         let new_rs = self.roles.new_rs.as_ref()?;
         let available = new_rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
-        if available != self.rollout.spec.replicas_or_default() {
+        let desired = self.rollout.spec.replicas_or_default();
+        // Fewer available than desired blocks the promotion unless the progress threshold is
+        // met; more (a scale-down not yet applied) does not.
+        let threshold = self.rollout.spec.canary().and_then(|c| c.replica_progress_threshold.as_ref());
+        if available < desired
+            && !replica_progress_threshold_met(threshold, self.roles.observed().new_rs.as_ref(), desired)
+        {
             return None;
         }
         if self.status().promote_full {
             return Some("Full promotion requested".into());
+        }
+        if self.is_fast_rollback() {
+            return Some(
+                if self.is_rollback_within_window() { "Rollback within window" } else { "Fast rollback" }.into(),
+            );
         }
         let steps = self.steps();
         (steps == 0 || index == Some(steps)).then(|| format!("Completed all {steps} canary steps"))
@@ -362,21 +508,36 @@ impl<'a> CanarySync<'a> {
         }
     }
 
-    /// Conditions, pause bookkeeping, phase and message; then the write.
+    /// Argo's `persistRolloutStatus`: the observed generation, the progress-deadline abort, the
+    /// pause and abort fields, the conditions, the phase; then the write, and the events of the
+    /// change.
     async fn finish(mut self, mut s: RolloutStatus) -> Result<Action, Error> {
         let old = self.status();
-        let was_aborted = old.abort;
-        self.progress_conditions(&old, &mut s);
+        s.observed_generation = self.rollout.metadata.generation.unwrap_or(0).to_string();
+        self.progress_deadline_abort(&s).await;
         self.pause.apply(&self.rollout, &mut s, self.now);
-        self.pause_conditions(&old, &mut s);
-        self.completion_conditions(&mut s);
-        if s.abort && !was_aborted {
-            let rev = replicasets::revision(&self.rollout.metadata);
-            let message = match self.pause.abort_message.as_str() {
-                "" => format!("Rollout aborted update to revision {rev}"),
-                m => format!("Rollout aborted update to revision {rev}: {m}"),
-            };
-            self.ctx.event(&*self.rollout, true, reason::ABORTED, message).await;
+        let observed = cond::Observed {
+            aborted: self.pause.is_aborted(&self.rollout),
+            abort_message: self.pause.abort_message.clone(),
+            new_rs_name: self.roles.new_rs.as_ref().map(|r| r.name_any()),
+            revision: replicasets::revision(&self.rollout.metadata),
+            indefinite_step: self.indefinite_step(),
+            waiting_for_scale_down: self.waiting_for_scale_down(),
+            available: self
+                .roles
+                .all
+                .iter()
+                .map(|r| r.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0))
+                .fold(0, i32::saturating_add),
+            active_saturated: false,
+        };
+        let mut events = cond::calculate(&self.rollout, &mut s, &observed, self.now);
+        if let Some(at) = cond::times_out_at(&self.rollout, &s)
+            && !observed.indefinite_step
+        {
+            self.requeue_in(
+                at.signed_duration_since(self.now).to_std().unwrap_or_default().saturating_add(Duration::from_secs(1)),
+            );
         }
 
         let mut next = (*self.rollout).clone();
@@ -386,186 +547,63 @@ impl<'a> CanarySync<'a> {
             st.phase = Some(pm.phase);
             st.message = pm.message;
         }
-        if next.status != self.rollout.status {
-            self.persist(next).await?;
+        let how = if self.full_write || self.created.is_some() { Write::Replace } else { Write::Patch };
+        if next.status != self.rollout.status || how == Write::Replace {
+            self.write(&next, how).await?;
+            events.extend(cond::state_change_events(&old, next.status.as_ref().unwrap_or(&RolloutStatus::default())));
         }
-        Ok(Action::requeue(self.requeue.unwrap_or(RESYNC)))
+        for e in events {
+            self.ctx.event(&*self.rollout, e.warning, e.reason, e.message).await;
+        }
+        // An idle rollout is looked at again after `--rollout-resync` (progress deadlines and
+        // timed pauses requeue earlier on their own).
+        Ok(Action::requeue(self.requeue.unwrap_or(self.ctx.resync)))
     }
 
-    /// Argo's `calculateRolloutConditions`: Progressing (created, updated, available, aborted,
-    /// timed out) and Available. Skipped while paused, as in Argo.
-    fn progress_conditions(&mut self, old: &RolloutStatus, s: &mut RolloutStatus) {
-        let now = self.now;
-        let rs_name = self.roles.new_rs.as_ref().map(|r| r.name_any());
-        if let Some(name) = &self.created {
-            cond::set(
-                s,
-                kind::PROGRESSING,
-                true,
-                reason::NEW_REPLICA_SET_CREATED,
-                format!("Created new replica set {name:?}"),
-                now,
-            );
-        }
-        let paused = !old.pause_conditions.is_empty() || self.rollout.spec.paused;
-        if !paused {
-            let current = cond::get(old, kind::PROGRESSING).cloned();
-            // Argo skips progress bookkeeping once the rollout completed; it also requires the
-            // new revision to be the stable one here, or an update whose pods become available
-            // between two reconciles would keep the old "successfully progressed" condition
-            // (and an abort would then never show as Degraded).
-            let complete_rollout = s.replicas == s.available_replicas
-                && s.stable_rs == s.current_pod_hash
-                && current.as_ref().is_some_and(|c| c.reason == reason::NEW_RS_AVAILABLE);
-            let n = self.rollout.spec.replicas_or_default();
-            if !complete_rollout {
-                if self.pause.is_aborted(&self.rollout) {
-                    let rev = replicasets::revision(&self.rollout.metadata);
-                    let keep =
-                        current.as_ref().filter(|c| c.reason == reason::ABORTED && self.pause.abort_message.is_empty());
-                    let message = match (keep, self.pause.abort_message.as_str()) {
-                        (Some(c), _) => c.message.clone(),
-                        (None, "") => format!("Rollout aborted update to revision {rev}"),
-                        (None, m) => format!("Rollout aborted update to revision {rev}: {m}"),
-                    };
-                    cond::set(s, kind::PROGRESSING, false, reason::ABORTED, message, now);
-                } else if s.updated_replicas == n
-                    && s.replicas == n
-                    && s.available_replicas == n
-                    && old.observed_generation == s.observed_generation
-                    && !s.stable_rs.is_empty()
-                    && s.stable_rs == s.current_pod_hash
-                {
-                    let message = match &rs_name {
-                        Some(name) => format!("ReplicaSet {name:?} has successfully progressed."),
-                        None => format!("Rollout {:?} has successfully progressed.", self.rollout.name_any()),
-                    };
-                    cond::set(s, kind::PROGRESSING, true, reason::NEW_RS_AVAILABLE, message, now);
-                } else if progressing(old, s) {
-                    let message = match &rs_name {
-                        Some(name) => format!("ReplicaSet {name:?} is progressing."),
-                        None => format!("Rollout {:?} is progressing.", self.rollout.name_any()),
-                    };
-                    // Progress refreshes lastUpdateTime even when nothing else changes: that is
-                    // what the progress deadline is measured from.
-                    let transition =
-                        cond::get(s, kind::PROGRESSING).filter(|c| c.status == "True").map(|c| c.last_transition_time);
-                    cond::remove(s, kind::PROGRESSING);
-                    cond::set(s, kind::PROGRESSING, true, reason::REPLICA_SET_UPDATED, message, now);
-                    if let (Some(t), Some(c)) =
-                        (transition, s.conditions.iter_mut().find(|c| c.type_ == kind::PROGRESSING))
-                    {
-                        c.last_transition_time = t;
-                    }
-                } else if !self.indefinite_step() {
-                    self.check_deadline(old, s);
-                }
-            }
-            let available = s.available_replicas >= n;
-            let message = if available {
-                "Rollout has minimum availability"
-            } else {
-                "Rollout does not have minimum availability"
-            };
-            cond::set(s, kind::AVAILABLE, available, reason::AVAILABLE, message.into(), now);
-        }
-    }
-
-    /// Argo's `RolloutTimedOut` and `progressDeadlineAbort`.
-    fn check_deadline(&mut self, old: &RolloutStatus, s: &mut RolloutStatus) {
-        let Some(current) = cond::get(old, kind::PROGRESSING) else { return };
-        if current.reason == reason::NEW_RS_AVAILABLE {
+    /// Argo's `evaluateProgressDeadlineAbort`: with `progressDeadlineAbort`, an update that made
+    /// no progress within the deadline is aborted.
+    async fn progress_deadline_abort(&mut self, s: &RolloutStatus) {
+        if !self.rollout.spec.progress_deadline_abort || self.pause.is_aborted(&self.rollout) || cond::completed(s) {
             return;
         }
-        let deadline = i64::from(self.rollout.spec.progress_deadline_seconds_or_default());
-        let expires = aviary_engine::clock::after_seconds(current.last_update_time.0, deadline);
-        if current.reason != reason::TIMED_OUT && expires > self.now {
-            self.requeue_in(
-                expires
-                    .signed_duration_since(self.now)
-                    .to_std()
-                    .unwrap_or_default()
-                    .saturating_add(Duration::from_secs(1)),
-            );
+        if cond::progressing(&self.rollout, s) || self.indefinite_step() || self.waiting_for_scale_down() {
+            return;
+        }
+        if !cond::timed_out(&self.rollout, &self.status(), self.now) {
             return;
         }
         let message = match &self.roles.new_rs {
             Some(rs) => format!("ReplicaSet {:?} has timed out progressing.", rs.name_any()),
             None => format!("Rollout {:?} has timed out progressing.", self.rollout.name_any()),
         };
-        cond::set(s, kind::PROGRESSING, false, reason::TIMED_OUT, message.clone(), self.now);
-        if self.rollout.spec.progress_deadline_abort && !self.pause.is_aborted(&self.rollout) {
-            self.pause.add_abort(message);
-        }
+        self.ctx.event(&*self.rollout, true, reason::ABORTED, message.clone()).await;
+        self.pause.add_abort(message);
     }
 
-    /// Analysis and experiment steps may take as long as they take.
+    /// Argo's `isIndefiniteStep`: a pause, analysis or experiment step, or a Paused condition
+    /// set, may take as long as it takes.
     fn indefinite_step(&self) -> bool {
-        current_step(&self.rollout).0.is_some_and(|s| s.analysis.is_some() || s.experiment.is_some())
+        current_step(&self.rollout)
+            .0
+            .is_some_and(|s| s.analysis.is_some() || s.experiment.is_some() || s.pause.is_some())
+            || cond::get(&self.status(), kind::PAUSED).is_some_and(|c| c.status == "True")
     }
 
-    /// Argo's `checkPausedConditions`: the Paused condition, and Progressing set to Unknown while
-    /// paused, when resumed, and on a retry after an abort.
-    fn pause_conditions(&self, old: &RolloutStatus, s: &mut RolloutStatus) {
-        let now = self.now;
-        let paused = !s.pause_conditions.is_empty() || self.rollout.spec.paused;
-        let progressing_reason = cond::get(s, kind::PROGRESSING).map(|c| c.reason.clone()).unwrap_or_default();
-        if paused && progressing_reason != reason::PAUSED && !s.abort {
-            cond::set_raw(s, kind::PROGRESSING, "Unknown", reason::PAUSED, "Rollout is paused".into(), now);
-        } else if !paused && progressing_reason == reason::PAUSED {
-            cond::set_raw(s, kind::PROGRESSING, "Unknown", reason::RESUMED, "Rollout is resumed".into(), now);
-        }
-        let abort_cond = cond::get(s, kind::PROGRESSING).is_some_and(|c| c.reason == reason::ABORTED);
-        if old.abort && !s.abort && abort_cond {
-            cond::set_raw(s, kind::PROGRESSING, "Unknown", reason::RETRY, "Retrying Rollout after abort".into(), now);
-        }
-        let abort_cond = cond::get(s, kind::PROGRESSING).is_some_and(|c| c.reason == reason::ABORTED);
-        cond::set(s, kind::PAUSED, paused && !abort_cond, reason::PAUSED, "Rollout is paused".into(), now);
+    /// Argo's `isWaitingForReplicaSetScaleDown`: an old ReplicaSet still has a scale-down deadline.
+    fn waiting_for_scale_down(&self) -> bool {
+        self.roles.older.iter().any(|r| r.annotations().contains_key(replicasets::SCALE_DOWN_DEADLINE))
     }
 
-    /// The Completed and Healthy conditions of newer Argo versions.
-    fn completion_conditions(&self, s: &mut RolloutStatus) {
-        let now = self.now;
-        let n = self.rollout.spec.replicas_or_default();
-        let completed = !s.stable_rs.is_empty() && s.stable_rs == s.current_pod_hash;
-        if completed {
-            cond::set(s, kind::COMPLETED, true, reason::COMPLETED, reason::COMPLETED.into(), now);
-        } else {
-            cond::set(s, kind::COMPLETED, false, reason::NOT_COMPLETED, reason::NOT_COMPLETED.into(), now);
-        }
-        let healthy = completed && s.updated_replicas == n && s.available_replicas == n && s.replicas == n && !s.abort;
-        if healthy {
-            cond::set(s, kind::HEALTHY, true, reason::HEALTHY, "Rollout is healthy".into(), now);
-        } else {
-            cond::set(s, kind::HEALTHY, false, reason::NOT_HEALTHY, "Rollout is not healthy".into(), now);
-        }
-    }
-
-    /// Writes the whole status with the resourceVersion it was computed from: a concurrent
-    /// change of spec or status (a user's promote) is a conflict, decided again from the current
-    /// object, never overwritten (see [`crate::status_write`]).
-    async fn persist(&self, next: Rollout) -> Result<(), Error> {
+    /// Writes the status of `next` over the Rollout this reconcile read (see
+    /// [`crate::status_write`]): a concurrent change of spec or status (a user's promote) is a
+    /// conflict, decided again from the current object, never overwritten.
+    async fn write(&self, next: &Rollout, how: Write) -> Result<(), Error> {
         let api: Api<Rollout> = Api::namespaced(self.ctx.client.clone(), &next.namespace().unwrap_or_default());
-        crate::status_write::replace_status(&api, &self.rollout, next)
+        crate::status_write::write_status(&api, &self.rollout, next, how, &self.ctx.status_subresources.rollout)
             .await
             .map_err(Error::kube(format!("writing the status of Rollout {}", self.rollout.name_any())))?;
         Ok(())
     }
-}
-
-/// Argo's progress test: more updated, ready or available pods, fewer old pods, or a change of
-/// template, steps, step index or stable ReplicaSet.
-fn progressing(old: &RolloutStatus, new: &RolloutStatus) -> bool {
-    let old_old = old.replicas.saturating_sub(old.updated_replicas);
-    let new_old = new.replicas.saturating_sub(new.updated_replicas);
-    new.updated_replicas != old.updated_replicas
-        || new_old < old_old
-        || new.ready_replicas > old.ready_replicas
-        || new.available_replicas > old.available_replicas
-        || new.current_step_hash != old.current_step_hash
-        || new.current_pod_hash != old.current_pod_hash
-        || new.current_step_index != old.current_step_index
-        || new.stable_rs != old.stable_rs
 }
 
 /// The hash of the canary steps (`status.currentStepHash`), as Argo computes it: a change of
@@ -590,49 +628,42 @@ fn selector_string(rollout: &Rollout) -> String {
     parts.join(",")
 }
 
-/// How Argo names a step in events and in the CLI (`setWeight: 25`, `pause: 30s`).
+/// How Argo names a step in events and in the CLI (`setWeight: 25`, `pause: 30s`): Argo's
+/// `CanaryStepString`.
 pub fn step_string(step: &aviary_api::CanaryStep) -> String {
     if let Some(w) = step.set_weight {
         return format!("setWeight: {w}");
     }
     if let Some(p) = &step.pause {
         return match &p.duration {
-            Some(d) => format!(
-                "pause: {}",
-                serde_json::to_value(d).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default()
-            ),
+            Some(aviary_api::IntOrString::Int(i)) => format!("pause: {i}"),
+            Some(aviary_api::IntOrString::String(s)) => format!("pause: {s}"),
             None => "pause".into(),
         };
-    }
-    if step.analysis.is_some() {
-        return "analysis".into();
     }
     if step.experiment.is_some() {
         return "experiment".into();
     }
+    if step.analysis.is_some() {
+        return "analysis".into();
+    }
     if let Some(scs) = &step.set_canary_scale {
-        return format!("setCanaryScale: {}", serde_json::to_string(scs).unwrap_or_default());
+        if let Some(w) = scs.weight {
+            return format!("setCanaryScale{{weight: {w}}}");
+        } else if scs.match_traffic_weight {
+            return "setCanaryScale{matchTrafficWeight: true}".into();
+        } else if let Some(r) = scs.replicas {
+            return format!("setCanaryScale{{replicas: {r}}}");
+        }
     }
-    step.kind_name().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_is_any_move_towards_the_new_version() {
-        let old = RolloutStatus { replicas: 10, updated_replicas: 0, available_replicas: 10, ..Default::default() };
-        assert!(!progressing(&old, &old.clone()));
-        let mut new = old.clone();
-        new.updated_replicas = 3;
-        new.replicas = 13;
-        assert!(progressing(&old, &new));
-        let mut new = old.clone();
-        new.current_step_index = Some(1);
-        assert!(progressing(&old, &new));
-        let mut new = old.clone();
-        new.available_replicas = 9;
-        assert!(!progressing(&old, &new));
+    if let Some(p) = &step.plugin {
+        return format!("plugin: {}", p.name);
     }
+    if let Some(h) = &step.set_header_route {
+        return format!("setHeaderRoute: {}", h.name);
+    }
+    if let Some(m) = &step.set_mirror_route {
+        return format!("setMirrorRoute: {}", m.name);
+    }
+    "invalid".into()
 }

@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod canary;
 pub mod conditions;
 pub mod pause;
+pub mod references;
 pub mod replicasets;
 pub mod restart;
 pub mod services;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aviary_api::Rollout;
-use aviary_api::validation::validate_rollout;
+use aviary_api::validation::{FieldError, validate_rollout};
 use aviary_engine::phase::rollout_phase;
 use chrono::Utc;
 use kube::runtime::controller::Action;
@@ -31,6 +32,10 @@ use crate::error::Error;
 ))]
 pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
     if rollout.metadata.deletion_timestamp.is_some() {
+        ctx.seen_rollouts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(rollout.metadata.uid.as_deref().unwrap_or_default());
         return Ok(Action::await_change());
     }
     // Act on the latest version, not the cache's: a reconcile triggered by one of our own
@@ -42,6 +47,21 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
         None => return Ok(Action::await_change()),
     };
     let now = Utc::now();
+    let first_sight = ctx
+        .seen_rollouts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(rollout.metadata.uid.clone().unwrap_or_default());
+    if first_sight {
+        // Argo records this when its informer first lists or receives the Rollout: at start-up
+        // for every Rollout, and on creation.
+        let note = format!(
+            "Rollout resource added to informer: {}/{}",
+            rollout.namespace().unwrap_or_default(),
+            rollout.name_any()
+        );
+        ctx.event(&*rollout, false, conditions::reason::ADDED_TO_INFORMER, note).await;
+    }
     if let Some(message) = invalid_spec(&ctx, &rollout).await? {
         return write_invalid(&ctx, &rollout, message).await;
     }
@@ -64,60 +84,70 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
 /// Argo's validation plus the referenced resources (Services, analysis templates). The message
 /// names each field; `None` when the rollout is valid.
 async fn invalid_spec(ctx: &Context, rollout: &Rollout) -> Result<Option<String>, Error> {
-    let errors = validate_rollout(rollout);
-    if !errors.is_empty() {
-        let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        return Ok(Some(format!("The Rollout {:?} is invalid: {}", rollout.name_any(), list.join("; "))));
+    // Argo reports the first error, with its own paths (see `FieldError::as_argo`); `aviary
+    // lint` lists them all.
+    if let Some(first) = validate_rollout(rollout).first() {
+        return Ok(Some(format!("The Rollout {:?} is invalid: {}", rollout.name_any(), first.as_argo())));
     }
-    if rollout.spec.blue_green().is_some() {
-        return Ok(Some("spec.strategy.blueGreen: aviary-controller reconciles canary rollouts only; blue-green is not supported yet".into()));
+    if let Some(e) = unsupported(rollout) {
+        return Ok(Some(format!("The Rollout {:?} is invalid: {e}", rollout.name_any())));
     }
-    if rollout.spec.workload_ref.is_some() {
-        return Ok(Some(
-            "spec.workloadRef: aviary-controller does not support workloadRef yet; use spec.template".into(),
-        ));
-    }
-    if let Some(canary) = rollout.spec.canary() {
-        if canary.traffic_routing.is_some() {
-            return Ok(Some("spec.strategy.canary.trafficRouting: aviary-controller does not route traffic yet; remove trafficRouting for a basic canary".into()));
-        }
-        if let Some(missing) = services::missing(ctx, rollout).await?.into_iter().next() {
-            return Ok(Some(format!("spec.strategy.canary: Service {missing:?} not found")));
-        }
-        let ns = rollout.namespace().unwrap_or_default();
-        let mut refs: Vec<(String, Vec<aviary_api::rollout::AnalysisTemplateRef>)> = Vec::new();
-        for (i, step) in canary.steps.iter().enumerate() {
-            if let Some(a) = &step.analysis {
-                refs.push((format!("spec.strategy.canary.steps[{i}].analysis.templates"), a.templates.clone()));
-            }
-        }
-        if let Some(a) = &canary.analysis {
-            refs.push(("spec.strategy.canary.analysis.templates".into(), a.analysis.templates.clone()));
-        }
-        for (field, templates) in refs {
-            match analysis::templates(ctx, &ns, &templates).await {
-                Ok(_) => {}
-                Err(Error::Invalid(why)) => return Ok(Some(format!("{field}: {why}"))),
-                Err(e) => return Err(e),
-            }
-        }
+    if let Some(e) = references::first_error(ctx, rollout).await? {
+        return Ok(Some(format!("The Rollout {:?} is invalid: {e}", rollout.name_any())));
     }
     Ok(None)
 }
 
-/// Records an InvalidSpec condition (phase Degraded, the message) and an Event, once.
+/// What Argo would run but this controller cannot yet, named by its field: refused with the
+/// InvalidSpec condition (the rollout stops, Degraded, and says why) rather than half done.
+fn unsupported(rollout: &Rollout) -> Option<FieldError> {
+    let not_yet = |field: &str, what: &str| {
+        Some(FieldError::forbidden(field, format!("aviary-controller does not support {what} yet")))
+    };
+    if rollout.spec.blue_green().is_some() {
+        return not_yet("spec.strategy.blueGreen", "the blue-green strategy");
+    }
+    if rollout.spec.workload_ref.is_some() {
+        return not_yet("spec.workloadRef", "workloadRef (use spec.template)");
+    }
+    let canary = rollout.spec.canary()?;
+    if canary.traffic_routing.is_some() {
+        return not_yet("spec.strategy.canary.trafficRouting", "traffic routing");
+    }
+    if canary.ping_pong.is_some() {
+        return not_yet("spec.strategy.canary.pingPong", "ping-pong services");
+    }
+    for (i, step) in canary.steps.iter().enumerate() {
+        let field = |name: &str| format!("spec.strategy.canary.steps[{i}].{name}");
+        if step.experiment.is_some() {
+            return not_yet(&field("experiment"), "experiment steps");
+        }
+        if step.plugin.is_some() {
+            return not_yet(&field("plugin"), "step plugins");
+        }
+    }
+    None
+}
+
+/// Argo's `createInvalidRolloutCondition`: the InvalidSpec condition (phase Degraded, the
+/// message), replaced when the reason the spec is invalid changes. No Event, as Argo.
 async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String) -> Result<Action, Error> {
     let now = Utc::now();
     let mut next = rollout.clone();
     let status = next.status.get_or_insert_with(Default::default);
-    let changed = conditions::set(
-        status,
-        conditions::kind::INVALID_SPEC,
-        true,
-        conditions::reason::INVALID_SPEC,
-        message.clone(),
-        now,
-    );
+    let previous = conditions::get(status, conditions::kind::INVALID_SPEC).cloned();
+    let changed = previous.as_ref().is_none_or(|c| c.message != message);
+    if changed {
+        conditions::remove(status, conditions::kind::INVALID_SPEC);
+        let condition = conditions::new(
+            conditions::kind::INVALID_SPEC,
+            "True",
+            conditions::reason::INVALID_SPEC,
+            message.clone(),
+            now,
+        );
+        conditions::set(status, condition);
+    }
     status.observed_generation = rollout.metadata.generation.unwrap_or(0).to_string();
     let pm = rollout_phase(&next);
     if let Some(st) = next.status.as_mut() {
@@ -126,13 +156,13 @@ async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String) -> Res
     }
     if next.status != rollout.status {
         let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-        crate::status_write::replace_status(&api, rollout, next)
+        let how = crate::status_write::Write::Patch;
+        crate::status_write::write_status(&api, rollout, &next, how, &ctx.status_subresources.rollout)
             .await
             .map_err(Error::kube("writing the InvalidSpec condition"))?;
     }
     if changed {
         tracing::warn!("{message}");
-        ctx.event(rollout, true, conditions::reason::INVALID_SPEC, message).await;
     }
     // Referenced objects (a Service, a template) may appear later; look again in a while.
     Ok(Action::requeue(Duration::from_secs(30)))

@@ -14,6 +14,8 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
+use aviary_engine::conditions::reason;
+
 use crate::context::Context;
 use crate::error::{Error, is_already_exists};
 
@@ -27,6 +29,29 @@ pub const DESIRED_REPLICAS: &str = "rollout.argoproj.io/desired-replicas";
 pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
 /// The ephemeral labels and annotations injected into a ReplicaSet's pods.
 pub const EPHEMERAL_METADATA: &str = "rollout.argoproj.io/ephemeral-metadata";
+/// The revisions a ReplicaSet had before a rollback made it the newest again.
+pub const REVISION_HISTORY: &str = "rollout.argoproj.io/revision-history";
+/// Annotation: the Experiment a ReplicaSet belongs to (not part of the Rollout's history).
+pub const EXPERIMENT_NAME: &str = "experiment.argoproj.io/name";
+
+/// Rollout annotations that are not copied to its ReplicaSets (Argo's `annotationsToSkip`).
+const NOT_COPIED: [&str; 5] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    "notified.notifications.argoproj.io",
+];
+
+/// The Rollout's annotations a ReplicaSet carries (Argo's `copyRolloutAnnotationsToReplicaSet`).
+fn copied_annotations(rollout: &Rollout) -> BTreeMap<String, String> {
+    rollout
+        .annotations()
+        .iter()
+        .filter(|(k, _)| !NOT_COPIED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 /// The pod template hash label of a ReplicaSet.
 pub fn hash(rs: &ReplicaSet) -> &str {
@@ -232,10 +257,9 @@ pub fn desired_replica_set(
     let mut template = template(rollout)?.clone();
     let meta = template.metadata.get_or_insert_with(Default::default);
     meta.labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash_value.into());
-    let mut annotations = BTreeMap::from([
-        (REVISION.to_string(), revision.to_string()),
-        (DESIRED_REPLICAS.to_string(), rollout.spec.replicas_or_default().to_string()),
-    ]);
+    let mut annotations = copied_annotations(rollout);
+    annotations.insert(REVISION.to_string(), revision.to_string());
+    annotations.insert(DESIRED_REPLICAS.to_string(), rollout.spec.replicas_or_default().to_string());
     if let Some(eph) = ephemeral.filter(|e| !e.labels.is_empty() || !e.annotations.is_empty()) {
         meta.labels.get_or_insert_with(Default::default).extend(eph.labels.clone());
         meta.annotations.get_or_insert_with(Default::default).extend(eph.annotations.clone());
@@ -289,28 +313,26 @@ pub enum Created {
     Collision,
 }
 
-/// Creates the ReplicaSet of the current template with `replicas` pods.
+/// Creates the ReplicaSet of the current template, with no pods yet (Argo's
+/// `createDesiredReplicaSet`: the scaling that follows in the same reconcile sizes it).
 pub async fn create(
     ctx: &Context,
     rollout: &Rollout,
-    replicas: i32,
     revision: i64,
     ephemeral: Option<&aviary_api::PodTemplateMetadata>,
 ) -> Result<Created, Error> {
     let hash_value = desired_hash(rollout)?;
-    let rs = desired_replica_set(rollout, &hash_value, replicas, revision, ephemeral)?;
+    let rs = desired_replica_set(rollout, &hash_value, 0, revision, ephemeral)?;
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &rs).await {
         Ok(created) => {
-            if replicas > 0 {
-                ctx.event(
-                    rollout,
-                    false,
-                    super::conditions::reason::SCALING,
-                    format!("Scaled up replica set {} to {replicas}", created.name_any()),
-                )
-                .await;
-            }
+            ctx.event(
+                rollout,
+                false,
+                reason::NEW_REPLICA_SET_CREATED,
+                format!("Created ReplicaSet {} (revision {revision})", created.name_any()),
+            )
+            .await;
             Ok(Created::ReplicaSet(Arc::new(created)))
         }
         Err(e) if is_already_exists(&e) => {
@@ -372,39 +394,125 @@ pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -
         ctx.event(
             rollout,
             false,
-            super::conditions::reason::SCALING,
-            format!("Scaled {direction} replica set {} from {from} to {to}", rs.name_any()),
+            reason::SCALING,
+            format!(
+                "Scaled {direction} ReplicaSet {} (revision {}) from {from} to {to}",
+                rs.name_any(),
+                revision(&rs.metadata)
+            ),
         )
         .await;
     }
     Ok(from != to)
 }
 
-/// Argo's `syncReplicaSetRevision`: the new ReplicaSet gets the newest revision (a rollback to
-/// an older ReplicaSet makes it the newest again) and the Rollout's revision annotation follows.
-/// Returns the revision.
-pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> Result<i64, Error> {
-    let Some(new_rs) = &roles.new_rs else {
-        return Ok(revision(&rollout.metadata));
+/// Argo's `syncReplicaSetRevision` for an existing new ReplicaSet: it carries the Rollout's
+/// annotations and the newest revision (a rollback to an older ReplicaSet makes it the newest
+/// again, its earlier revisions kept in `rollout.argoproj.io/revision-history`); once it does, the
+/// Rollout's revision annotation follows ([`set_rollout_revision`]).
+/// Returns the Rollout as written when its revision changed.
+pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> Result<Option<Rollout>, Error> {
+    let Some(new_rs) = &roles.new_rs else { return Ok(None) };
+    let next = roles.max_old_revision().saturating_add(1);
+    let current = new_rs.annotations();
+    let mut annotations: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (k, v) in copied_annotations(rollout) {
+        if current.get(&k) != Some(&v) {
+            annotations.insert(k, Some(v));
+        }
+    }
+    let old = current.get(REVISION);
+    let old_rev: i64 = match old.map(|o| o.parse::<i64>()) {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => return Ok(None),
+        None => 0,
     };
-    let mut rev = revision(&new_rs.metadata);
-    let max_old = roles.max_old_revision();
-    if rev <= max_old {
-        rev = max_old.saturating_add(1);
+    if old_rev < next {
+        annotations.insert(REVISION.into(), Some(next.to_string()));
+    }
+    if let Some(old) = old
+        && !annotations.is_empty()
+    {
+        let history = match current.get(REVISION_HISTORY).map(String::as_str) {
+            None | Some("") => old.clone(),
+            Some(h) => format!("{h},{old}"),
+        };
+        annotations.insert(REVISION_HISTORY.into(), Some(history));
+    }
+    if !annotations.is_empty() {
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &new_rs.namespace().unwrap_or_default());
-        let patch = json!({"metadata": {"annotations": {REVISION: rev.to_string()}}});
+        let patch = json!({"metadata": {"annotations": annotations}});
         api.patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map_err(Error::kube(format!("updating the revision of ReplicaSet {}", new_rs.name_any())))?;
+            .map_err(Error::kube(format!("updating the annotations of ReplicaSet {}", new_rs.name_any())))?;
+        // As Argo: the Rollout's revision follows in the next reconcile.
+        return Ok(None);
     }
-    if revision(&rollout.metadata) != rev {
-        let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-        let patch = json!({"metadata": {"annotations": {REVISION: rev.to_string()}}});
-        api.patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::kube("updating the Rollout's revision annotation"))?;
+    set_rollout_revision(ctx, rollout, revision(&new_rs.metadata)).await
+}
+
+/// Argo's `setRolloutRevision`: when the Rollout's revision annotation is not `rev`, Argo writes
+/// the whole Rollout back as its Go types read it, which also normalises the spec: the pod
+/// template as Go writes it (`resources: {}` on every container, canonical quantities: a new
+/// generation when that changes it) and `spec.paused: false` dropped. Aviary writes the same
+/// changes, as a merge patch on the version it read. Records `RolloutUpdated`; returns the Rollout
+/// as written, when it wrote.
+pub async fn set_rollout_revision(ctx: &Context, rollout: &Rollout, rev: i64) -> Result<Option<Rollout>, Error> {
+    if revision(&rollout.metadata) == rev {
+        return Ok(None);
     }
-    Ok(rev)
+    // Argo records a revision with an update of the whole Rollout, so its spec is stored as Go
+    // writes it back. The stored spec is read as it is (fields Aviary's types do not model
+    // included) and patched to that form.
+    let ns = rollout.namespace().unwrap_or_default();
+    let resource = kube::api::ApiResource::erase::<Rollout>(&());
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource);
+    let stored = raw.get(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))?;
+    let stored_spec = stored.data.get("spec").cloned().unwrap_or(Value::Null);
+    let spec = aviary_api::hash::normalized_spec(&stored_spec).map_err(|e| Error::Invalid(format!("spec: {e}")))?;
+    let patch = json!({
+        "metadata": {"resourceVersion": rollout.metadata.resource_version, "annotations": {REVISION: rev.to_string()}},
+        "spec": keep_unknown(&stored_spec, crate::status_write::merge_diff(&stored_spec, &spec).unwrap_or(json!({}))),
+    });
+    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let written = api
+        .patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube("updating the Rollout's revision"))?;
+    ctx.event(rollout, false, reason::UPDATED, format!("Rollout updated to revision {rev}")).await;
+    Ok(Some(written))
+}
+
+/// Leaves out of `patch` the removal of stored fields that hold something: Go drops a field
+/// it writes as empty (those removals stay) and one its types do not know, which may be a
+/// newer Argo's field with the user's data; that one is kept.
+fn keep_unknown(stored: &Value, patch: Value) -> Value {
+    let (Value::Object(stored), Value::Object(patch)) = (stored, &patch) else { return patch };
+    let mut out = serde_json::Map::new();
+    for (k, v) in patch {
+        let before = stored.get(k).unwrap_or(&Value::Null);
+        match v {
+            Value::Null if !is_empty(before) => {}
+            Value::Object(_) if before.is_object() => {
+                out.insert(k.clone(), keep_unknown(before, v.clone()));
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
 }
 
 /// Argo's `cleanupRollouts`: keeps at most `revisionHistoryLimit` old ReplicaSets, deleting the
@@ -443,6 +551,15 @@ pub async fn cleanup_history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_revision_write_drops_empty_fields_and_keeps_unknown_ones() {
+        let stored =
+            json!({"paused": false, "strategy": {"canary": {"steps": [], "futureField": {"x": 1}}}, "replicas": 2});
+        let normalized = json!({"strategy": {"canary": {}}, "replicas": 2});
+        let patch = keep_unknown(&stored, crate::status_write::merge_diff(&stored, &normalized).unwrap());
+        assert_eq!(patch, json!({"paused": null, "strategy": {"canary": {"steps": null}}}));
+    }
 
     #[test]
     fn empty_and_absent_fields_compare_equal() {

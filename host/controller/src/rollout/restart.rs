@@ -4,7 +4,7 @@
 use aviary_api::{Rollout, Time};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, ListParams};
+use kube::api::{EvictParams, ListParams};
 use kube::{Api, ResourceExt};
 
 use super::replicasets::Roles;
@@ -15,11 +15,19 @@ use crate::error::Error;
 pub enum Restart {
     /// Nothing to do, or done: `restartedAt` may record this time.
     Done(Option<Time>),
-    /// Pods were deleted or are still to be: wait for them.
-    InProgress,
+    /// Pods were evicted in this reconcile: the availability counts no longer hold, so the
+    /// reconcile ends here (Argo's pod restarter) and looks again after [`RECHECK`].
+    Evicted,
+    /// Old pods remain but none could be evicted now (not enough available): the reconcile goes
+    /// on, and the restarter looks again after [`RECHECK`].
+    Waiting,
 }
 
-/// Deletes at most `maxUnavailable` (at least one) old pods while every pod is available.
+/// How soon a restart in progress is looked at again (Argo's `restartPodCheckTime`).
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Argo's `RolloutPodRestarter.Reconcile`: evicts pods created before `spec.restartAt`, at most
+/// `maxUnavailable` (at least one) beyond what keeps `max(replicas, total)` minus that available.
 pub async fn reconcile(ctx: &Context, rollout: &Rollout, roles: &Roles, now: DateTime<Utc>) -> Result<Restart, Error> {
     let Some(restart_at) = rollout.spec.restart_at else { return Ok(Restart::Done(None)) };
     let already = rollout.status.as_ref().and_then(|s| s.restarted_at);
@@ -41,35 +49,46 @@ pub async fn reconcile(ctx: &Context, rollout: &Rollout, roles: &Roles, now: Dat
         .items
         .iter()
         .filter(|p| p.labels().get(super::replicasets::HASH_LABEL).is_some_and(|h| hashes.contains(&h.as_str())))
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
         .collect();
-    let old: Vec<&&Pod> = ours
-        .iter()
-        .filter(|p| p.metadata.creation_timestamp.as_ref().is_some_and(|t| t.0.as_second() < restart_at.0.timestamp()))
-        .collect();
-    if old.is_empty() {
-        return Ok(Restart::Done(Some(restart_at)));
+    let replicas = rollout.spec.replicas_or_default();
+    let total =
+        roles.all.iter().map(|r| r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)).fold(0i32, i32::saturating_add);
+    let available = i32::try_from(ours.iter().filter(|p| available_pod(p)).count()).unwrap_or(i32::MAX);
+    let concurrent = aviary_engine::fenceposts::max_unavailable(&rollout.spec).max(1);
+    let mut can_restart = available.saturating_sub(replicas.max(total).saturating_sub(concurrent));
+    let (mut needs, mut evicted) = (0usize, 0usize);
+    for pod in ours {
+        let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
+        if created.is_some_and(|c| c >= restart_at.0.timestamp()) {
+            continue;
+        }
+        needs = needs.saturating_add(1);
+        if can_restart <= 0 || pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        tracing::info!(pod = %pod.name_any(), %restart_at, "restarting a pod older than restartAt");
+        match api.evict(&pod.name_any(), &EvictParams::default()).await {
+            Ok(_) => {}
+            // A PodDisruptionBudget said no: try again later.
+            Err(kube::Error::Api(s)) if s.code == 429 => continue,
+            Err(e) => return Err(Error::kube(format!("evicting pod {}", pod.name_any()))(e)),
+        }
+        can_restart = can_restart.saturating_sub(1);
+        evicted = evicted.saturating_add(1);
     }
-    let desired = rollout.spec.replicas_or_default();
-    let available = roles
-        .all
-        .iter()
-        .map(|r| r.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0))
-        .fold(0i32, i32::saturating_add);
-    let budget = aviary_engine::fenceposts::max_unavailable(&rollout.spec)
-        .max(1)
-        .saturating_sub(desired.saturating_sub(available).max(0));
-    for pod in old.into_iter().take(usize::try_from(budget).unwrap_or(0)) {
-        api.delete(&pod.name_any(), &DeleteParams::default())
-            .await
-            .map_err(Error::kube(format!("restarting pod {}", pod.name_any())))?;
-        ctx.event(
-            rollout,
-            false,
-            "RestartingPod",
-            format!("Restarting pod {} (restartAt {restart_at})", pod.name_any()),
-        )
-        .await;
-    }
-    Ok(Restart::InProgress)
+    Ok(match (needs, evicted) {
+        (0, _) => Restart::Done(Some(restart_at)),
+        (_, 0) => Restart::Waiting,
+        _ => Restart::Evicted,
+    })
+}
+
+/// Argo's `getAvailablePodCount` for one pod: Ready for `minReadySeconds`; here, Ready.
+fn available_pod(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }

@@ -27,19 +27,6 @@ pub async fn reconcile(
     ensure(ctx, rollout, &canary.canary_service, new_rs).await
 }
 
-/// Names of the Services the rollout refers to that do not exist, for the InvalidSpec check.
-pub async fn missing(ctx: &Context, rollout: &Rollout) -> Result<Vec<String>, Error> {
-    let Some(canary) = rollout.spec.canary() else { return Ok(Vec::new()) };
-    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-    let mut out = Vec::new();
-    for name in [&canary.stable_service, &canary.canary_service] {
-        if !name.is_empty() && api.get_opt(name).await.map_err(Error::kube("reading a Service"))?.is_none() {
-            out.push(name.clone());
-        }
-    }
-    Ok(out)
-}
-
 async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&ReplicaSet>) -> Result<(), Error> {
     let Some(rs) = rs else { return Ok(()) };
     if name.is_empty() {

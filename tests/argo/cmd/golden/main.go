@@ -138,11 +138,17 @@ func describe(t reflect.Type, out map[string]Type) string {
 	return n
 }
 
+// rolloutSpecFields is v1alpha1.RolloutSpec without its methods (so without its MarshalJSON).
+type rolloutSpecFields v1alpha1.RolloutSpec
+
 func layout() error {
 	types := map[string]Type{}
 	roots := map[string]string{
 		"PodTemplateSpec": describe(reflect.TypeOf(corev1.PodTemplateSpec{}), types),
 		"CanarySteps":     describe(reflect.TypeOf([]v1alpha1.CanaryStep{}), types),
+		// RolloutSpec's MarshalJSON writes the plain struct unless a workloadRef was resolved
+		// into it (never the case for a Rollout the controller writes back): its fields, then.
+		"RolloutSpec": describe(reflect.TypeOf(rolloutSpecFields{}), types),
 	}
 	names := make([]string, 0, len(types))
 	for n := range types {
