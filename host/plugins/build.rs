@@ -46,6 +46,9 @@ fn main() {
         return;
     }
 
+    for target in ["wasm32-wasip2", "wasm32-unknown-unknown"] {
+        ensure_target(target);
+    }
     nested_build(&root, &target_dir, "wasm32-wasip2", GUESTS);
     nested_build(&root, &target_dir, "wasm32-unknown-unknown", WASI_FREE);
 
@@ -68,6 +71,33 @@ fn main() {
         std::fs::write(out.join(&file), component).expect("cannot write the component");
     }
     println!("cargo:rustc-env=AVIARY_WASM_DIR={}", out.display());
+}
+
+/// Installs `target`'s standard library with rustup when the compiler has none, so that a fresh
+/// clone builds without a `rustup target add` typed first. rust-toolchain.toml lists the targets,
+/// but rustup installs them only when it may install (not with `RUSTUP_AUTO_INSTALL=0`); without
+/// rustup (a distribution's Rust) the nested build's error names the target to add.
+fn ensure_target(target: &str) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output();
+    let Ok(sysroot) = sysroot else { return };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(target).exists() {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", target]);
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    println!(
+        "cargo:warning=installing the Rust target {target} for the first-party Wasm plugins (rustup target add {target})"
+    );
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => println!("cargo:warning=rustup target add {target} failed ({status})"),
+        Err(e) => println!("cargo:warning=rustup is not available ({e}); add the target {target} to your Rust"),
+    }
 }
 
 /// `aviary-plugin-expr` → `aviary_plugin_expr.wasm`.

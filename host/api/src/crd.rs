@@ -105,16 +105,6 @@ pub fn render(crd: &CustomResourceDefinition) -> Result<String, ApiError> {
     Ok(format!("{HEADER}{body}"))
 }
 
-/// Renders the kustomization listing every CRD file.
-pub fn render_kustomization() -> String {
-    let mut out = String::from(HEADER);
-    out.push_str("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
-    for (file, _) in all() {
-        out.push_str(&format!("- {file}\n"));
-    }
-    out
-}
-
 /// The `openAPIV3Schema` of a CRD's first version, as JSON.
 pub fn schema_of(crd: &CustomResourceDefinition) -> Option<Value> {
     let version = crd.spec.versions.first()?;

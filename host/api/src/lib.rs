@@ -36,6 +36,7 @@ pub mod error;
 pub mod experiment;
 pub mod gojson;
 pub mod hash;
+pub mod install;
 pub mod quantity;
 pub mod rollout;
 pub mod rollout_status;

@@ -2,22 +2,102 @@
 
 use std::path::Path;
 
-use aviary_api::crd::{all, render, render_kustomization, schema_of};
+use aviary_api::crd::{all, render, schema_of};
 use serde_json::Value;
 
 const REGENERATE: &str = "cargo run -p aviary-api --bin aviary-gen-crds";
 
+fn deploy() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
 #[test]
 fn checked_in_crds_are_up_to_date() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
-    let mut expected: Vec<(String, String)> =
-        all().into_iter().map(|(f, c)| (f.to_string(), render(&c).unwrap())).collect();
-    expected.push(("kustomization.yaml".into(), render_kustomization()));
-    for (file, text) in expected {
-        let path = dir.join(&file);
-        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    let dir = deploy().join("crds");
+    for (file, crd) in all() {
+        let text = render(&crd).unwrap();
+        let on_disk = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
         assert!(on_disk == text, "deploy/crds/{file} is stale or missing: run `{REGENERATE}` and commit the result");
     }
+    // Only CRDs: `kubectl apply -f deploy/crds/` applies every file there.
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    on_disk.sort();
+    let mut expected: Vec<String> = all().into_iter().map(|(f, _)| f.to_string()).collect();
+    expected.sort();
+    assert_eq!(on_disk, expected, "deploy/crds/ must hold the CRDs and nothing else");
+}
+
+#[test]
+fn everything_generated_under_deploy_is_up_to_date() {
+    let crds: Vec<(String, String)> = all().into_iter().map(|(f, c)| (f.to_string(), render(&c).unwrap())).collect();
+    let generated = aviary_api::install::generated(&deploy(), &crds).unwrap();
+    for want in [
+        "install.yaml",
+        "namespace-install.yaml",
+        "helm/aviary/files/cluster-rules.yaml",
+        "helm/aviary/crds/rollout-crd.yaml",
+    ] {
+        assert!(generated.iter().any(|(p, _)| p == Path::new(want)), "{want} is not generated");
+    }
+    for (relative, text) in generated {
+        let on_disk = std::fs::read_to_string(deploy().join(&relative)).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "deploy/{} is stale or missing: run `{REGENERATE}` and commit the result",
+            relative.display()
+        );
+    }
+}
+
+/// Every document of the single-file installs parses, the cluster-wide one holds the CRDs and
+/// the kustomize install's objects, and the namespaced one names no namespace (so `-n` places
+/// it) and runs the controller with `--namespaced`.
+#[test]
+fn single_file_installs_hold_what_they_say() {
+    let docs = |file: &str| -> Vec<Value> {
+        let text = std::fs::read_to_string(deploy().join(file)).unwrap();
+        serde_norway::Deserializer::from_str(&text)
+            .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+            .filter(|v| !v.is_null())
+            .collect()
+    };
+    let kinds = |docs: &[Value]| -> Vec<String> {
+        docs.iter()
+            .map(|d| format!("{}/{}", d["kind"].as_str().unwrap(), d["metadata"]["name"].as_str().unwrap()))
+            .collect()
+    };
+    let cluster = docs("install.yaml");
+    let names = kinds(&cluster);
+    for crd in all() {
+        assert!(names.contains(&format!("CustomResourceDefinition/{}", crd.1.metadata.name.unwrap())), "{names:?}");
+    }
+    for object in [
+        "Namespace/argo-rollouts",
+        "ServiceAccount/aviary-controller",
+        "ClusterRole/aviary-controller",
+        "ClusterRoleBinding/aviary-controller",
+        "ConfigMap/aviary-config",
+        "Deployment/aviary-controller",
+    ] {
+        assert!(names.contains(&object.to_string()), "install.yaml lacks {object}: {names:?}");
+    }
+    let namespaced = docs("namespace-install.yaml");
+    let names = kinds(&namespaced);
+    assert!(!names.iter().any(|n| n.starts_with("CustomResourceDefinition/") || n.starts_with("Cluster")), "{names:?}");
+    fn names_a_namespace(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m.iter().any(|(k, v)| k == "namespace" && v.is_string() || names_a_namespace(v)),
+            Value::Array(a) => a.iter().any(names_a_namespace),
+            _ => false,
+        }
+    }
+    for d in &namespaced {
+        assert!(!names_a_namespace(d), "namespace-install.yaml names a namespace: {d}");
+    }
+    let deployment = namespaced.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].as_array().unwrap();
+    assert!(args.contains(&Value::from("--namespaced")), "{args:?}");
 }
 
 /// Kubernetes' structural-schema rules: a type everywhere (except int-or-string and

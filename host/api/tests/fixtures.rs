@@ -75,7 +75,20 @@ fn schema_errors(v: &Value) -> Vec<String> {
 fn valid_fixtures_round_trip_without_losing_a_field() {
     for path in fixtures("valid") {
         let (_, original) = load(&path);
-        let back = round_trip(&original).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut back = round_trip(&original).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // A Rollout status always carries its `canary` and `blueGreen` blocks, `{}` when empty,
+        // as Argo writes it (Go holds them by value): the one thing a round trip adds.
+        if kind(&original) == "Rollout"
+            && let Some(status) = back.get_mut("status").and_then(Value::as_object_mut)
+        {
+            for block in ["canary", "blueGreen"] {
+                if status.get(block) == Some(&serde_json::json!({}))
+                    && original.pointer(&format!("/status/{block}")).is_none()
+                {
+                    status.remove(block);
+                }
+            }
+        }
         assert_eq!(back, original, "{} did not round-trip", path.display());
     }
 }

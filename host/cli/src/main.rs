@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
     propagate_version = true,
     after_help = "Examples:\n  \
     aviary demo                                   # the whole product on this machine\n  \
+    aviary controller --kubeconfig ~/.kube/config # the controller itself (aviary-controller's flags)\n  \
     aviary get rollout guestbook -n shop --watch  # the live view of a rollout\n  \
     aviary promote guestbook\n  \
     aviary lint -f rollout.yaml\n\n\
@@ -71,6 +72,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `aviary controller [flags]` is `aviary-controller [flags]`, run in this process: the demo
+    // runs it so, and an operator may too. Its flags are the controller's own (Argo's included),
+    // so it is dispatched before this CLI's parser sees them.
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|a| a == "controller") {
+        let program = std::iter::once(std::ffi::OsString::from("aviary controller"));
+        return match aviary_controller::cli::main(program.chain(argv)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     commands::init_logging();
     let result = match cli.command {

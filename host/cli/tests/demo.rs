@@ -6,15 +6,24 @@ use std::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn demo(extra: &[&str]) -> Output {
+/// How the demo runs the controller.
+enum Controller {
+    /// As a user's `cargo run -p aviary-cli -- demo` does: `aviary controller`, in the CLI's
+    /// own binary.
+    InProcess,
+    /// The `aviary-controller` binary (`$AVIARY_CONTROLLER_BIN`).
+    Binary,
+}
+
+fn demo(extra: &[&str], controller: Controller) -> Output {
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let controller = aviary_test_support::e2e::controller_binary();
-    std::process::Command::new(env!("CARGO_BIN_EXE_aviary"))
-        .args(["demo", "--no-watch", "--timeout", "4m"])
-        .args(extra)
-        .env("AVIARY_CONTROLLER_BIN", controller)
-        .output()
-        .expect("run aviary demo")
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aviary"));
+    cmd.args(["demo", "--no-watch", "--timeout", "4m"]).args(extra);
+    match controller {
+        Controller::InProcess => cmd.env_remove("AVIARY_CONTROLLER_BIN"),
+        Controller::Binary => cmd.env("AVIARY_CONTROLLER_BIN", aviary_test_support::e2e::controller_binary()),
+    };
+    cmd.output().expect("run aviary demo")
 }
 
 fn show(out: &Output) -> String {
@@ -28,7 +37,7 @@ fn show(out: &Output) -> String {
 
 #[test]
 fn the_demo_promotes_the_canary_through_25_50_100_with_analysis() {
-    let out = demo(&[]);
+    let out = demo(&[], Controller::InProcess);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The steps the user watches, in order: 25%, its analysis, 50%, its analysis, Healthy.
@@ -43,7 +52,7 @@ fn the_demo_promotes_the_canary_through_25_50_100_with_analysis() {
 
 #[test]
 fn the_demo_with_fail_shows_an_automatic_abort() {
-    let out = demo(&["--fail"]);
+    let out = demo(&["--fail"], Controller::Binary);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("weight set 50"), "the first analysis passes and the canary reaches 50%:\n{}", show(&out));

@@ -113,6 +113,47 @@ fn inspect_describes_components_and_refuses_others() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component"));
 }
 
+/// `plugin inspect` takes what `plugin run` takes: a first-party name (Argo's or Aviary's) and a
+/// name registered in `--plugins`, as well as a path; the printed entry is the one that
+/// registers it.
+#[test]
+fn inspect_takes_registry_names_as_run_does() {
+    let v = json(&aviary(&["plugin", "inspect", "web", "-o", "json"]));
+    assert_eq!(v["world"], "metric-provider", "{v}");
+    assert_eq!(v["registryEntry"]["name"], "aviary/web", "{v}");
+    assert_eq!(v["registryEntry"]["location"], "builtin:aviary/web", "{v}");
+    let expr = json(&aviary(&["plugin", "inspect", "aviary/expr", "-o", "json"]));
+    assert_eq!(expr["world"], "condition", "{expr}");
+    // The embedded component is the very one built under plugins/.
+    let by_path =
+        json(&aviary(&["plugin", "inspect", component("aviary_plugin_expr.wasm").to_str().unwrap(), "-o", "json"]));
+    assert_eq!(expr["sha256"], by_path["sha256"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("plugins.yaml");
+    let hostile = component("aviary_test_hostile.wasm");
+    std::fs::write(
+        &registry,
+        format!(
+            "plugins:\n- name: acme/steady\n  kind: metric-provider\n  location: file://{}\n  allowedHosts: [metrics.acme.example]\n",
+            hostile.display()
+        ),
+    )
+    .unwrap();
+    let v = json(&aviary(&["plugin", "inspect", "acme/steady", "--plugins", registry.to_str().unwrap(), "-o", "json"]));
+    assert_eq!(v["registryEntry"]["name"], "acme/steady", "{v}");
+    assert_eq!(v["registryEntry"]["location"], format!("file://{}", hostile.display()));
+    assert_eq!(v["registryEntry"]["allowedHosts"], serde_json::json!(["metrics.acme.example"]));
+    assert_eq!(v["registryEntry"]["sha256"], v["sha256"]);
+
+    // An unknown name says where it was looked for.
+    let out = aviary(&["plugin", "inspect", "acme/nothing", "--plugins", registry.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"acme/nothing\" is neither a file, nor registered in"), "{err}");
+    assert!(err.contains("web (aviary/web)"), "{err}");
+}
+
 /// A provider that stays Running, asking to be polled again in 285,000 years, ends as an Error
 /// at the follow limit: the command returns, whatever the plugin asks for.
 #[test]

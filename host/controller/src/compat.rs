@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::bail;
 use kube::config::KubeConfigOptions;
+
+use crate::error::Error;
 
 /// Argo's `--controllers` values.
 const KNOWN_CONTROLLERS: [&str; 5] = ["rollout", "experiment", "analysis", "service", "ingress"];
@@ -25,10 +26,10 @@ pub struct ArgoFlags {
     #[arg(long, default_value_t = 0)]
     pub kloglevel: i32,
     /// Requests per second to the API server, on average (client-go's throttle; 0 turns it off).
-    #[arg(long, default_value_t = aviary_controller::throttle::DEFAULT_QPS)]
+    #[arg(long, default_value_t = crate::throttle::DEFAULT_QPS)]
     pub qps: f32,
     /// Requests the throttle lets through at once.
-    #[arg(long, default_value_t = aviary_controller::throttle::DEFAULT_BURST)]
+    #[arg(long, default_value_t = crate::throttle::DEFAULT_BURST)]
     pub burst: u32,
     /// Rollouts reconciled at once.
     #[arg(long = "rollout-threads", default_value_t = 10)]
@@ -120,8 +121,8 @@ impl ArgoFlags {
     }
 
     /// The throttle of `--qps` and `--burst`.
-    pub fn throttle(&self) -> Option<aviary_controller::throttle::ThrottleLayer> {
-        aviary_controller::throttle::ThrottleLayer::new(self.qps, self.burst)
+    pub fn throttle(&self) -> Option<crate::throttle::ThrottleLayer> {
+        crate::throttle::ThrottleLayer::new(self.qps, self.burst)
     }
 
     /// `--rollout-resync`, at least a second.
@@ -130,18 +131,18 @@ impl ArgoFlags {
     }
 
     /// Which of Aviary's controllers run (`rollout`, `analysis`).
-    pub fn enabled_controllers(&self) -> anyhow::Result<BTreeSet<aviary_controller::Part>> {
+    pub fn enabled_controllers(&self) -> Result<BTreeSet<crate::Part>, Error> {
         let mut out = BTreeSet::new();
         if self.controllers.is_empty() {
-            return Ok([aviary_controller::Part::Rollout, aviary_controller::Part::Analysis].into());
+            return Ok([crate::Part::Rollout, crate::Part::Analysis].into());
         }
         for c in &self.controllers {
             match c.as_str() {
                 "rollout" => {
-                    out.insert(aviary_controller::Part::Rollout);
+                    out.insert(crate::Part::Rollout);
                 }
                 "analysis" => {
-                    out.insert(aviary_controller::Part::Analysis);
+                    out.insert(crate::Part::Analysis);
                 }
                 other if KNOWN_CONTROLLERS.contains(&other) => {
                     tracing::warn!(
@@ -149,7 +150,12 @@ impl ArgoFlags {
                         "--controllers: aviary-controller has no {other} controller yet"
                     );
                 }
-                other => bail!("--controllers: unknown controller {other:?} (known: {})", KNOWN_CONTROLLERS.join(", ")),
+                other => {
+                    return Err(Error::Invalid(format!(
+                        "--controllers: unknown controller {other:?} (known: {})",
+                        KNOWN_CONTROLLERS.join(", ")
+                    )));
+                }
             }
         }
         Ok(out)

@@ -25,6 +25,15 @@ pub enum Error {
     /// The object is missing something the controller needs (a namespace, a template...).
     #[error("{0}")]
     Invalid(String),
+    /// The controller could not start (its configuration, client or plugin host).
+    #[error("{what}: {source}")]
+    Startup {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The reconcile panicked; caught by [`crate::panic_guard`] and retried with back-off.
     #[error("reconcile of {object} panicked: {message}")]
     Panic {
@@ -71,6 +80,7 @@ impl Error {
             Error::Kube { .. } => "kube",
             Error::Serde { .. } => "serde",
             Error::Invalid(_) => "invalid",
+            Error::Startup { .. } => "startup",
             Error::Panic { .. } => "panic",
         }
     }

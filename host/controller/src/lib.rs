@@ -20,6 +20,8 @@
 )]
 
 pub mod analysis;
+pub mod cli;
+pub mod compat;
 pub mod context;
 pub mod error;
 pub mod leader;

@@ -1,6 +1,7 @@
-//! A namespaced install (deploy/namespaced: a Role, `--namespaced`, its own instance id) reconciles
-//! the Rollouts of its namespace with nothing but that Role, and leaves every other namespace alone;
-//! the cluster-wide controller leaves objects labelled with another instance id alone.
+//! A namespaced install (deploy/namespace-install.yaml: a Role, `--namespaced`, here with its own
+//! instance id) reconciles the Rollouts of its namespace with nothing but that Role, and leaves
+//! every other namespace alone; the cluster-wide controller leaves objects labelled with another
+//! instance id alone.
 
 mod common;
 
@@ -27,13 +28,15 @@ async fn a_namespaced_controller_reconciles_its_namespace_only_under_its_role() 
     let team = namespace("team").await?;
     let other = namespace("other").await?;
 
-    // deploy/namespaced/rbac.yaml, in the team's namespace (what `namespace:` in its kustomization does).
-    let rbac = std::fs::read_to_string(repo().join("deploy/namespaced/rbac.yaml"))?
-        .replace("namespace: aviary", &format!("namespace: {}", team.name()));
+    // deploy/namespace-install.yaml in the team's namespace, applied as the README says.
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig_path())
+        .args(["apply", "-n", team.name(), "-f"])
+        .arg(repo().join("deploy/namespace-install.yaml"))
+        .output()?;
+    assert!(out.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&out.stderr));
     let dir = tempfile::tempdir()?;
-    let file = dir.path().join("rbac.yaml");
-    std::fs::write(&file, rbac)?;
-    apply_file(team.client(), &file).await?;
     let kubeconfig =
         service_account_kubeconfig_in(team.client(), cluster.kubeconfig_path(), dir.path(), team.name()).await?;
     let log = dir.path().join("namespaced.log");

@@ -116,8 +116,14 @@ async fn abort_then_retry() -> TestResult {
     assert!(!s.abort);
     assert!(s.aborted_at.is_none());
     assert_eq!(s.current_step_index, Some(1));
-    let progressing = s.conditions.iter().find(|c| c.type_ == "Progressing").unwrap();
-    assert_eq!(progressing.reason, "RolloutPaused");
+    // The pause condition comes first, then (in Argo's next reconcile, as in ours) the
+    // Progressing condition says RolloutPaused.
+    eventually_ok("Progressing: RolloutPaused", T, || async {
+        let r = ns.api::<Rollout>().get("app").await.ok()?;
+        let c = r.status?.conditions.into_iter().find(|c| c.type_ == "Progressing")?;
+        (c.reason == "RolloutPaused").then_some(())
+    })
+    .await?;
     Ok(())
 }
 

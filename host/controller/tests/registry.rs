@@ -10,8 +10,8 @@ use aviary_test_support::namespace;
 use common::*;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
-use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(120);
@@ -66,9 +66,10 @@ async fn a_broken_entry_is_reported_and_only_its_runs_fail() -> TestResult {
         first.insert(name, wait_phase(&ns, name, "Healthy", T).await.status.unwrap().stable_rs);
         set_image(&ns, name, "nginx:1.20").await;
     }
-    let degraded = wait_phase(&ns, "broken", "Degraded", T).await;
-    let run_name = degraded.status.unwrap().canary.current_step_analysis_run_status.unwrap().name;
-    let run = ns.api::<AnalysisRun>().get(&run_name).await?;
+    wait_phase(&ns, "broken", "Degraded", T).await;
+    // An aborted rollout no longer names its run (as Argo): find it by its rollout's name.
+    let runs = ns.api::<AnalysisRun>().list(&Default::default()).await?;
+    let run = runs.items.into_iter().find(|r| r.name_any().starts_with("broken-")).ok_or("no run of broken")?;
     let m = &run.status.unwrap().metric_results[0].measurements[0];
     assert_eq!(m.phase, AnalysisPhase::Error);
     assert!(m.message.starts_with("unavailable: plugin \"acme/broken\" failed to load: "), "{}", m.message);

@@ -12,6 +12,7 @@
 //! - [`canary::basic`], [`canary::traffic`]: target replica counts (§2.3, §2.4).
 //! - [`steps`]: step completion and the replica progress threshold.
 //! - [`bluegreen`]: blue-green replica counts and promotion.
+//! - [`ephemeral`]: the role labels and annotations of canary/stable (preview/active) pods.
 //! - [`phase`]: the rollout phase and message (§1.4).
 //! - [`reconcile_order`]: the one-ReplicaSet-per-reconcile scaling order.
 //! - [`analysis`]: measurements, metric and run assessment, scheduling, retention, arguments (§3).
@@ -35,6 +36,7 @@ pub mod bluegreen;
 pub mod canary;
 pub mod clock;
 pub mod conditions;
+pub mod ephemeral;
 pub mod error;
 pub mod fenceposts;
 pub mod observed;

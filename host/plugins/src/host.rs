@@ -228,6 +228,16 @@ impl PluginHost {
         out
     }
 
+    /// The component bytes of a validated entry, fetched and verified exactly as [`load`] does
+    /// (the download cache included), without registering it: what `aviary plugin inspect NAME`
+    /// describes.
+    ///
+    /// [`load`]: PluginHost::load
+    pub async fn fetch_bytes(&self, spec: &PluginSpec) -> Result<Vec<u8>, Error> {
+        let download_dir = self.inner.cache.dir().map(|d| d.join("downloads"));
+        registry::fetch(spec, &self.inner.client, download_dir.as_deref()).await
+    }
+
     /// Fetches, verifies, compiles and registers one validated entry under its name, replacing
     /// any previous version of that name (calls in flight keep the old one).
     pub async fn load(&self, spec: &PluginSpec) -> Result<PluginInfo, Error> {

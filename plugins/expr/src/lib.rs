@@ -11,13 +11,23 @@
 //!   `default(result[0], 0)` is not element-wise, exactly as in Argo.
 //! - The expression must yield a bool: otherwise `expected bool, but got int` (Go's type names).
 //! - An unknown identifier is `unknown name X`, Argo's wording.
+//! - Argo compiles a condition against the result's Go type, so Go's type checker refuses what
+//!   the types rule out (`result == "x"` with a numeric result is an error, never `false`):
+//!   `check` is that checker. Where Go's evaluation differs from expr-lang's (an index out of
+//!   range is an error, not `nil`), `runtime` lowers the program to functions with Go's
+//!   semantics and words expr-lang's runtime errors as Go's VM does; `syntax` words syntax
+//!   errors as Go's parser does. tests/conditions.rs holds all of it to Argo's own verdicts.
 //!
 //! The evaluator is a plain function ([`evaluate`]) so that it is unit-tested natively; the
 //! component export is a thin wrapper around it. Expressions are compiled by `parse::compile`, a
 //! hand-written fast path for the common subset that builds the same program as `expr::compile`
 //! (whose pest parser was most of an evaluation's time) and falls back to it for everything else.
 
+mod builtins;
+mod check;
 mod parse;
+mod runtime;
+mod syntax;
 
 use std::sync::OnceLock;
 
@@ -26,27 +36,37 @@ use expr::{Context, Environment, Value as ExprValue};
 
 /// Evaluates an Argo condition with `result` bound to `value`.
 pub fn evaluate(expression: &str, value: &Value) -> Result<bool, String> {
-    let program = parse::compile(expression).map_err(|e| compile_message(&e.to_string()))?;
+    let program = parse::compile(expression).map_err(|e| syntax::message(expression, &e.to_string()))?;
+    // Argo's compile step type-checks the condition against the result's type (check.rs), and
+    // where Go's evaluation differs from expr-lang's the program says so (runtime.rs).
+    let nature = check::check(&program, expression, value)?;
+    if let Some(function) = nature.function() {
+        return Err(format!("expected bool, but got {function}"));
+    }
+    let program = runtime::lower(&program);
     let mut ctx = Context::default();
     ctx.insert("result", to_expr(value));
-    let out = environment().run(&program, &ctx).map_err(|e| runtime_message(&e.to_string()))?;
-    match out {
-        ExprValue::Bool(b) => Ok(b),
-        other => Err(format!("expected bool, but got {}", go_type_name(&other))),
-    }
-}
-
-/// The call's arguments. Go's expr lets a closure's member shorthand stand as an argument
-/// (`all(result.x, {asFloat(.value) >= 9900})`); expr-lang parses `asFloat(.value)` as a call
-/// whose only "argument" is a predicate, so evaluate that predicate against the current element.
-/// (A macro because expr-lang does not export the call type's name.)
-macro_rules! args {
-    ($c:expr) => {
-        match ($c.args.is_empty(), $c.predicate) {
-            (true, Some(member)) => vec![$c.env.run(member, $c.ctx)?],
-            _ => $c.args.clone(),
+    let env = environment();
+    let out = match env.run(&program, &ctx) {
+        Ok(out) => out,
+        // Where expr-lang fails, Go may not (`nil contains "x"` is false), or fails in its words.
+        Err(e) => {
+            return runtime::explain(env, &ctx, &program)
+                .map_err(|m| m.unwrap_or_else(|| runtime_message(&e.to_string())));
         }
     };
+    match out {
+        ExprValue::Bool(b) => Ok(b),
+        // Go's `%T` of the value; of an integer, its static type (`asInt` gives an int64, which
+        // expr-lang's integer does not tell).
+        other => Err(format!(
+            "expected bool, but got {}",
+            match (&other, nature.concrete()) {
+                (ExprValue::Integer(_), Some(ty)) => ty.to_string(),
+                _ => runtime::type_name(&other).to_string(),
+            }
+        )),
+    }
 }
 
 /// The expr environment, built once per instance. The host pre-initialises this component
@@ -67,39 +87,34 @@ fn initialize() {
     let _ = expr::compile("result[0] >= 0.5 ? true : false");
 }
 
-/// expr's built-ins plus Argo's helpers.
+/// expr's built-ins plus Argo's helpers, with Go's semantics and messages (evaluate.go). The
+/// checker has already refused every call Go's would (argument counts, `isNaN("x")`), so these
+/// only meet what Go's functions meet at runtime.
 fn build_environment() -> Environment<'static> {
     let mut env = Environment::new();
-    env.add_function("asInt", |c| match args!(c).as_slice() {
+    runtime::add_functions(&mut env);
+    env.add_function("asInt", |c| match c.args.as_slice() {
         [ExprValue::Integer(i)] => Ok(ExprValue::Integer(*i)),
-        [ExprValue::Float(f)] => Ok(ExprValue::Integer(*f as i64)),
-        [ExprValue::String(s)] => s
-            .parse::<i64>()
-            .map(ExprValue::Integer)
-            .map_err(|_| format!("strconv.ParseInt: parsing {s:?}: invalid syntax").into()),
-        [other] => Err(format!("asInt: unsupported type {}", go_type_name(other)).into()),
+        [ExprValue::Float(f)] => Ok(ExprValue::Integer(runtime::go_int64(*f))),
+        [ExprValue::String(s)] => parse_go_int(s).map(ExprValue::Integer).map_err(Into::into),
+        [other] => Err(not_supported("asInt", other).into()),
         args => Err(format!("asInt: expected 1 argument, got {}", args.len()).into()),
     });
-    env.add_function("asFloat", |c| match args!(c).as_slice() {
+    env.add_function("asFloat", |c| match c.args.as_slice() {
         [ExprValue::Integer(i)] => Ok(ExprValue::Float(*i as f64)),
         [ExprValue::Float(f)] => Ok(ExprValue::Float(*f)),
-        [ExprValue::String(s)] => parse_go_float(s)
-            .map(ExprValue::Float)
-            .ok_or_else(|| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax").into()),
-        [other] => Err(format!("asFloat: unsupported type {}", go_type_name(other)).into()),
+        [ExprValue::String(s)] => parse_go_float(s).map(ExprValue::Float).map_err(Into::into),
+        [other] => Err(not_supported("asFloat", other).into()),
         args => Err(format!("asFloat: expected 1 argument, got {}", args.len()).into()),
     });
-    env.add_function("isNaN", |c| match args!(c).as_slice() {
+    // The argument is a float64: runtime::lower makes it one, or fails as Go does.
+    env.add_function("isNaN", |c| match c.args.as_slice() {
         [ExprValue::Float(f)] => Ok(ExprValue::Bool(f.is_nan())),
-        [ExprValue::Integer(_)] => Ok(ExprValue::Bool(false)),
-        [other] => Err(format!("isNaN: expected float64, got {}", go_type_name(other)).into()),
-        args => Err(format!("isNaN: expected 1 argument, got {}", args.len()).into()),
+        _ => Err(String::from("isNaN: expected a float64").into()),
     });
-    env.add_function("isInf", |c| match args!(c).as_slice() {
+    env.add_function("isInf", |c| match c.args.as_slice() {
         [ExprValue::Float(f)] => Ok(ExprValue::Bool(f.is_infinite())),
-        [ExprValue::Integer(_)] => Ok(ExprValue::Bool(false)),
-        [other] => Err(format!("isInf: expected float64, got {}", go_type_name(other)).into()),
-        args => Err(format!("isInf: expected 1 argument, got {}", args.len()).into()),
+        _ => Err(String::from("isInf: expected a float64").into()),
     });
     // Argo's isNil and default look at the whole result, whatever their first argument says.
     env.add_function("isNil", |c| Ok(ExprValue::Bool(matches!(c.ctx.get("result"), None | Some(ExprValue::Nil)))));
@@ -113,14 +128,56 @@ fn build_environment() -> Environment<'static> {
     env
 }
 
-/// Go's ParseFloat also accepts "NaN", "Inf", "+Inf", "-Inf", "Infinity" (any case).
-fn parse_go_float(s: &str) -> Option<f64> {
+/// Argo's panic for a value asInt/asFloat does not take: `asInt() not supported on %v %v` of
+/// its `reflect.TypeOf` and value.
+fn not_supported(name: &str, v: &ExprValue) -> String {
+    format!("{name}() not supported on {} {}", runtime::type_name(v), runtime::text(v))
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)`, with its error.
+fn parse_go_int(s: &str) -> Result<i64, String> {
+    s.parse::<i64>().map_err(|e| {
+        let reason = match e.kind() {
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
+            _ => "invalid syntax",
+        };
+        format!("strconv.ParseInt: parsing {s:?}: {reason}")
+    })
+}
+
+/// Go's `strconv.ParseFloat(s, 64)`: also "NaN", "Inf", "+Inf", "-Inf", "Infinity" (any case);
+/// a finite number too large for a float64 is out of range.
+fn parse_go_float(s: &str) -> Result<f64, String> {
+    let error = |reason: &str| format!("strconv.ParseFloat: parsing {s:?}: {reason}");
     match s.to_ascii_lowercase().as_str() {
-        "nan" => Some(f64::NAN),
-        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        _ => s.parse::<f64>().ok(),
+        "nan" => Ok(f64::NAN),
+        "inf" | "+inf" | "infinity" | "+infinity" => Ok(f64::INFINITY),
+        "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
+        lower if lower.contains("inf") || lower.contains("nan") => Err(error("invalid syntax")),
+        _ => match go_float_literal(s).and_then(|digits| digits.parse::<f64>().ok()).ok_or(()) {
+            Ok(f) if f.is_infinite() => Err(error("value out of range")),
+            Ok(f) => Ok(f),
+            Err(()) => Err(error("invalid syntax")),
+        },
     }
+}
+
+/// `s` without the underscores Go's number syntax allows (between digits), or `None` if one is
+/// elsewhere.
+fn go_float_literal(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.char_indices() {
+        if c == '_' {
+            let digit = |j: Option<&u8>| j.is_some_and(u8::is_ascii_digit);
+            if !(i > 0 && digit(bytes.get(i - 1)) && digit(bytes.get(i + 1))) {
+                return None;
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// Converts the plugin value to expr's value, Go-style: numbers are floats.
@@ -139,25 +196,6 @@ fn to_expr(v: &Value) -> ExprValue {
             ExprValue::Map(map)
         }
     }
-}
-
-/// The Go type name Argo's messages use for a value of this kind.
-fn go_type_name(v: &ExprValue) -> &'static str {
-    match v {
-        ExprValue::Integer(_) => "int",
-        ExprValue::Float(_) => "float64",
-        ExprValue::Bool(_) => "bool",
-        ExprValue::String(_) => "string",
-        ExprValue::Nil => "nil",
-        ExprValue::Array(_) => "[]interface {}",
-        ExprValue::Map(_) | ExprValue::KeyedMap(_) => "map[string]interface {}",
-        _ => "interface {}",
-    }
-}
-
-/// Rewrites a compile error into Argo's wording where one exists.
-fn compile_message(message: &str) -> String {
-    message.trim().to_string()
 }
 
 /// Rewrites a runtime error into Argo's wording: expr-lang says `unknown variable: x` where Go's
@@ -253,5 +291,49 @@ mod tests {
     #[test]
     fn indexing_an_empty_result_is_an_error() {
         assert!(eval("result[0] >= 0.95", "[]").is_err());
+    }
+
+    #[test]
+    fn argos_type_check_refuses_what_would_otherwise_be_false() {
+        // tests/conditions.rs holds the corpus; these are the shapes that motivated the checker.
+        let mismatch = "invalid operation: == (mismatched types float64 and string)";
+        assert_eq!(eval("result == \"5\"", "5"), Err(mismatch.into()));
+        assert_eq!(eval("result[0] == \"x\"", "[1]"), Ok(false)); // an element is interface {}
+        assert_eq!(eval("result[3] == 3", "[1, 2, 3]"), Err("index out of range: 3 (array length is 3)".into()));
+        assert_eq!(eval("foo(1)", "1"), Err("unknown name foo".into()));
+        assert_eq!(eval("asInt(result)", "1"), Err("expected bool, but got int64".into()));
+    }
+
+    #[test]
+    fn deep_and_odd_expressions_do_not_panic() {
+        let deep = format!("{}result{} > 1", "(".repeat(300), ")".repeat(300));
+        assert_eq!(eval(&deep, "5"), Ok(true));
+        let negations = format!("{}true", "!(".repeat(200)) + &")".repeat(200);
+        assert_eq!(eval(&negations, "1"), Ok(true));
+        for odd in ["\"\\é\" == result", "'é\\' + \"\\\"é\"", "result ?? ", "`é", "#", ".x", "$env", "$env.$env"] {
+            let _ = eval(odd, "\"é\"");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Random token soup over every result kind: an answer or an error, never a panic.
+        #[test]
+        fn evaluation_never_panics(
+            tokens in proptest::collection::vec(proptest::sample::select(&[
+                "result", "#", "#index", ".", "[", "]", "(", ")", "{", "}", ",", ":", "?", "??", "?.", "|",
+                "&&", "||", "!", "==", "<", "+", "-", "*", "/", "%", "**", "0", "1", "-1", "2.5", "\"a\"",
+                "'é'", "nil", "true", "in", "not", "and", "contains", "matches", "\"(\"", "len", "all",
+                "filter", "map", "count", "sum", "max", "asInt", "asFloat", "isNaN", "isNil", "default",
+                "upper", "split", "let x = 1;", "x", "if", "else", "$env", "..", "[1, 2]", "{a: 1}", "1 < 2 < 3",
+            ][..]), 0..10),
+            value in proptest::sample::select(&[
+                "null", "1", "NaN", "\"s\"", "true", "[]", "[1, \"a\", null]", "[[1]]",
+                "{\"a\": 1, \"b\": [null]}",
+            ][..]),
+        ) {
+            let _ = eval(&tokens.join(" "), value);
+        }
     }
 }

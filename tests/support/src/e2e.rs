@@ -27,7 +27,7 @@ use tokio::sync::OnceCell;
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// The controller's namespace in the tests (as in deploy/).
-pub const CONTROLLER_NS: &str = "aviary";
+pub const CONTROLLER_NS: &str = "argo-rollouts";
 
 /// One controller per test binary.
 pub struct Env {
@@ -101,9 +101,10 @@ async fn setup(controller: PathBuf, options: Options) -> Result<Env, Box<dyn std
     let cluster = cluster().await?;
     let client = cluster.client().await?;
     install_crds(&client).await?;
-    for file in ["namespace.yaml", "rbac.yaml"] {
-        apply_file(&client, &repo().join("deploy").join(file)).await?;
-    }
+    // The single-file install, as an operator applies it: every end-to-end test runs the
+    // controller under its ServiceAccount and RBAC (its Deployment's pods are the test cluster's
+    // fake ones; the controller under test is a process of this machine).
+    apply_file(&client, &repo().join("deploy/install.yaml")).await?;
     apply_registry(&client).await?;
     let kubeconfig = service_account_kubeconfig(&client, cluster.kubeconfig_path(), cluster.dir()).await?;
     let log = cluster.dir().join("aviary-controller.log");

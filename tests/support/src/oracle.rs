@@ -730,7 +730,21 @@ fn normalize_values(v: &mut Value) {
             }
             items.iter_mut().for_each(normalize_values);
         }
-        Value::Object(map) => map.values_mut().for_each(normalize_values),
+        Value::Object(map) => {
+            // An AnalysisRun's metric results: Argo appends each metric's result when its first
+            // measurement returns (one goroutine per metric), so their order is a race; keyed by
+            // metric name, as the conditions are by type.
+            if let Some(Value::Array(results)) = map.get_mut("metricResults") {
+                let mut keyed = serde_json::Map::new();
+                for mut item in std::mem::take(results) {
+                    normalize_values(&mut item);
+                    let key = item.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                    keyed.insert(key, item);
+                }
+                map.insert("metricResults".into(), Value::Object(keyed));
+            }
+            map.iter_mut().filter(|(k, _)| *k != "metricResults").for_each(|(_, v)| normalize_values(v));
+        }
         _ => {}
     }
 }

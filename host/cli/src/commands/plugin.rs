@@ -5,7 +5,7 @@ mod new;
 mod test;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -84,13 +84,17 @@ pub struct RunArgs {
 /// Flags of `plugin inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// The .wasm component.
-    path: PathBuf,
-    /// The name to register it under, in the printed registry entry [default: example/<file>].
+    /// The component: the path of a .wasm file, a name registered in `--plugins` (`org/name`),
+    /// or a first-party plugin (`web`, `prometheus`, `datadog`, `aviary/expr`), as `plugin run`
+    /// takes it.
+    plugin: String,
+    /// The name to register it under, in the printed registry entry [default: the registered
+    /// name, or example/<file>].
     #[arg(long)]
     name: Option<String>,
     /// Where the controller will fetch it from, in the printed registry entry (an https:// URL
-    /// of your artifact store) [default: the file's own file:// URL].
+    /// of your artifact store) [default: the file's own file:// URL, or the registered entry's
+    /// location].
     #[arg(long)]
     location: Option<String>,
     /// A host the plugin calls (`host`, `host:port`, `*.domain`), for the printed entry's
@@ -235,15 +239,64 @@ struct InspectOutput {
     registry_entry: RegistryEntry,
 }
 
+/// A component to inspect, found as `plugin run` finds one.
+struct Inspected {
+    /// How the component was named on the command line.
+    label: String,
+    bytes: Vec<u8>,
+    /// The entry that registers it already (a registered or first-party name).
+    registered: Option<RegistryEntry>,
+}
+
+/// A path is read; a name is looked up in the `--plugins` file, then among the first-party
+/// plugins, and fetched and verified as the controller would.
+async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result<Inspected> {
+    let path = Path::new(&args.plugin);
+    if args.plugin.ends_with(".wasm") || path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", args.plugin))?;
+        return Ok(Inspected { label: args.plugin.clone(), bytes, registered: None });
+    }
+    let from_file = match &args.plugins.registry {
+        Some(file) => RegistryFile::read(file)?.plugins.into_iter().find(|e| e.name == args.plugin),
+        None => None,
+    };
+    let entry = match (from_file, aviary_plugins::builtin::find(&args.plugin)) {
+        (Some(entry), _) => entry,
+        (None, Some(b)) => RegistryEntry {
+            name: b.name.to_string(),
+            kind: b.kind,
+            location: format!("builtin:{}", b.name),
+            sha256: None,
+            allowed_hosts: Vec::new(),
+            timeout: None,
+            memory_limit: None,
+        },
+        (None, None) => bail!(
+            "{:?} is neither a file, nor registered in {}, nor a first-party plugin ({})",
+            args.plugin,
+            args.plugins.registry.as_ref().map_or("a --plugins file".to_string(), |p| p.display().to_string()),
+            aviary_plugins::builtin::BUILTINS
+                .iter()
+                .map(|b| b.argo_name.map_or(b.name.to_string(), |a| format!("{a} ({})", b.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let spec = entry.validate().with_context(|| format!("registry entry {:?}", entry.name))?;
+    let bytes = host.fetch_bytes(&spec).await?;
+    Ok(Inspected { label: args.plugin.clone(), bytes, registered: Some(entry) })
+}
+
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
     let runtime = super::runtime()?;
-    let info = runtime.block_on(async {
+    let (found, info) = runtime.block_on(async {
         let host = args.plugins.host().await?;
-        anyhow::Ok(host.inspect(&args.path.display().to_string(), &bytes)?)
+        let found = find_component(&args, &host).await?;
+        let info = host.inspect(&found.label, &found.bytes)?;
+        anyhow::Ok((found, info))
     })?;
-    let Some(world) = info.world else { bail!("{} is not an Aviary plugin", args.path.display()) };
-    let entry = registry_entry(&args, world, &info.sha256)?;
+    let Some(world) = info.world else { bail!("{} is not an Aviary plugin", found.label) };
+    let entry = registry_entry(&args, &found, world, &info.sha256)?;
     if args.entry {
         print!("{}", serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?);
         return Ok(ExitCode::SUCCESS);
@@ -251,7 +304,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         OutputFormat::Json => print_json(&InspectOutput { info, registry_entry: entry })?,
         OutputFormat::Text => {
-            println!("component: {}", args.path.display());
+            println!("component: {}", found.label);
             println!("world:     {}", world.as_str());
             println!(
                 "contract:  aviary:plugin@{}",
@@ -281,25 +334,44 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The registry entry for an inspected component.
-fn registry_entry(args: &InspectArgs, world: PluginKind, sha256: &str) -> anyhow::Result<RegistryEntry> {
-    let stem = args.path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
-    let location = match &args.location {
-        Some(l) => l.clone(),
+/// The registry entry for an inspected component: the one that registers it already (with the
+/// flags applied), or a new one for a file.
+fn registry_entry(
+    args: &InspectArgs,
+    found: &Inspected,
+    world: PluginKind,
+    sha256: &str,
+) -> anyhow::Result<RegistryEntry> {
+    let mut entry = match &found.registered {
+        Some(entry) => entry.clone(),
         None => {
-            let abs = std::fs::canonicalize(&args.path)?;
-            format!("file://{}", abs.display())
+            let path = Path::new(&args.plugin);
+            let stem = path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
+            let abs = std::fs::canonicalize(path)?;
+            RegistryEntry {
+                name: format!("example/{stem}"),
+                kind: world,
+                location: format!("file://{}", abs.display()),
+                sha256: None,
+                allowed_hosts: Vec::new(),
+                timeout: None,
+                memory_limit: None,
+            }
         }
     };
-    let entry = RegistryEntry {
-        name: args.name.clone().unwrap_or_else(|| format!("example/{stem}")),
-        kind: world,
-        location,
-        sha256: Some(sha256.to_string()),
-        allowed_hosts: args.allow_hosts.clone(),
-        timeout: None,
-        memory_limit: None,
-    };
+    if let Some(name) = &args.name {
+        entry.name = name.clone();
+    }
+    if let Some(location) = &args.location {
+        entry.location = location.clone();
+    }
+    // A first-party plugin is pinned by its location; anything else by its digest.
+    if !entry.location.starts_with("builtin:") {
+        entry.sha256 = Some(sha256.to_string());
+    }
+    if !args.allow_hosts.is_empty() {
+        entry.allowed_hosts = args.allow_hosts.clone();
+    }
     entry.validate().context("the registry entry would be refused")?;
     Ok(entry)
 }

@@ -29,7 +29,7 @@ use crate::render::tree::{Style, render};
 use crate::render::{stdout_color, stdout_width};
 
 /// The controller's namespace in the demo (its ConfigMap would live there).
-const CONTROLLER_NAMESPACE: &str = "aviary";
+const CONTROLLER_NAMESPACE: &str = "argo-rollouts";
 /// The field manager of everything the demo applies.
 const MANAGER: &str = "aviary-demo";
 
@@ -77,7 +77,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
 async fn demo(options: Options) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let testcluster = processes::testcluster_binary()?;
-    let controller_bin = processes::controller_binary()?;
+    let controller_cmd = processes::controller_command()?;
     say(started, "starting a Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controllers, fake nodes)");
     let mut cluster = processes::start_cluster(&testcluster).await?;
     let client = client(&cluster.kubeconfig).await?;
@@ -93,7 +93,7 @@ async fn demo(options: Options) -> anyhow::Result<Outcome> {
     }
     say(started, "starting aviary-controller");
     let log = cluster.dir.join("aviary-controller.log");
-    let mut controller = processes::start_controller(&controller_bin, &cluster.kubeconfig, CONTROLLER_NAMESPACE, &log)?;
+    let mut controller = processes::start_controller(controller_cmd, &cluster.kubeconfig, CONTROLLER_NAMESPACE, &log)?;
 
     let metrics = app::Metrics::start(0.01).await?;
     say(started, &format!("serving the demo's metrics on {} (error rate 1%)", metrics.url()));

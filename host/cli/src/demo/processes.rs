@@ -1,5 +1,6 @@
 //! The two processes the demo runs: a real control plane (`testcluster up`, from
-//! tests/cluster) and `aviary-controller`; finding (or building) their binaries; stopping them.
+//! tests/cluster) and the controller (`aviary controller`); finding (or building) the control
+//! plane's binary; stopping them.
 //!
 //! Both are started so that they cannot outlive the demo: each holds a pipe to us on stdin
 //! (`--exit-on-stdin-eof`, `--exit-on-stdin-close`), which the kernel closes when this process
@@ -44,55 +45,19 @@ pub fn testcluster_binary() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(last))
 }
 
-/// `aviary-controller`: `$AVIARY_CONTROLLER_BIN`, else next to this binary (cargo puts every
-/// binary of the workspace in the same directory), else on PATH, else built with cargo from the
-/// source repository with this binary's profile, so `cargo run -p aviary-cli -- demo` works on
-/// a fresh checkout.
-pub fn controller_binary() -> anyhow::Result<PathBuf> {
+/// How the demo runs the controller: `$AVIARY_CONTROLLER_BIN` when set (an `aviary-controller`
+/// built elsewhere), else this very binary as `aviary controller`, which runs the same controller
+/// in-process. So `cargo run -p aviary-cli -- demo` needs no second build (building
+/// `aviary-controller` on its own would compile the shared dependencies again with other
+/// features: 13 minutes on 2 cores).
+pub fn controller_command() -> anyhow::Result<Command> {
     if let Some(p) = std::env::var_os("AVIARY_CONTROLLER_BIN").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
+        return Ok(Command::new(p));
     }
     let exe = std::env::current_exe().context("locating the aviary binary")?;
-    let dir = exe.parent().context("the aviary binary has no directory")?.to_path_buf();
-    let sibling = dir.join("aviary-controller");
-    if sibling.exists() {
-        return Ok(sibling);
-    }
-    if let Some(found) = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("aviary-controller"))
-        .find(|p| p.is_file())
-    {
-        return Ok(found);
-    }
-    // Only build where cargo put this binary: a profile directory of a target directory.
-    let in_target_dir = dir.parent().is_some_and(|t| t.join("CACHEDIR.TAG").exists());
-    let Some(repo) = source_repo().filter(|_| in_target_dir) else {
-        bail!(
-            "aviary-controller not found next to {} nor on PATH: `cargo install --path host/controller`",
-            exe.display()
-        );
-    };
-    let release = dir.file_name().is_some_and(|n| n == "release");
-    eprintln!(
-        "demo: building aviary-controller (cargo build{} -p aviary-controller)...",
-        if release { " --release" } else { "" }
-    );
-    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo.args(["build", "-p", "aviary-controller"]).current_dir(&repo);
-    if release {
-        cargo.arg("--release");
-    }
-    // Build into the directory this binary came from, whatever CARGO_TARGET_DIR says now.
-    if let Some(target) = dir.parent() {
-        cargo.env("CARGO_TARGET_DIR", target);
-    }
-    let status = cargo.status().context("running cargo")?;
-    if !status.success() || !sibling.exists() {
-        bail!("building aviary-controller failed ({status})");
-    }
-    Ok(sibling)
+    let mut cmd = Command::new(exe);
+    cmd.arg("controller");
+    Ok(cmd)
 }
 
 /// A child process that is stopped when dropped: its stdin is closed (asking it to stop
@@ -185,11 +150,10 @@ pub async fn start_cluster(binary: &Path) -> anyhow::Result<Cluster> {
 }
 
 /// Starts `aviary-controller` against `kubeconfig`, its config namespace `namespace`.
-pub fn start_controller(binary: &Path, kubeconfig: &Path, namespace: &str, log: &Path) -> anyhow::Result<Proc> {
+pub fn start_controller(mut cmd: Command, kubeconfig: &Path, namespace: &str, log: &Path) -> anyhow::Result<Proc> {
     let cache = std::env::var_os("AVIARY_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
         std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/aviary/plugins")
     });
-    let mut cmd = Command::new(binary);
     cmd.arg("--kubeconfig")
         .arg(kubeconfig)
         .args(["--namespace", namespace, "--exit-on-stdin-close", "--cache-dir"])

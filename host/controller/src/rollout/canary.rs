@@ -21,6 +21,7 @@ use kube::{Api, ResourceExt};
 
 use super::analysis::{self, CurrentRuns, run_status};
 use super::conditions::{self as cond, kind, reason};
+use super::ephemeral;
 use super::pause::{PauseContext, condition};
 use super::replicasets::{self, Created, Roles, hash};
 use super::restart::{self, Restart};
@@ -180,6 +181,8 @@ impl<'a> CanarySync<'a> {
             Restart::Waiting => self.requeue_in(restart::RECHECK),
         }
 
+        ephemeral::reconcile(self.ctx, &self.rollout, &self.roles, &status.stable_rs).await?;
+
         let deleted = replicasets::cleanup_history(self.ctx, &self.rollout, &self.roles.older).await?;
         if !deleted.is_empty() {
             tracing::info!(?deleted, "deleted old ReplicaSets beyond revisionHistoryLimit");
@@ -213,12 +216,10 @@ impl<'a> CanarySync<'a> {
     async fn create_new_replica_set(mut self, owned: &[Arc<ReplicaSet>]) -> Result<Action, Error> {
         let status = self.status();
         let stable_exists = !status.stable_rs.is_empty() && owned.iter().any(|r| hash(r) == status.stable_rs);
+        // The canary's metadata while a stable one runs; with none, the stable's follows from
+        // the next reconcile's sync (ephemeral.rs), as in Argo.
         let canary = self.rollout.spec.canary();
-        let ephemeral = if stable_exists {
-            canary.and_then(|c| c.canary_metadata.as_ref())
-        } else {
-            canary.and_then(|c| c.stable_metadata.as_ref())
-        };
+        let ephemeral = if stable_exists { canary.and_then(|c| c.canary_metadata.as_ref()) } else { None };
         let max_old = owned.iter().map(|r| replicasets::revision(&r.metadata)).max().unwrap_or(0);
         let rev = max_old.saturating_add(1);
         let rs = match replicasets::create(self.ctx, &self.rollout, rev, ephemeral).await? {

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod canary;
 pub mod conditions;
+pub mod ephemeral;
 pub mod pause;
 pub mod references;
 pub mod replicasets;

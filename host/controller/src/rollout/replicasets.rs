@@ -28,7 +28,7 @@ pub const DESIRED_REPLICAS: &str = "rollout.argoproj.io/desired-replicas";
 /// When the previous stable may be scaled down (traffic routing).
 pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
 /// The ephemeral labels and annotations injected into a ReplicaSet's pods.
-pub const EPHEMERAL_METADATA: &str = "rollout.argoproj.io/ephemeral-metadata";
+pub const EPHEMERAL_METADATA: &str = aviary_engine::ephemeral::ANNOTATION;
 /// The revisions a ReplicaSet had before a rollback made it the newest again.
 pub const REVISION_HISTORY: &str = "rollout.argoproj.io/revision-history";
 /// Annotation: the Experiment a ReplicaSet belongs to (not part of the Rollout's history).
@@ -260,17 +260,18 @@ pub fn desired_replica_set(
     let mut annotations = copied_annotations(rollout);
     annotations.insert(REVISION.to_string(), revision.to_string());
     annotations.insert(DESIRED_REPLICAS.to_string(), rollout.spec.replicas_or_default().to_string());
-    if let Some(eph) = ephemeral.filter(|e| !e.labels.is_empty() || !e.annotations.is_empty()) {
+    // The ReplicaSet's own labels are the template's before the ephemeral ones are added (Argo
+    // injects them into the pod template only).
+    let labels = meta.labels.clone();
+    if let Some(eph) = ephemeral.filter(|e| !e.is_empty()) {
         meta.labels.get_or_insert_with(Default::default).extend(eph.labels.clone());
-        meta.annotations.get_or_insert_with(Default::default).extend(eph.annotations.clone());
-        annotations.insert(
-            EPHEMERAL_METADATA.into(),
-            json!({"labels": eph.labels, "annotations": eph.annotations}).to_string(),
-        );
+        if !eph.annotations.is_empty() {
+            meta.annotations.get_or_insert_with(Default::default).extend(eph.annotations.clone());
+        }
+        annotations.insert(EPHEMERAL_METADATA.into(), aviary_engine::ephemeral::annotation(eph));
     }
     let mut selector = rollout.spec.selector.clone().unwrap_or_default();
     selector.match_labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash_value.into());
-    let labels = template.metadata.as_ref().and_then(|m| m.labels.clone());
     Ok(ReplicaSet {
         metadata: ObjectMeta {
             name: Some(format!("{}-{hash_value}", rollout.name_any())),
@@ -442,11 +443,14 @@ pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> R
     if !annotations.is_empty() {
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &new_rs.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": annotations}});
-        api.patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        let written = api
+            .patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(Error::kube(format!("updating the annotations of ReplicaSet {}", new_rs.name_any())))?;
-        // As Argo: the Rollout's revision follows in the next reconcile.
-        return Ok(None);
+        // Argo syncs twice in one reconcile (`isScalingEvent`, then the strategy), so the
+        // Rollout's revision follows the ReplicaSet's in the same reconcile: the events of that
+        // reconcile (`RolloutNotCompleted`) already name the new revision.
+        return set_rollout_revision(ctx, rollout, revision(&written.metadata)).await;
     }
     set_rollout_revision(ctx, rollout, revision(&new_rs.metadata)).await
 }

@@ -43,8 +43,9 @@ pub fn value_is_nil_or_empty(value: &Value) -> bool {
 /// Argo's `EvaluateResult` (reference §3.1). `None` means the condition is not set.
 ///
 /// - An evaluation error gives Error with `could not evaluate successCondition "<expr>": <err>`
-///   (or failureCondition); for a success condition over no data the reason is
-///   [`NO_DATA_MESSAGE`]. The success condition is looked at first.
+///   (or failureCondition), the expression between quotes as written (Go's `"%s"`, no escaping);
+///   over no data the reason is [`NO_DATA_MESSAGE`], for either condition (`formatEvalError`).
+///   The success condition is looked at first.
 /// - No condition: Successful. Only success: true → Successful, false → Failed. Only failure:
 ///   true → Failed, false → Successful. Both: failure true → Failed; success true → Successful;
 ///   both false → Inconclusive.
@@ -60,7 +61,7 @@ pub fn measurement_phase(
             Ok(b) => success_value = *b,
             Err(e) => {
                 let reason = if result_is_empty { NO_DATA_MESSAGE } else { e.as_str() };
-                return error(format!("could not evaluate successCondition {:?}: {reason}", s.expression));
+                return error(format!("could not evaluate successCondition \"{}\": {reason}", s.expression));
             }
         }
     }
@@ -68,7 +69,8 @@ pub fn measurement_phase(
         match &f.outcome {
             Ok(b) => failure_value = *b,
             Err(e) => {
-                return error(format!("could not evaluate failureCondition {:?}: {e}", f.expression));
+                let reason = if result_is_empty { NO_DATA_MESSAGE } else { e.as_str() };
+                return error(format!("could not evaluate failureCondition \"{}\": {reason}", f.expression));
             }
         }
     }
@@ -268,6 +270,16 @@ mod tests {
         assert!(value_is_nil_or_empty(&Value::Null));
         assert!(value_is_nil_or_empty(&serde_json::json!([])));
         assert!(!value_is_nil_or_empty(&serde_json::json!([0])));
+    }
+
+    #[test]
+    fn messages_quote_the_expression_as_argo_does() {
+        // Go's `"%s"`: the expression as written, quotes and backslashes included.
+        let v = measurement_phase(c(r#"result == "ok\n""#, Err("x")), None, false);
+        assert_eq!(v.message, r#"could not evaluate successCondition "result == "ok\n"": x"#);
+        // No data replaces the error of either condition (Argo's formatEvalError).
+        let v = measurement_phase(None, c("result[0] > 1", Err("x")), true);
+        assert_eq!(v.message, format!("could not evaluate failureCondition \"result[0] > 1\": {NO_DATA_MESSAGE}"));
     }
 
     #[test]

@@ -7,22 +7,31 @@
 //	golden hashes FILE...    for each Rollout manifest, Argo's rollouts-pod-template-hash (without
 //	                         and with collisionCount 0 and 3) and its step hash
 //	golden quantities Q...   each quantity as Go writes it after reading it
+//	golden conditions FILE   each condition of FILE (golden-conditions.txt) evaluated against its
+//	                         result by Argo's evaluate.EvalCondition, and the phase and message of
+//	                         a measurement whose successCondition it is (evaluate.EvaluateResult)
 //
 // Aviary's gojson encoder (host/api/src/gojson.rs) reads the layout; its tests compare against the
-// hashes. Regenerate both with tests/argo/golden.sh after changing the pinned version.
+// hashes; aviary/expr's tests (plugins/expr/tests/conditions.rs) compare against the conditions.
+// Regenerate them with tests/argo/golden.sh after changing the pinned version.
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
 	"github.com/argoproj/argo-rollouts/utils/conditions"
+	"github.com/argoproj/argo-rollouts/utils/evaluate"
 	"github.com/argoproj/argo-rollouts/utils/hash"
+	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
@@ -231,6 +240,98 @@ func quantities(inputs []string) error {
 	return enc.Encode(out)
 }
 
+// conditionResult decodes a case's result as Argo's providers hand it to EvaluateResult: JSON
+// through encoding/json into an `any` (numbers are float64), as the web provider does; the bare
+// tokens NaN, Infinity and -Infinity are the float64 a Prometheus query can give, and
+// `[]float64 [...]` the []float64 of a Prometheus vector.
+func conditionResult(text string) (any, error) {
+	if vector, ok := strings.CutPrefix(text, "[]float64 "); ok {
+		items := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(vector, "["), "]"))
+		out := []float64{}
+		for _, item := range strings.Split(items, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(item, 64)
+			if err != nil {
+				return nil, fmt.Errorf("result %s: %w", text, err)
+			}
+			out = append(out, f)
+		}
+		return out, nil
+	}
+	switch text {
+	case "NaN":
+		return math.NaN(), nil
+	case "Infinity":
+		return math.Inf(1), nil
+	case "-Infinity":
+		return math.Inf(-1), nil
+	}
+	var v any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		return nil, fmt.Errorf("result %s: %w", text, err)
+	}
+	return v, nil
+}
+
+// evalConditions evaluates each case of file (lines `RESULT<TAB>EXPRESSION`; blank lines and lines
+// starting with # are skipped) with Argo's own code: EvalCondition gives the boolean or the raw
+// error, EvaluateResult with the expression as the only (success) condition gives the phase and
+// the message Argo records on the measurement.
+func evalConditions(file string) error {
+	type result struct {
+		Expression string  `json:"expression"`
+		Result     string  `json:"result"`
+		Value      *bool   `json:"value"`
+		Error      *string `json:"error"`
+		Phase      string  `json:"phase"`
+		Message    string  `json:"message"`
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	logCtx := logrus.NewEntry(logrus.New())
+	out := []result{}
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		text, expression, ok := strings.Cut(line, "\t")
+		if !ok {
+			return fmt.Errorf("%s: no TAB in %q", file, line)
+		}
+		value, err := conditionResult(text)
+		if err != nil {
+			return err
+		}
+		r := result{Expression: expression, Result: text}
+		if b, err := evaluate.EvalCondition(value, expression); err != nil {
+			msg := err.Error()
+			r.Error = &msg
+		} else {
+			r.Value = &b
+		}
+		phase, err := evaluate.EvaluateResult(value, v1alpha1.Metric{SuccessCondition: expression}, *logCtx)
+		r.Phase = string(phase)
+		if err != nil {
+			r.Message = err.Error()
+		}
+		out = append(out, r)
+	}
+	if err := scanner.Err(); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
 func main() {
 	var err error
 	switch {
@@ -240,8 +341,10 @@ func main() {
 		err = hashes(os.Args[2:])
 	case len(os.Args) >= 3 && os.Args[1] == "quantities":
 		err = quantities(os.Args[2:])
+	case len(os.Args) == 3 && os.Args[1] == "conditions":
+		err = evalConditions(os.Args[2])
 	default:
-		err = fmt.Errorf("usage: golden layout | golden hashes FILE...")
+		err = fmt.Errorf("usage: golden layout | golden hashes FILE... | golden quantities Q... | golden conditions FILE")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

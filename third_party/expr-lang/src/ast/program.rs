@@ -16,6 +16,18 @@ impl Program {
     pub fn new(lines: Vec<(String, Node)>, expr: Node) -> Program {
         Program { lines, expr }
     }
+
+    /// The program's `let` lines, in order: each name and the expression bound to it.
+    #[doc(hidden)]
+    pub fn lines(&self) -> &[(String, Node)] {
+        &self.lines
+    }
+
+    /// The program's final expression, whose value is the program's.
+    #[doc(hidden)]
+    pub fn expr(&self) -> &Node {
+        &self.expr
+    }
 }
 
 impl<'i> From<Pairs<'i, Rule>> for Program {
