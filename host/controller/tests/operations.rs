@@ -155,8 +155,17 @@ async fn a_second_image_change_mid_canary_starts_over_from_the_stable() -> TestR
     let paused = wait_phase(&ns, "app", "Paused", T).await;
     let v2 = paused.status.unwrap().current_pod_hash;
     set_image(&ns, "app", "nginx:1.21").await;
-    let paused = wait_phase(&ns, "app", "Paused", T).await;
-    let s = paused.status.unwrap();
+    // Paused again at the first step, of the new revision (the rollout was Paused already, at v2's
+    // pause, until the controller sees the change).
+    let s = eventually_ok("paused at the third revision", T, || async {
+        let r = ns.api::<Rollout>().get("app").await.ok()?;
+        r.status.filter(|s| {
+            s.phase == Some(aviary_api::rollout_status::RolloutPhase::Paused)
+                && !s.current_pod_hash.is_empty()
+                && s.current_pod_hash != v2
+        })
+    })
+    .await?;
     let v3 = s.current_pod_hash.clone();
     assert!(v3 != v2 && v3 != v1);
     assert_eq!(s.stable_rs, v1, "the stable stays the last promoted revision");
