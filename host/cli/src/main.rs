@@ -86,6 +86,7 @@ fn main() -> ExitCode {
             }
         };
     }
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     commands::init_logging();
     let result = match cli.command {
@@ -114,4 +115,21 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `aviary ... | head` closes stdout before the command is done: end quietly with the status a
+/// shell reports for a process stopped by SIGPIPE (141), as other command-line tools do, instead of
+/// panicking with a backtrace (Rust ignores SIGPIPE, so `println!` meets the closed pipe as an
+/// error and panics).
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -154,6 +154,25 @@ fn inspect_takes_registry_names_as_run_does() {
     assert!(err.contains("web (aviary/web)"), "{err}");
 }
 
+/// `aviary plugin inspect web | head -1`: the reader goes away; the command ends quietly with
+/// SIGPIPE's status, not a panic.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(["plugin", "inspect", "web"])
+        .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run aviary");
+    // Close the read end before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// A provider that stays Running, asking to be polled again in 285,000 years, ends as an Error
 /// at the follow limit: the command returns, whatever the plugin asks for.
 #[test]
