@@ -239,28 +239,35 @@ impl Env {
 }
 
 async fn install_crds(client: &Client) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    install_crds_from(client, &repo().join("deploy/crds"), "aviary-e2e", Duration::from_secs(30)).await
+}
+
+/// Server-side applies (as `field_manager`) every `*-crd.yaml` of `dir`, then waits up to `wait`
+/// for each CRD to be established: the e2e harness's CRDs and the oracle's (Argo's or Aviary's).
+pub async fn install_crds_from(
+    client: &Client,
+    dir: &Path,
+    field_manager: &str,
+    wait: Duration,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = repo().join("deploy/crds");
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
+    for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if !path.to_string_lossy().ends_with("-crd.yaml") {
             continue;
         }
         let crd: CustomResourceDefinition = serde_norway::from_str(&std::fs::read_to_string(&path)?)?;
         let name = crd.name_any();
-        api.patch(&name, &PatchParams::apply("aviary-e2e").force(), &Patch::Apply(&crd)).await?;
+        api.patch(&name, &PatchParams::apply(field_manager).force(), &Patch::Apply(&crd)).await?;
         names.push(name);
     }
     for name in names {
-        eventually_ok(&format!("CRD {name} established"), Duration::from_secs(30), || {
-            let api = api.clone();
-            let name = name.clone();
+        eventually_ok(&format!("CRD {name} established"), wait, || {
+            let (api, name) = (api.clone(), name.clone());
             async move {
                 let crd = api.get(&name).await.ok()?;
-                let established =
-                    crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
-                established.then_some(())
+                crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
             }
         })
         .await?;

@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Namespace, Service};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::pinned_kind;
 use kube::{Api, Client, ResourceExt};
@@ -330,29 +329,7 @@ pub async fn install_crds(client: &Client, crds: Crds, argo_dir: &Path) -> Resul
         Crds::Argo => argo_dir.join("crds"),
         Crds::Aviary => repo().join("deploy/crds"),
     };
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        if !path.to_string_lossy().ends_with("-crd.yaml") {
-            continue;
-        }
-        let crd: CustomResourceDefinition = serde_norway::from_str(&std::fs::read_to_string(&path)?)?;
-        let name = crd.name_any();
-        api.patch(&name, &PatchParams::apply("aviary-oracle").force(), &Patch::Apply(&crd)).await?;
-        names.push(name);
-    }
-    for name in names {
-        crate::e2e::eventually_ok(&format!("CRD {name} established"), Duration::from_secs(60), || {
-            let (api, name) = (api.clone(), name.clone());
-            async move {
-                let crd = api.get(&name).await.ok()?;
-                crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
-            }
-        })
-        .await?;
-    }
-    Ok(())
+    crate::e2e::install_crds_from(client, &dir, "aviary-oracle", Duration::from_secs(60)).await
 }
 
 /// What one side recorded after one step.

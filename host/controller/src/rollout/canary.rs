@@ -615,18 +615,7 @@ pub fn step_hash(rollout: &Rollout) -> Result<String, Error> {
 
 /// `status.selector`: the label selector as `k=v,k2=v2`, for the scale subresource (HPA).
 fn selector_string(rollout: &Rollout) -> String {
-    let Some(sel) = &rollout.spec.selector else { return String::new() };
-    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
-    for e in sel.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        parts.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            _ => format!("!{}", e.key),
-        });
-    }
-    parts.join(",")
+    rollout.spec.selector.as_ref().map(replicasets::selector_string).unwrap_or_default()
 }
 
 /// How Argo names a step in events and in the CLI (`setWeight: 25`, `pause: 30s`): Argo's

@@ -12,7 +12,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Map, Value, json};
 
-use super::replicasets::{Roles, hash};
+use super::replicasets::{Roles, hash, selector_string};
 use crate::context::{Context, controlled_by};
 use crate::error::Error;
 
@@ -57,12 +57,7 @@ async fn sync(ctx: &Context, rs: &ReplicaSet, desired: Option<&PodTemplateMetada
         return Ok(());
     }
     let existing = recorded.as_deref().and_then(ephemeral::parse);
-    let selector = rs
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.match_labels.as_ref())
-        .map(|l| l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+    let selector = rs.spec.as_ref().map(|s| selector_string(&s.selector)).unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let uid = rs.metadata.uid.clone().unwrap_or_default();
     let listed = pods

@@ -63,6 +63,22 @@ pub fn revision(meta: &ObjectMeta) -> i64 {
     meta.annotations.as_ref().and_then(|a| a.get(REVISION)).and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
+/// A label selector in the API's query form (`k=v,k2 in (a,b),!k3`): `status.selector`, and the
+/// selector pods are listed with.
+pub fn selector_string(sel: &LabelSelector) -> String {
+    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    parts.join(",")
+}
+
 /// The Rollout's ReplicaSets sorted into the roles the decisions use.
 #[derive(Debug, Default, Clone)]
 pub struct Roles {
@@ -340,25 +356,9 @@ pub async fn create(
             let existing = api.get(&rs.name_any()).await.map_err(Error::kube("reading the existing ReplicaSet"))?;
             let uid = rollout.metadata.uid.clone().unwrap_or_default();
             let ours = crate::context::controlled_by(&existing.metadata, &uid);
-            let same = comparable(&existing) == {
-                let mut v = serde_json::to_value(rs.spec.as_ref().and_then(|s| s.template.clone()))
-                    .map_err(Error::serde("template"))?;
-                strip_label(&mut v, HASH_LABEL);
-                if let (Some(eph), Some(m)) = (ephemeral, v.pointer_mut("/metadata")) {
-                    for k in eph.labels.keys() {
-                        if let Some(l) = m.get_mut("labels").and_then(Value::as_object_mut) {
-                            l.remove(k);
-                        }
-                    }
-                    for k in eph.annotations.keys() {
-                        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
-                            a.remove(k);
-                        }
-                    }
-                }
-                normalise(&mut v);
-                Some(v)
-            };
+            // The desired ReplicaSet records its ephemeral metadata as the existing one does, so
+            // `comparable` strips the same keys from both.
+            let same = comparable(&existing) == comparable(&rs);
             if ours && (same || hash(&existing) == hash_value) {
                 Ok(Created::ReplicaSet(Arc::new(existing)))
             } else {

@@ -35,13 +35,7 @@ pub async fn reconcile(ctx: &Context, rollout: &Rollout, roles: &Roles, now: Dat
         return Ok(Restart::Done(already));
     }
     let hashes: Vec<&str> = roles.all.iter().map(|r| super::replicasets::hash(r)).collect();
-    let selector = rollout
-        .spec
-        .selector
-        .as_ref()
-        .and_then(|s| s.match_labels.as_ref())
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+    let selector = rollout.spec.selector.as_ref().map(super::replicasets::selector_string).unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     let pods =
         api.list(&ListParams::default().labels(&selector)).await.map_err(Error::kube("listing pods to restart"))?;
