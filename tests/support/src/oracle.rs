@@ -591,7 +591,9 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
         );
         let message = normalize_text(&e.message.clone().unwrap_or_default());
         if e.reason.as_deref() == Some("ScalingReplicaSet") {
-            scaling.push((event_micros(&e), head, message));
+            for at in event_micros(&e) {
+                scaling.push((at, head.clone(), message.clone()));
+            }
         } else {
             events.insert(format!("{head}: {message}"));
         }
@@ -604,26 +606,39 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
     Ok(Value::Object(out))
 }
 
-/// When an event last happened, in microseconds: its series' last observation, its event time
-/// or its last timestamp (seconds), and, to order events of one second, the nanoseconds both
-/// client-go and kube-rs put in its name.
-fn event_micros(e: &Event) -> (i64, i64) {
-    let at = e
-        .series
-        .as_ref()
-        .and_then(|s| s.last_observed_time.as_ref())
-        .or(e.event_time.as_ref())
-        .map(|t| t.0.as_microsecond())
-        .or_else(|| e.last_timestamp.as_ref().map(|t| t.0.as_second().saturating_mul(1_000_000)))
-        .unwrap_or(0);
+/// When an event happened, in microseconds: its first occurrence and, when it repeated, its
+/// last one. client-go folds a repeat of the same message into the first event (count and
+/// `lastTimestamp`, name unchanged) and events.k8s.io folds it into a series, so a repeated
+/// `Scaled down ... from 4 to 3` is one object standing for two moments; ordering it only by its
+/// last moment would put an early scale after later ones. The first moment is the event time or
+/// the nanoseconds both client-go and kube-rs put in the name (first timestamp's seconds as a
+/// fallback); the last is the series' last observation or the last timestamp.
+fn event_micros(e: &Event) -> Vec<(i64, i64)> {
+    let micros = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| t.0.as_second().saturating_mul(1_000_000);
     let named = e
         .metadata
         .name
         .as_deref()
         .and_then(|n| n.rsplit_once('.'))
         .and_then(|(_, hex)| i64::from_str_radix(hex, 16).ok())
-        .map_or(0, |nanos| nanos / 1000);
-    (at.max(named), named)
+        .map(|nanos| nanos / 1000);
+    let first = e
+        .event_time
+        .as_ref()
+        .map(|t| t.0.as_microsecond())
+        .or(named)
+        .or_else(|| e.first_timestamp.as_ref().map(micros))
+        .unwrap_or(0);
+    let last = e
+        .series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref())
+        .map(|t| t.0.as_microsecond())
+        .or_else(|| e.last_timestamp.as_ref().map(micros))
+        .unwrap_or(first);
+    let repeated = e.series.as_ref().and_then(|s| s.count).or(e.count).unwrap_or(1) > 1;
+    let seq = named.unwrap_or(0);
+    if repeated && last > first { vec![(first, seq), (last, seq)] } else { vec![(first, seq)] }
 }
 
 /// The snapshot's key for how many events each object got (not compared itself).
@@ -910,6 +925,37 @@ pub fn logs(argo: &Side, aviary: &Side) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Argo's run of canary-scale-mid-rollout went 4→3 (step 1), later 6→4→3→0 (full promotion):
+    /// client-go folded the second `from 4 to 3` into the first event, so the event stands for
+    /// both moments and the fold must still start at 4.
+    #[test]
+    fn a_repeated_scaling_event_counts_at_its_first_and_last_moment() {
+        let event: Event = serde_json::from_value(json!({
+            "metadata": {"name": "app.18ed18e5719e0a00"},
+            "involvedObject": {"kind": "Rollout", "name": "app"},
+            "reason": "ScalingReplicaSet",
+            "message": "Scaled down ReplicaSet app-1 (revision 1) from 4 to 3",
+            "count": 2,
+            "firstTimestamp": "2026-12-01T10:00:00Z",
+            "lastTimestamp": "2026-12-01T10:05:00Z",
+        }))
+        .unwrap();
+        let moments = event_micros(&event);
+        assert_eq!(moments.len(), 2, "{moments:?}");
+        assert!(moments[0].0 < moments[1].0, "{moments:?}");
+        let head = "Rollout/app Normal ScalingReplicaSet".to_string();
+        let mut scaling: Vec<_> =
+            moments.into_iter().map(|at| (at, head.clone(), event.message.clone().unwrap())).collect();
+        let start = scaling[0].0.0;
+        let later = |dt: i64, m: &str| ((start + dt, 0), head.clone(), m.to_string());
+        scaling.push(later(100_000_000, "Scaled down ReplicaSet app-1 (revision 1) from 6 to 4"));
+        scaling.push(later(400_000_000, "Scaled down ReplicaSet app-1 (revision 1) from 3 to 0"));
+        assert_eq!(
+            fold_scaling(scaling),
+            vec!["Rollout/app Normal ScalingReplicaSet: Scaled down ReplicaSet app-1 (revision 1) from 4 to 0"]
+        );
+    }
 
     #[test]
     fn scaling_events_fold_to_first_and_last_size_per_direction() {
