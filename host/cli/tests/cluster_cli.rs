@@ -215,3 +215,135 @@ async fn get_and_list_show_the_rollout_as_text_json_and_yaml() -> TestResult {
     assert!(watched.contains("Paused"), "{watched}");
     Ok(())
 }
+
+/// Every change of a ReplicaSet's `spec.replicas` in `ns`, in the order the API server made
+/// them: `(name, from, to)`. Starts once the current sizes are known (returned future resolves
+/// then), so the deploy before it is not counted.
+async fn watch_scaling(ns: &TestNamespace) -> std::sync::Arc<std::sync::Mutex<Vec<(String, i32, i32)>>> {
+    use futures::StreamExt;
+    use kube::ResourceExt;
+    use kube::runtime::watcher;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = seen.clone();
+    let api = ns.api::<ReplicaSet>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        let mut sizes: std::collections::HashMap<String, i32> = std::collections::HashMap::new();
+        let mut stream = watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = stream.next().await {
+            let spec = |rs: &ReplicaSet| rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            match event {
+                Ok(watcher::Event::InitApply(rs)) => {
+                    sizes.insert(rs.name_any(), spec(&rs));
+                }
+                Ok(watcher::Event::InitDone) => {
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(watcher::Event::Apply(rs)) => {
+                    let to = spec(&rs);
+                    let from = sizes.insert(rs.name_any(), to).unwrap_or(0);
+                    if from != to {
+                        out.lock().unwrap().push((rs.name_any(), from, to));
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    ready_rx.await.expect("the ReplicaSet watch started");
+    seen
+}
+
+/// Consecutive changes of one ReplicaSet in one direction as one (`3→5, 5→7` is `3→7`): the
+/// walk sees the pods of a scale-up become available together, the controller may act on part
+/// of them first and reach the same size in more than one change.
+fn fold(actions: impl IntoIterator<Item = (String, i32, i32)>) -> Vec<(String, i32, i32)> {
+    let mut out: Vec<(String, i32, i32)> = Vec::new();
+    for (rs, from, to) in actions {
+        if let Some(last) = out.last_mut()
+            && last.0 == rs
+            && (last.2 > last.1) == (to > from)
+            && last.2 == from
+        {
+            last.2 = to;
+            continue;
+        }
+        out.push((rs, from, to));
+    }
+    out
+}
+
+/// The update of `manifest` from nginx:1.19 to 1.20, promoted at every pause, against the walk
+/// `aviary plan -o json` prints for the same manifest.
+async fn controller_follows_the_plan(ns_name: &str, manifest: Value) -> TestResult {
+    env().await;
+    let ns = namespace(ns_name).await?;
+    let _: Rollout = create(&ns, manifest.clone()).await;
+    let stable = wait_phase(&ns, "app", "Healthy", T).await.status.unwrap().stable_rs;
+    let scaling = watch_scaling(&ns).await;
+    ok(&ns, &["set", "image", "app", "app=nginx:1.20"]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let ro = get(&ns, "app").await;
+        let st = ro.status.clone().unwrap_or_default();
+        let done = st.phase.map(|p| p.as_str()) == Some("Healthy") && st.stable_rs != stable;
+        if done && !st.stable_rs.is_empty() {
+            break;
+        }
+        if !st.pause_conditions.is_empty() {
+            ok(&ns, &["promote", "app"]).await;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the update did not finish: {st:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The last scale-down lands before Healthy; give the watch a moment to deliver it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let role = |name: &str| if name.ends_with(&format!("-{stable}")) { "stable" } else { "canary" };
+    let performed = fold(scaling.lock().unwrap().iter().map(|(n, f, t)| (role(n).to_string(), *f, *t)));
+
+    let dir = tempfile::tempdir()?;
+    let scenario = dir.path().join("scenario.yaml");
+    std::fs::write(&scenario, serde_json::to_string(&json!({"rollout": manifest}))?)?;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(["plan", "-f", scenario.to_str().unwrap(), "-o", "json"])
+        .output()
+        .await?;
+    assert!(out.status.success(), "aviary plan: {}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout)?;
+    let walk = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .chain(plan["promotion"]["actions"].as_array().unwrap())
+        .map(|a| {
+            (
+                a["replicaSet"].as_str().unwrap().to_string(),
+                a["from"].as_i64().unwrap() as i32,
+                a["to"].as_i64().unwrap() as i32,
+            )
+        });
+    let planned = fold(walk);
+    assert!(!planned.is_empty());
+    assert_eq!(performed, planned, "the controller's scale actions (left) differ from `aviary plan -o json` (right)");
+    Ok(())
+}
+
+/// The reference canary: 10 replicas, setWeight 25, pause, 50, pause, 100, default surge and
+/// unavailability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_scales_as_plan_prints_for_the_reference_canary() -> TestResult {
+    let steps = json!([{"setWeight": 25}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}, {"setWeight": 100}]);
+    controller_follows_the_plan("plan-truth-reference", rollout("app", 10, "nginx:1.19", steps, json!({}))).await
+}
+
+/// No surge, one pod unavailable at a time: stable and canary alternate pod by pod.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_scales_as_plan_prints_without_surge() -> TestResult {
+    let steps = json!([{"setWeight": 30}, {"pause": {}}, {"setWeight": 70}, {"pause": {}}]);
+    let extra = json!({"maxSurge": 0, "maxUnavailable": 1});
+    controller_follows_the_plan("plan-truth-no-surge", rollout("app", 6, "nginx:1.19", steps, extra)).await
+}

@@ -15,6 +15,7 @@
 //! - [`ephemeral`]: the role labels and annotations of canary/stable (preview/active) pods.
 //! - [`phase`]: the rollout phase and message (§1.4).
 //! - [`reconcile_order`]: the one-ReplicaSet-per-reconcile scaling order.
+//! - [`rollout`]: one whole canary reconcile decided (status, conditions, events, scaling).
 //! - [`analysis`]: measurements, metric and run assessment, scheduling, retention, arguments (§3).
 //! - [`plan`], [`replay`]: whole-rollout walks and analysis replays for the CLI.
 
@@ -44,6 +45,7 @@ pub mod phase;
 pub mod plan;
 pub mod reconcile_order;
 pub mod replay;
+pub mod rollout;
 pub mod steps;
 pub mod testing;
 pub mod weight;

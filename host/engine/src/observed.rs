@@ -19,6 +19,16 @@ pub struct ReplicaSetState {
     pub available: i32,
     /// The `scale-down-deadline` annotation, when the controller set one.
     pub scale_down_deadline: Option<DateTime<Utc>>,
+    /// Its name (conditions and events name the new ReplicaSet).
+    pub name: String,
+    /// `status.readyReplicas`.
+    pub ready: i32,
+    /// `metadata.creationTimestamp`: a rollback window counts the ReplicaSets created between
+    /// the new one and the stable one.
+    pub created: Option<DateTime<Utc>>,
+    /// It belongs to an Experiment (the `experiment-name` annotation): never counted as a
+    /// revision of the rollout.
+    pub from_experiment: bool,
 }
 
 impl ReplicaSetState {
@@ -29,7 +39,8 @@ impl ReplicaSetState {
             spec_replicas: replicas,
             status_replicas: replicas,
             available: replicas,
-            scale_down_deadline: None,
+            ready: replicas,
+            ..Default::default()
         }
     }
 
@@ -40,7 +51,8 @@ impl ReplicaSetState {
             spec_replicas: spec,
             status_replicas: spec,
             available,
-            scale_down_deadline: None,
+            ready: available,
+            ..Default::default()
         }
     }
 }
@@ -81,8 +93,13 @@ impl ObservedReplicaSets {
         self.sum(|r| r.available)
     }
 
+    /// Every ReplicaSet once: the new one, the stable one when distinct, the older ones.
+    pub fn all(&self) -> impl Iterator<Item = &ReplicaSetState> {
+        self.new_rs.iter().chain(self.distinct_stable()).chain(&self.older)
+    }
+
     /// Σ `field` over every ReplicaSet (the stable counted once), saturating.
-    fn sum(&self, field: impl Fn(&ReplicaSetState) -> i32) -> i32 {
-        self.new_rs.iter().chain(self.distinct_stable()).chain(&self.older).map(field).fold(0, i32::saturating_add)
+    pub fn sum(&self, field: impl Fn(&ReplicaSetState) -> i32) -> i32 {
+        self.all().map(field).fold(0, i32::saturating_add)
     }
 }

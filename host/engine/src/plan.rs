@@ -4,14 +4,16 @@
 //! ([`desired_now`]) and "walk the whole update from a fresh start" ([`walk`]): stable at full
 //! scale and available, pods ready at once, one ReplicaSet change per reconcile (older
 //! ReplicaSets together, as Argo does), pauses, analyses and experiments treated as promoted or
-//! successful, scale-down delays treated as elapsed. Both call the same functions as the
-//! controller ([`crate::reconcile_order::canary_scaling`] and friends).
+//! successful, scale-down delays treated as elapsed. The walk is the controller's own decision
+//! ([`crate::rollout::reconcile`]) in a loop over a simulated cluster; [`desired_now`] calls the
+//! scaling decision it makes ([`crate::reconcile_order::canary_scaling`]).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use aviary_api::AnalysisPhase;
 use aviary_api::rollout::{CanaryStep, Rollout};
-use aviary_api::rollout_status::{RolloutStatus, TrafficWeights, WeightDestination};
+use aviary_api::rollout_status::{PauseReason, RolloutStatus, TrafficWeights, WeightDestination};
 use aviary_api::validation::validate_rollout;
 
 use crate::bluegreen;
@@ -19,8 +21,8 @@ use crate::canary::desired_counts;
 use crate::error::EngineError;
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::reconcile_order::{ReplicaSetRole, ScaleAction, canary_scaling, older_scaling, scale_down_deadline};
-use crate::steps::at_desired_replica_counts;
-use crate::weight::{canary_replicas_or_weight, desired_canary_weight, max_weight};
+use crate::rollout::{self, Observed, PauseContext, RunObservation};
+use crate::weight::{canary_replicas_or_weight, current_step, desired_canary_weight, max_weight};
 
 const STABLE: &str = "stable";
 const CANARY: &str = "canary";
@@ -323,20 +325,27 @@ pub struct Plan {
     pub promotion: PlannedPromotion,
 }
 
+/// The cluster `walk` simulates: the rollout with its status, its ReplicaSets (pods ready at
+/// once), the clock, and the decisions taken so far sorted by step.
 struct Walker {
     ro: Rollout,
     observed: ObservedReplicaSets,
     now: DateTime<Utc>,
-    max: i32,
-    traffic_routed: bool,
-    budget: usize,
+    steps_hash: String,
+    planned: Vec<PlannedStep>,
+    promotion: PlannedPromotion,
 }
 
 impl Walker {
-    fn status(&mut self) -> &mut RolloutStatus {
-        self.ro.status.get_or_insert_with(Default::default)
+    fn status(&self) -> RolloutStatus {
+        self.ro.status.clone().unwrap_or_default()
     }
 
+    fn promoted(&self) -> bool {
+        self.status().stable_rs == CANARY
+    }
+
+    /// Applies a scale action as the cluster would: the pods exist and are available at once.
     fn apply(&mut self, a: &ScaleAction) -> PlanAction {
         let label = label(&self.observed, a.which);
         let target = match a.which {
@@ -348,20 +357,81 @@ impl Walker {
             r.spec_replicas = a.to;
             r.status_replicas = a.to;
             r.available = a.to;
+            r.ready = a.to;
         }
         PlanAction { replica_set: label, from: a.from, to: a.to }
     }
 
-    /// One reconcile: traffic first (recorded at the end of the reconcile), then ReplicaSets.
+    /// What the controller would observe now: analysis steps and experiments succeed.
+    fn observe(&self) -> Observed {
+        let (step, _) = current_step(&self.ro);
+        let run = |phase| RunObservation {
+            record: aviary_api::rollout_status::RolloutAnalysisRunStatus {
+                name: "plan".into(),
+                status: "Successful".into(),
+                message: String::new(),
+            },
+            phase,
+        };
+        Observed {
+            replica_sets: self.observed.clone(),
+            steps_hash: self.steps_hash.clone(),
+            revision: 2,
+            step_run: step.and_then(|s| s.analysis.as_ref()).map(|_| run(AnalysisPhase::Successful)),
+            experiment: step.and_then(|s| s.experiment.as_ref()).map(|_| AnalysisPhase::Successful),
+            ..Default::default()
+        }
+    }
+
+    /// The people around the controller: a pause step is promoted (an indefinite one by
+    /// `kubectl argo rollouts promote`, a timed one by waiting it out), a user pause lifted.
+    fn operate(&mut self) {
+        let mut status = self.status();
+        let Some(pause) = status.pause_conditions.iter().find(|c| c.reason == PauseReason::CanaryPauseStep) else {
+            return;
+        };
+        let timed = current_step(&self.ro).0.and_then(|s| s.pause.as_ref()).and_then(|p| {
+            p.duration
+                .as_ref()
+                .map(|_| crate::clock::after_seconds(pause.start_time.0, i64::from(p.duration_seconds())))
+        });
+        match timed {
+            Some(end) => self.now = self.now.max(crate::clock::after(end, Duration::seconds(1))),
+            None => {
+                status.pause_conditions.clear();
+                self.ro.status = Some(status);
+            }
+        }
+    }
+
+    /// One reconcile of the controller ([`crate::rollout::reconcile`], after the Paused
+    /// conditions' own write); the scale actions are returned.
     fn reconcile(&mut self) -> Vec<PlanAction> {
         self.now = crate::clock::after(self.now, Duration::seconds(1));
-        let new_weights = self.traffic_routed.then(|| {
-            let w = desired_canary_weight(&self.ro, &self.observed);
-            traffic_weights(w, self.max.saturating_sub(w))
-        });
-        let decision = canary_scaling(&self.ro, &self.observed, new_weights.as_ref(), self.now);
-        self.status().canary.weights = new_weights;
-        decision.actions.iter().map(|a| self.apply(a)).collect()
+        if let Some(status) = rollout::paused_conditions_status(&self.ro, self.now) {
+            self.ro.status = Some(status);
+            return Vec::new();
+        }
+        let o = self.observe();
+        let pause = PauseContext::start(&self.ro);
+        let decision = rollout::reconcile(&self.ro, &o, pause, self.now);
+        let actions: Vec<PlanAction> = decision.scale.iter().map(|a| self.apply(a)).collect();
+        let was_promoted = self.promoted();
+        self.ro.status = Some(decision.status);
+        if !was_promoted && self.promoted() {
+            // The canary is the stable now; the previous stable is an older ReplicaSet, kept
+            // until its scale-down deadline (treated as elapsed).
+            let deadline = scale_down_deadline(&self.ro, self.now);
+            if let Some(mut old) = self.observed.stable_rs.take() {
+                old.scale_down_deadline = deadline;
+                self.observed.older.insert(0, old);
+            }
+            self.observed.stable_rs = self.observed.new_rs.clone();
+            if let Some(d) = deadline {
+                self.now = self.now.max(crate::clock::after(d, Duration::seconds(1)));
+            }
+        }
+        actions
     }
 
     fn pods(&self, hash: &str) -> i32 {
@@ -377,40 +447,34 @@ impl Walker {
         self.observed.older.iter().filter(|r| r.pod_template_hash != STABLE).map(|r| r.spec_replicas).sum()
     }
 
-    /// Reconciles until `done` holds and nothing more is scaled (weights may need one extra
-    /// reconcile to be recorded).
-    fn converge(
-        &mut self,
-        field: &str,
-        done: &dyn Fn(&Walker) -> bool,
-    ) -> Result<(Vec<PlanAction>, usize), EngineError> {
-        let mut actions = Vec::new();
-        let mut quiet = 0u32;
-        for r in 1..=self.budget {
-            let acts = self.reconcile();
-            if acts.is_empty() {
-                quiet = quiet.saturating_add(1);
-            } else {
-                quiet = 0;
+    /// Where the actions of a reconcile that started at step `index` belong.
+    fn record(&mut self, index: Option<usize>, actions: Vec<PlanAction>) {
+        match index.and_then(|i| self.planned.get_mut(i)) {
+            Some(step) => {
+                step.actions.extend(actions);
+                step.reconciles = step.reconciles.saturating_add(1);
             }
-            actions.extend(acts);
-            if done(self) && quiet >= 1 {
-                return Ok((actions, r));
-            }
-            if quiet >= 3 && !done(self) {
-                break;
+            None => {
+                self.promotion.actions.extend(actions);
+                self.promotion.reconciles = self.promotion.reconciles.saturating_add(1);
             }
         }
-        Err(EngineError::Stuck {
-            object: object_name(&self.ro),
-            field: field.to_string(),
-            reconciles: self.budget,
-            reason: format!("canary {} / stable {} pods, target not reached", self.pods(CANARY), self.pods(STABLE)),
-        })
+    }
+
+    /// The pods once step `index` is complete.
+    fn close(&mut self, index: usize) {
+        let (canary, stable, older) = (self.pods(CANARY), self.pods(STABLE), self.older_pods());
+        if let Some(step) = self.planned.get_mut(index) {
+            step.canary = canary;
+            step.stable = stable;
+            step.older = older;
+        }
     }
 }
 
-/// Walks the whole update from a fresh start (see the module documentation).
+/// Walks the whole update from a fresh start (see the module documentation): the controller's
+/// own decision ([`crate::rollout::reconcile`]) in a loop over a simulated cluster, from the
+/// moment the new ReplicaSet exists until the previous stable has no pods.
 pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError> {
     check_valid(rollout)?;
     let n = rollout.spec.replicas_or_default();
@@ -419,76 +483,109 @@ pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError
     }
     let mut ro = rollout.clone();
     let max = max_weight(&ro);
+    let steps = ro.spec.canary().map(|c| c.steps.clone()).unwrap_or_default();
+    let count = i32::try_from(steps.len()).unwrap_or(i32::MAX);
+    let steps_hash = aviary_api::hash::step_hash(&ro).map_err(|e| EngineError::BadInput {
+        source_name: object_name(rollout),
+        field: "spec.strategy.canary.steps".into(),
+        reason: e.to_string(),
+    })?;
     let traffic_routed = ro.spec.canary().is_some_and(|c| c.traffic_routing.is_some());
+    // The previous update is done: the stable runs the previous template at full scale, and
+    // the new template's ReplicaSet has just been created.
     ro.status = Some(RolloutStatus {
         stable_rs: STABLE.to_string(),
-        current_pod_hash: CANARY.to_string(),
-        current_step_index: Some(0),
+        current_pod_hash: STABLE.to_string(),
+        current_step_hash: steps_hash.clone(),
+        current_step_index: (count > 0).then_some(count),
+        observed_generation: ro.metadata.generation.unwrap_or(0).to_string(),
         canary: aviary_api::rollout_status::CanaryStatus {
             weights: traffic_routed.then(|| traffic_weights(0, max)),
             ..Default::default()
         },
         ..Default::default()
     });
-    let steps = ro.spec.canary().map(|c| c.steps.clone()).unwrap_or_default();
     let mut w = Walker {
         ro,
         observed: ObservedReplicaSets {
-            new_rs: Some(ReplicaSetState::new(CANARY, 0, 0)),
-            stable_rs: Some(ReplicaSetState::ready(STABLE, n)),
+            new_rs: Some(ReplicaSetState { name: CANARY.into(), ..ReplicaSetState::new(CANARY, 0, 0) }),
+            stable_rs: Some(ReplicaSetState { name: STABLE.into(), ..ReplicaSetState::ready(STABLE, n) }),
             older: vec![],
         },
         now: start,
-        max,
-        traffic_routed,
-        budget: usize::try_from(n).unwrap_or(0).saturating_mul(4).saturating_add(16),
+        steps_hash,
+        planned: steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| PlannedStep {
+                index,
+                step: step.clone(),
+                actions: Vec::new(),
+                canary: 0,
+                stable: 0,
+                older: 0,
+                reconciles: 0,
+                weight: 0,
+            })
+            .collect(),
+        promotion: PlannedPromotion { actions: Vec::new(), canary: 0, stable: 0, reconciles: 0 },
     };
-    let mut planned = Vec::with_capacity(steps.len());
-    for (i, step) in steps.iter().enumerate() {
-        w.status().current_step_index = Some(i as i32);
-        let weight = canary_replicas_or_weight(&w.ro, &w.observed).weight;
-        let scaling_step = step.set_weight.is_some() || step.set_canary_scale.is_some();
-        let field = format!("spec.strategy.canary.steps[{i}]");
-        let (actions, reconciles) =
-            w.converge(&field, &|w: &Walker| !scaling_step || at_desired_replica_counts(&w.ro, &w.observed, None))?;
-        planned.push(PlannedStep {
-            index: i,
-            step: step.clone(),
-            actions,
-            canary: w.pods(CANARY),
-            stable: w.pods(STABLE),
-            older: w.older_pods(),
-            reconciles,
-            weight,
-        });
+    let budget = usize::try_from(n).unwrap_or(0).saturating_add(steps.len()).saturating_mul(8).saturating_add(64);
+    let mut quiet = 0u32;
+    let mut last: Option<usize> = None;
+    for _ in 0..budget {
+        // The step this reconcile starts at, once the update has started (the first reconcile
+        // resets the previous update's step index).
+        let started = w.status().current_pod_hash == CANARY;
+        let index = if started && !w.promoted() {
+            w.status().current_step_index.and_then(|i| usize::try_from(i).ok()).filter(|i| *i < steps.len())
+        } else {
+            None
+        };
+        if index != last {
+            // The previous step is complete: its pods are the ones before this reconcile.
+            if let Some(prev) = last {
+                w.close(prev);
+            }
+            if let Some(i) = index {
+                let weight = canary_replicas_or_weight(&w.ro, &w.observed).weight;
+                if let Some(step) = w.planned.get_mut(i) {
+                    step.weight = weight;
+                }
+            }
+            last = index;
+        }
+        let before = w.status();
+        let actions = w.reconcile();
+        let changed = !actions.is_empty() || w.status() != before;
+        if started || !actions.is_empty() {
+            w.record(index, actions);
+        }
+        w.operate();
+        quiet = if changed { 0 } else { quiet.saturating_add(1) };
+        if w.promoted() && w.pods(STABLE) == 0 && quiet >= 1 {
+            return Ok(Plan {
+                replicas: n,
+                max_weight: max,
+                promotion: PlannedPromotion { canary: w.pods(CANARY), stable: w.pods(STABLE), ..w.promotion },
+                steps: w.planned,
+            });
+        }
+        if quiet >= 3 {
+            break;
+        }
     }
-    // Past the last step: the canary goes to full weight, then becomes the stable.
-    w.status().current_step_index = Some(steps.len() as i32);
-    let (mut actions, mut reconciles) =
-        w.converge("spec.strategy.canary", &|w: &Walker| at_desired_replica_counts(&w.ro, &w.observed, None))?;
-    let deadline = scale_down_deadline(&w.ro, w.now);
-    {
-        let st = w.status();
-        st.stable_rs = CANARY.to_string();
-        st.current_step_index = Some(steps.len() as i32);
-    }
-    if let Some(mut old) = w.observed.stable_rs.take() {
-        old.scale_down_deadline = deadline;
-        w.observed.older.insert(0, old);
-    }
-    w.observed.stable_rs = w.observed.new_rs.clone();
-    // Scale-down delays are treated as elapsed.
-    if let Some(d) = deadline {
-        w.now = w.now.max(d);
-    }
-    let (more, r) = w.converge("spec.strategy.canary", &|w: &Walker| w.pods(STABLE) == 0)?;
-    actions.extend(more);
-    reconciles = reconciles.saturating_add(r);
-    Ok(Plan {
-        replicas: n,
-        max_weight: max,
-        steps: planned,
-        promotion: PlannedPromotion { actions, canary: w.pods(CANARY), stable: w.pods(STABLE), reconciles },
+    let field = match w.status().current_step_index {
+        Some(i) if !w.promoted() && usize::try_from(i).is_ok_and(|i| i < steps.len()) => {
+            format!("spec.strategy.canary.steps[{i}]")
+        }
+        _ => "spec.strategy.canary".to_string(),
+    };
+    Err(EngineError::Stuck {
+        object: object_name(&w.ro),
+        field,
+        reconciles: budget,
+        reason: format!("canary {} / stable {} pods, target not reached", w.pods(CANARY), w.pods(STABLE)),
     })
 }
 

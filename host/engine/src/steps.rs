@@ -203,14 +203,14 @@ mod tests {
                 spec_replicas: new.0,
                 available: new.1,
                 status_replicas: new.2,
-                scale_down_deadline: None,
+                ..Default::default()
             }),
             stable_rs: Some(ReplicaSetState {
                 pod_template_hash: "stable".into(),
                 spec_replicas: stable.0,
                 available: stable.1,
                 status_replicas: stable.2,
-                scale_down_deadline: None,
+                ..Default::default()
             }),
             older: vec![],
         }

@@ -10,16 +10,18 @@ use aviary_api::rollout::RolloutAnalysis;
 use aviary_api::rollout_status::{PauseReason, RolloutAnalysisRunStatus};
 use aviary_api::{AnalysisPhase, Rollout};
 use aviary_engine::analysis::args::{build_rollout_args, merge_args};
+use aviary_engine::rollout::RunObservation;
 use aviary_engine::weight::current_step;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::pause::{PauseContext, condition};
 use super::replicasets::{HASH_LABEL, REVISION, Roles, hash, owner_reference, revision};
 use crate::context::Context;
 use crate::error::{Error, is_already_exists, is_not_found};
+use aviary_engine::rollout::PauseContext;
+use aviary_engine::rollout::pause::condition;
 
 /// Label: which part of the rollout a run serves.
 pub const ROLLOUT_TYPE: &str = "rollout-type";
@@ -52,6 +54,11 @@ pub fn run_status(run: &AnalysisRun) -> RolloutAnalysisRunStatus {
             message: s.message.clone(),
         },
     }
+}
+
+/// A current run as the engine's decision needs it.
+pub fn observation(run: &AnalysisRun) -> RunObservation {
+    RunObservation { record: run_status(run), phase: phase(run) }
 }
 
 fn phase(run: &AnalysisRun) -> AnalysisPhase {

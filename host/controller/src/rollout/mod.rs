@@ -4,7 +4,6 @@ pub mod analysis;
 pub mod canary;
 pub mod conditions;
 pub mod ephemeral;
-pub mod pause;
 pub mod references;
 pub mod replicasets;
 pub mod restart;
@@ -15,7 +14,6 @@ use std::time::Duration;
 
 use aviary_api::Rollout;
 use aviary_api::validation::{FieldError, validate_rollout};
-use aviary_engine::phase::rollout_phase;
 use chrono::Utc;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
@@ -130,32 +128,14 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
     None
 }
 
-/// Argo's `createInvalidRolloutCondition`: the InvalidSpec condition (phase Degraded, the
-/// message), replaced when the reason the spec is invalid changes. No Event, as Argo.
+/// Argo's `createInvalidRolloutCondition` (decided by
+/// [`aviary_engine::rollout::invalid_spec_status`]): the InvalidSpec condition, phase Degraded,
+/// written when it changes. No Event, as Argo.
 async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String) -> Result<Action, Error> {
-    let now = Utc::now();
-    let mut next = rollout.clone();
-    let status = next.status.get_or_insert_with(Default::default);
-    let previous = conditions::get(status, conditions::kind::INVALID_SPEC).cloned();
-    let changed = previous.as_ref().is_none_or(|c| c.message != message);
-    if changed {
-        conditions::remove(status, conditions::kind::INVALID_SPEC);
-        let condition = conditions::new(
-            conditions::kind::INVALID_SPEC,
-            "True",
-            conditions::reason::INVALID_SPEC,
-            message.clone(),
-            now,
-        );
-        conditions::set(status, condition);
-    }
-    status.observed_generation = rollout.metadata.generation.unwrap_or(0).to_string();
-    let pm = rollout_phase(&next);
-    if let Some(st) = next.status.as_mut() {
-        st.phase = Some(pm.phase);
-        st.message = pm.message;
-    }
-    if next.status != rollout.status {
+    let (status, changed) = aviary_engine::rollout::invalid_spec_status(rollout, &message, Utc::now());
+    if rollout.status.as_ref() != Some(&status) {
+        let mut next = rollout.clone();
+        next.status = Some(status);
         let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
         let how = crate::status_write::Write::Patch;
         crate::status_write::write_status(&api, rollout, &next, how, &ctx.status_subresources.rollout)

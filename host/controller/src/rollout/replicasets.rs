@@ -63,21 +63,7 @@ pub fn revision(meta: &ObjectMeta) -> i64 {
     meta.annotations.as_ref().and_then(|a| a.get(REVISION)).and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
-/// A label selector in the API's query form (`k=v,k2 in (a,b),!k3`): `status.selector`, and the
-/// selector pods are listed with.
-pub fn selector_string(sel: &LabelSelector) -> String {
-    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
-    for e in sel.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        parts.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            _ => format!("!{}", e.key),
-        });
-    }
-    parts.join(",")
-}
+pub use aviary_engine::rollout::selector_string;
 
 /// The Rollout's ReplicaSets sorted into the roles the decisions use.
 #[derive(Debug, Default, Clone)]
@@ -137,6 +123,10 @@ pub fn state(rs: &ReplicaSet) -> ReplicaSetState {
             .get(SCALE_DOWN_DEADLINE)
             .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
             .map(|d| d.with_timezone(&Utc)),
+        name: rs.name_any(),
+        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        created: rs.metadata.creation_timestamp.as_ref().and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0)),
+        from_experiment: rs.annotations().get(EXPERIMENT_NAME).is_some_and(|n| !n.is_empty()),
     }
 }
 

@@ -1,13 +1,14 @@
 //! What a reconcile decides about pausing and aborting, applied to the status at the end
-//! (Argo's `pauseContext`): several parts of a reconcile may add or remove a pause reason or an
-//! abort, and the status is computed once from all of them.
+//! (Argo's `pauseContext`): several parts of a reconcile (the analysis runs, the pause step, the
+//! progress deadline, a full promotion) may add or remove a pause reason or an abort, and the
+//! status is computed once from all of them.
 
 use aviary_api::rollout_status::{PauseCondition, PauseReason, RolloutStatus};
 use aviary_api::{Rollout, Time};
 use chrono::{DateTime, Utc};
 
 /// Pause and abort decisions of one reconcile.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PauseContext {
     add: Vec<PauseReason>,
     remove: Vec<PauseReason>,
@@ -19,6 +20,20 @@ pub struct PauseContext {
 }
 
 impl PauseContext {
+    /// The decisions a reconcile starts with: a fully promoted rollout cannot be aborted, so an
+    /// abort left on one is lifted before anything else looks at it.
+    pub fn start(rollout: &Rollout) -> Self {
+        let mut pause = Self::default();
+        if let Some(status) = &rollout.status
+            && !status.stable_rs.is_empty()
+            && status.stable_rs == status.current_pod_hash
+            && status.abort
+        {
+            pause.remove_abort();
+        }
+        pause
+    }
+
     /// Whether an Inconclusive analysis (or a pause step) added a pause in this reconcile.
     pub fn has_add_pause(&self) -> bool {
         !self.add.is_empty()

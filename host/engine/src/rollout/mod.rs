@@ -1,0 +1,213 @@
+//! One reconcile of a canary Rollout, decided.
+//!
+//! The controller observes (the ReplicaSets, the current AnalysisRuns and what their outcome
+//! asks for, the pod restarts it made), calls [`reconcile`], and applies the answer: the
+//! ReplicaSets to scale, the status to write, the events to record, when to look again.
+//! `aviary plan` feeds the same function a simulated cluster, so what it prints is what the
+//! controller does. Every rule about the step index, full promotion, pause and abort handling,
+//! the progress deadline, the Progressing, Available, Healthy, Completed and Paused conditions,
+//! the phase and the message is decided here ([`canary`], [`crate::conditions`],
+//! [`crate::phase`]); the writes that end a reconcile early have their own small functions
+//! ([`paused_conditions_status`], [`invalid_spec_status`], [`created_replica_set_status`],
+//! [`found_new_replica_set`]).
+
+mod canary;
+mod describe;
+pub mod pause;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use aviary_api::rollout_status::{
+    RolloutAnalysisRunStatus, RolloutCondition, RolloutStatus, TrafficWeights, WeightDestination,
+};
+use aviary_api::{AnalysisPhase, Rollout, Time};
+use chrono::{DateTime, Utc};
+
+use crate::conditions::{self as cond, Event, kind, reason};
+use crate::observed::ObservedReplicaSets;
+use crate::phase::rollout_phase;
+use crate::reconcile_order::{ScaleAction, canary_scaling};
+use crate::weight::{desired_canary_weight, max_weight};
+
+pub use describe::{selector_string, step_string};
+pub use pause::PauseContext;
+
+/// An AnalysisRun the rollout keeps as current, as the decision needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunObservation {
+    /// What the rollout's status records of it (name, phase as text, message).
+    pub record: RolloutAnalysisRunStatus,
+    /// Its phase.
+    pub phase: AnalysisPhase,
+}
+
+/// What the controller observed and did before the decision, for one reconcile.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// The rollout's ReplicaSets by role. The new one exists: the controller creates it first
+    /// ([`created_replica_set_status`]) and decides on the next reconcile.
+    pub replica_sets: ObservedReplicaSets,
+    /// The hash of the canary steps as they are now (`status.currentStepHash`).
+    pub steps_hash: String,
+    /// The Rollout's `rollout.argoproj.io/revision`.
+    pub revision: i64,
+    /// `status.restartedAt` after the pod restarts of this reconcile.
+    pub restarted_at: Option<Time>,
+    /// The current step's AnalysisRun, after this reconcile created or cancelled runs.
+    pub step_run: Option<RunObservation>,
+    /// The background AnalysisRun, likewise.
+    pub background_run: Option<RunObservation>,
+    /// The current step's Experiment phase (experiments are not run by the controller yet;
+    /// `aviary plan` treats them as successful).
+    pub experiment: Option<AnalysisPhase>,
+}
+
+/// What one reconcile does.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RolloutDecision {
+    /// ReplicaSets to scale, in order, before the status is written.
+    pub scale: Vec<ScaleAction>,
+    /// The status to write (phase and message included); unchanged means no write.
+    pub status: RolloutStatus,
+    /// Events to record once the status is written.
+    pub events: Vec<Event>,
+    /// Look again this soon (a timed pause, the progress deadline, the next step, a
+    /// scale-down deadline); `None`: only on a change or the resync.
+    pub requeue_after: Option<Duration>,
+}
+
+/// Argo's `PodTemplateOrStepsChanged`: a new template or new steps only reset the status in this
+/// reconcile (nothing else is acted on until the next one).
+pub fn must_reset(rollout: &Rollout, o: &Observed) -> bool {
+    let Some(status) = &rollout.status else { return true };
+    let steps_changed = status.current_step_hash.is_empty() || status.current_step_hash != o.steps_hash;
+    let template_changed = !status.current_pod_hash.is_empty()
+        && o.replica_sets.new_rs.as_ref().is_some_and(|rs| rs.pod_template_hash != status.current_pod_hash);
+    steps_changed || template_changed
+}
+
+/// Argo's `shouldCancelCurrentAnalysis` for a canary: fully promoted, aborted, promoting fully,
+/// rolling back fast or deploying for the first time, the current runs are cancelled and no
+/// new ones are created.
+pub fn skip_analysis(rollout: &Rollout, o: &Observed, pause: &PauseContext, now: DateTime<Utc>) -> bool {
+    let status = rollout.status.clone().unwrap_or_default();
+    let fully_promoted = !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash;
+    fully_promoted
+        || pause.is_aborted(rollout)
+        || status.promote_full
+        || canary::Decider::new(rollout, o, pause.clone(), now).is_fast_rollback()
+        || status.stable_rs.is_empty()
+}
+
+/// Decides one canary reconcile, from the analysis runs on (Argo's `rolloutCanary` after
+/// `reconcileAnalysisRuns`): a reset after a change of template or steps; else, unless an
+/// analysis paused the rollout, the one ReplicaSet change of this reconcile or, with none, the
+/// pause step; then the status (`syncRolloutStatusCanary`, `persistRolloutStatus`).
+///
+/// `pause` holds what the analysis runs decided (an Inconclusive pause, an abort), started from
+/// [`PauseContext::start`].
+pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: DateTime<Utc>) -> RolloutDecision {
+    let mut d = canary::Decider::new(rollout, o, pause, now);
+    if must_reset(rollout, o) {
+        return d.sync_status(true);
+    }
+    // With traffic routing, the weight is set before the analysis runs and the ReplicaSets
+    // (Argo's `reconcileTrafficRouting`), and recorded in the status at the end.
+    let new_weights = rollout.spec.canary().and_then(|c| c.traffic_routing.as_ref()).map(|_| {
+        let max = max_weight(rollout);
+        let canary = desired_canary_weight(rollout, &o.replica_sets);
+        TrafficWeights {
+            canary: WeightDestination { weight: canary, ..Default::default() },
+            stable: WeightDestination { weight: max.saturating_sub(canary), ..Default::default() },
+            ..Default::default()
+        }
+    });
+    d.weights = Some(new_weights.clone());
+    if d.pause.has_add_pause() {
+        return d.sync_status(false);
+    }
+    let scaling = canary_scaling(rollout, &o.replica_sets, new_weights.as_ref(), now);
+    if let Some(at) = scaling.requeue_at {
+        d.requeue_in(canary::until(now, at));
+    }
+    let scaled = scaling.actions.iter().any(|a: &ScaleAction| a.from != a.to);
+    d.scale = scaling.actions;
+    if !scaled {
+        d.reconcile_pause_step();
+    }
+    d.sync_status(false)
+}
+
+/// The status with its observed generation, phase and message brought up to date: what every
+/// early write of a reconcile carries.
+fn with_phase(rollout: &Rollout, mut status: RolloutStatus) -> RolloutStatus {
+    status.observed_generation = rollout.metadata.generation.unwrap_or(0).to_string();
+    let mut next = rollout.clone();
+    next.status = Some(status);
+    let pm = rollout_phase(&next);
+    let mut status = next.status.unwrap_or_default();
+    status.phase = Some(pm.phase);
+    status.message = pm.message;
+    status
+}
+
+/// Argo's `checkPausedConditions`, run first in every reconcile: when the Paused or Progressing
+/// condition must follow a pause, resume or retry, the status to write (Argo writes it and ends
+/// the reconcile there); `None` when nothing changes.
+pub fn paused_conditions_status(rollout: &Rollout, now: DateTime<Utc>) -> Option<RolloutStatus> {
+    let updates = cond::paused_conditions(rollout, now);
+    if updates.is_empty() {
+        return None;
+    }
+    let mut status = rollout.status.clone().unwrap_or_default();
+    for c in updates {
+        cond::set(&mut status, c);
+    }
+    Some(with_phase(rollout, status))
+}
+
+/// Argo's `createInvalidRolloutCondition`: the status with the InvalidSpec condition (phase
+/// Degraded, the message), the condition replaced when the reason the spec is invalid changes.
+/// The flag says whether the message is new (worth a log line; Argo records no event).
+pub fn invalid_spec_status(rollout: &Rollout, message: &str, now: DateTime<Utc>) -> (RolloutStatus, bool) {
+    let mut status = rollout.status.clone().unwrap_or_default();
+    let changed = cond::get(&status, kind::INVALID_SPEC).is_none_or(|c| c.message != message);
+    if changed {
+        cond::remove(&mut status, kind::INVALID_SPEC);
+        cond::set(&mut status, cond::new(kind::INVALID_SPEC, "True", reason::INVALID_SPEC, message, now));
+    }
+    (with_phase(rollout, status), changed)
+}
+
+/// Argo's `createDesiredReplicaSet`: once the ReplicaSet of a new template exists, the status
+/// records it in the Progressing condition (written whole; the next reconcile acts on it).
+pub fn created_replica_set_status(rollout: &Rollout, name: &str, now: DateTime<Utc>) -> RolloutStatus {
+    let mut status = rollout.status.clone().unwrap_or_default();
+    cond::set(
+        &mut status,
+        cond::new(
+            kind::PROGRESSING,
+            "True",
+            reason::NEW_REPLICA_SET_CREATED,
+            format!("Created new replica set {name:?}"),
+            now,
+        ),
+    );
+    status
+}
+
+/// Argo's `getAllReplicaSetsAndSyncRevision`: a status with no Progressing condition gets one
+/// naming the existing new ReplicaSet.
+pub fn found_new_replica_set(status: &RolloutStatus, name: &str, now: DateTime<Utc>) -> Option<RolloutCondition> {
+    cond::get(status, kind::PROGRESSING).is_none().then(|| {
+        cond::new(
+            kind::PROGRESSING,
+            "True",
+            reason::FOUND_NEW_REPLICA_SET,
+            format!("Found new replica set {name:?}"),
+            now,
+        )
+    })
+}
