@@ -8,6 +8,8 @@ mod common;
 fn bench(c: &mut Criterion) {
     let (ro, observed) = common::basic_case();
     c.bench_function("reconcile/basic-canary", |b| b.iter(|| common::reconcile(&ro, &observed, common::now())));
+    let (ro, observed) = common::reference_case();
+    c.bench_function("reconcile/reference-canary", |b| b.iter(|| common::reconcile(&ro, &observed, common::now())));
     let (ro, observed) = common::traffic_case();
     c.bench_function("reconcile/traffic-routed-dynamic", |b| {
         b.iter(|| common::reconcile(&ro, &observed, common::now()))

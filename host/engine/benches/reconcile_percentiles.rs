@@ -48,6 +48,8 @@ fn main() {
     measure("timer overhead (empty)", &|| 0);
     let (ro, observed) = common::basic_case();
     measure("reconcile/basic-canary", &|| common::reconcile(&ro, &observed, common::now()));
+    let (ro, observed) = common::reference_case();
+    measure("reconcile/reference-canary", &|| common::reconcile(&ro, &observed, common::now()));
     let (ro, observed) = common::traffic_case();
     measure("reconcile/traffic-routed-dynamic", &|| common::reconcile(&ro, &observed, common::now()));
 }

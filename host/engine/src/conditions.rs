@@ -154,7 +154,7 @@ fn generation(rollout: &Rollout) -> String {
 /// the old pods are gone; for blue-green, the services select it).
 pub fn healthy(rollout: &Rollout, new: &RolloutStatus) -> bool {
     let replicas = rollout.spec.replicas_or_default();
-    let old = rollout.status.clone().unwrap_or_default();
+    let old = crate::weight::status(rollout);
     let mut completed_strategy = true;
     if let Some(bg) = rollout.spec.blue_green() {
         let active = new.blue_green.active_selector == new.current_pod_hash;
@@ -175,7 +175,7 @@ pub fn healthy(rollout: &Rollout, new: &RolloutStatus) -> bool {
 /// Argo's `RolloutProgressing`: more updated, ready or available pods, fewer old pods, or (canary)
 /// a new stable, step or steps, or (blue-green) a service switched.
 pub fn progressing(rollout: &Rollout, new: &RolloutStatus) -> bool {
-    let old = rollout.status.clone().unwrap_or_default();
+    let old = crate::weight::status(rollout);
     let mut strategy = false;
     if rollout.spec.blue_green().is_some() {
         strategy = old.blue_green.active_selector != new.blue_green.active_selector
@@ -248,7 +248,7 @@ pub struct Observed {
 /// records on the way (`RolloutAborted`, `RolloutNotCompleted`).
 pub fn calculate(rollout: &Rollout, new: &mut RolloutStatus, o: &Observed, now: DateTime<Utc>) -> Vec<Event> {
     let mut events = Vec::new();
-    let old = rollout.status.clone().unwrap_or_default();
+    let old = crate::weight::status(rollout);
     let paused = !new.pause_conditions.is_empty() || rollout.spec.paused;
     let mut became_unhealthy = false;
     if !paused && healthy(rollout, new) {
@@ -326,7 +326,7 @@ pub fn calculate(rollout: &Rollout, new: &mut RolloutStatus, o: &Observed, now: 
 /// conditions to set, in Argo's order; when there are any, Argo writes them and ends the
 /// reconcile there.
 pub fn paused_conditions(rollout: &Rollout, now: DateTime<Utc>) -> Vec<RolloutCondition> {
-    let st = rollout.status.clone().unwrap_or_default();
+    let st = crate::weight::status(rollout);
     let progressing = get(&st, kind::PROGRESSING);
     let progressing_paused = progressing.is_some_and(|c| c.reason == reason::PAUSED);
     let paused = !st.pause_conditions.is_empty() || rollout.spec.paused;

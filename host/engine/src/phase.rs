@@ -1,8 +1,8 @@
 //! The rollout phase and message (reference §1.4; Argo `CalculateRolloutPhase`,
 //! `GetRolloutPhase`). Checks run in order and the first match wins.
 
-use aviary_api::rollout::Rollout;
-use aviary_api::rollout_status::RolloutPhase;
+use aviary_api::rollout::{Rollout, RolloutSpec};
+use aviary_api::rollout_status::{RolloutPhase, RolloutStatus};
 
 use crate::weight::status;
 
@@ -29,8 +29,12 @@ fn pm(phase: RolloutPhase, message: impl Into<String>) -> PhaseAndMessage {
 /// Argo's `CalculateRolloutPhase`: what the controller writes into `status.phase` and
 /// `status.message` from the spec and the status it just computed.
 pub fn rollout_phase(rollout: &Rollout) -> PhaseAndMessage {
-    let spec = &rollout.spec;
-    let st = status(rollout);
+    phase_of(&rollout.spec, status(rollout))
+}
+
+/// [`rollout_phase`] of a spec and a status the controller is about to write, without
+/// assembling a Rollout for it.
+pub fn phase_of(spec: &RolloutSpec, st: &RolloutStatus) -> PhaseAndMessage {
     for cond in &st.conditions {
         // Argo prefixes the message with the condition type or reason.
         if cond.type_ == CONDITION_INVALID_SPEC {

@@ -1,18 +1,18 @@
-//! The reconcile measured by both benchmarks: one canary decision, types already parsed.
+//! The reconcile measured by both benchmarks: one whole canary reconcile decision
+//! ([`aviary_engine::rollout::reconcile`]: scaling, step, pause and abort, conditions, phase,
+//! events), types already parsed and the ReplicaSets summarised.
 
 use std::hint::black_box;
 
 use aviary_api::rollout::Rollout;
 use aviary_engine::observed::{ObservedReplicaSets, ReplicaSetState};
-use aviary_engine::phase::rollout_phase;
-use aviary_engine::reconcile_order::canary_scaling;
-use aviary_engine::steps::{StepContext, completed_current_step};
+use aviary_engine::rollout::{Observed, PauseContext};
 use aviary_engine::testing::RolloutBuilder;
 use chrono::{DateTime, Utc};
 
 /// A mid-update basic canary: 10 replicas, 8 steps, at setWeight 40 with the stable still at 8,
 /// one older ReplicaSet draining.
-pub fn basic_case() -> (Rollout, ObservedReplicaSets) {
+pub fn basic_case() -> (Rollout, Observed) {
     let ro = RolloutBuilder::canary(10)
         .with_pods()
         .set_weight(20)
@@ -30,11 +30,11 @@ pub fn basic_case() -> (Rollout, ObservedReplicaSets) {
         stable_rs: Some(ReplicaSetState::ready("stable", 8)),
         older: vec![ReplicaSetState::ready("old", 1)],
     };
-    (ro, observed)
+    observe(ro, observed)
 }
 
 /// A traffic-routed canary with dynamic stable scaling, mid-update.
-pub fn traffic_case() -> (Rollout, ObservedReplicaSets) {
+pub fn traffic_case() -> (Rollout, Observed) {
     let ro = RolloutBuilder::canary(10)
         .with_pods()
         .traffic_routing()
@@ -51,15 +51,43 @@ pub fn traffic_case() -> (Rollout, ObservedReplicaSets) {
         stable_rs: Some(ReplicaSetState::ready("stable", 10)),
         older: vec![],
     };
-    (ro, observed)
+    observe(ro, observed)
 }
 
-/// One reconcile's decisions: the ReplicaSet change, whether the step is done, the phase.
-pub fn reconcile(ro: &Rollout, observed: &ObservedReplicaSets, now: DateTime<Utc>) -> usize {
-    let scaling = canary_scaling(black_box(ro), black_box(observed), None, now);
-    let done = completed_current_step(ro, observed, &StepContext::default(), now);
-    let phase = rollout_phase(ro);
-    black_box(scaling.actions.len() + usize::from(done) + phase.message.len())
+/// The reference canary of issue 16's target: 10 replicas, setWeight 25, pause, 50, pause, 100,
+/// at `setWeight: 50` with the stable scaled to 5 and the canary still at 3.
+pub fn reference_case() -> (Rollout, Observed) {
+    let ro = RolloutBuilder::canary(10)
+        .with_pods()
+        .set_weight(25)
+        .pause()
+        .set_weight(50)
+        .pause()
+        .set_weight(100)
+        .index(2)
+        .build();
+    let observed = ObservedReplicaSets {
+        new_rs: Some(ReplicaSetState::ready("canary", 3)),
+        stable_rs: Some(ReplicaSetState::ready("stable", 5)),
+        older: vec![],
+    };
+    observe(ro, observed)
+}
+
+/// The rollout as the controller sees it mid-update (its steps hash recorded, so that the
+/// reconcile acts instead of resetting) and what it observed.
+fn observe(mut ro: Rollout, replica_sets: ObservedReplicaSets) -> (Rollout, Observed) {
+    let steps_hash = aviary_api::hash::step_hash(&ro).unwrap_or_default();
+    if let Some(st) = ro.status.as_mut() {
+        st.current_step_hash = steps_hash.clone();
+    }
+    (ro, Observed { replica_sets, steps_hash, revision: 2, ..Default::default() })
+}
+
+/// One whole reconcile decision.
+pub fn reconcile(ro: &Rollout, observed: &Observed, now: DateTime<Utc>) -> usize {
+    let d = aviary_engine::rollout::reconcile(black_box(ro), black_box(observed), PauseContext::start(ro), now);
+    black_box(d.scale.len() + d.events.len() + d.status.message.len())
 }
 
 /// A fixed `now`.

@@ -13,7 +13,7 @@ use super::pause::{PauseContext, condition};
 use super::{Observed, RolloutDecision};
 use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::ReplicaSetState;
-use crate::phase::rollout_phase;
+use crate::phase::phase_of;
 use crate::reconcile_order::ScaleAction;
 use crate::steps::{
     PauseState, StepContext, completed_current_step, pause_step_ends_at, replica_progress_threshold_met,
@@ -52,8 +52,8 @@ impl<'a> Decider<'a> {
         Self { rollout, o, pause, now, scale: Vec::new(), weights: None, events: Vec::new(), requeue: None }
     }
 
-    fn status(&self) -> RolloutStatus {
-        self.rollout.status.clone().unwrap_or_default()
+    fn status(&self) -> &'a RolloutStatus {
+        crate::weight::status(self.rollout)
     }
 
     fn steps(&self) -> i32 {
@@ -96,7 +96,7 @@ impl<'a> Decider<'a> {
     /// `resetRolloutStatus` after a change of template or steps.
     pub(super) fn sync_status(mut self, reset: bool) -> RolloutDecision {
         let old = self.status();
-        let mut s = self.base_status(&old);
+        let mut s = self.base_status(old);
         let steps = self.steps();
         let (_, mut index) = current_step(self.rollout);
 
@@ -309,13 +309,11 @@ impl<'a> Decider<'a> {
         {
             self.requeue_in(until(self.now, at).saturating_add(DEADLINE_SLACK));
         }
-        let mut next = self.rollout.clone();
-        next.status = Some(s);
-        let pm = rollout_phase(&next);
-        let mut status = next.status.unwrap_or_default();
+        let pm = phase_of(&self.rollout.spec, &s);
+        let mut status = s;
         status.phase = Some(pm.phase);
         status.message = pm.message;
-        self.events.extend(cond::state_change_events(&old, &status));
+        self.events.extend(cond::state_change_events(old, &status));
         RolloutDecision { scale: self.scale, status, events: self.events, requeue_after: self.requeue }
     }
 
@@ -328,7 +326,7 @@ impl<'a> Decider<'a> {
         if cond::progressing(self.rollout, s) || self.indefinite_step() || self.waiting_for_scale_down() {
             return;
         }
-        if !cond::timed_out(self.rollout, &self.status(), self.now) {
+        if !cond::timed_out(self.rollout, self.status(), self.now) {
             return;
         }
         let message = match self.new_rs() {
@@ -348,7 +346,7 @@ impl<'a> Decider<'a> {
         current_step(self.rollout)
             .0
             .is_some_and(|s| s.analysis.is_some() || s.experiment.is_some() || s.pause.is_some())
-            || cond::get(&self.status(), kind::PAUSED).is_some_and(|c| c.status == "True")
+            || cond::get(self.status(), kind::PAUSED).is_some_and(|c| c.status == "True")
     }
 
     /// Argo's `isWaitingForReplicaSetScaleDown`: an old ReplicaSet still has a scale-down deadline.

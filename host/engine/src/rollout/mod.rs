@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 
 use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::ObservedReplicaSets;
-use crate::phase::rollout_phase;
+use crate::phase::phase_of;
 use crate::reconcile_order::{ScaleAction, canary_scaling};
 use crate::weight::{desired_canary_weight, max_weight};
 
@@ -92,7 +92,7 @@ pub fn must_reset(rollout: &Rollout, o: &Observed) -> bool {
 /// rolling back fast or deploying for the first time, the current runs are cancelled and no
 /// new ones are created.
 pub fn skip_analysis(rollout: &Rollout, o: &Observed, pause: &PauseContext, now: DateTime<Utc>) -> bool {
-    let status = rollout.status.clone().unwrap_or_default();
+    let status = crate::weight::status(rollout);
     let fully_promoted = !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash;
     fully_promoted
         || pause.is_aborted(rollout)
@@ -144,10 +144,7 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
 /// early write of a reconcile carries.
 fn with_phase(rollout: &Rollout, mut status: RolloutStatus) -> RolloutStatus {
     status.observed_generation = rollout.metadata.generation.unwrap_or(0).to_string();
-    let mut next = rollout.clone();
-    next.status = Some(status);
-    let pm = rollout_phase(&next);
-    let mut status = next.status.unwrap_or_default();
+    let pm = phase_of(&rollout.spec, &status);
     status.phase = Some(pm.phase);
     status.message = pm.message;
     status

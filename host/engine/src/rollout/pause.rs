@@ -73,7 +73,7 @@ impl PauseContext {
     /// Writes abort, pause conditions and controllerPause into `new`, from the rollout's previous
     /// status and this reconcile's decisions.
     pub fn apply(&self, rollout: &Rollout, new: &mut RolloutStatus, now: DateTime<Utc>) {
-        let old = rollout.status.clone().unwrap_or_default();
+        let old = crate::weight::status(rollout);
         new.pause_conditions.clear();
         new.controller_pause = false;
         if self.add_abort || (!self.remove_abort && old.abort) {
