@@ -253,7 +253,7 @@ pub fn calculate(rollout: &Rollout, new: &mut RolloutStatus, o: &Observed, now: 
     let mut became_unhealthy = false;
     if !paused && healthy(rollout, new) {
         set(new, self::new(kind::HEALTHY, "True", reason::HEALTHY, message::HEALTHY, now));
-    } else if get(&old, kind::HEALTHY).is_some() {
+    } else if get(old, kind::HEALTHY).is_some() {
         became_unhealthy = set(new, self::new(kind::HEALTHY, "False", reason::HEALTHY, message::NOT_HEALTHY, now));
     }
     if o.aborted {
@@ -265,7 +265,7 @@ pub fn calculate(rollout: &Rollout, new: &mut RolloutStatus, o: &Observed, now: 
             events.push(Event::warning(reason::ABORTED, text));
         }
     } else {
-        let current = get(&old, kind::PROGRESSING).cloned();
+        let current = get(old, kind::PROGRESSING).cloned();
         if healthy(rollout, new) {
             let text =
                 format!("ReplicaSet {:?} has successfully progressed.", o.new_rs_name.clone().unwrap_or_default());
@@ -327,12 +327,12 @@ pub fn calculate(rollout: &Rollout, new: &mut RolloutStatus, o: &Observed, now: 
 /// reconcile there.
 pub fn paused_conditions(rollout: &Rollout, now: DateTime<Utc>) -> Vec<RolloutCondition> {
     let st = crate::weight::status(rollout);
-    let progressing = get(&st, kind::PROGRESSING);
+    let progressing = get(st, kind::PROGRESSING);
     let progressing_paused = progressing.is_some_and(|c| c.reason == reason::PAUSED);
     let paused = !st.pause_conditions.is_empty() || rollout.spec.paused;
     let abort_condition = progressing.is_some_and(|c| c.reason == reason::ABORTED);
     let mut out = Vec::new();
-    if paused != progressing_paused && !abort_condition && !completed(&st) {
+    if paused != progressing_paused && !abort_condition && !completed(st) {
         out.push(if paused {
             new(kind::PROGRESSING, "Unknown", reason::PAUSED, message::PAUSED, now)
         } else {
@@ -342,7 +342,7 @@ pub fn paused_conditions(rollout: &Rollout, now: DateTime<Utc>) -> Vec<RolloutCo
     if !st.abort && abort_condition {
         out.push(new(kind::PROGRESSING, "Unknown", reason::RETRY, message::RETRY, now));
     }
-    let paused_true = get(&st, kind::PAUSED).is_some_and(|c| c.status == "True");
+    let paused_true = get(st, kind::PAUSED).is_some_and(|c| c.status == "True");
     if paused != paused_true && !abort_condition {
         let status = if paused { "True" } else { "False" };
         out.push(new(kind::PAUSED, status, reason::PAUSED, message::PAUSED, now));
