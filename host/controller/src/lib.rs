@@ -19,19 +19,19 @@
     )
 )]
 
-pub mod analysis;
+mod analysis;
 pub mod cli;
-pub mod compat;
-pub mod context;
-pub mod error;
-pub mod leader;
-pub mod metrics;
-pub mod panic_guard;
-pub mod registry;
-pub mod rollout;
-pub mod server;
-pub mod status_write;
-pub mod throttle;
+mod compat;
+mod context;
+mod error;
+mod leader;
+mod metrics;
+mod panic_guard;
+mod registry;
+mod rollout;
+mod server;
+mod status_write;
+mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +45,7 @@ use kube::runtime::controller::Controller;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
 
+pub use analysis::judge;
 pub use context::Context;
 pub use error::Error;
 

@@ -47,6 +47,7 @@ pub mod reconcile_order;
 pub mod replay;
 pub mod rollout;
 pub mod steps;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod weight;
 

@@ -492,21 +492,12 @@ pub fn replay(
 }
 
 fn judge_value(metric: &aviary_api::Metric, v: &ExtValue, text: &str, evaluator: &dyn ConditionEvaluator) -> Verdict {
-    // Argo's order: the success condition first; the failure condition only if it evaluated.
-    use crate::analysis::measurement::{ConditionEval, measurement_phase};
-    let empty = v.is_empty_result();
-    let success = (!metric.success_condition.is_empty()).then(|| ConditionEval {
-        expression: &metric.success_condition,
-        outcome: evaluator.evaluate(&metric.success_condition, text),
-    });
-    if success.as_ref().is_some_and(|s| s.outcome.is_err()) {
-        return measurement_phase(success, None, empty);
-    }
-    let failure = (!metric.failure_condition.is_empty()).then(|| ConditionEval {
-        expression: &metric.failure_condition,
-        outcome: evaluator.evaluate(&metric.failure_condition, text),
-    });
-    measurement_phase(success, failure, empty)
+    crate::analysis::measurement::judge(
+        &metric.success_condition,
+        &metric.failure_condition,
+        v.is_empty_result(),
+        |e| evaluator.evaluate(e, text),
+    )
 }
 
 /// The replay as text: the timeline, then each metric, then the run.

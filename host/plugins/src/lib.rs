@@ -37,7 +37,6 @@ mod error;
 pub mod host;
 mod http;
 pub mod inspect;
-pub mod judge;
 mod limits;
 pub mod measurement;
 pub mod metrics;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aviary_api::AnalysisPhase;
-use aviary_plugins::judge::{Conditions, judge};
+use aviary_engine::analysis::measurement::Judge;
 use aviary_plugins::recording::{RecordedMeasurement, Replay};
 use aviary_plugins::{CallContext, HttpMode, Measurement, Phase, PluginHost};
 use axum::Json;
@@ -129,7 +129,12 @@ async fn measure(host: &PluginHost, config: &str) -> Measurement {
 }
 
 async fn verdict(host: &PluginHost, m: &Measurement, success: &str) -> AnalysisPhase {
-    judge(host, "aviary/expr", m.value.as_deref(), Conditions { success: Some(success), failure: None }).await.phase
+    let text = m.value.as_deref().unwrap_or("null");
+    let mut judge = Judge::new(success, "", false);
+    while let Some(expression) = judge.next() {
+        judge.record(host.evaluate("aviary/expr", expression, text).await.map_err(|e| e.to_string()));
+    }
+    judge.verdict().phase
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use aviary_controller::judge::{Conditions, judge};
 use aviary_plugins::builtin::DEFAULT_CONDITION;
-use aviary_plugins::judge::{Conditions, judge, phase_name};
 use aviary_value::Value;
 use clap::Subcommand;
 use serde::Serialize;
@@ -82,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let host = args.plugins.host().await?;
         anyhow::Ok(judge(&host, &args.conditions.condition, Some(&args.value), args.conditions.conditions()).await)
     })?;
-    let out = Verdict { phase: phase_name(verdict.phase), message: verdict.message };
+    let out = Verdict { phase: verdict.phase.as_str(), message: verdict.message };
     match args.output {
         OutputFormat::Json => print_json(&out)?,
         OutputFormat::Text if out.message.is_empty() => println!("{}", out.phase),

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use aviary_controller::judge::judge;
 use aviary_plugins::capability::AllowedHosts;
-use aviary_plugins::judge::{judge, phase_name};
 use aviary_plugins::registry::{PluginKind, RegistryEntry, RegistryFile};
 use aviary_plugins::{CallContext, Measurement, Phase, PluginHost};
 use clap::Subcommand;
@@ -223,7 +223,7 @@ pub(crate) async fn judged(host: &PluginHost, flags: &ConditionFlags, m: Measure
         Phase::Measured => {
             let verdict = judge(host, &flags.condition, m.value.as_deref(), flags.conditions()).await;
             let message = if verdict.message.is_empty() { m.message.clone() } else { verdict.message };
-            (phase_name(verdict.phase), message)
+            (verdict.phase.as_str(), message)
         }
         other => (other.as_str(), m.message.clone()),
     };

@@ -4,6 +4,7 @@
 //! runs are reconciled concurrently: a slow provider delays only its own run.
 
 pub mod credentials;
+pub mod judge;
 pub mod providers;
 
 use std::collections::BTreeMap;
@@ -18,10 +19,10 @@ use aviary_engine::analysis::metric::{record_measurement, result_mut};
 use aviary_engine::analysis::retention::{Fit, MIN_STATUS_BUDGET_BYTES, fit_status, json_size, trim_measurements};
 use aviary_engine::analysis::run::{RunAssessment, apply_assessment, assess_run, is_terminating, prepare};
 use aviary_engine::analysis::schedule::{metric_tasks, next_reconcile_time};
-use aviary_plugins::judge::{Conditions, judge};
 use aviary_plugins::measurement::DEFAULT_RESUME_AFTER;
 use aviary_plugins::{CallContext, Phase};
 use chrono::{DateTime, Utc};
+use judge::{Conditions, judge};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::DeleteParams;
 use kube::runtime::controller::Action;

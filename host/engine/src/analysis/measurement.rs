@@ -1,14 +1,14 @@
 //! One measurement's phase from its conditions (reference §3.1; Argo `EvaluateResult`).
 //!
 //! The engine does not evaluate expressions: the caller evaluates `successCondition` and
-//! `failureCondition` (with the condition plugin) and hands over the outcomes. [`judge`] calls
-//! an evaluator lazily, in Argo's order (success first; failure only if success evaluated), for
-//! callers that have one at hand.
+//! `failureCondition` (with the condition plugin) and hands over the outcomes: [`Judge`] says
+//! which to evaluate, in Argo's order (success first; failure only if success evaluated), and
+//! folds the outcomes into a [`Verdict`]; [`judge`] drives it with a synchronous evaluator.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use aviary_api::{AnalysisPhase, Measurement, Metric, Time};
+use aviary_api::{AnalysisPhase, Measurement, Time};
 
 /// The message suffix Argo uses when a condition could not be evaluated against no data.
 pub const NO_DATA_MESSAGE: &str = "metric result is nil or empty: no data returned from the metric provider";
@@ -97,20 +97,97 @@ fn error(message: String) -> Verdict {
     Verdict { phase: AnalysisPhase::Error, message }
 }
 
-/// Judges `value` against the metric's conditions, calling `evaluate(expression)` lazily in
-/// Argo's order: the failure condition is not evaluated when the success condition failed to.
-pub fn judge(metric: &Metric, value: &Value, evaluate: &mut dyn FnMut(&str) -> Result<bool, String>) -> Verdict {
-    let empty = value_is_nil_or_empty(value);
-    let success = (!metric.success_condition.is_empty())
-        .then(|| ConditionEval { expression: &metric.success_condition, outcome: evaluate(&metric.success_condition) });
-    if let Some(s) = &success
-        && s.outcome.is_err()
-    {
-        return measurement_phase(success, None, empty);
+/// Which condition a [`Judge`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Success,
+    Failure,
+    Done,
+}
+
+/// Judging one measured value against a metric's conditions, without evaluating anything
+/// itself: it says which expression to evaluate next ([`Judge::next`]), takes the outcome
+/// ([`Judge::record`]) and folds the outcomes into the verdict ([`Judge::verdict`]), in Argo's
+/// order (`EvaluateResult`): the success condition first, the failure condition only when the
+/// success condition could be evaluated. A state machine rather than a function taking an
+/// evaluator, so that the async plugin host (the controller, the CLI) and the synchronous
+/// replay drive the very same rules.
+#[derive(Clone, Debug)]
+pub struct Judge<'a> {
+    success: Option<&'a str>,
+    failure: Option<&'a str>,
+    value_is_empty: bool,
+    stage: Stage,
+    success_eval: Option<ConditionEval<'a>>,
+    failure_eval: Option<ConditionEval<'a>>,
+}
+
+impl<'a> Judge<'a> {
+    /// A judge of one value; an empty condition is not set. `value_is_empty` (a nil or empty
+    /// result) turns an evaluation error into Argo's "no data" message.
+    pub fn new(success_condition: &'a str, failure_condition: &'a str, value_is_empty: bool) -> Self {
+        let success = Some(success_condition).filter(|s| !s.is_empty());
+        let failure = Some(failure_condition).filter(|s| !s.is_empty());
+        let mut judge =
+            Judge { success, failure, value_is_empty, stage: Stage::Success, success_eval: None, failure_eval: None };
+        judge.skip_unset();
+        judge
     }
-    let failure = (!metric.failure_condition.is_empty())
-        .then(|| ConditionEval { expression: &metric.failure_condition, outcome: evaluate(&metric.failure_condition) });
-    measurement_phase(success, failure, empty)
+
+    fn skip_unset(&mut self) {
+        if self.stage == Stage::Success && self.success.is_none() {
+            self.stage = Stage::Failure;
+        }
+        if self.stage == Stage::Failure && self.failure.is_none() {
+            self.stage = Stage::Done;
+        }
+    }
+
+    /// The expression to evaluate next; `None` once the verdict is known.
+    pub fn next(&self) -> Option<&'a str> {
+        match self.stage {
+            Stage::Success => self.success,
+            Stage::Failure => self.failure,
+            Stage::Done => None,
+        }
+    }
+
+    /// Records the outcome of evaluating [`Judge::next`] (ignored once done).
+    pub fn record(&mut self, outcome: Result<bool, String>) {
+        match (self.stage, self.next()) {
+            (Stage::Success, Some(expression)) => {
+                let failed = outcome.is_err();
+                self.success_eval = Some(ConditionEval { expression, outcome });
+                // The failure condition is not evaluated when the success condition could not be.
+                self.stage = if failed { Stage::Done } else { Stage::Failure };
+                self.skip_unset();
+            }
+            (Stage::Failure, Some(expression)) => {
+                self.failure_eval = Some(ConditionEval { expression, outcome });
+                self.stage = Stage::Done;
+            }
+            _ => {}
+        }
+    }
+
+    /// The verdict from the outcomes recorded (Argo's `EvaluateResult`).
+    pub fn verdict(self) -> Verdict {
+        measurement_phase(self.success_eval, self.failure_eval, self.value_is_empty)
+    }
+}
+
+/// [`Judge`] driven by a synchronous evaluator (replay, tests).
+pub fn judge(
+    success_condition: &str,
+    failure_condition: &str,
+    value_is_empty: bool,
+    mut evaluate: impl FnMut(&str) -> Result<bool, String>,
+) -> Verdict {
+    let mut judge = Judge::new(success_condition, failure_condition, value_is_empty);
+    while let Some(expression) = judge.next() {
+        judge.record(evaluate(expression));
+    }
+    judge.verdict()
 }
 
 /// A completed measurement taken at `now` with the given verdict and value text.
@@ -284,14 +361,46 @@ mod tests {
 
     #[test]
     fn judge_does_not_evaluate_failure_after_a_success_error() {
-        let metric = Metric { success_condition: "bad".into(), failure_condition: "x".into(), ..Default::default() };
         let mut calls = Vec::new();
-        let v = judge(&metric, &serde_json::json!(1), &mut |e| {
+        let v = judge("bad", "x", false, |e| {
             calls.push(e.to_string());
             Err("boom".to_string())
         });
         assert_eq!(v.phase, AnalysisPhase::Error);
         assert_eq!(calls, vec!["bad".to_string()]);
+    }
+
+    /// The order of evaluation, table-tested: (success, failure, outcomes in order) → the
+    /// expressions asked for and the phase.
+    #[test]
+    fn judge_asks_for_conditions_in_argos_order() {
+        use AnalysisPhase::*;
+        /// (success, failure, outcomes in order, expressions asked for, phase).
+        type Row<'a> = (&'a str, &'a str, &'a [Result<bool, &'a str>], &'a [&'a str], AnalysisPhase);
+        let rows: &[Row] = &[
+            ("", "", &[], &[], Successful),
+            ("s", "", &[Ok(true)], &["s"], Successful),
+            ("s", "", &[Ok(false)], &["s"], Failed),
+            ("", "f", &[Ok(true)], &["f"], Failed),
+            ("", "f", &[Ok(false)], &["f"], Successful),
+            ("s", "f", &[Ok(true), Ok(false)], &["s", "f"], Successful),
+            ("s", "f", &[Ok(false), Ok(false)], &["s", "f"], Inconclusive),
+            ("s", "f", &[Ok(true), Ok(true)], &["s", "f"], Failed),
+            ("s", "f", &[Err("bad")], &["s"], Error),
+            ("s", "f", &[Ok(true), Err("bad")], &["s", "f"], Error),
+            // The same text for both conditions is still asked for twice.
+            ("x", "x", &[Ok(true), Ok(false)], &["x", "x"], Successful),
+        ];
+        for (success, failure, outcomes, asked, phase) in rows {
+            let mut outcomes = outcomes.iter();
+            let mut calls = Vec::new();
+            let v = judge(success, failure, false, |e| {
+                calls.push(e.to_string());
+                outcomes.next().expect("asked once too often").map_err(str::to_string)
+            });
+            assert_eq!(&calls, asked, "{success:?} / {failure:?}: asked");
+            assert_eq!(v.phase, *phase, "{success:?} / {failure:?}: phase");
+        }
     }
 
     #[test]
