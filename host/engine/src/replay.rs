@@ -23,10 +23,8 @@ use aviary_value::Value as ExtValue;
 
 use crate::analysis::args::merge_args;
 use crate::analysis::measurement::{Verdict, completed_measurement};
-use crate::analysis::metric::{record_measurement, result_mut};
-use crate::analysis::retention::trim_measurements;
-use crate::analysis::run::{apply_assessment, assess_run, is_terminating, prepare};
-use crate::analysis::schedule::{metric_tasks, next_reconcile_time};
+use crate::analysis::reconcile::{due, next_at, settle};
+use crate::analysis::run::prepare;
 use crate::error::EngineError;
 
 /// Evaluates one condition against one value (extended JSON text: JSON plus bare `NaN`,
@@ -395,11 +393,12 @@ pub fn replay(
     let mut status = AnalysisRunStatus::default();
     let mut cursor: BTreeMap<&str, usize> = BTreeMap::new();
     for _ in 0..MAX_RECONCILES {
-        let terminating = is_terminating(spec.terminate, &status);
-        let tasks = metric_tasks(&prepared.metrics, &status, terminating, now);
+        let tasks = due(&prepared, spec.terminate, &status, now);
         let stamp = now.trunc_subsecs(0);
         let first_entry = outcome.timeline.len();
-        for metric in tasks.iter().filter_map(|t| prepared.metrics.get(t.metric_index)) {
+        let mut measured = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let Some(metric) = prepared.metrics.get(task.metric_index) else { continue };
             let next = recording.measurements.get(&metric.name).and_then(|list| {
                 let i = cursor.entry(metric.name.as_str()).or_insert(0);
                 let r = list.get(*i);
@@ -422,12 +421,7 @@ pub fn replay(
                     (verdict, Some(text))
                 }
             };
-            let measurement = completed_measurement(verdict.clone(), value.clone().unwrap_or_default(), stamp);
-            record_measurement(
-                result_mut(&mut status, &metric.name, prepared.dry_run.contains(&metric.name)),
-                measurement,
-                false,
-            );
+            measured.push((task, completed_measurement(verdict.clone(), value.clone().unwrap_or_default(), stamp)));
             outcome.timeline.push(TimelineEntry {
                 at: offset(stamp.signed_duration_since(start)),
                 metric: metric.name.clone(),
@@ -438,9 +432,8 @@ pub fn replay(
                 run_phase: AnalysisPhase::Running,
             });
         }
-        let assessment = assess_run(&prepared.metrics, spec.terminate, &prepared.dry_run, &mut status, now);
-        apply_assessment(&mut status, &assessment, now);
-        trim_measurements(&mut status, &prepared.retention);
+        // The controller's own fold of a reconcile's measurements into the status.
+        status = settle(&prepared, spec.terminate, status, measured, &[], now).status;
         for entry in outcome.timeline.iter_mut().skip(first_entry) {
             entry.metric_phase = status
                 .metric_results
@@ -452,7 +445,7 @@ pub fn replay(
         if status.phase.is_completed() || !outcome.starved.is_empty() {
             break;
         }
-        match next_reconcile_time(&prepared.metrics, &status, now) {
+        match next_at(&prepared, &status, now) {
             // Argo measures strictly after the interval: wake up a moment later.
             Some(next) => now = crate::clock::after(next.max(now), Duration::milliseconds(1)),
             None => break,

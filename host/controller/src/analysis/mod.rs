@@ -15,10 +15,9 @@ use aviary_api::analysis::{AnalysisRun, Argument, Measurement, Metric};
 use aviary_api::{AnalysisPhase, Time};
 use aviary_engine::analysis::args::{redact, resolve_metric_args, resolve_secrets};
 use aviary_engine::analysis::measurement::{Answer, Running, settle_running, stored_measurement};
-use aviary_engine::analysis::metric::{record_measurement, result_mut};
-use aviary_engine::analysis::retention::{Fit, MIN_STATUS_BUDGET_BYTES, fit_status, json_size, trim_measurements};
-use aviary_engine::analysis::run::{RunAssessment, apply_assessment, assess_run, is_terminating, prepare};
-use aviary_engine::analysis::schedule::{metric_tasks, next_reconcile_time};
+use aviary_engine::analysis::reconcile as reconcile_run;
+use aviary_engine::analysis::retention::{Fit, MIN_STATUS_BUDGET_BYTES, fit_status, json_size};
+use aviary_engine::analysis::run::{RunAssessment, apply_assessment, is_terminating, prepare};
 use aviary_plugins::measurement::DEFAULT_RESUME_AFTER;
 use aviary_plugins::{CallContext, Phase};
 use chrono::{DateTime, Utc};
@@ -45,7 +44,7 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
     if run.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let mut status = run.status.clone().unwrap_or_default();
+    let status = run.status.clone().unwrap_or_default();
     if status.phase.is_completed() {
         return ttl(&ctx, &run, now).await;
     }
@@ -64,7 +63,7 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
         }
     };
     let terminating = is_terminating(run.spec.terminate, &status);
-    let tasks = metric_tasks(&prepared.metrics, &status, terminating, now);
+    let tasks = reconcile_run::due(&prepared, run.spec.terminate, &status, now);
     let condition_plugin = ctx.condition_plugin();
     // Each task with its metric, prepared and as written (same index in both lists).
     let due: Vec<_> = tasks
@@ -82,43 +81,20 @@ pub async fn reconcile(run: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Actio
         measure(&ctx, &run, metric.name.clone(), full, in_flight, terminating, &secrets, &condition_plugin)
     }))
     .await;
-    for ((task, metric, _), measurement) in due.iter().zip(measured) {
-        let is_dry = prepared.dry_run.contains(&metric.name);
-        record_measurement(result_mut(&mut status, &metric.name, is_dry), measurement, task.resume);
+    let before = status.clone();
+    let decision = reconcile_run::settle(
+        &prepared,
+        run.spec.terminate,
+        status,
+        due.iter().map(|(task, _, _)| *task).zip(measured),
+        &secrets,
+        now,
+    );
+    let written = write(&ctx, &run, decision.status, now).await?;
+    for e in reconcile_run::events(&before, &written) {
+        ctx.event(&*run, e.warning, &e.reason, e.message).await;
     }
-    let before = status.phase;
-    let metrics_before: Vec<(String, AnalysisPhase)> =
-        status.metric_results.iter().map(|r| (r.name.clone(), r.phase)).collect();
-    let assessment = assess_run(&prepared.metrics, run.spec.terminate, &prepared.dry_run, &mut status, now);
-    apply_assessment(&mut status, &assessment, now);
-    trim_measurements(&mut status, &prepared.retention);
-    for r in &mut status.metric_results {
-        r.message = redact(&r.message, &secrets);
-    }
-    status.message = redact(&status.message, &secrets);
-    let status = write(&ctx, &run, status, now).await?;
-    for result in &status.metric_results {
-        let was = metrics_before.iter().find(|(name, _)| *name == result.name).map(|(_, p)| *p);
-        if result.phase.is_completed() && was != Some(result.phase) {
-            ctx.event(
-                &*run,
-                is_bad(result.phase),
-                &format!("Metric{}", result.phase),
-                format!("Metric '{}' Completed. Result: {}", result.name, result.phase),
-            )
-            .await;
-        }
-    }
-    let completed_now = status.phase.is_completed() && !before.is_completed();
-    if completed_now {
-        completion_event(&ctx, &run, status.phase).await;
-        return Ok(Action::requeue(Duration::from_secs(1)));
-    }
-    let next = next_reconcile_time(&prepared.metrics, &status, now);
-    let wait = next.map_or(Duration::from_secs(300), |t| {
-        t.signed_duration_since(now).to_std().unwrap_or_default().saturating_add(Duration::from_millis(50))
-    });
-    Ok(Action::requeue(wait.max(Duration::from_millis(100))))
+    Ok(Action::requeue(reconcile_run::requeue_after(&prepared, &before, &written, now)))
 }
 
 /// Backs off on errors.
@@ -279,18 +255,9 @@ async fn finish_error(
     }
     apply_assessment(&mut status, &assessment, now);
     let status = write(ctx, run, status, now).await?;
-    completion_event(ctx, run, status.phase).await;
+    let e = reconcile_run::completion_event(status.phase);
+    ctx.event(run, e.warning, &e.reason, e.message).await;
     Ok(Action::requeue(Duration::from_secs(1)))
-}
-
-/// Failed and Error are reported as warnings.
-fn is_bad(phase: AnalysisPhase) -> bool {
-    matches!(phase, AnalysisPhase::Failed | AnalysisPhase::Error)
-}
-
-/// Argo's run completion event, word for word: tools match on it.
-async fn completion_event(ctx: &Context, run: &AnalysisRun, phase: AnalysisPhase) {
-    ctx.event(run, is_bad(phase), &format!("AnalysisRun{phase}"), format!("Analysis Completed. Result: {phase}")).await;
 }
 
 /// A status refused as too large is fitted into half the budget and written again, this often.

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod measurement;
 pub mod metric;
+pub mod reconcile;
 pub mod retention;
 pub mod run;
 pub mod schedule;
