@@ -278,7 +278,7 @@ mod templates {
     pub mod sdk {
         pub const CARGO: &str = include_str!("../../../templates/rust/sdk.Cargo.toml");
         pub const VALUE_CARGO: &str = include_str!("../../../templates/rust/value.Cargo.toml");
-        pub const VALUE_LIB: &str = include_str!("../../../../../plugins/value/src/lib.rs");
+        pub const VALUE_LIB: &str = include_str!("../../../../../common/value/src/lib.rs");
         pub const SOURCES: &[(&str, &str)] = &[
             ("lib.rs", include_str!("../../../../../plugins/sdk/src/lib.rs")),
             ("auth.rs", include_str!("../../../../../plugins/sdk/src/auth.rs")),
