@@ -16,6 +16,7 @@ use crate::Error;
 use crate::builtin::{self, Builtin};
 use crate::cache::{CompileCache, Origin, sha256_hex};
 use crate::capability::AllowedHosts;
+use crate::contract::{self, Pre};
 use crate::engine::{Linkers, new_engine};
 use crate::failure::Failure;
 use crate::http::{self, Grant};
@@ -26,7 +27,6 @@ use crate::preinit;
 use crate::recording::HttpMode;
 use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
 use crate::store::StoreState;
-use crate::wit::v0_1::{condition, provider, types as wit};
 
 /// How the host is set up.
 #[derive(Debug, Clone)]
@@ -107,11 +107,6 @@ impl fmt::Display for EvalError {
             EvalError::Plugin(failure) => write!(f, "{failure}"),
         }
     }
-}
-
-enum Pre {
-    Provider(provider::MetricProviderPre<StoreState>),
-    Condition(condition::ConditionPre<StoreState>),
 }
 
 /// A loaded plugin. Calls hold an `Arc` to it, so replacing or removing a plugin never disturbs
@@ -308,10 +303,7 @@ impl PluginHost {
             limits: plugin.limits,
             allowed,
             builtin_hosts: plugin.builtin_hosts,
-            pre: match &plugin.pre {
-                Pre::Provider(p) => Pre::Provider(p.clone()),
-                Pre::Condition(c) => Pre::Condition(c.clone()),
-            },
+            pre: plugin.pre.clone(),
             info,
         };
         write(&self.inner.plugins).insert(plugin.info.name.clone(), Arc::new(replacement));
@@ -395,24 +387,27 @@ impl PluginHost {
 
     async fn evaluate_inner(&self, plugin: &str, expression: &str, value: &str) -> Result<bool, EvalError> {
         let p = self.resolve_kind(plugin, PluginKind::Condition).await.map_err(EvalError::Plugin)?;
-        let Pre::Condition(pre) = &p.pre else {
+        if p.pre.kind() != PluginKind::Condition {
             return Err(EvalError::Plugin(Failure::Unavailable {
                 detail: format!("plugin {plugin:?} is not a condition"),
             }));
-        };
+        }
         let _permit = self.inner.calls.acquire().await;
         let deadline = deadline_after(p.limits.timeout);
         let mut store = self.new_store(&p, None, deadline);
-        let outcome = tokio::time::timeout_at(deadline_after(p.limits.timeout.saturating_add(GRACE)).into(), async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance.call_evaluate(&mut store, expression, &value.to_string()).await
-        })
+        let outcome = tokio::time::timeout_at(
+            deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
+            p.pre.evaluate(&mut store, expression, value),
+        )
         .await;
         store.data().flush_stdio();
         match outcome {
             Err(_) => Err(EvalError::Plugin(timeout(&p))),
-            Ok(Err(e)) => Err(EvalError::Plugin(classify(&p, &store, e))),
-            Ok(Ok(result)) => result.map_err(EvalError::Expression),
+            Ok(None) => {
+                Err(EvalError::Plugin(Failure::Unavailable { detail: format!("plugin {plugin:?} is not a condition") }))
+            }
+            Ok(Some(Err(e))) => Err(EvalError::Plugin(classify(&p, &store, e))),
+            Ok(Some(Ok(result))) => result.map_err(EvalError::Expression),
         }
     }
 
@@ -448,11 +443,11 @@ impl PluginHost {
             Ok(p) => p,
             Err(failure) => return Measurement::from_failure(failure),
         };
-        let Pre::Provider(pre) = &p.pre else {
+        if p.pre.kind() != PluginKind::MetricProvider {
             return Measurement::from_failure(Failure::Unavailable {
                 detail: format!("plugin {plugin:?} is not a metric provider"),
             });
-        };
+        }
         let _permit = self.inner.calls.acquire().await;
         let deadline = deadline_after(p.limits.timeout);
         let grant = Grant {
@@ -463,29 +458,19 @@ impl PluginHost {
             deadline: deadline.into(),
         };
         let mut store = self.new_store(&p, Some(grant), deadline);
-        let wit_ctx = wit::Context {
-            namespace: ctx.namespace.clone(),
-            run_name: ctx.run_name.clone(),
-            metric_name: ctx.metric_name.clone(),
-        };
-        let previous = previous.map(crate::measurement::to_wit);
-        // The bindings take the `json` type alias by `&String`.
-        let config = config.to_string();
-        let outcome = tokio::time::timeout_at(deadline_after(p.limits.timeout.saturating_add(GRACE)).into(), async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            match (&previous, terminate) {
-                (None, _) => instance.call_measure(&mut store, &wit_ctx, &config).await,
-                (Some(m), false) => instance.call_resume(&mut store, &wit_ctx, &config, m).await,
-                (Some(m), true) => instance.call_terminate(&mut store, &wit_ctx, &config, m).await,
-            }
-        })
+        let outcome = tokio::time::timeout_at(
+            deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
+            p.pre.provide(&mut store, &p.info.name, ctx, config, previous, terminate),
+        )
         .await;
         store.data().flush_stdio();
         match outcome {
             Err(_) => Measurement::from_failure(timeout(&p)),
-            Ok(Err(e)) => Measurement::from_failure(classify(&p, &store, e)),
-            Ok(Ok(m)) => {
-                let mut m = crate::measurement::from_wit(&p.info.name, m);
+            Ok(None) => Measurement::from_failure(Failure::Unavailable {
+                detail: format!("plugin {plugin:?} is not a metric provider"),
+            }),
+            Ok(Some(Err(e))) => Measurement::from_failure(classify(&p, &store, e)),
+            Ok(Some(Ok(mut m))) => {
                 // Which component took the measurement: with hot reloads, the audit trail of a
                 // run says exactly which version judged each step.
                 m.metadata.insert(
@@ -606,7 +591,7 @@ impl PluginHost {
             sha256: sha,
             size: c.bytes.len(),
             location: c.location,
-            version: description.version.unwrap_or_else(|| crate::wit::v0_1::VERSION.to_string()),
+            version: description.version.unwrap_or_else(|| contract::NEWEST.to_string()),
             timeout: limits.timeout,
             memory_limit: limits.memory,
             allowed_hosts: match (c.allowed.is_empty(), c.builtin_hosts) {
@@ -680,23 +665,9 @@ impl PluginHost {
 
     /// Type-checks a component against the world's linker once; the result instantiates cheaply.
     fn link(&self, name: &str, component: &Component, world: PluginKind) -> Result<Pre, Error> {
-        let incompatible = |e: wasmtime::Error| Error::Incompatible {
+        Pre::link(&self.inner.linkers, component, world).map_err(|e| Error::Incompatible {
             name: name.to_string(),
-            reason: format!(
-                "does not match the aviary:plugin@{} {} world: {e:#}",
-                crate::wit::v0_1::VERSION,
-                world.as_str()
-            ),
-        };
-        Ok(match world {
-            PluginKind::MetricProvider => {
-                let pre = self.inner.linkers.provider.instantiate_pre(component).map_err(incompatible)?;
-                Pre::Provider(provider::MetricProviderPre::new(pre).map_err(incompatible)?)
-            }
-            PluginKind::Condition => {
-                let pre = self.inner.linkers.condition.instantiate_pre(component).map_err(incompatible)?;
-                Pre::Condition(condition::ConditionPre::new(pre).map_err(incompatible)?)
-            }
+            reason: format!("does not match the aviary:plugin@{} {} world: {e:#}", contract::NEWEST, world.as_str()),
         })
     }
 

@@ -14,8 +14,11 @@
 //!
 //! What plugins answer and what operators configure is checked by `aviary-boundary` (re-exported
 //! here): [`measurement`] (the bounds on an answer), [`registry`] (what the operator configures),
-//! [`capability`] (the host allow-list, table-tested). Modules of the host itself: [`cache`] (compiled artifacts on disk), [`inspect`] (what a component is),
-//! [`builtin`] (first-party plugins embedded in the binary), and the host itself in [`host`].
+//! [`capability`] (the host allow-list, table-tested). The host's own code is split by what it
+//! serves: load time (`load`: [`registry`], [`cache`], pre-initialisation, [`inspect`],
+//! [`builtin`]), the call path (`call`: the Store, limits, the `http` import, [`recording`],
+//! [`measurement`], [`metrics`]) and the contract (`contract`: one folder per WIT version and
+//! the enum that dispatches on it); [`host`] ties them together.
 
 // No panic reachable from input (plugin answers, object content, API responses): see
 // docs/plugin-boundary.md. Tests may unwrap.
@@ -30,21 +33,16 @@
     )
 )]
 
-pub mod builtin;
-pub mod cache;
-mod engine;
+mod call;
+mod contract;
 mod error;
 pub mod host;
-mod http;
-pub mod inspect;
-mod limits;
-pub mod measurement;
-pub mod metrics;
-mod preinit;
-pub mod recording;
-pub mod registry;
-mod store;
-mod wit;
+mod load;
+
+pub(crate) use call::{http, limits, store};
+pub use call::{measurement, metrics, recording};
+pub use load::{builtin, cache, inspect, registry};
+pub(crate) use load::{engine, preinit};
 
 pub use aviary_boundary::{capability, failure};
 pub use error::Error;

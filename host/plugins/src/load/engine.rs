@@ -6,8 +6,8 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use crate::Error;
+use crate::contract::v0_1;
 use crate::store::StoreState;
-use crate::wit::v0_1;
 
 /// How often the epoch advances. Each tick, a running guest yields to the async executor (so a
 /// busy plugin never holds a worker thread for longer) and its deadline is checked; 10 ms is what

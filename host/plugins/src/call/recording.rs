@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::wit::v0_1::http::{Error as HttpError, Response};
+use crate::contract::v0_1::http::{Error as HttpError, Response};
 
 /// Where the `http` import of a host's calls goes.
 #[derive(Debug, Clone, Default)]

@@ -7,8 +7,8 @@ use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::contract::v0_1;
 use crate::registry::PluginKind;
-use crate::wit::v0_1;
 
 /// The contract versions this host serves.
 pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1::VERSION];

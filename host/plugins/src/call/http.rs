@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::capability::{AllowedHosts, host_port};
+use crate::contract::v0_1::http::{Error as HttpError, Request, Response};
 use crate::recording::HttpMode;
-use crate::wit::v0_1::http::{Error as HttpError, Request, Response};
 
 /// At most this many redirects are followed, as browsers and reqwest do.
 const MAX_REDIRECTS: usize = 10;

@@ -1,9 +1,9 @@
-//! A provider's measurement as the host hands it on: the WIT record converted to and from the
-//! validated [`aviary_boundary::measurement`] types, which hold every bound and check.
+//! The `aviary:plugin@0.1.0` measurement record converted to and from the host's validated
+//! [`Measurement`]: the one mapping between the WIT type and the host type.
 
-pub use aviary_boundary::measurement::*;
+use aviary_boundary::measurement::{Measurement, Phase, RawMeasurement};
 
-use crate::wit::v0_1::types as wit;
+use super::types as wit;
 
 /// A guest's answer, checked: a bad one is an `invalid value` failure.
 pub(crate) fn from_wit(plugin: &str, m: wit::Measurement) -> Measurement {

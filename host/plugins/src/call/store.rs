@@ -9,10 +9,10 @@ use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::contract::v0_1::{http as wit_http, log as wit_log, types as wit_types};
 use crate::http::{self, Grant};
 use crate::limits::MemoryLimiter;
 use crate::recording::PinnedClock;
-use crate::wit::v0_1::{http as wit_http, log as wit_log, types as wit_types};
 
 /// Guests may write this much to stdout and stderr per call; the text is logged after the call.
 const STDIO_CAPACITY: usize = 64 << 10;

@@ -1,0 +1,11 @@
+//! The call path: what every plugin call goes through. The Store each call gets ([`store`]:
+//! deny-all WASI, the memory cap, the deadline), the per-plugin limits ([`limits`]), the `http`
+//! import with its allow-list and caps ([`http`]), recorded or replayed traffic ([`recording`]),
+//! the answer's bounds ([`measurement`]) and the call metrics ([`metrics`]).
+
+pub(crate) mod http;
+pub(crate) mod limits;
+pub mod measurement;
+pub mod metrics;
+pub mod recording;
+pub(crate) mod store;

@@ -1,0 +1,69 @@
+//! The plugin contract: one folder per released WIT version (only [`v0_1`] so far) and the one
+//! enum that dispatches on the version a component was built against ([`Pre`]), the way Zed's
+//! extension host does: a later version is added beside the first, and plugins built for an
+//! older one keep working.
+
+pub mod v0_1;
+
+use wasmtime::Store;
+use wasmtime::component::Component;
+
+use crate::call::measurement::{CallContext, Measurement};
+use crate::call::store::StoreState;
+use crate::load::engine::Linkers;
+use crate::load::registry::PluginKind;
+
+/// A component type-checked against one version of one world, keyed by the version: it
+/// instantiates cheaply for every call.
+#[derive(Clone)]
+pub(crate) enum Pre {
+    /// `aviary:plugin@0.1.0`.
+    V0_1(v0_1::Pre),
+}
+
+/// The version a host talks of when a component matches none.
+pub(crate) const NEWEST: &str = v0_1::VERSION;
+
+impl Pre {
+    /// Type-checks `component` against the `kind` world of each version the host speaks,
+    /// newest first; the error is the newest version's.
+    pub(crate) fn link(linkers: &Linkers, component: &Component, kind: PluginKind) -> wasmtime::Result<Self> {
+        v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1)
+    }
+
+    /// The world the component implements.
+    pub(crate) fn kind(&self) -> PluginKind {
+        match self {
+            Pre::V0_1(p) => p.kind(),
+        }
+    }
+
+    /// `measure`, `resume` (with `previous`) or `terminate` on a fresh instance in `store`; the
+    /// guest's answer validated. `None` when the component is not a metric provider.
+    pub(crate) async fn provide(
+        &self,
+        store: &mut Store<StoreState>,
+        plugin: &str,
+        ctx: &CallContext,
+        config: &str,
+        previous: Option<&Measurement>,
+        terminate: bool,
+    ) -> Option<wasmtime::Result<Measurement>> {
+        match self {
+            Pre::V0_1(p) => p.provide(store, plugin, ctx, config, previous, terminate).await,
+        }
+    }
+
+    /// `evaluate` on a fresh instance in `store`: the condition's value, or the evaluation
+    /// error as the condition language words it. `None` when the component is not a condition.
+    pub(crate) async fn evaluate(
+        &self,
+        store: &mut Store<StoreState>,
+        expression: &str,
+        value: &str,
+    ) -> Option<wasmtime::Result<Result<bool, String>>> {
+        match self {
+            Pre::V0_1(p) => p.evaluate(store, expression, value).await,
+        }
+    }
+}
