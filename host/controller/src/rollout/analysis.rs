@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use aviary_api::analysis::{AnalysisRun, AnalysisRunSpec, AnalysisTemplateSpec};
 use aviary_api::rollout::RolloutAnalysis;
-use aviary_api::rollout_status::{PauseReason, RolloutAnalysisRunStatus};
+use aviary_api::rollout_status::RolloutAnalysisRunStatus;
 use aviary_api::{AnalysisPhase, Rollout};
 use aviary_engine::analysis::args::{build_rollout_args, merge_args};
 use aviary_engine::rollout::RunObservation;
-use aviary_engine::weight::current_step;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -21,12 +20,9 @@ use super::replicasets::{HASH_LABEL, REVISION, Roles, hash, owner_reference, rev
 use crate::context::Context;
 use crate::error::{Error, is_already_exists, is_not_found};
 use aviary_engine::rollout::PauseContext;
-use aviary_engine::rollout::pause::condition;
+use aviary_engine::rollout::runs::{self, RunChoice, RunRole};
 
-/// Label: which part of the rollout a run serves.
-pub const ROLLOUT_TYPE: &str = "rollout-type";
-/// Label: the step a step run belongs to.
-pub const STEP_INDEX: &str = "step-index";
+pub use aviary_engine::rollout::runs::{ROLLOUT_TYPE, STEP_INDEX};
 
 /// The runs this reconcile keeps as current.
 #[derive(Debug, Default, Clone)]
@@ -103,8 +99,8 @@ pub async fn reconcile(
             .await?;
         CurrentRuns::default()
     } else {
-        let step = reconcile_step_run(ctx, rollout, roles, pause, current.step.clone()).await?;
-        let background = reconcile_background_run(ctx, rollout, roles, pause, current.background.clone()).await?;
+        let step = carry_out(ctx, rollout, roles, pause, current.step.clone(), RunRole::Step).await?;
+        let background = carry_out(ctx, rollout, roles, pause, current.background.clone(), RunRole::Background).await?;
         CurrentRuns { step, background }
     };
 
@@ -124,7 +120,7 @@ pub async fn reconcile(
         rollout,
         status.canary.current_step_analysis_run_status.as_ref(),
         now_current.step.as_deref(),
-        "Step",
+        RunRole::Step,
     )
     .await;
     emit_changes(
@@ -132,103 +128,39 @@ pub async fn reconcile(
         rollout,
         status.canary.current_background_analysis_run_status.as_ref(),
         now_current.background.as_deref(),
-        "Background",
+        RunRole::Background,
     )
     .await;
     Ok(now_current)
 }
 
-/// Whether a run must be (re)created (Argo's `needsNewAnalysisRun`).
-fn needs_new(current: Option<&AnalysisRun>, rollout: &Rollout) -> bool {
-    let Some(current) = current else { return true };
-    let status = rollout.status.clone().unwrap_or_default();
-    if status.controller_pause
-        && condition(rollout, PauseReason::CanaryPauseStep).is_none()
-        && condition(rollout, PauseReason::BlueGreenPause).is_none()
-    {
-        return phase(current) == AnalysisPhase::Inconclusive;
-    }
-    status.aborted_at.is_some()
-}
-
-/// Argo's reaction to a run's phase: Inconclusive pauses, Failed and Error abort with the run's
-/// message behind `kind` ("Step-based" or "Background").
-fn react(pause: &mut PauseContext, run: &AnalysisRun, kind: &str) {
-    match phase(run) {
-        AnalysisPhase::Inconclusive => pause.add_pause(PauseReason::InconclusiveAnalysisRun),
-        AnalysisPhase::Failed | AnalysisPhase::Error => {
-            let mut message = format!("{kind} analysis phase error/failed");
-            if let Some(m) = run.status.as_ref().map(|s| &s.message).filter(|m| !m.is_empty()) {
-                message.push_str(": ");
-                message.push_str(m);
+/// Carries out the engine's choice for one current run.
+async fn carry_out(
+    ctx: &Context,
+    rollout: &Rollout,
+    roles: &Roles,
+    pause: &mut PauseContext,
+    current: Option<Arc<AnalysisRun>>,
+    role: RunRole,
+) -> Result<Option<Arc<AnalysisRun>>, Error> {
+    let choice = match role {
+        RunRole::Step => runs::step_run(rollout, current.as_deref()),
+        RunRole::Background => runs::background_run(rollout, current.as_deref()),
+    };
+    match choice {
+        RunChoice::Keep { react } => {
+            if react && let Some(run) = &current {
+                runs::react(pause, run, role);
             }
-            pause.add_abort(message);
+            Ok(current)
         }
-        _ => {}
+        RunChoice::Cancel => {
+            cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
+            Ok(None)
+        }
+        RunChoice::Drop => Ok(None),
+        RunChoice::Create { analysis, step } => Ok(Some(create(ctx, rollout, roles, analysis, step).await?)),
     }
-}
-
-async fn reconcile_step_run(
-    ctx: &Context,
-    rollout: &Rollout,
-    roles: &Roles,
-    pause: &mut PauseContext,
-    current: Option<Arc<AnalysisRun>>,
-) -> Result<Option<Arc<AnalysisRun>>, Error> {
-    let status = rollout.status.clone().unwrap_or_default();
-    if !status.pause_conditions.is_empty() || status.abort {
-        return Ok(current);
-    }
-    let (step, index) = current_step(rollout);
-    let analysis = step.and_then(|s| s.analysis.as_ref()).filter(|a| !a.templates.is_empty());
-    // A run left from the previous step (a promotion) is cancelled; the next reconcile creates
-    // this step's, as Argo does.
-    let from_previous_step = analysis.is_some()
-        && current.as_ref().is_some_and(|r| r.labels().get(STEP_INDEX) != index.map(|i| i.to_string()).as_ref());
-    let (Some(analysis), Some(index), false) = (analysis, index, from_previous_step) else {
-        cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
-        return Ok(None);
-    };
-    if needs_new(current.as_deref(), rollout) {
-        return Ok(Some(create(ctx, rollout, roles, analysis, Some(index)).await?));
-    }
-    if let Some(run) = &current {
-        react(pause, run, "Step-based");
-    }
-    Ok(current)
-}
-
-async fn reconcile_background_run(
-    ctx: &Context,
-    rollout: &Rollout,
-    roles: &Roles,
-    pause: &mut PauseContext,
-    current: Option<Arc<AnalysisRun>>,
-) -> Result<Option<Arc<AnalysisRun>>, Error> {
-    let Some(background) =
-        rollout.spec.canary().and_then(|c| c.analysis.as_ref()).filter(|a| !a.analysis.templates.is_empty())
-    else {
-        cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
-        return Ok(None);
-    };
-    let status = rollout.status.clone().unwrap_or_default();
-    let steps = rollout.spec.canary().map_or(0, |c| c.steps.len() as i32);
-    let (_, index) = current_step(rollout);
-    let fully_promoted = !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash;
-    let before_start = background.starting_step.is_some_and(|s| index.unwrap_or(steps) < s);
-    if fully_promoted || status.stable_rs.is_empty() || status.current_pod_hash.is_empty() || before_start {
-        return Ok(None);
-    }
-    if condition(rollout, PauseReason::InconclusiveAnalysisRun).is_some() {
-        return Ok(current);
-    }
-    if needs_new(current.as_deref(), rollout) {
-        return Ok(Some(create(ctx, rollout, roles, &background.analysis, None).await?));
-    }
-    if let Some(run) = &current {
-        react(pause, run, "Background");
-    }
-    Ok(current)
 }
 
 /// Sets `spec.terminate` on runs that are still going.
@@ -253,29 +185,11 @@ pub async fn cancel(ctx: &Context, runs: &[Arc<AnalysisRun>]) -> Result<(), Erro
 /// Argo's `FilterAnalysisRunsToDelete`: runs of ReplicaSets that are gone, and completed runs
 /// beyond `successfulRunHistoryLimit` / `unsuccessfulRunHistoryLimit` (newest kept).
 async fn delete_old(ctx: &Context, rollout: &Rollout, roles: &Roles, others: &[Arc<AnalysisRun>]) -> Result<(), Error> {
-    let limits = rollout.spec.analysis.clone().unwrap_or_default();
-    let keep_ok = limits.successful_run_history_limit.unwrap_or(5);
-    let keep_bad = limits.unsuccessful_run_history_limit.unwrap_or(5);
     let live: BTreeMap<&str, bool> =
         roles.all.iter().map(|r| (hash(r), r.metadata.deletion_timestamp.is_some())).collect();
-    let mut runs: Vec<&Arc<AnalysisRun>> = others.iter().collect();
-    runs.sort_by_key(|r| std::cmp::Reverse(r.metadata.creation_timestamp.clone().map(|t| t.0)));
-    let (mut ok, mut bad) = (0, 0);
-    let mut doomed = Vec::new();
-    for run in runs {
-        let Some(h) = run.labels().get(HASH_LABEL) else { continue };
-        match live.get(h.as_str()) {
-            None | Some(true) => doomed.push(run),
-            Some(false) => match phase(run) {
-                AnalysisPhase::Successful if ok < keep_ok => ok = ok.saturating_add(1),
-                AnalysisPhase::Successful => doomed.push(run),
-                p if p.is_completed() && bad < keep_bad => bad = bad.saturating_add(1),
-                p if p.is_completed() => doomed.push(run),
-                _ => {}
-            },
-        }
-    }
-    for run in doomed {
+    let candidates: Vec<&AnalysisRun> = others.iter().map(|r| &**r).collect();
+    for i in runs::runs_to_delete(rollout, &live, &candidates) {
+        let Some(run) = candidates.get(i) else { continue };
         if run.metadata.deletion_timestamp.is_some() {
             continue;
         }
@@ -293,29 +207,13 @@ async fn emit_changes(
     rollout: &Rollout,
     previous: Option<&RolloutAnalysisRunStatus>,
     run: Option<&AnalysisRun>,
-    kind: &str,
+    role: RunRole,
 ) {
     let Some(run) = run else { return };
-    let Some(status) = &run.status else { return };
-    // Argo's controller never writes Pending: a run whose phase reads so has none yet.
-    if status.phase == AnalysisPhase::Pending {
-        return;
+    let phase = run.status.as_ref().map(|s| s.phase);
+    if let Some(e) = runs::phase_change_event(previous, &run.name_any(), phase, role) {
+        ctx.event(rollout, e.warning, e.reason, e.message).await;
     }
-    let changed = match previous {
-        None => true,
-        Some(p) => p.name == run.name_any() && p.status != status.phase.as_str(),
-    };
-    if !changed {
-        return;
-    }
-    let before = previous.map_or("NoPreviousStatus".to_string(), |p| p.status.clone());
-    ctx.event(
-        rollout,
-        matches!(status.phase, AnalysisPhase::Failed | AnalysisPhase::Error),
-        &format!("AnalysisRun{}", status.phase),
-        format!("{kind} Analysis Run '{}' Status New: '{}' Previous: '{before}'", run.name_any(), status.phase),
-    )
-    .await;
 }
 
 /// Builds and creates a run for `analysis`: Argo's name (`<rollout>-<hash>-<revision>[-<step>]`),

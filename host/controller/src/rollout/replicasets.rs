@@ -20,7 +20,7 @@ use crate::context::Context;
 use crate::error::{Error, is_already_exists};
 
 /// The label that ties ReplicaSets and pods to their pod template.
-pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
+pub use aviary_engine::rollout::runs::HASH_LABEL;
 /// The revision of a ReplicaSet (and of the Rollout: its newest).
 pub const REVISION: &str = "rollout.argoproj.io/revision";
 /// `spec.replicas` of the Rollout when the ReplicaSet was last scaled.

@@ -14,6 +14,7 @@
 mod canary;
 mod describe;
 pub mod pause;
+pub mod runs;
 #[cfg(test)]
 mod tests;
 
