@@ -8,7 +8,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::replicasets::{HASH_LABEL, hash};
+use super::replicasets::HASH_LABEL;
 use crate::context::Context;
 use crate::error::Error;
 
@@ -43,19 +43,11 @@ async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&Replic
         .and_then(|s| s.get(HASH_LABEL))
         .cloned()
         .unwrap_or_default();
-    let desired = hash(rs);
-    if current == desired {
+    let managed = svc.annotations().contains_key(MANAGED_BY);
+    let state = super::replicasets::state(rs);
+    let Some(desired) = aviary_engine::rollout::service_selector(&current, managed, &state) else {
         return Ok(());
-    }
-    // A Service adopted for the first time only switches to a fully available ReplicaSet, so that
-    // it never points at nothing (Argo PR #1777).
-    if !svc.annotations().contains_key(MANAGED_BY) {
-        let spec = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let available = rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
-        if available < spec {
-            return Ok(());
-        }
-    }
+    };
     let patch = json!({
         "metadata": {"annotations": {MANAGED_BY: rollout.name_any()}},
         "spec": {"selector": {HASH_LABEL: desired}},
@@ -67,7 +59,7 @@ async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&Replic
         rollout,
         false,
         "SwitchService",
-        format!("Switched selector for service '{name}' from '{current}' to '{desired}'"),
+        aviary_engine::rollout::service_switched_message(name, &current, desired),
     )
     .await;
     Ok(())

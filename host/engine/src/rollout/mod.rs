@@ -27,7 +27,7 @@ use aviary_api::{AnalysisPhase, Rollout, Time};
 use chrono::{DateTime, Utc};
 
 use crate::conditions::{self as cond, Event, kind, reason};
-use crate::observed::ObservedReplicaSets;
+use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::phase::phase_of;
 use crate::reconcile_order::{ScaleAction, canary_scaling};
 use crate::weight::{desired_canary_weight, max_weight};
@@ -208,4 +208,23 @@ pub fn found_new_replica_set(status: &RolloutStatus, name: &str, now: DateTime<U
             now,
         )
     })
+}
+
+/// Argo's `reconcileStableAndCanaryService` for one Service whose selector holds `current` (a
+/// pod-template hash, empty when none) and should follow `rs`: the hash to switch it to, if any.
+/// A Service not yet adopted (`managed` false) only switches to a fully available ReplicaSet, so
+/// that it never points at nothing (Argo PR #1777).
+pub fn service_selector<'a>(current: &str, managed: bool, rs: &'a ReplicaSetState) -> Option<&'a str> {
+    if current == rs.pod_template_hash {
+        return None;
+    }
+    if !managed && rs.available < rs.spec_replicas {
+        return None;
+    }
+    Some(rs.pod_template_hash.as_str())
+}
+
+/// Argo's `SwitchService` event message.
+pub fn service_switched_message(service: &str, from: &str, to: &str) -> String {
+    format!("Switched selector for service '{service}' from '{from}' to '{to}'")
 }

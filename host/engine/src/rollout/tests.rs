@@ -769,3 +769,18 @@ fn the_writes_that_end_a_reconcile_early() {
     cond::set(&mut bare, found);
     assert_eq!(found_new_replica_set(&bare, "demo-abc", at(2)), None, "only when there is no Progressing condition");
 }
+
+#[test]
+fn services_follow_their_replica_set_and_an_adopted_one_waits_for_full_availability() {
+    let ready = rs("canary", 3, 3);
+    let starting = rs("canary", 3, 1);
+    assert_eq!(service_selector("stable", true, &ready), Some("canary"));
+    assert_eq!(service_selector("stable", true, &starting), Some("canary"), "a managed Service switches at once");
+    assert_eq!(service_selector("", false, &starting), None, "adopted: not before every pod is available");
+    assert_eq!(service_selector("", false, &ready), Some("canary"));
+    assert_eq!(service_selector("canary", true, &ready), None, "already there");
+    assert_eq!(
+        service_switched_message("app-canary", "stable", "canary"),
+        "Switched selector for service 'app-canary' from 'stable' to 'canary'"
+    );
+}
