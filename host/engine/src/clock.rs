@@ -26,6 +26,11 @@ pub fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     sum.clamp(start_of_time(), end_of_time())
 }
 
+/// How long from `now` until `at`, as a requeue delay: zero when it has passed.
+pub fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> std::time::Duration {
+    at.signed_duration_since(now).to_std().unwrap_or_default()
+}
+
 /// `t + seconds`, saturating as [`after`] does.
 pub fn after_seconds(t: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
     after(t, Duration::try_seconds(seconds).unwrap_or(if seconds < 0 { Duration::MIN } else { Duration::MAX }))

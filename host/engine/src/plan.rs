@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use aviary_api::AnalysisPhase;
 use aviary_api::rollout::{CanaryStep, Rollout};
-use aviary_api::rollout_status::{PauseReason, RolloutStatus, TrafficWeights, WeightDestination};
+use aviary_api::rollout_status::{PauseReason, RolloutStatus};
 use aviary_api::validation::validate_rollout;
 
 use crate::bluegreen;
@@ -22,7 +22,9 @@ use crate::error::EngineError;
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::reconcile_order::{ReplicaSetRole, ScaleAction, canary_scaling, older_scaling, scale_down_deadline};
 use crate::rollout::{self, Observed, PauseContext, RunObservation};
-use crate::weight::{canary_replicas_or_weight, current_step, desired_canary_weight, max_weight};
+use crate::weight::{
+    canary_replicas_or_weight, current_step, desired_canary_weight, max_weight, status as status_of, traffic_weights,
+};
 
 const STABLE: &str = "stable";
 const CANARY: &str = "canary";
@@ -147,14 +149,6 @@ pub fn check_valid(rollout: &Rollout) -> Result<(), EngineError> {
         object: object_name(rollout),
         errors: errors.iter().map(|e| e.to_string()).collect(),
     })
-}
-
-fn traffic_weights(canary: i32, stable: i32) -> TrafficWeights {
-    TrafficWeights {
-        canary: WeightDestination { weight: canary, ..Default::default() },
-        stable: WeightDestination { weight: stable, ..Default::default() },
-        ..Default::default()
-    }
 }
 
 fn rs(hash: &str, c: ReplicaCounts) -> ReplicaSetState {
@@ -337,8 +331,8 @@ struct Walker {
 }
 
 impl Walker {
-    fn status(&self) -> RolloutStatus {
-        self.ro.status.clone().unwrap_or_default()
+    fn status(&self) -> &RolloutStatus {
+        status_of(&self.ro)
     }
 
     fn promoted(&self) -> bool {
@@ -386,7 +380,7 @@ impl Walker {
     /// The people around the controller: a pause step is promoted (an indefinite one by
     /// `kubectl argo rollouts promote`, a timed one by waiting it out), a user pause lifted.
     fn operate(&mut self) {
-        let mut status = self.status();
+        let mut status = self.status().clone();
         let Some(pause) = status.pause_conditions.iter().find(|c| c.reason == PauseReason::CanaryPauseStep) else {
             return;
         };
@@ -555,9 +549,9 @@ pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError
             }
             last = index;
         }
-        let before = w.status();
+        let before = w.status().clone();
         let actions = w.reconcile();
-        let changed = !actions.is_empty() || w.status() != before;
+        let changed = !actions.is_empty() || *w.status() != before;
         if started || !actions.is_empty() {
             w.record(index, actions);
         }

@@ -10,7 +10,7 @@ use aviary_api::rollout::{
     ReplicaProgressThresholdType, Rollout, RolloutPause, RolloutSpec, RolloutStrategy, RolloutTrafficRouting,
     SetCanaryScale,
 };
-use aviary_api::rollout_status::{RolloutStatus, TrafficWeights, WeightDestination};
+use aviary_api::rollout_status::RolloutStatus;
 
 /// Builds a [`Rollout`] for a test.
 #[derive(Clone, Debug)]
@@ -195,11 +195,7 @@ impl RolloutBuilder {
 
     /// Records traffic weights in `status.canary.weights`.
     pub fn weights(mut self, canary: i32, stable: i32) -> Self {
-        self.status_mut().canary.weights = Some(TrafficWeights {
-            canary: WeightDestination { weight: canary, ..Default::default() },
-            stable: WeightDestination { weight: stable, ..Default::default() },
-            ..Default::default()
-        });
+        self.status_mut().canary.weights = Some(crate::weight::traffic_weights(canary, stable));
         self
     }
 

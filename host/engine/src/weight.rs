@@ -5,11 +5,20 @@
 use std::sync::LazyLock;
 
 use aviary_api::rollout::{CanaryStep, Rollout, SetCanaryScale};
-use aviary_api::rollout_status::RolloutStatus;
+use aviary_api::rollout_status::{RolloutStatus, TrafficWeights, WeightDestination};
 
 use crate::observed::ObservedReplicaSets;
 
 static EMPTY_STATUS: LazyLock<RolloutStatus> = LazyLock::new(RolloutStatus::default);
+
+/// Traffic weights with `canary` and `stable` set (no additional destinations, unverified).
+pub fn traffic_weights(canary: i32, stable: i32) -> TrafficWeights {
+    TrafficWeights {
+        canary: WeightDestination { weight: canary, ..Default::default() },
+        stable: WeightDestination { weight: stable, ..Default::default() },
+        ..Default::default()
+    }
+}
 
 /// The rollout's status, or an empty one for a rollout never reconciled.
 pub fn status(rollout: &Rollout) -> &RolloutStatus {

@@ -126,8 +126,7 @@ pub fn requeue_after(
     if written.phase.is_completed() && !before.phase.is_completed() {
         return AFTER_COMPLETION;
     }
-    let wait = next_at(prepared, written, now)
-        .map_or(IDLE, |t| t.signed_duration_since(now).to_std().unwrap_or_default().saturating_add(SLACK));
+    let wait = next_at(prepared, written, now).map_or(IDLE, |t| crate::clock::until(now, t).saturating_add(SLACK));
     wait.max(MIN_REQUEUE)
 }
 

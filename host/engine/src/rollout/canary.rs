@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use super::describe::{selector_string, step_string};
 use super::pause::{PauseContext, condition};
 use super::{Observed, RolloutDecision};
+use crate::clock::until;
 use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::ReplicaSetState;
-use crate::phase::phase_of;
 use crate::reconcile_order::ScaleAction;
 use crate::steps::{
     PauseState, StepContext, completed_current_step, pause_step_ends_at, replica_progress_threshold_met,
@@ -40,11 +40,6 @@ pub(super) struct Decider<'a> {
     pub(super) weights: Option<Option<TrafficWeights>>,
     events: Vec<Event>,
     requeue: Option<Duration>,
-}
-
-/// How long from `now` until `at` (zero when it has passed).
-pub(super) fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
-    at.signed_duration_since(now).to_std().unwrap_or_default()
 }
 
 impl<'a> Decider<'a> {
@@ -309,10 +304,7 @@ impl<'a> Decider<'a> {
         {
             self.requeue_in(until(self.now, at).saturating_add(DEADLINE_SLACK));
         }
-        let pm = phase_of(&self.rollout.spec, &s);
-        let mut status = s;
-        status.phase = Some(pm.phase);
-        status.message = pm.message;
+        let status = super::with_phase(self.rollout, s);
         self.events.extend(cond::state_change_events(old, &status));
         RolloutDecision { scale: self.scale, status, events: self.events, requeue_after: self.requeue }
     }

@@ -20,9 +20,7 @@ mod tests;
 
 use std::time::Duration;
 
-use aviary_api::rollout_status::{
-    RolloutAnalysisRunStatus, RolloutCondition, RolloutStatus, TrafficWeights, WeightDestination,
-};
+use aviary_api::rollout_status::{RolloutAnalysisRunStatus, RolloutCondition, RolloutStatus};
 use aviary_api::{AnalysisPhase, Rollout, Time};
 use chrono::{DateTime, Utc};
 
@@ -30,7 +28,7 @@ use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::phase::phase_of;
 use crate::reconcile_order::{ScaleAction, canary_scaling};
-use crate::weight::{desired_canary_weight, max_weight};
+use crate::weight::{desired_canary_weight, max_weight, traffic_weights};
 
 pub use describe::{selector_string, step_string};
 pub use pause::PauseContext;
@@ -117,13 +115,8 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
     // With traffic routing, the weight is set before the analysis runs and the ReplicaSets
     // (Argo's `reconcileTrafficRouting`), and recorded in the status at the end.
     let new_weights = rollout.spec.canary().and_then(|c| c.traffic_routing.as_ref()).map(|_| {
-        let max = max_weight(rollout);
         let canary = desired_canary_weight(rollout, &o.replica_sets);
-        TrafficWeights {
-            canary: WeightDestination { weight: canary, ..Default::default() },
-            stable: WeightDestination { weight: max.saturating_sub(canary), ..Default::default() },
-            ..Default::default()
-        }
+        traffic_weights(canary, max_weight(rollout).saturating_sub(canary))
     });
     d.weights = Some(new_weights.clone());
     if d.pause.has_add_pause() {
@@ -131,7 +124,7 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
     }
     let scaling = canary_scaling(rollout, &o.replica_sets, new_weights.as_ref(), now);
     if let Some(at) = scaling.requeue_at {
-        d.requeue_in(canary::until(now, at));
+        d.requeue_in(crate::clock::until(now, at));
     }
     let scaled = scaling.actions.iter().any(|a: &ScaleAction| a.from != a.to);
     d.scale = scaling.actions;

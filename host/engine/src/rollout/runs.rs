@@ -182,7 +182,7 @@ pub fn runs_to_delete(rollout: &Rollout, live: &BTreeMap<&str, bool>, others: &[
 }
 
 /// The label with a ReplicaSet's pod-template hash, on runs as on ReplicaSets.
-pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
+pub use aviary_api::rollout::POD_TEMPLATE_HASH_LABEL as HASH_LABEL;
 
 /// Argo's event when a current run's phase changes (`AnalysisRunFailed: Step Analysis Run 'x'
 /// Status New: 'Failed' Previous: 'Running'`); none for a Pending run (Argo never writes one).
