@@ -337,7 +337,7 @@ async fn ttl(ctx: &Context, run: &AnalysisRun, now: DateTime<Utc>) -> Result<Act
     let Some(seconds) = seconds else { return Ok(Action::await_change()) };
     let expires = aviary_engine::clock::after_seconds(completed.0, i64::from(seconds));
     if expires > now {
-        return Ok(Action::requeue(expires.signed_duration_since(now).to_std().unwrap_or_default()));
+        return Ok(Action::requeue(aviary_engine::clock::until(now, expires)));
     }
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
     match api.delete(&run.name_any(), &DeleteParams::default()).await {
