@@ -278,6 +278,17 @@ mod tests {
     }
 
     #[test]
+    fn no_option_keeps_every_pod_stable_as_argo_does() {
+        // Without surge, ceil(N×w/100) = N leaves no stable pod and the floor is tied: Argo's
+        // option list is empty and it returns (0, N) ("should not get here").
+        for (n, w) in [(2, 75), (5, 90), (10, 95), (25, 98), (50, 99)] {
+            assert_eq!(approximate(n, w, 100, 0), (0, n), "N={n} w={w}");
+            // With surge the N+1 options exist and the canary gets its pods.
+            assert!(approximate(n, w, 100, 1).0 >= 1, "N={n} w={w} surge 1");
+        }
+    }
+
+    #[test]
     fn reference_example_10_replicas_25_percent() {
         // §2.8: approximate(10, 25, 100, 3) = (3, 8).
         assert_eq!(approximate(10, 25, 100, 3), (3, 8));
