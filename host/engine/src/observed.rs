@@ -29,6 +29,13 @@ pub struct ReplicaSetState {
     /// It belongs to an Experiment (the `experiment-name` annotation): never counted as a
     /// revision of the rollout.
     pub from_experiment: bool,
+    /// Its `rollout.argoproj.io/revision` (0 when absent or unreadable).
+    pub revision: i64,
+    /// It has a deletion timestamp: no longer counted in the revision history.
+    pub deleting: bool,
+    /// `status.observedGeneration` ≥ `metadata.generation`: its status describes its spec, so a
+    /// status of no pods can be trusted when deciding to delete it.
+    pub caught_up: bool,
 }
 
 impl ReplicaSetState {

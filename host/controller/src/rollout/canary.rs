@@ -18,11 +18,12 @@ use kube::{Api, ResourceExt};
 use super::analysis;
 use super::ephemeral;
 use super::replicasets::{self, Created, Roles, hash};
-use super::restart::{self, Restart};
+use super::restart;
 use super::services;
 use crate::context::Context;
 use crate::error::Error;
 use crate::status_write::Write;
+use aviary_engine::rollout::restart::{RECHECK, Restart};
 
 /// Requeue this soon after a write that ends a reconcile early: the next one acts on it.
 const AT_ONCE: Duration = Duration::from_millis(100);
@@ -121,13 +122,13 @@ impl<'a> CanarySync<'a> {
 
         match restart::reconcile(self.ctx, &self.rollout, &self.roles, self.now).await? {
             Restart::Done(at) => observed.restarted_at = at,
-            Restart::Evicted => return Ok(Action::requeue(restart::RECHECK)),
-            Restart::Waiting => self.requeue = Some(restart::RECHECK),
+            Restart::Evicted => return Ok(Action::requeue(RECHECK)),
+            Restart::Waiting => self.requeue = Some(RECHECK),
         }
 
         ephemeral::reconcile(self.ctx, &self.rollout, &self.roles, &status.stable_rs).await?;
 
-        let deleted = replicasets::cleanup_history(self.ctx, &self.rollout, &self.roles.older).await?;
+        let deleted = replicasets::cleanup_history(self.ctx, &self.rollout, &self.roles).await?;
         if !deleted.is_empty() {
             tracing::info!(?deleted, "deleted old ReplicaSets beyond revisionHistoryLimit");
         }

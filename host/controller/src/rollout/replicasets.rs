@@ -1,7 +1,6 @@
 //! A Rollout's ReplicaSets: which one belongs to the current pod template, creating it,
 //! scaling one, revisions, and the revision-history clean-up.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aviary_api::Rollout;
@@ -15,43 +14,20 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
 use aviary_engine::conditions::reason;
+use aviary_engine::rollout::revision::{AnnotationSync, copied_annotations, history_to_delete, sync_annotations};
 
 use crate::context::Context;
 use crate::error::{Error, is_already_exists};
 
+pub use aviary_engine::rollout::revision::{DESIRED_REPLICAS, REVISION};
 /// The label that ties ReplicaSets and pods to their pod template.
 pub use aviary_engine::rollout::runs::HASH_LABEL;
-/// The revision of a ReplicaSet (and of the Rollout: its newest).
-pub const REVISION: &str = "rollout.argoproj.io/revision";
-/// `spec.replicas` of the Rollout when the ReplicaSet was last scaled.
-pub const DESIRED_REPLICAS: &str = "rollout.argoproj.io/desired-replicas";
 /// When the previous stable may be scaled down (traffic routing).
 pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
 /// The ephemeral labels and annotations injected into a ReplicaSet's pods.
 pub const EPHEMERAL_METADATA: &str = aviary_engine::ephemeral::ANNOTATION;
-/// The revisions a ReplicaSet had before a rollback made it the newest again.
-pub const REVISION_HISTORY: &str = "rollout.argoproj.io/revision-history";
 /// Annotation: the Experiment a ReplicaSet belongs to (not part of the Rollout's history).
 pub const EXPERIMENT_NAME: &str = "experiment.argoproj.io/name";
-
-/// Rollout annotations that are not copied to its ReplicaSets (Argo's `annotationsToSkip`).
-const NOT_COPIED: [&str; 5] = [
-    "kubectl.kubernetes.io/last-applied-configuration",
-    REVISION,
-    REVISION_HISTORY,
-    DESIRED_REPLICAS,
-    "notified.notifications.argoproj.io",
-];
-
-/// The Rollout's annotations a ReplicaSet carries (Argo's `copyRolloutAnnotationsToReplicaSet`).
-fn copied_annotations(rollout: &Rollout) -> BTreeMap<String, String> {
-    rollout
-        .annotations()
-        .iter()
-        .filter(|(k, _)| !NOT_COPIED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
 
 /// The pod template hash label of a ReplicaSet.
 pub fn hash(rs: &ReplicaSet) -> &str {
@@ -127,6 +103,9 @@ pub fn state(rs: &ReplicaSet) -> ReplicaSetState {
         ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
         created: rs.metadata.creation_timestamp.as_ref().and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0)),
         from_experiment: rs.annotations().get(EXPERIMENT_NAME).is_some_and(|n| !n.is_empty()),
+        revision: revision(&rs.metadata),
+        deleting: rs.metadata.deletion_timestamp.is_some(),
+        caught_up: status.and_then(|s| s.observed_generation) >= rs.metadata.generation,
     }
 }
 
@@ -263,7 +242,7 @@ pub fn desired_replica_set(
     let mut template = template(rollout)?.clone();
     let meta = template.metadata.get_or_insert_with(Default::default);
     meta.labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash_value.into());
-    let mut annotations = copied_annotations(rollout);
+    let mut annotations = copied_annotations(rollout.annotations());
     annotations.insert(REVISION.to_string(), revision.to_string());
     annotations.insert(DESIRED_REPLICAS.to_string(), rollout.spec.replicas_or_default().to_string());
     // The ReplicaSet's own labels are the template's before the ephemeral ones are added (Argo
@@ -404,32 +383,10 @@ pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -
 /// Returns the Rollout as written when its revision changed.
 pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> Result<Option<Rollout>, Error> {
     let Some(new_rs) = &roles.new_rs else { return Ok(None) };
-    let next = roles.max_old_revision().saturating_add(1);
-    let current = new_rs.annotations();
-    let mut annotations: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for (k, v) in copied_annotations(rollout) {
-        if current.get(&k) != Some(&v) {
-            annotations.insert(k, Some(v));
-        }
-    }
-    let old = current.get(REVISION);
-    let old_rev: i64 = match old.map(|o| o.parse::<i64>()) {
-        Some(Ok(r)) => r,
-        Some(Err(_)) => return Ok(None),
-        None => 0,
+    let annotations = match sync_annotations(new_rs.annotations(), rollout.annotations(), roles.max_old_revision()) {
+        AnnotationSync::Unreadable => return Ok(None),
+        AnnotationSync::Write(a) => a,
     };
-    if old_rev < next {
-        annotations.insert(REVISION.into(), Some(next.to_string()));
-    }
-    if let Some(old) = old
-        && !annotations.is_empty()
-    {
-        let history = match current.get(REVISION_HISTORY).map(String::as_str) {
-            None | Some("") => old.clone(),
-            Some(h) => format!("{h},{old}"),
-        };
-        annotations.insert(REVISION_HISTORY.into(), Some(history));
-    }
     if !annotations.is_empty() {
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &new_rs.namespace().unwrap_or_default());
         let patch = json!({"metadata": {"annotations": annotations}});
@@ -509,34 +466,18 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Argo's `cleanupRollouts`: keeps at most `revisionHistoryLimit` old ReplicaSets, deleting the
-/// oldest ones that have no pods left, and returns the hashes of those deleted (their
-/// AnalysisRuns go with them).
-pub async fn cleanup_history(
-    ctx: &Context,
-    rollout: &Rollout,
-    older: &[Arc<ReplicaSet>],
-) -> Result<Vec<String>, Error> {
-    let limit = usize::try_from(rollout.spec.revision_history_limit_or_default()).unwrap_or(0);
-    let mut alive: Vec<&Arc<ReplicaSet>> = older.iter().filter(|r| r.metadata.deletion_timestamp.is_none()).collect();
-    if alive.len() <= limit {
-        return Ok(Vec::new());
-    }
-    alive.sort_by_key(|r| revision(&r.metadata));
-    let excess = alive.len().saturating_sub(limit);
+/// Deletes the old ReplicaSets the revision history no longer keeps
+/// ([`aviary_engine::rollout::revision::history_to_delete`]) and returns the hashes of those
+/// deleted (their AnalysisRuns go with them).
+pub async fn cleanup_history(ctx: &Context, rollout: &Rollout, roles: &Roles) -> Result<Vec<String>, Error> {
+    let older: Vec<ReplicaSetState> = roles.older.iter().map(|r| state(r)).collect();
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     let mut deleted = Vec::new();
-    for rs in alive.into_iter().take(excess) {
-        let spec = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-        let status = rs.status.as_ref().map_or(0, |s| s.replicas);
-        let caught_up = rs.status.as_ref().and_then(|s| s.observed_generation) >= rs.metadata.generation;
-        if spec != 0 || status != 0 || !caught_up {
-            continue;
-        }
-        match api.delete(&rs.name_any(), &DeleteParams::background()).await {
-            Ok(_) => deleted.push(hash(rs).to_string()),
+    for rs in history_to_delete(&older, rollout.spec.revision_history_limit_or_default()) {
+        match api.delete(&rs.name, &DeleteParams::background()).await {
+            Ok(_) => deleted.push(rs.pod_template_hash.clone()),
             Err(e) if crate::error::is_not_found(&e) => {}
-            Err(e) => return Err(Error::kube(format!("deleting old ReplicaSet {}", rs.name_any()))(e)),
+            Err(e) => return Err(Error::kube(format!("deleting old ReplicaSet {}", rs.name))(e)),
         }
     }
     Ok(deleted)

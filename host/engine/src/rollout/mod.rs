@@ -14,6 +14,8 @@
 mod canary;
 mod describe;
 pub mod pause;
+pub mod restart;
+pub mod revision;
 pub mod runs;
 #[cfg(test)]
 mod tests;
