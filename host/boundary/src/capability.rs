@@ -18,6 +18,8 @@ use std::fmt;
 
 use url::{Host, Url};
 
+use crate::Invalid;
+
 /// A plugin's network allow-list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowedHosts {
@@ -45,7 +47,7 @@ impl AllowedHosts {
     }
 
     /// Parses a list of entries; the error names the bad entry.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, Invalid> {
         let rules = entries.iter().map(|e| parse_rule(e.as_ref())).collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
@@ -119,33 +121,33 @@ fn host_text(host: &Host<&str>) -> String {
     }
 }
 
-fn parse_rule(entry: &str) -> Result<Rule, String> {
+fn parse_rule(entry: &str) -> Result<Rule, Invalid> {
     let e = entry.trim();
-    let bad = |why: &str| format!("allowedHosts entry {entry:?}: {why}");
+    let entry = || entry.to_string();
     if e.is_empty() {
-        return Err(bad("empty"));
+        return Err(Invalid::EmptyHost { entry: entry() });
     }
     if e == "*" {
         return Ok(Rule { host: Pattern::Any, port: None });
     }
     if e.contains("://") {
-        let url = Url::parse(e).map_err(|err| bad(&err.to_string()))?;
-        let host = url.host().ok_or_else(|| bad("no host"))?;
+        let url = Url::parse(e).map_err(|source| Invalid::HostSyntax { entry: entry(), source })?;
+        let host = url.host().ok_or_else(|| Invalid::NoHost { entry: entry() })?;
         return Ok(Rule { host: Pattern::Exact(host_text(&host)), port: url.port_or_known_default() });
     }
     // Let the URL parser handle names, bracketed IPv6 and ports uniformly. The probe scheme has
     // no default port, so an explicit `:80` or `:443` is kept rather than read as "any port".
     let wildcard = e.starts_with("*.");
     let probe = if wildcard { format!("aviary://wildcard{}", &e[1..]) } else { format!("aviary://{e}") };
-    let url = Url::parse(&probe).map_err(|err| bad(&err.to_string()))?;
+    let url = Url::parse(&probe).map_err(|source| Invalid::HostSyntax { entry: entry(), source })?;
     if !matches!(url.path(), "" | "/")
         || url.query().is_some()
         || url.fragment().is_some()
         || !url.username().is_empty()
     {
-        return Err(bad("expected host, host:port or *.domain"));
+        return Err(Invalid::NotAHost { entry: entry() });
     }
-    let host = url.host().ok_or_else(|| bad("no host"))?;
+    let host = url.host().ok_or_else(|| Invalid::NoHost { entry: entry() })?;
     let port = url.port();
     let pattern = if wildcard {
         let name = host_text(&host);
@@ -197,9 +199,11 @@ mod tests {
     #[test]
     fn bad_entries_are_named() {
         for bad in ["", "http://", "host/path", "user@host", "a b"] {
-            let err = AllowedHosts::parse(&[bad]).unwrap_err();
-            assert!(err.contains(&format!("{bad:?}")), "{err}");
+            let err = AllowedHosts::parse(&[bad]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("allowedHosts entry {bad:?}: ")), "{err}");
         }
+        let err = AllowedHosts::parse(&["a b"]).unwrap_err();
+        assert!(matches!(err, Invalid::HostSyntax { source: url::ParseError::InvalidDomainCharacter, .. }), "{err:?}");
     }
 
     #[test]

@@ -33,6 +33,6 @@ pub mod limits;
 pub mod measurement;
 pub mod registry;
 
-pub use error::Error;
+pub use error::{Error, Invalid};
 pub use failure::Failure;
 pub use measurement::{CallContext, Measurement, Phase, RawMeasurement};

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::Invalid;
 use crate::registry::PluginKind;
 
 /// The limits one plugin runs under; each can be set per plugin in its registry entry.
@@ -40,11 +41,11 @@ impl Limits {
 }
 
 /// Parses a Kubernetes-style quantity of bytes: `67108864`, `64Mi`, `64M`, `1Gi`, `512Ki`.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+pub fn parse_bytes(text: &str) -> Result<u64, Invalid> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a byte quantity such as 64Mi"))?;
+    let n: u64 = digits.parse().map_err(|source| Invalid::NotAQuantity { text: text.to_string(), source })?;
     let mult: u64 = match unit {
         "" => 1,
         "Ki" => 1 << 10,
@@ -53,19 +54,19 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "k" | "K" => 1_000,
         "M" => 1_000_000,
         "G" => 1_000_000_000,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use Ki, Mi, Gi, k, M or G)")),
+        _ => return Err(Invalid::UnknownUnit { text: text.to_string(), unit: unit.to_string() }),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("{text:?} is too large"))
+    n.checked_mul(mult).ok_or_else(|| Invalid::TooLarge { text: text.to_string() })
 }
 
 /// Parses a duration the way Argo writes them (`30s`, `1m30s`, `500ms`); a bare number is
 /// seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    humantime::parse_duration(t).map_err(|e| format!("{text:?} is not a duration such as 30s: {e}"))
+    humantime::parse_duration(t).map_err(|source| Invalid::NotADuration { text: text.to_string(), source })
 }
 
 #[cfg(test)]
@@ -82,6 +83,12 @@ mod tests {
         for bad in ["", "Mi", "64MB", "-1", "1.5Gi", "99999999999999999999Gi"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_bytes("64MB").unwrap_err().to_string(),
+            r#""64MB": unknown unit "MB" (use Ki, Mi, Gi, k, M or G)"#
+        );
+        assert_eq!(parse_bytes("Mi").unwrap_err().to_string(), r#""Mi" is not a byte quantity such as 64Mi"#);
+        assert_eq!(parse_bytes("99999999999Gi").unwrap_err().to_string(), r#""99999999999Gi" is too large"#);
     }
 
     #[test]
@@ -90,7 +97,9 @@ mod tests {
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
-        assert!(parse_duration("soon").is_err());
+        let err = parse_duration("soon").unwrap_err();
+        assert!(err.to_string().starts_with(r#""soon" is not a duration such as 30s: "#), "{err}");
+        assert!(std::error::Error::source(&err).is_some(), "the parser's error is kept");
     }
 
     #[test]

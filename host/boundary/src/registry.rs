@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::Error;
 use crate::capability::AllowedHosts;
 use crate::limits::{Limits, parse_bytes, parse_duration};
+use crate::{Error, Invalid};
 
 /// What a plugin implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,19 +82,23 @@ pub struct RegistryFile {
 }
 
 impl RegistryFile {
-    /// Parses a registry document (YAML or JSON).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        if text.trim().is_empty() {
-            return Ok(Self::default());
-        }
-        serde_norway::from_str(text).map_err(|e| e.to_string())
+    /// Parses a registry document (YAML or JSON); an empty text is an empty registry.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::from_text(text).map_err(Error::Document)
     }
 
     /// Reads and parses a registry file.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Registry { path: path.to_path_buf(), reason: e.to_string() })?;
-        Self::parse(&text).map_err(|reason| Error::Registry { path: path.to_path_buf(), reason })
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Unreadable { path: path.to_path_buf(), source })?;
+        Self::from_text(&text).map_err(|source| Error::Registry { path: path.to_path_buf(), source })
+    }
+
+    fn from_text(text: &str) -> Result<Self, serde_norway::Error> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_norway::from_str(text)
     }
 }
 
@@ -141,56 +145,38 @@ impl RegistryEntry {
     /// Validates the entry; the error names the entry and the field.
     pub fn validate(&self) -> Result<PluginSpec, Error> {
         let invalid =
-            |field: &'static str, reason: String| Error::InvalidEntry { name: self.name.clone(), field, reason };
+            |field: &'static str, cause: Invalid| Error::InvalidEntry { name: self.name.clone(), field, cause };
         if !valid_name(&self.name) {
-            return Err(invalid(
-                "name",
-                format!("{:?} must look like org/name (letters, digits, '.', '_', '-')", self.name),
-            ));
+            return Err(invalid("name", Invalid::Name { name: self.name.clone() }));
         }
         let location = if let Some(builtin) = self.location.strip_prefix("builtin:") {
             if self.name != builtin {
                 return Err(invalid(
                     "location",
-                    format!("{:?} re-configures {builtin:?}, so the entry must be named {builtin:?}", self.location),
+                    Invalid::BuiltinName { location: self.location.clone(), builtin: builtin.to_string() },
                 ));
             }
             Location::Builtin(builtin.to_string())
         } else {
             if self.name.starts_with(BUILTIN_PREFIX) {
-                return Err(invalid(
-                    "name",
-                    format!(
-                        "{BUILTIN_PREFIX}* is reserved for first-party plugins (use location builtin:{})",
-                        self.name
-                    ),
-                ));
+                return Err(invalid("name", Invalid::ReservedName { name: self.name.clone() }));
             }
-            let url =
-                Url::parse(&self.location).map_err(|e| invalid("location", format!("{:?}: {e}", self.location)))?;
+            let url = Url::parse(&self.location)
+                .map_err(|source| invalid("location", Invalid::Location { location: self.location.clone(), source }))?;
             match url.scheme() {
-                "file" => Location::File(
-                    url.to_file_path()
-                        .map_err(|()| invalid("location", format!("{:?} is not a local path", self.location)))?,
-                ),
-                "https" | "http" => Location::Remote(url),
-                other => {
-                    return Err(invalid(
-                        "location",
-                        format!("unsupported scheme {other:?} (use file://, https:// or builtin:)"),
-                    ));
+                "file" => {
+                    Location::File(url.to_file_path().map_err(|()| {
+                        invalid("location", Invalid::NotALocalPath { location: self.location.clone() })
+                    })?)
                 }
+                "https" | "http" => Location::Remote(url),
+                other => return Err(invalid("location", Invalid::Scheme { scheme: other.to_string() })),
             }
         };
         let sha256 = match &self.sha256 {
             Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => Some(s.to_ascii_lowercase()),
-            Some(s) => return Err(invalid("sha256", format!("{s:?} is not 64 hex digits"))),
-            None if matches!(location, Location::Remote(_)) => {
-                return Err(invalid(
-                    "sha256",
-                    "is required for a remote location: Aviary never runs unpinned remote code".into(),
-                ));
-            }
+            Some(s) => return Err(invalid("sha256", Invalid::Digest { digest: s.clone() })),
+            None if matches!(location, Location::Remote(_)) => return Err(invalid("sha256", Invalid::Unpinned)),
             None => None,
         };
         let allowed_hosts = AllowedHosts::parse(&self.allowed_hosts).map_err(|e| invalid("allowedHosts", e))?;
@@ -198,13 +184,13 @@ impl RegistryEntry {
         if let Some(t) = &self.timeout {
             limits.timeout = parse_duration(t).map_err(|e| invalid("timeout", e))?;
             if limits.timeout.is_zero() {
-                return Err(invalid("timeout", "must be greater than zero".into()));
+                return Err(invalid("timeout", Invalid::ZeroTimeout));
             }
         }
         if let Some(m) = &self.memory_limit {
             limits.memory = parse_bytes(m).map_err(|e| invalid("memoryLimit", e))?;
             if limits.memory < (1 << 20) {
-                return Err(invalid("memoryLimit", format!("{m:?} is below the 1Mi minimum a component needs")));
+                return Err(invalid("memoryLimit", Invalid::TooLittleMemory { text: m.clone() }));
             }
         }
         Ok(PluginSpec {
@@ -268,6 +254,44 @@ mod tests {
                 other => panic!("{yaml}: expected an invalid {field}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn messages_name_the_entry_the_field_and_the_value() {
+        let message = |yaml: &str| entry(yaml).validate().unwrap_err().to_string();
+        assert_eq!(
+            message("{name: aviary/x, kind: condition, location: 'file:///x.wasm'}"),
+            "plugin \"aviary/x\": name: aviary/* is reserved for first-party plugins (use location builtin:aviary/x)"
+        );
+        assert_eq!(
+            message("{name: a/b, kind: condition, location: 'https://x/y.wasm'}"),
+            "plugin \"a/b\": sha256: is required for a remote location: Aviary never runs unpinned remote code"
+        );
+        assert_eq!(
+            message("{name: a/b, kind: condition, location: 'file:///x.wasm', memoryLimit: 64MB}"),
+            "plugin \"a/b\": memoryLimit: \"64MB\": unknown unit \"MB\" (use Ki, Mi, Gi, k, M or G)"
+        );
+        assert_eq!(
+            message("{name: a/b, kind: condition, location: 'file:///x.wasm', allowedHosts: ['']}"),
+            "plugin \"a/b\": allowedHosts: allowedHosts entry \"\": empty"
+        );
+        // The cause is kept, down to the parser's own error.
+        let err =
+            entry("{name: a/b, kind: condition, location: 'file:///x.wasm', timeout: soon}").validate().unwrap_err();
+        let cause = std::error::Error::source(&err).unwrap();
+        assert!(cause.to_string().starts_with("\"soon\" is not a duration such as 30s: "), "{cause}");
+        assert!(cause.source().is_some());
+    }
+
+    #[test]
+    fn documents_and_files_keep_the_parsers_error() {
+        let err = RegistryFile::parse("plugins: [{name: a/b, kind: traffic-router}]").unwrap_err();
+        assert!(matches!(err, Error::Document(_)), "{err:?}");
+        assert!(err.to_string().contains("traffic-router"), "{err}");
+        let missing = Path::new("/nonexistent/aviary/plugins.yaml");
+        let err = RegistryFile::read(missing).unwrap_err();
+        assert!(err.to_string().starts_with("registry /nonexistent/aviary/plugins.yaml: "), "{err}");
+        assert!(matches!(&err, Error::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::NotFound));
     }
 
     #[test]

@@ -5,22 +5,46 @@
 //! `GetValueFromIntOrPercent`, which reads every string as a percentage, with or without `%`.
 //! The defaults are the strings `"25"`, so they mean 25%, and a user's `"3"` means 3%.
 
+use std::num::ParseIntError;
+
 use aviary_api::IntOrString;
 use aviary_api::rollout::RolloutSpec;
+
+/// Why an intOrString (`maxSurge`, `maxUnavailable`) is not a number of pods. What that means
+/// is the caller's: Argo treats both fenceposts as 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntOrPercentError {
+    /// The string, without its `%` signs, is not an integer.
+    #[error("invalid value {value:?}: not an integer percentage")]
+    NotAPercentage {
+        /// The string as written.
+        value: String,
+    },
+    /// The integer does not fit in 64 bits.
+    #[error("invalid value {value:?}: out of range")]
+    OutOfRange {
+        /// The string as written.
+        value: String,
+        /// The integer parser's error.
+        #[source]
+        source: ParseIntError,
+    },
+}
 
 /// Kubernetes' deprecated `GetValueFromIntOrPercent`: an int as given; any string, with every
 /// `%` removed, as a percentage of `total`, rounded up or down. A string that is not a number is
 /// an error (Argo then treats both fenceposts as 0).
-pub fn value_from_int_or_percent(v: &IntOrString, total: i32, round_up: bool) -> Result<i32, String> {
+pub fn value_from_int_or_percent(v: &IntOrString, total: i32, round_up: bool) -> Result<i32, IntOrPercentError> {
     match v {
         IntOrString::Int(i) => Ok(*i),
         IntOrString::String(s) => {
             let stripped = s.replace('%', "");
             let digits = stripped.strip_prefix(['+', '-']).unwrap_or(&stripped);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("invalid value {s:?}: not an integer percentage"));
+                return Err(IntOrPercentError::NotAPercentage { value: s.clone() });
             }
-            let pct: i64 = stripped.parse().map_err(|_| format!("invalid value {s:?}: out of range"))?;
+            let pct: i64 =
+                stripped.parse().map_err(|source| IntOrPercentError::OutOfRange { value: s.clone(), source })?;
             let scaled = pct as f64 * f64::from(total) / 100.0;
             let v = if round_up { scaled.ceil() } else { scaled.floor() };
             Ok(v as i32)
@@ -141,6 +165,14 @@ mod tests {
     #[test]
     fn garbage_strings_resolve_to_zero_like_argo() {
         assert_eq!(resolve_fenceposts(&IntOrString::String("lots".into()), &IntOrString::Int(1), 10), (0, 0));
-        assert!(value_from_int_or_percent(&IntOrString::String("x%".into()), 10, true).is_err());
+        assert_eq!(
+            value_from_int_or_percent(&IntOrString::String("x%".into()), 10, true).unwrap_err().to_string(),
+            "invalid value \"x%\": not an integer percentage"
+        );
+        let huge = IntOrString::String("99999999999999999999%".into());
+        assert!(matches!(
+            value_from_int_or_percent(&huge, 10, true),
+            Err(IntOrPercentError::OutOfRange { ref value, .. }) if value == "99999999999999999999%"
+        ));
     }
 }

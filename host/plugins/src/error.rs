@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::cache::CompileError;
+use crate::inspect::Incompatibility;
+use crate::registry::PluginKind;
+
 /// Why the host could not load, find or configure a plugin. A failing *call* is not an error of
 /// this kind: it is a [`crate::Failure`] inside a measurement or a condition result.
 #[derive(Debug, thiserror::Error)]
@@ -32,20 +36,34 @@ pub enum Error {
         actual: String,
     },
     /// The bytes are not a component of a supported world and version.
-    #[error("plugin {name:?}: {reason}")]
+    #[error("plugin {name:?}: {cause}")]
     Incompatible {
         /// The entry's name or the file's path.
         name: String,
         /// What the component is and why it is refused.
-        reason: String,
+        #[source]
+        cause: Incompatibility,
     },
-    /// Compiling or linking the component failed.
-    #[error("plugin {name:?}: cannot compile: {reason}")]
+    /// The component claims a world but its imports or exports do not type-check against it
+    /// (a different contract version, a missing function...).
+    #[error("plugin {name:?}: does not match the aviary:plugin@{} {} world: {source:#}", crate::contract::NEWEST, .world.as_str())]
+    Link {
+        /// The entry's name or the file's path.
+        name: String,
+        /// The world it was linked against.
+        world: PluginKind,
+        /// What the linker refused.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// Compiling the component failed.
+    #[error("plugin {name:?}: cannot compile: {cause}")]
     Compile {
         /// The entry's name.
         name: String,
-        /// The compiler's message.
-        reason: String,
+        /// The compiler's error.
+        #[source]
+        cause: CompileError,
     },
     /// No plugin of that name is loaded (or its entry failed to load).
     #[error("plugin {name:?} is not loaded{detail}")]

@@ -14,7 +14,7 @@ use wasmtime::{Engine, Store, Trap};
 
 use crate::Error;
 use crate::builtin::{self, Builtin};
-use crate::cache::{CompileCache, Origin, sha256_hex};
+use crate::cache::{CompileCache, CompileError, Origin, sha256_hex};
 use crate::capability::AllowedHosts;
 use crate::contract::{self, Pre};
 use crate::engine::{Linkers, new_engine};
@@ -263,7 +263,7 @@ impl PluginHost {
             })
         })
         .await
-        .map_err(|e| Error::Compile { name: spec.name.clone(), reason: format!("the compile task failed: {e}") })??;
+        .map_err(|e| Error::Compile { name: spec.name.clone(), cause: CompileError::Task(e) })??;
         Ok(self.insert(&spec.name, plugin))
     }
 
@@ -336,17 +336,17 @@ impl PluginHost {
     pub fn inspect(&self, name: &str, bytes: &[u8]) -> Result<ComponentInfo, Error> {
         let kind = inspect::binary_kind(bytes);
         if kind != Binary::Component {
-            return Err(Error::Incompatible { name: name.to_string(), reason: inspect::not_a_component(kind) });
+            return Err(Error::Incompatible { name: name.to_string(), cause: inspect::not_a_component(kind) });
         }
         let sha = sha256_hex(bytes);
         let (component, _) = self
             .inner
             .cache
             .load(&self.inner.engine, &sha, bytes)
-            .map_err(|reason| Error::Compile { name: name.to_string(), reason })?;
+            .map_err(|cause| Error::Compile { name: name.to_string(), cause })?;
         let info = inspect::describe(&self.inner.engine, &component, bytes);
         let world =
-            inspect::check(&info, None).map_err(|reason| Error::Incompatible { name: name.to_string(), reason })?;
+            inspect::check(&info, None).map_err(|cause| Error::Incompatible { name: name.to_string(), cause })?;
         self.link(name, &component, world)?;
         Ok(info)
     }
@@ -567,7 +567,7 @@ impl PluginHost {
         let started = Instant::now();
         let kind = inspect::binary_kind(c.bytes);
         if kind != Binary::Component {
-            return Err(Error::Incompatible { name: c.name.to_string(), reason: inspect::not_a_component(kind) });
+            return Err(Error::Incompatible { name: c.name.to_string(), cause: inspect::not_a_component(kind) });
         }
         let sha = sha256_hex(c.bytes);
         let snapshot = self.preinitialised(&c, &sha);
@@ -578,11 +578,11 @@ impl PluginHost {
                 .inner
                 .cache
                 .load(&self.inner.engine, &sha, c.bytes)
-                .map_err(|reason| Error::Compile { name: c.name.to_string(), reason })?,
+                .map_err(|cause| Error::Compile { name: c.name.to_string(), cause })?,
         };
         let description = inspect::describe(&self.inner.engine, &component, c.bytes);
         let world = inspect::check(&description, c.expected)
-            .map_err(|reason| Error::Incompatible { name: c.name.to_string(), reason })?;
+            .map_err(|cause| Error::Incompatible { name: c.name.to_string(), cause })?;
         let pre = self.link(c.name, &component, world)?;
         let limits = c.limits.unwrap_or_else(|| Limits::defaults(world));
         let info = PluginInfo {
@@ -649,7 +649,8 @@ impl PluginHost {
         )
         .unwrap_or_else(|_| Err("the snapshot panicked".to_string()));
         store.data().flush_stdio();
-        let loaded = made.and_then(|snapshot| self.inner.cache.load(&self.inner.engine, &key, &snapshot));
+        let loaded = made
+            .and_then(|snapshot| self.inner.cache.load(&self.inner.engine, &key, &snapshot).map_err(|e| e.to_string()));
         match loaded {
             Ok((component, origin)) => {
                 tracing::info!(plugin = %c.name, took = ?started.elapsed(), "plugin pre-initialised");
@@ -665,9 +666,10 @@ impl PluginHost {
 
     /// Type-checks a component against the world's linker once; the result instantiates cheaply.
     fn link(&self, name: &str, component: &Component, world: PluginKind) -> Result<Pre, Error> {
-        Pre::link(&self.inner.linkers, component, world).map_err(|e| Error::Incompatible {
+        Pre::link(&self.inner.linkers, component, world).map_err(|source| Error::Link {
             name: name.to_string(),
-            reason: format!("does not match the aviary:plugin@{} {} world: {e:#}", contract::NEWEST, world.as_str()),
+            world,
+            source,
         })
     }
 

@@ -179,7 +179,7 @@ pub(crate) fn read_config(arg: &str) -> anyhow::Result<String> {
 
 fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = read_config(&args.config)?;
-    let extra = AllowedHosts::parse(&args.allow_hosts).map_err(anyhow::Error::msg)?;
+    let extra = AllowedHosts::parse(&args.allow_hosts)?;
     let runtime = super::runtime()?;
     let out = runtime.block_on(async {
         let host = args.plugins.host().await?;

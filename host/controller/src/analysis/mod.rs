@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use aviary_api::analysis::{AnalysisRun, Argument, Measurement, Metric};
 use aviary_api::{AnalysisPhase, Time};
-use aviary_engine::analysis::args::{redact, resolve_metric_args, resolve_secrets};
+use aviary_engine::analysis::args::{ArgsError, redact, resolve_metric_args, resolve_secrets};
 use aviary_engine::analysis::measurement::{Answer, Running, settle_running, stored_measurement};
 use aviary_engine::analysis::reconcile as reconcile_run;
 use aviary_engine::analysis::retention::{Fit, MIN_STATUS_BUDGET_BYTES, fit_status, json_size};
@@ -150,7 +150,7 @@ async fn measure(
     ctx: &Context,
     run: &AnalysisRun,
     metric_name: String,
-    metric: Result<Metric, String>,
+    metric: Result<Metric, ArgsError>,
     in_flight: Option<Measurement>,
     terminating: bool,
     secrets: &[String],

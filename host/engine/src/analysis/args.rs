@@ -2,6 +2,8 @@
 //! (reference §1.5; Argo `MergeArgs`, `BuildArgumentsForRolloutAnalysisRun`, `ResolveArgs`,
 //! `getResolvedMetricsWithoutSecrets`).
 
+use std::num::ParseIntError;
+
 use aviary_api::analysis::{Argument, Metric};
 use aviary_api::rollout::{AnalysisRunArgument, Rollout, ValueFromPodTemplateHash};
 use aviary_api::validation::rollout_downward_api;
@@ -10,6 +12,56 @@ use serde_json::Value;
 /// The placeholder Argo substitutes for secret arguments when it only needs the metric's shape
 /// (validation, scheduling), never for a real measurement.
 pub const SECRET_PLACEHOLDER: &str = "temp-for-secret";
+
+/// Why a metric's `{{args.NAME}}` could not be substituted, or a Rollout field read for an
+/// argument. The messages are Argo's: they end up in an AnalysisRun's status, where users and
+/// tools compare them with Argo's.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// An argument has no value (after merging, and secrets resolved).
+    #[error("argument \"{name}\" was not supplied")]
+    NotSupplied {
+        /// The argument's name.
+        name: String,
+    },
+    /// A `{{...}}` tag that names no argument.
+    #[error("failed to resolve {{{{{tag}}}}}")]
+    Unresolved {
+        /// The tag, as written between the braces.
+        tag: String,
+    },
+    /// A field path indexes an array with something that is not an index.
+    #[error("invalid index '{index}'")]
+    InvalidIndex {
+        /// The path section.
+        index: String,
+        /// The integer parser's error.
+        #[source]
+        source: ParseIntError,
+    },
+    /// A field path indexes past the end of an array.
+    #[error("index {index} out of range")]
+    IndexOutOfRange {
+        /// The path section.
+        index: String,
+    },
+    /// A field path that leads nowhere in the Rollout.
+    #[error("invalid path {path} in rollout")]
+    InvalidPath {
+        /// The field path.
+        path: String,
+    },
+    /// A field path that ends at an object or an array, which has no value to print.
+    #[error("path {path} in rollout must terminate in a primitive value")]
+    NotAPrimitive {
+        /// The field path.
+        path: String,
+    },
+    /// The Rollout or the metric could not go through JSON: a metric whose substituted strings
+    /// no longer fit its schema (a count that is not a number...).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
 
 /// Argo's `MergeArgs`: the template's arguments, with values (or valueFrom) supplied by the
 /// caller replacing them by name; every argument must end with a value or a valueFrom.
@@ -104,7 +156,7 @@ pub fn build_rollout_args(
                         Ok(v) => value = v,
                         Err(e) => {
                             value = String::new();
-                            deferred_err = Some(e);
+                            deferred_err = Some(e.to_string());
                         }
                     }
                 }
@@ -120,23 +172,22 @@ pub fn build_rollout_args(
 
 /// Argo's `extractValueFromRollout`: walks a dotted/bracketed path through the Rollout's JSON
 /// and prints the primitive at its end.
-pub fn extract_value_from_rollout(rollout: &Rollout, path: &str) -> Result<String, String> {
-    let mut v = serde_json::to_value(rollout).map_err(|e| e.to_string())?;
+pub fn extract_value_from_rollout(rollout: &Rollout, path: &str) -> Result<String, ArgsError> {
+    let mut v = serde_json::to_value(rollout)?;
     for section in path.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
         v = match v {
             Value::Array(items) => {
-                let i: usize = section.parse().map_err(|_| format!("invalid index '{section}'"))?;
-                items.into_iter().nth(i).ok_or_else(|| format!("index {section} out of range"))?
+                let i: usize =
+                    section.parse().map_err(|source| ArgsError::InvalidIndex { index: section.to_string(), source })?;
+                items.into_iter().nth(i).ok_or_else(|| ArgsError::IndexOutOfRange { index: section.to_string() })?
             }
             Value::Object(mut map) => map.remove(section).unwrap_or(Value::Null),
-            _ => return Err(format!("invalid path {path} in rollout")),
+            _ => return Err(ArgsError::InvalidPath { path: path.to_string() }),
         };
     }
     match v {
-        Value::Null => Err(format!("invalid path {path} in rollout")),
-        Value::Array(_) | Value::Object(_) => {
-            Err(format!("path {path} in rollout must terminate in a primitive value"))
-        }
+        Value::Null => Err(ArgsError::InvalidPath { path: path.to_string() }),
+        Value::Array(_) | Value::Object(_) => Err(ArgsError::NotAPrimitive { path: path.to_string() }),
         Value::String(s) => Ok(s),
         other => Ok(other.to_string()),
     }
@@ -145,9 +196,9 @@ pub fn extract_value_from_rollout(rollout: &Rollout, path: &str) -> Result<Strin
 /// Argo's `ResolveArgs` over one string: every argument must have a value
 /// (`argument "X" was not supplied`), and every `{{...}}` tag must name one
 /// (`failed to resolve {{tag}}`).
-pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, String> {
+pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, ArgsError> {
     if let Some(a) = args.iter().find(|a| a.value.is_none()) {
-        return Err(format!("argument \"{}\" was not supplied", a.name));
+        return Err(ArgsError::NotSupplied { name: a.name.clone() });
     }
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -165,7 +216,7 @@ pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, Str
             Some(a) => out.push_str(a.value.as_deref().unwrap_or_default()),
             None => {
                 if unresolved.is_none() {
-                    unresolved = Some(format!("failed to resolve {{{{{tag}}}}}"));
+                    unresolved = Some(ArgsError::Unresolved { tag: tag.to_string() });
                 }
             }
         }
@@ -178,7 +229,7 @@ pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, Str
     }
 }
 
-fn resolve_value(v: &mut Value, args: &[Argument]) -> Result<(), String> {
+fn resolve_value(v: &mut Value, args: &[Argument]) -> Result<(), ArgsError> {
     match v {
         Value::String(s) => {
             if s.contains("{{") {
@@ -194,18 +245,18 @@ fn resolve_value(v: &mut Value, args: &[Argument]) -> Result<(), String> {
 
 /// Argo's `ResolveMetricArgs`: the metric with every `{{args.NAME}}` substituted, in every
 /// string field (conditions, provider config, counts and limits written as strings).
-pub fn resolve_metric_args(metric: &Metric, args: &[Argument]) -> Result<Metric, String> {
+pub fn resolve_metric_args(metric: &Metric, args: &[Argument]) -> Result<Metric, ArgsError> {
     if let Some(a) = args.iter().find(|a| a.value.is_none()) {
-        return Err(format!("argument \"{}\" was not supplied", a.name));
+        return Err(ArgsError::NotSupplied { name: a.name.clone() });
     }
-    let mut v = serde_json::to_value(metric).map_err(|e| e.to_string())?;
+    let mut v = serde_json::to_value(metric)?;
     resolve_value(&mut v, args)?;
-    serde_json::from_value(v).map_err(|e| e.to_string())
+    Ok(serde_json::from_value(v)?)
 }
 
 /// Resolves every metric, as Argo does before validating a run (secrets replaced by a
 /// placeholder).
-pub fn resolve_metrics_without_secrets(metrics: &[Metric], args: &[Argument]) -> Result<Vec<Metric>, String> {
+pub fn resolve_metrics_without_secrets(metrics: &[Metric], args: &[Argument]) -> Result<Vec<Metric>, ArgsError> {
     let args = without_secrets(args);
     metrics.iter().map(|m| resolve_metric_args(m, &args)).collect()
 }
@@ -240,8 +291,12 @@ mod tests {
     #[test]
     fn missing_values_and_unknown_tags_are_argo_errors() {
         let metric = Metric { success_condition: "result > {{args.t}}".into(), ..Default::default() };
-        assert_eq!(resolve_metric_args(&metric, &[arg("t", None)]).unwrap_err(), "argument \"t\" was not supplied");
-        assert_eq!(resolve_metric_args(&metric, &[]).unwrap_err(), "failed to resolve {{args.t}}");
+        let err = resolve_metric_args(&metric, &[arg("t", None)]).unwrap_err();
+        assert_eq!(err.to_string(), "argument \"t\" was not supplied");
+        let err = resolve_metric_args(&metric, &[]).unwrap_err();
+        assert!(matches!(&err, ArgsError::Unresolved { tag } if tag == "args.t"), "{err:?}");
+        assert_eq!(err.to_string(), "failed to resolve {{args.t}}");
+        assert_eq!(resolve_template("{{ args.t }}", &[]).unwrap_err().to_string(), "failed to resolve {{ args.t }}");
     }
 
     #[test]
@@ -315,7 +370,23 @@ mod tests {
         let got = build_rollout_args(&args, "abc", "def", &ro).unwrap();
         let values: Vec<_> = got.iter().map(|a| a.value.clone().unwrap()).collect();
         assert_eq!(values, vec!["def", "prod", "web", "3"]);
-        assert!(extract_value_from_rollout(&ro, "spec.strategy").is_err());
-        assert!(extract_value_from_rollout(&ro, "spec.nope").is_err());
+        assert_eq!(
+            extract_value_from_rollout(&ro, "spec.strategy").unwrap_err().to_string(),
+            "path spec.strategy in rollout must terminate in a primitive value"
+        );
+        assert_eq!(
+            extract_value_from_rollout(&ro, "spec.nope").unwrap_err().to_string(),
+            "invalid path spec.nope in rollout"
+        );
+        let stepped = crate::testing::RolloutBuilder::canary(3).canary_scale_weight(20).build();
+        assert_eq!(
+            extract_value_from_rollout(&stepped, "spec.strategy.canary.steps[0].setCanaryScale.weight").unwrap(),
+            "20"
+        );
+        let err = extract_value_from_rollout(&stepped, "spec.strategy.canary.steps[x]").unwrap_err();
+        assert!(matches!(err, ArgsError::InvalidIndex { .. }), "{err:?}");
+        assert_eq!(err.to_string(), "invalid index 'x'");
+        let err = extract_value_from_rollout(&stepped, "spec.strategy.canary.steps[1]").unwrap_err();
+        assert_eq!(err.to_string(), "index 1 out of range");
     }
 }

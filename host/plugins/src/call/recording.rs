@@ -40,6 +40,24 @@ use url::Url;
 
 use crate::contract::v0_1::http::{Error as HttpError, Response};
 
+/// Why a recording cannot be replayed: the file, or one measurement's time, is unreadable.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    /// The file is not a recording (JSON syntax, a missing or unknown field); the text names
+    /// the field and the line.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A measurement's `at` is not an RFC 3339 time.
+    #[error("{text:?} is not an RFC 3339 time: {source}")]
+    Time {
+        /// The time as written.
+        text: String,
+        /// What the time parser refused.
+        #[source]
+        source: humantime::TimestampError,
+    },
+}
+
 /// Where the `http` import of a host's calls goes.
 #[derive(Debug, Clone, Default)]
 pub enum HttpMode {
@@ -73,8 +91,8 @@ pub struct Recording {
 
 impl Recording {
     /// Parses a recording.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Self, RecordingError> {
+        Ok(serde_json::from_str(text)?)
     }
 
     /// The recording as pretty JSON.
@@ -232,8 +250,8 @@ impl Expectation {
 }
 
 /// Parses an RFC 3339 time such as `2025-01-01T00:00:00Z`.
-pub fn parse_time(text: &str) -> Result<SystemTime, String> {
-    humantime::parse_rfc3339_weak(text).map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))
+pub fn parse_time(text: &str) -> Result<SystemTime, RecordingError> {
+    humantime::parse_rfc3339_weak(text).map_err(|source| RecordingError::Time { text: text.to_string(), source })
 }
 
 /// Formats a time as RFC 3339 with whole seconds.
@@ -252,7 +270,7 @@ pub struct Replay {
 
 impl Replay {
     /// A replay of `m`; fails on an unreadable `at`.
-    pub fn new(m: &RecordedMeasurement) -> Result<Self, String> {
+    pub fn new(m: &RecordedMeasurement) -> Result<Self, RecordingError> {
         Ok(Self {
             at: parse_time(&m.at)?,
             exchanges: Mutex::new(m.exchanges.iter().cloned().map(|e| (e, false)).collect()),
@@ -502,7 +520,10 @@ mod tests {
     fn unreadable_recordings_name_the_field() {
         let err = Recording::parse(r#"{"measurements": [{"at": "x", "exchanges": [{"request": {"url": "u"}}]}]}"#)
             .unwrap_err();
-        assert!(err.contains("missing field `method`"), "{err}");
-        assert!(Replay::new(&measurement(serde_json::json!({"at": "yesterday"}))).is_err());
+        assert!(matches!(err, RecordingError::Json(_)), "{err:?}");
+        assert!(err.to_string().contains("missing field `method`"), "{err}");
+        let err = Replay::new(&measurement(serde_json::json!({"at": "yesterday"}))).unwrap_err();
+        assert!(matches!(err, RecordingError::Time { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("\"yesterday\" is not an RFC 3339 time: "), "{err}");
     }
 }

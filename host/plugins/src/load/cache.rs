@@ -27,6 +27,24 @@ pub enum Origin {
     Memory,
 }
 
+/// Why a component could not be turned into native code. The compiler's whole chain of
+/// messages is in the text, because a plugin author needs all of it to fix the component.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// wasmtime refused to compile the component (invalid Wasm, an unsupported feature...).
+    #[error("{0:#}")]
+    Compile(#[source] wasmtime::Error),
+    /// The native code just compiled could not be loaded back into the engine.
+    #[error("{0:#}")]
+    Load(#[source] wasmtime::Error),
+    /// The blocking task that compiles a registry entry panicked or was cancelled (the host
+    /// compiles off the async runtime; this is the only way [`PluginHost::load`] loses it).
+    ///
+    /// [`PluginHost::load`]: crate::PluginHost::load
+    #[error("the compile task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
 /// The compile cache.
 pub struct CompileCache {
     dir: Option<PathBuf>,
@@ -54,18 +72,18 @@ impl CompileCache {
 
     /// The component for `bytes` whose digest is `sha256`: from memory, from disk, or compiled
     /// (and then written to disk; a failed write is logged, never fatal).
-    pub fn load(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> Result<(Component, Origin), String> {
+    pub fn load(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> Result<(Component, Origin), CompileError> {
         if let Some(found) = self.cached(engine, sha256) {
             return Ok(found);
         }
         let path = self.path(sha256);
-        let compiled = engine.precompile_component(bytes).map_err(|e| format!("{e:#}"))?;
+        let compiled = engine.precompile_component(bytes).map_err(CompileError::Compile)?;
         if let Some(path) = &path
             && let Err(e) = write_atomically(path, &compiled)
         {
             tracing::warn!(path = %path.display(), "cannot write the compile cache: {e}");
         }
-        let component = deserialize_bytes(engine, &compiled).map_err(|e| format!("{e:#}"))?;
+        let component = deserialize_bytes(engine, &compiled).map_err(CompileError::Load)?;
         Ok((self.remember(sha256, component), Origin::Compiled))
     }
 

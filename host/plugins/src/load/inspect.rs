@@ -13,6 +13,44 @@ use crate::registry::PluginKind;
 /// The contract versions this host serves.
 pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1::VERSION];
 
+/// Why a component is refused before it is linked: what it is, and what this host serves
+/// instead. The text tells a plugin author what to rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Incompatibility {
+    /// The bytes are not WebAssembly at all.
+    #[error("not a WebAssembly binary")]
+    NotWasm,
+    /// A core module: it must be built for (or wrapped into) the component model.
+    #[error(
+        "a core WebAssembly module, not a component: build it for the wasm32-wasip2 target (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    /// Built against a contract version this host does not serve.
+    #[error("built against aviary:plugin@{version}, which this host does not serve (supported: {})", SUPPORTED_VERSIONS.join(", "))]
+    UnsupportedVersion {
+        /// The `aviary:plugin` version it imports.
+        version: String,
+    },
+    /// A component that exports neither world.
+    #[error(
+        "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, and a condition exports evaluate (aviary:plugin@{})",
+        .exports.join(", "),
+        v0_1::VERSION
+    )]
+    NotAPlugin {
+        /// Its top-level exports.
+        exports: Vec<String>,
+    },
+    /// A component of the other world than its registry entry declares.
+    #[error("declared as a {} plugin, but the component implements the {} world", .declared.as_str(), .actual.as_str())]
+    WrongWorld {
+        /// The kind the entry declares.
+        declared: PluginKind,
+        /// The world the component implements.
+        actual: PluginKind,
+    },
+}
+
 /// A description of a component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComponentInfo {
@@ -78,39 +116,28 @@ pub(crate) fn world_of(exports: &[String]) -> Option<PluginKind> {
 
 /// Refuses a component that is not of a supported world and version; `expected` is the kind a
 /// registry entry declares, if any.
-pub fn check(info: &ComponentInfo, expected: Option<PluginKind>) -> Result<PluginKind, String> {
+pub fn check(info: &ComponentInfo, expected: Option<PluginKind>) -> Result<PluginKind, Incompatibility> {
     if let Some(v) = &info.version
         && !SUPPORTED_VERSIONS.contains(&v.as_str())
     {
-        return Err(format!(
-            "built against aviary:plugin@{v}, which this host does not serve (supported: {})",
-            SUPPORTED_VERSIONS.join(", ")
-        ));
+        return Err(Incompatibility::UnsupportedVersion { version: v.clone() });
     }
     let Some(world) = info.world else {
-        return Err(format!(
-            "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, and a condition exports evaluate (aviary:plugin@{})",
-            info.exports.join(", "),
-            v0_1::VERSION
-        ));
+        return Err(Incompatibility::NotAPlugin { exports: info.exports.clone() });
     };
     if let Some(e) = expected
         && e != world
     {
-        return Err(format!(
-            "declared as a {} plugin, but the component implements the {} world",
-            e.as_str(),
-            world.as_str()
-        ));
+        return Err(Incompatibility::WrongWorld { declared: e, actual: world });
     }
     Ok(world)
 }
 
-/// The message for bytes that are not a component.
-pub fn not_a_component(kind: Binary) -> String {
+/// Why bytes that are not a component are refused.
+pub fn not_a_component(kind: Binary) -> Incompatibility {
     match kind {
-        Binary::CoreModule => "a core WebAssembly module, not a component: build it for the wasm32-wasip2 target (or wrap it with `wasm-tools component new`)".into(),
-        _ => "not a WebAssembly binary".into(),
+        Binary::CoreModule => Incompatibility::CoreModule,
+        _ => Incompatibility::NotWasm,
     }
 }
 
@@ -135,6 +162,10 @@ mod tests {
         assert_eq!(binary_kind(b"\0asm\x01\0\0\0rest"), Binary::CoreModule);
         assert_eq!(binary_kind(b"#!/bin/sh"), Binary::NotWasm);
         assert_eq!(binary_kind(b""), Binary::NotWasm);
+        assert_eq!(not_a_component(Binary::NotWasm).to_string(), "not a WebAssembly binary");
+        assert!(
+            not_a_component(Binary::CoreModule).to_string().starts_with("a core WebAssembly module, not a component")
+        );
     }
 
     #[test]
@@ -142,12 +173,22 @@ mod tests {
         let mut i = info(&["evaluate"], &["aviary:plugin/log@0.2.0"]);
         i.world = Some(PluginKind::Condition);
         i.version = Some("0.2.0".into());
-        assert!(check(&i, None).unwrap_err().contains("aviary:plugin@0.2.0"));
+        assert_eq!(
+            check(&i, None).unwrap_err().to_string(),
+            format!("built against aviary:plugin@0.2.0, which this host does not serve (supported: {})", v0_1::VERSION)
+        );
         let i = info(&["wasi:http/incoming-handler@0.2.0"], &[]);
-        assert!(check(&i, None).unwrap_err().starts_with("not an Aviary plugin"));
+        assert_eq!(
+            check(&i, None).unwrap_err(),
+            Incompatibility::NotAPlugin { exports: vec!["wasi:http/incoming-handler@0.2.0".into()] }
+        );
+        assert!(check(&i, None).unwrap_err().to_string().starts_with("not an Aviary plugin: it exports [wasi:http"));
         let mut i = info(&["evaluate"], &[]);
         i.world = Some(PluginKind::Condition);
-        assert!(check(&i, Some(PluginKind::MetricProvider)).unwrap_err().contains("declared as a metric-provider"));
+        assert_eq!(
+            check(&i, Some(PluginKind::MetricProvider)).unwrap_err().to_string(),
+            "declared as a metric-provider plugin, but the component implements the condition world"
+        );
         assert_eq!(check(&i, Some(PluginKind::Condition)), Ok(PluginKind::Condition));
     }
 }

@@ -84,7 +84,7 @@ const MAX_REPLAYED_RESUMES: usize = 100;
 
 pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let config = read_config(&args.config)?;
-    let extra = AllowedHosts::parse(&args.allow_hosts).map_err(anyhow::Error::msg)?;
+    let extra = AllowedHosts::parse(&args.allow_hosts)?;
     let runtime = super::super::runtime()?;
     let out = runtime.block_on(async {
         let host = args.plugins.host().await?;
@@ -127,15 +127,12 @@ async fn replay(
     file: &std::path::Path,
 ) -> anyhow::Result<TestOutput> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let recording = Recording::parse(&text).map_err(anyhow::Error::msg).with_context(|| file.display().to_string())?;
+    let recording = Recording::parse(&text).with_context(|| file.display().to_string())?;
     anyhow::ensure!(!recording.measurements.is_empty(), "{} holds no measurement", file.display());
     let mut measurements = Vec::new();
     for (i, recorded) in recording.measurements.iter().enumerate() {
-        let replay = Arc::new(
-            Replay::new(recorded)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: measurement {}", file.display(), i + 1))?,
-        );
+        let replay =
+            Arc::new(Replay::new(recorded).with_context(|| format!("{}: measurement {}", file.display(), i + 1))?);
         let replaying = host.with_http(HttpMode::Replay(replay.clone()));
         let ctx = context();
         let mut m = replaying.measure(name, &ctx, config).await;
