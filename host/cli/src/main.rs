@@ -111,10 +111,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error with its causes, as `{:#}` joins them, but without a cause whose text the message
+/// already holds: the libraries' typed errors keep their cause as `source()` and also say it in
+/// their own message (so that a log line or a condition message is whole on its own), which
+/// `{:#}` would print twice.
+fn report(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// `aviary ... | head` closes stdout before the command is done: end quietly with the status a
@@ -132,4 +151,20 @@ fn quiet_on_broken_pipe() {
         }
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    #[test]
+    fn a_report_says_each_cause_once() {
+        // A typed error that says its cause and keeps it as its source.
+        let err = aviary_plugins::capability::AllowedHosts::parse(&["a b"]).context("--allow-host").unwrap_err();
+        assert_eq!(err.chain().count(), 3);
+        assert_eq!(super::report(&err), "--allow-host: allowedHosts entry \"a b\": invalid domain character");
+        // Context over an error that does not repeat its source: every layer is said.
+        let err = Err::<(), _>(std::io::Error::other("gone")).context("cannot read x").unwrap_err();
+        assert_eq!(super::report(&err), "cannot read x: gone");
+    }
 }
