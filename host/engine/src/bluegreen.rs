@@ -10,25 +10,33 @@ use aviary_api::rollout_status::PauseReason;
 use crate::observed::ObservedReplicaSets;
 use crate::weight::status;
 
-/// Pods for the new (preview) ReplicaSet: `previewReplicaCount` before promotion when set, full
-/// scale otherwise, and full scale once the rollout is promoted (`scaleUpPreviewCheckPoint`,
-/// `promoteFull`), when the active service already points at it, or when there is no active
-/// ReplicaSet at all (first deploy).
+/// Pods for the new (preview) ReplicaSet (Argo's `NewRSNewReplicas` for blue-green): full scale
+/// unless `previewReplicaCount` is set; with it, full scale once the active Service selects the
+/// new ReplicaSet (or selects none that exists: the first deploy), on a full promotion, or when
+/// resumed past the preview scale-up checkpoint; `previewReplicaCount` before that, and always
+/// for a template the status has not recorded yet (a new update).
 pub fn new_rs_replicas(rollout: &Rollout, observed: &ObservedReplicaSets) -> i32 {
     let n = rollout.spec.replicas_or_default();
-    let Some(bg) = rollout.spec.blue_green() else {
-        return n;
-    };
-    let Some(preview) = bg.preview_replica_count else {
+    let Some(preview) = rollout.spec.blue_green().and_then(|bg| bg.preview_replica_count) else {
         return n;
     };
     let st = status(rollout);
     let active = &st.blue_green.active_selector;
-    let new_hash = observed.new_rs.as_ref().map(|r| r.pod_template_hash.as_str());
-    if active.is_empty() || Some(active.as_str()) == new_hash {
+    let new_rs = observed.new_rs.as_ref();
+    let active_rs = (!active.is_empty()).then(|| observed.all().find(|r| r.pod_template_hash == *active)).flatten();
+    match active_rs {
+        None => return n,
+        Some(a) if new_rs.is_some_and(|r| r.name == a.name && r.pod_template_hash == a.pod_template_hash) => return n,
+        Some(_) => {}
+    }
+    if st.promote_full {
         return n;
     }
-    if st.blue_green.scale_up_preview_check_point || st.promote_full {
+    if new_rs.is_none_or(|r| r.pod_template_hash != st.current_pod_hash) {
+        return preview;
+    }
+    let not_paused = !rollout.spec.paused && st.pause_conditions.is_empty();
+    if not_paused && st.blue_green.scale_up_preview_check_point {
         return n;
     }
     preview

@@ -32,6 +32,7 @@
     )
 )]
 
+pub mod affinity;
 pub mod analysis;
 pub mod bluegreen;
 pub mod canary;

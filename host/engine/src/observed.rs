@@ -36,6 +36,9 @@ pub struct ReplicaSetState {
     /// `status.observedGeneration` ≥ `metadata.generation`: its status describes its spec, so a
     /// status of no pods can be trusted when deciding to delete it.
     pub caught_up: bool,
+    /// Its `rollout.argoproj.io/desired-replicas` annotation: the Rollout's `spec.replicas` when
+    /// it was last scaled (blue-green's saturation check needs it to match).
+    pub desired_replicas: Option<i32>,
 }
 
 impl ReplicaSetState {

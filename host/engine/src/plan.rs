@@ -409,7 +409,7 @@ impl Walker {
         let o = self.observe();
         let pause = PauseContext::start(&self.ro);
         let decision = rollout::reconcile(&self.ro, &o, pause, self.now);
-        let actions: Vec<PlanAction> = decision.scale.iter().map(|a| self.apply(a)).collect();
+        let actions: Vec<PlanAction> = decision.scales().map(|a| self.apply(a)).collect();
         let was_promoted = self.promoted();
         self.ro.status = Some(decision.status);
         if !was_promoted && self.promoted() {

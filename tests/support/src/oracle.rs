@@ -554,7 +554,9 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
                 "metadata": {"labels": v.pointer("/metadata/labels"), "annotations": v.pointer("/metadata/annotations"),
                              "ownerReferences": v.pointer("/metadata/ownerReferences")},
                 "spec": {"replicas": v.pointer("/spec/replicas"), "selector": v.pointer("/spec/selector"),
-                         "template": {"metadata": v.pointer("/spec/template/metadata")}},
+                         "minReadySeconds": v.pointer("/spec/minReadySeconds"),
+                         "template": {"metadata": v.pointer("/spec/template/metadata"),
+                                      "spec": {"affinity": v.pointer("/spec/template/spec/affinity")}}},
                 "status": {"replicas": v.pointer("/status/replicas"), "availableReplicas": v.pointer("/status/availableReplicas")},
             })),
         );
@@ -751,7 +753,8 @@ fn looks_like_time(s: &str) -> bool {
         && b.iter().take(4).all(u8::is_ascii_digit)
 }
 
-/// Text output with what legitimately differs replaced: ages (`5s`, `2m30s`), timestamps, pod
+/// Text output with what legitimately differs replaced: ages (`5s`, `2m30s`) and the time left
+/// before a scale-down (`delay:7s`), timestamps, pod
 /// names (their random suffix), client-go's `(combined from similar events): ` prefix, and runs
 /// of spaces (column widths follow the ages).
 pub fn normalize_text(s: &str) -> String {
@@ -763,8 +766,12 @@ pub fn normalize_text(s: &str) -> String {
             .filter(|w| !w.is_empty())
             .map(|word| {
                 let (core, trail) = word.split_at(word.trim_end_matches(['\n', ',', '.', ')']).len());
+                let delay = core.rfind("delay:").filter(|at| is_age(&core[at + "delay:".len()..]));
                 let normalized = if is_age(core) {
                     "<age>".to_string()
+                } else if let Some(at) = delay {
+                    // The time left before a scale-down (`delay:7s`), after any tags.
+                    format!("{}delay:<age>", &core[..at])
                 } else if looks_like_time(core) {
                     "<time>".to_string()
                 } else if is_pod_name(core) {
@@ -925,6 +932,18 @@ pub fn logs(argo: &Side, aviary: &Side) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_left_before_a_scale_down_is_normalised_after_any_tags() {
+        let out = normalize_text(
+            "app-1 ReplicaSet Healthy 5s delay:1s\napp-2 ReplicaSet \u{1b}[32mstable\u{1b}[0m,delay:12s\n",
+        );
+        assert_eq!(
+            out,
+            "app-1 ReplicaSet Healthy <age> delay:<age>\napp-2 ReplicaSet \u{1b}[32mstable\u{1b}[0m,delay:<age>\n"
+        );
+        assert_eq!(normalize_text("delay:passed"), "delay:passed");
+    }
 
     /// Argo's run of canary-scale-mid-rollout went 4→3 (step 1), later 6→4→3→0 (full promotion):
     /// client-go folded the second `from 4 to 3` into the first event, so the event stands for

@@ -135,6 +135,10 @@ pub struct ReplicaSetInfo {
     pub stable: bool,
     /// The canary (current, not yet stable) ReplicaSet.
     pub canary: bool,
+    /// Blue-green: the ReplicaSet the active Service selects.
+    pub active: bool,
+    /// Blue-green: the ReplicaSet the preview Service selects (when it is not the active one).
+    pub preview: bool,
     /// Pods it has.
     pub replicas: i32,
     /// Pods available.
@@ -364,6 +368,9 @@ fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i
         let rs_status = rs.status.clone().unwrap_or_default();
         let stable = !hash.is_empty() && hash == st.stable_rs;
         let is_canary = objects.rollout.spec.canary().is_some() && !stable && hash == st.current_pod_hash;
+        let blue_green = objects.rollout.spec.blue_green().is_some() && !hash.is_empty();
+        let active = blue_green && hash == st.blue_green.active_selector;
+        let preview = blue_green && !active && hash == st.blue_green.preview_selector;
         let rs_uid = meta.uid.clone().unwrap_or_default();
         let mut pods: Vec<&Pod> = objects.pods.iter().filter(|p| owned_by(&p.metadata, &rs_uid)).collect();
         pods.sort_by_key(|p| (created(&p.metadata), p.metadata.name.clone()));
@@ -377,6 +384,8 @@ fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i
             status: replica_set_health(rs).to_string(),
             stable,
             canary: is_canary,
+            active,
+            preview,
             replicas: rs_status.replicas,
             available: rs_status.available_replicas.unwrap_or(0),
             scale_down_delay,
@@ -496,6 +505,12 @@ fn images(replica_sets: &[(i64, ReplicaSetInfo)]) -> Vec<ImageInfo> {
             }
             if rs.stable {
                 tags.push("stable".to_string());
+            }
+            if rs.active {
+                tags.push("active".to_string());
+            }
+            if rs.preview {
+                tags.push("preview".to_string());
             }
             match out.iter_mut().find(|i| &i.image == image) {
                 Some(existing) => {

@@ -53,7 +53,8 @@ fn icon_color(icon: &str) -> Option<Color> {
 fn tag_color(tag: &str) -> Option<Color> {
     match tag {
         "canary" => Some(Color::Yellow),
-        "stable" => Some(Color::Green),
+        "stable" | "active" => Some(Color::Green),
+        "preview" => Some(Color::Cyan),
         _ => None,
     }
 }
@@ -239,17 +240,25 @@ fn tree_rows(info: &RolloutInfo) -> Vec<Row> {
 }
 
 fn replica_set_rows(rows: &mut Vec<Row>, rs: &ReplicaSetInfo, prefix: &str, sub: &str) {
+    // Argo's order: stable, then canary, active or preview; the name takes the last one's colour.
     let mut tags: Vec<Span> = Vec::new();
-    let role = if rs.stable {
-        Some("stable")
-    } else if rs.canary {
+    let second = if rs.canary {
         Some("canary")
+    } else if rs.active {
+        Some("active")
+    } else if rs.preview {
+        Some("preview")
     } else {
         None
     };
-    if let Some(role) = role {
-        tags.push(colored(role, tag_color(role)));
+    let roles: Vec<&str> = rs.stable.then_some("stable").into_iter().chain(second).collect();
+    for (i, role) in roles.iter().enumerate() {
+        if i > 0 {
+            tags.push(plain(","));
+        }
+        tags.push(colored(*role, tag_color(role)));
     }
+    let role = roles.last().copied();
     if let Some(delay) = &rs.scale_down_delay {
         if !tags.is_empty() {
             tags.push(plain(","));

@@ -31,11 +31,19 @@ pub struct CurrentRuns {
     pub step: Option<Arc<AnalysisRun>>,
     /// The background run.
     pub background: Option<Arc<AnalysisRun>>,
+    /// Blue-green: the pre-promotion run.
+    pub pre_promotion: Option<Arc<AnalysisRun>>,
+    /// Blue-green: the post-promotion run.
+    pub post_promotion: Option<Arc<AnalysisRun>>,
 }
 
 impl CurrentRuns {
+    fn all(&self) -> impl Iterator<Item = &Arc<AnalysisRun>> {
+        [&self.step, &self.background, &self.pre_promotion, &self.post_promotion].into_iter().flatten()
+    }
+
     fn names(&self) -> Vec<String> {
-        [&self.step, &self.background].into_iter().flatten().map(|r| r.name_any()).collect()
+        self.all().map(|r| r.name_any()).collect()
     }
 }
 
@@ -61,7 +69,8 @@ fn phase(run: &AnalysisRun) -> AnalysisPhase {
     run.status.as_ref().map(|s| s.phase).unwrap_or_default()
 }
 
-/// Argo's `reconcileAnalysisRuns` for a canary.
+/// Argo's `reconcileAnalysisRuns` (a canary's step and background runs, a blue-green rollout's
+/// pre- and post-promotion runs).
 pub async fn reconcile(
     ctx: &Context,
     rollout: &Rollout,
@@ -74,10 +83,14 @@ pub async fn reconcile(
     // A run the status names but the cache has not seen yet (created a moment ago) is read from
     // the API server, as Argo does: otherwise it would look missing and be created again.
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-    for recorded in
-        [&status.canary.current_step_analysis_run_status, &status.canary.current_background_analysis_run_status]
-            .into_iter()
-            .flatten()
+    for recorded in [
+        &status.canary.current_step_analysis_run_status,
+        &status.canary.current_background_analysis_run_status,
+        &status.blue_green.pre_promotion_analysis_run_status,
+        &status.blue_green.post_promotion_analysis_run_status,
+    ]
+    .into_iter()
+    .flatten()
     {
         if !owned.iter().any(|r| r.name_any() == recorded.name)
             && let Some(run) = api.get_opt(&recorded.name).await.map_err(Error::kube("reading an AnalysisRun"))?
@@ -90,18 +103,30 @@ pub async fn reconcile(
     let current = CurrentRuns {
         step: by_name(status.canary.current_step_analysis_run_status.as_ref().map(|s| &s.name)),
         background: by_name(status.canary.current_background_analysis_run_status.as_ref().map(|s| &s.name)),
+        pre_promotion: by_name(status.blue_green.pre_promotion_analysis_run_status.as_ref().map(|s| &s.name)),
+        post_promotion: by_name(status.blue_green.post_promotion_analysis_run_status.as_ref().map(|s| &s.name)),
     };
     let was_current = current.names();
     let now_current = if skip {
         // Fully promoted, aborted, promoting fully, rolling back fast or first deployed: the
-        // current runs are cancelled and no longer recorded.
-        cancel(ctx, &[current.step.clone(), current.background.clone()].into_iter().flatten().collect::<Vec<_>>())
-            .await?;
-        CurrentRuns::default()
+        // current runs are cancelled; a canary no longer records them, a blue-green rollout
+        // keeps its promotion runs in the status.
+        cancel(ctx, &current.all().cloned().collect::<Vec<_>>()).await?;
+        CurrentRuns {
+            pre_promotion: current.pre_promotion.clone(),
+            post_promotion: current.post_promotion.clone(),
+            ..Default::default()
+        }
+    } else if rollout.spec.blue_green().is_some() {
+        let pre_promotion =
+            carry_out(ctx, rollout, roles, pause, current.pre_promotion.clone(), RunRole::PrePromotion).await?;
+        let post_promotion =
+            carry_out(ctx, rollout, roles, pause, current.post_promotion.clone(), RunRole::PostPromotion).await?;
+        CurrentRuns { pre_promotion, post_promotion, ..Default::default() }
     } else {
         let step = carry_out(ctx, rollout, roles, pause, current.step.clone(), RunRole::Step).await?;
         let background = carry_out(ctx, rollout, roles, pause, current.background.clone(), RunRole::Background).await?;
-        CurrentRuns { step, background }
+        CurrentRuns { step, background, ..Default::default() }
     };
 
     // Those that were not current (a run created a moment ago that a stale status did not name
@@ -115,6 +140,22 @@ pub async fn reconcile(
     cancel(ctx, &others).await?;
     delete_old(ctx, rollout, roles, &others).await?;
 
+    emit_changes(
+        ctx,
+        rollout,
+        status.blue_green.post_promotion_analysis_run_status.as_ref(),
+        now_current.post_promotion.as_deref(),
+        RunRole::PostPromotion,
+    )
+    .await;
+    emit_changes(
+        ctx,
+        rollout,
+        status.blue_green.pre_promotion_analysis_run_status.as_ref(),
+        now_current.pre_promotion.as_deref(),
+        RunRole::PrePromotion,
+    )
+    .await;
     emit_changes(
         ctx,
         rollout,
@@ -143,9 +184,13 @@ async fn carry_out(
     current: Option<Arc<AnalysisRun>>,
     role: RunRole,
 ) -> Result<Option<Arc<AnalysisRun>>, Error> {
+    let new_rs = roles.new_rs.as_deref().map(super::replicasets::state);
     let choice = match role {
         RunRole::Step => runs::step_run(rollout, current.as_deref()),
         RunRole::Background => runs::background_run(rollout, current.as_deref()),
+        RunRole::PrePromotion | RunRole::PostPromotion => {
+            runs::promotion_run(rollout, role, new_rs.as_ref(), current.as_deref())
+        }
     };
     match choice {
         RunChoice::Keep { react } => {
@@ -158,8 +203,15 @@ async fn carry_out(
             cancel(ctx, &current.into_iter().collect::<Vec<_>>()).await?;
             Ok(None)
         }
+        RunChoice::CancelKeep => {
+            cancel(ctx, &current.iter().cloned().collect::<Vec<_>>()).await?;
+            if let Some(run) = &current {
+                runs::react(pause, run, role);
+            }
+            Ok(current)
+        }
         RunChoice::Drop => Ok(None),
-        RunChoice::Create { analysis, step } => Ok(Some(create(ctx, rollout, roles, analysis, step).await?)),
+        RunChoice::Create { analysis, step } => Ok(Some(create(ctx, rollout, roles, analysis, step, role).await?)),
     }
 }
 
@@ -225,6 +277,7 @@ async fn create(
     roles: &Roles,
     analysis: &RolloutAnalysis,
     step: Option<i32>,
+    role: RunRole,
 ) -> Result<Arc<AnalysisRun>, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let new_hash = roles.new_rs.as_deref().map(hash).unwrap_or_default().to_string();
@@ -267,8 +320,11 @@ async fn create(
     if let Some(i) = step {
         name.push_str(&format!("-{i}"));
     }
+    if let Some(suffix) = role.name_suffix() {
+        name.push_str(&format!("-{suffix}"));
+    }
     let mut labels = BTreeMap::from([
-        (ROLLOUT_TYPE.to_string(), if step.is_some() { "Step" } else { "Background" }.to_string()),
+        (ROLLOUT_TYPE.to_string(), role.label().to_string()),
         (HASH_LABEL.to_string(), new_hash.clone()),
     ]);
     if let Some(i) = step {

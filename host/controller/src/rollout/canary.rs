@@ -9,7 +9,7 @@ use std::time::Duration;
 use aviary_api::Rollout;
 use aviary_api::rollout_status::RolloutStatus;
 use aviary_engine::reconcile_order::ReplicaSetRole;
-use aviary_engine::rollout::{self as decide, Observed, PauseContext, RolloutDecision};
+use aviary_engine::rollout::{self as decide, Observed, PauseContext, RolloutAction, RolloutDecision};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::runtime::controller::Action;
@@ -86,6 +86,9 @@ impl<'a> CanarySync<'a> {
             step_run: None,
             background_run: None,
             experiment: None,
+            services: Default::default(),
+            pre_promotion_run: None,
+            post_promotion_run: None,
         }
     }
 
@@ -116,6 +119,7 @@ impl<'a> CanarySync<'a> {
         // Argo's `PodTemplateOrStepsChanged`: only record the change (the status is reset), and
         // act on the next reconcile.
         if decide::must_reset(&self.rollout, &observed) {
+            observed.services = services::observe_blue_green(self.ctx, &self.rollout).await?;
             let decision = decide::reconcile(&self.rollout, &observed, pause, self.now);
             return self.apply(decision).await;
         }
@@ -136,10 +140,15 @@ impl<'a> CanarySync<'a> {
         services::reconcile(self.ctx, &self.rollout, self.roles.stable_rs.as_deref(), self.roles.new_rs.as_deref())
             .await?;
 
+        if self.rollout.spec.blue_green().is_some() {
+            observed.services = services::observe_blue_green(self.ctx, &self.rollout).await?;
+        }
         let skip_analysis = decide::skip_analysis(&self.rollout, &observed, &pause, self.now);
         let runs = analysis::reconcile(self.ctx, &self.rollout, &self.roles, &mut pause, skip_analysis).await?;
         observed.step_run = runs.step.as_deref().map(analysis::observation);
         observed.background_run = runs.background.as_deref().map(analysis::observation);
+        observed.pre_promotion_run = runs.pre_promotion.as_deref().map(analysis::observation);
+        observed.post_promotion_run = runs.post_promotion.as_deref().map(analysis::observation);
 
         let decision = decide::reconcile(&self.rollout, &observed, pause, self.now);
         self.apply(decision).await
@@ -148,14 +157,22 @@ impl<'a> CanarySync<'a> {
     /// Applies a decision: the ReplicaSets scaled in order, the status written if it changed,
     /// then the events.
     async fn apply(self, decision: RolloutDecision) -> Result<Action, Error> {
-        for action in &decision.scale {
-            let rs = match action.which {
-                ReplicaSetRole::Stable => self.roles.stable_rs.clone(),
-                ReplicaSetRole::Canary => self.roles.new_rs.clone(),
-                ReplicaSetRole::Older(i) => self.roles.older.get(i).cloned(),
-            };
-            if let Some(rs) = rs {
-                replicasets::scale(self.ctx, &self.rollout, &rs, action.to).await?;
+        for action in &decision.actions {
+            match action {
+                RolloutAction::Scale(a) => {
+                    if let Some(rs) = self.replica_set(a.which) {
+                        replicasets::scale(self.ctx, &self.rollout, &rs, a.to, decision.keep_scale_down_deadline)
+                            .await?;
+                    }
+                }
+                RolloutAction::ScaleDownDeadline { which, at } => {
+                    if let Some(rs) = self.replica_set(*which) {
+                        replicasets::set_scale_down_deadline(self.ctx, &rs, *at).await?;
+                    }
+                }
+                RolloutAction::SwitchService { service, from, to, adopt } => {
+                    services::switch(self.ctx, &self.rollout, service, from, to, *adopt).await?;
+                }
             }
         }
         let how = if self.full_write { Write::Replace } else { Write::Patch };
@@ -174,6 +191,14 @@ impl<'a> CanarySync<'a> {
         Ok(Action::requeue(requeue.unwrap_or(self.ctx.resync)))
     }
 
+    fn replica_set(&self, which: ReplicaSetRole) -> Option<Arc<ReplicaSet>> {
+        match which {
+            ReplicaSetRole::Stable => self.roles.stable_rs.clone(),
+            ReplicaSetRole::Canary => self.roles.new_rs.clone(),
+            ReplicaSetRole::Older(i) => self.roles.older.get(i).cloned(),
+        }
+    }
+
     /// Argo's `createDesiredReplicaSet`: the ReplicaSet of the current template, with no pods yet,
     /// the Rollout's revision, and the Progressing condition recording it (the whole status
     /// written); the next reconcile acts on it.
@@ -182,8 +207,14 @@ impl<'a> CanarySync<'a> {
         let stable_exists = !status.stable_rs.is_empty() && owned.iter().any(|r| hash(r) == status.stable_rs);
         // The canary's metadata while a stable one runs; with none, the stable's follows from
         // the next reconcile's sync (ephemeral.rs), as in Argo.
+        // Blue-green: the preview's metadata while a stable one runs, the active's otherwise.
         let canary = self.rollout.spec.canary();
-        let ephemeral = if stable_exists { canary.and_then(|c| c.canary_metadata.as_ref()) } else { None };
+        let ephemeral = match (self.rollout.spec.blue_green(), stable_exists) {
+            (Some(bg), true) => bg.preview_metadata.as_ref(),
+            (Some(bg), false) => bg.active_metadata.as_ref(),
+            (None, true) => canary.and_then(|c| c.canary_metadata.as_ref()),
+            (None, false) => None,
+        };
         let max_old = owned.iter().map(|r| replicasets::revision(&r.metadata)).max().unwrap_or(0);
         let rev = max_old.saturating_add(1);
         let rs = match replicasets::create(self.ctx, &self.rollout, rev, ephemeral).await? {

@@ -103,9 +103,6 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
     let not_yet = |field: &str, what: &str| {
         Some(FieldError::forbidden(field, format!("aviary-controller does not support {what} yet")))
     };
-    if rollout.spec.blue_green().is_some() {
-        return not_yet("spec.strategy.blueGreen", "the blue-green strategy");
-    }
     if rollout.spec.workload_ref.is_some() {
         return not_yet("spec.workloadRef", "workloadRef (use spec.template)");
     }

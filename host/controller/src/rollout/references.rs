@@ -24,6 +24,10 @@ enum Use {
     Step(usize),
     /// `canary.analysis`: runs in the background, its arguments come from the Rollout.
     Background,
+    /// `blueGreen.prePromotionAnalysis`: must end, like a step's.
+    PrePromotion,
+    /// `blueGreen.postPromotionAnalysis`: must end, like a step's.
+    PostPromotion,
 }
 
 impl Use {
@@ -31,38 +35,59 @@ impl Use {
         match self {
             Use::Step(i) => format!("spec.strategy.canary.steps[{i}].analysis.templates"),
             Use::Background => "spec.strategy.canary.analysis.templates".into(),
+            Use::PrePromotion => "spec.strategy.blueGreen.prePromotionAnalysis.templates".into(),
+            Use::PostPromotion => "spec.strategy.blueGreen.postPromotionAnalysis.templates".into(),
         }
     }
 }
 
 /// The first reason the Rollout's references are invalid, or `None`.
 pub async fn first_error(ctx: &Context, rollout: &Rollout) -> Result<Option<FieldError>, Error> {
-    let Some(canary) = rollout.spec.canary() else { return Ok(None) };
     let ns = rollout.namespace().unwrap_or_default();
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    let referenced = if let Some(bg) = rollout.spec.blue_green() {
+        [
+            (&bg.active_service, "spec.strategy.blueGreen.activeService"),
+            (&bg.preview_service, "spec.strategy.blueGreen.previewService"),
+        ]
+    } else if let Some(canary) = rollout.spec.canary() {
+        [
+            (&canary.stable_service, "spec.strategy.canary.stableService"),
+            (&canary.canary_service, "spec.strategy.canary.canaryService"),
+        ]
+    } else {
+        return Ok(None);
+    };
     let mut found = Vec::new();
-    for (name, field) in [
-        (&canary.stable_service, "spec.strategy.canary.stableService"),
-        (&canary.canary_service, "spec.strategy.canary.canaryService"),
-    ] {
+    for (name, field) in referenced {
         if name.is_empty() {
             continue;
         }
         match services.get_opt(name).await.map_err(Error::kube("reading a Service"))? {
             Some(svc) => found.push((svc, field)),
             None => {
-                return Ok(Some(FieldError::invalid(field, quoted(name), format!("services {name:?} not found"))));
+                return Ok(Some(FieldError::invalid(field, quoted(name), format!("service {name:?} not found"))));
             }
         }
     }
     let mut uses: Vec<(Use, &[AnalysisTemplateRef])> = Vec::new();
-    for (i, step) in canary.steps.iter().enumerate() {
-        if let Some(a) = &step.analysis {
-            uses.push((Use::Step(i), &a.templates));
+    if let Some(canary) = rollout.spec.canary() {
+        for (i, step) in canary.steps.iter().enumerate() {
+            if let Some(a) = &step.analysis {
+                uses.push((Use::Step(i), &a.templates));
+            }
+        }
+        if let Some(a) = &canary.analysis {
+            uses.push((Use::Background, &a.analysis.templates));
         }
     }
-    if let Some(a) = &canary.analysis {
-        uses.push((Use::Background, &a.analysis.templates));
+    if let Some(bg) = rollout.spec.blue_green() {
+        if let Some(a) = &bg.pre_promotion_analysis {
+            uses.push((Use::PrePromotion, &a.templates));
+        }
+        if let Some(a) = &bg.post_promotion_analysis {
+            uses.push((Use::PostPromotion, &a.templates));
+        }
     }
     let mut resolved = Vec::new();
     for (usage, refs) in uses {
@@ -118,17 +143,19 @@ fn service_error(rollout: &Rollout, svc: &Service, field: &str) -> Option<FieldE
 fn template_error(rollout: &Rollout, usage: Use, name: &str, spec: &AnalysisTemplateSpec) -> Option<FieldError> {
     let field = usage.path();
     match usage {
-        Use::Step(_) => spec.metrics.iter().find(|m| runs_indefinitely(m)).map(|m| {
-            FieldError::invalid(
-                &field,
-                quoted(name),
-                format!(
-                    "AnalysisTemplate {name} has metric {} which runs indefinitely. Invalid value for count: {}",
-                    m.name,
-                    go_count(m.count.as_ref())
-                ),
-            )
-        }),
+        Use::Step(_) | Use::PrePromotion | Use::PostPromotion => {
+            spec.metrics.iter().find(|m| runs_indefinitely(m)).map(|m| {
+                FieldError::invalid(
+                    &field,
+                    quoted(name),
+                    format!(
+                        "AnalysisTemplate {name} has metric {} which runs indefinitely. Invalid value for count: {}",
+                        m.name,
+                        go_count(m.count.as_ref())
+                    ),
+                )
+            })
+        }
         Use::Background => {
             let given = rollout.spec.canary().and_then(|c| c.analysis.as_ref()).map(|a| &a.analysis.args);
             for arg in spec.args.iter().filter(|a| a.value.is_none() && a.value_from.is_none()) {

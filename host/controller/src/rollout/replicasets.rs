@@ -106,6 +106,7 @@ pub fn state(rs: &ReplicaSet) -> ReplicaSetState {
         revision: revision(&rs.metadata),
         deleting: rs.metadata.deletion_timestamp.is_some(),
         caught_up: status.and_then(|s| s.observed_generation) >= rs.metadata.generation,
+        desired_replicas: rs.annotations().get(DESIRED_REPLICAS).and_then(|d| d.parse().ok()),
     }
 }
 
@@ -148,13 +149,16 @@ pub async fn find_new(
         return Ok(None);
     }
     let wanted = defaulted_template(ctx, rollout, &desired).await?;
-    Ok(owned.iter().find(|rs| comparable(rs).is_some_and(|t| t == wanted)).cloned())
+    Ok(owned.iter().find(|rs| comparable(rs, rollout).is_some_and(|t| t == wanted)).cloned())
 }
 
 /// A ReplicaSet's pod template with what Aviary adds removed (the hash label, ephemeral
-/// metadata), for comparison with the Rollout's template.
-fn comparable(rs: &ReplicaSet) -> Option<Value> {
-    let template = rs.spec.as_ref()?.template.clone()?;
+/// metadata, the injected anti-affinity rule), for comparison with the Rollout's template.
+fn comparable(rs: &ReplicaSet, rollout: &Rollout) -> Option<Value> {
+    let mut template = rs.spec.as_ref()?.template.clone()?;
+    if let Some(spec) = template.spec.as_mut() {
+        spec.affinity = aviary_engine::affinity::without_injected_rule(spec.affinity.as_ref(), rollout);
+    }
     let mut v = serde_json::to_value(template).ok()?;
     strip_label(&mut v, HASH_LABEL);
     if let Some(eph) = rs.annotations().get(EPHEMERAL_METADATA)
@@ -240,6 +244,10 @@ pub fn desired_replica_set(
     ephemeral: Option<&aviary_api::PodTemplateMetadata>,
 ) -> Result<ReplicaSet, Error> {
     let mut template = template(rollout)?.clone();
+    // `antiAffinity`: the new pods avoid the stable pods' nodes while an update is under way.
+    if let Some(spec) = template.spec.as_mut() {
+        spec.affinity = aviary_engine::affinity::replica_set_affinity(rollout, hash_value);
+    }
     let meta = template.metadata.get_or_insert_with(Default::default);
     meta.labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash_value.into());
     let mut annotations = copied_annotations(rollout.annotations());
@@ -327,7 +335,7 @@ pub async fn create(
             let ours = crate::context::controlled_by(&existing.metadata, &uid);
             // The desired ReplicaSet records its ephemeral metadata as the existing one does, so
             // `comparable` strips the same keys from both.
-            let same = comparable(&existing) == comparable(&rs);
+            let same = comparable(&existing, rollout) == comparable(&rs, rollout);
             if ours && (same || hash(&existing) == hash_value) {
                 Ok(Created::ReplicaSet(Arc::new(existing)))
             } else {
@@ -340,7 +348,16 @@ pub async fn create(
 
 /// Scales one ReplicaSet and records Argo's `ScalingReplicaSet` event. Also keeps the
 /// desired-replicas annotation in step with the Rollout. Returns whether the size changed.
-pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -> Result<bool, Error> {
+///
+/// Scaling to zero removes the `scale-down-deadline` annotation unless `keep_deadline` (see
+/// [`aviary_engine::rollout::RolloutDecision::keep_scale_down_deadline`]).
+pub async fn scale(
+    ctx: &Context,
+    rollout: &Rollout,
+    rs: &ReplicaSet,
+    to: i32,
+    keep_deadline: bool,
+) -> Result<bool, Error> {
     let from = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let desired = rollout.spec.replicas_or_default().to_string();
     let annotation_ok = rs.annotations().get(DESIRED_REPLICAS) == Some(&desired);
@@ -349,6 +366,7 @@ pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -
     }
     let mut annotations = json!({ DESIRED_REPLICAS: desired });
     if to == 0
+        && !keep_deadline
         && let Some(map) = annotations.as_object_mut()
     {
         map.insert(SCALE_DOWN_DEADLINE.into(), Value::Null);
@@ -376,6 +394,18 @@ pub async fn scale(ctx: &Context, rollout: &Rollout, rs: &ReplicaSet, to: i32) -
     Ok(from != to)
 }
 
+/// Sets (`Some`) or removes (`None`) a ReplicaSet's `scale-down-deadline` annotation (Argo's
+/// `addScaleDownDelay`, `removeScaleDownDelay`), written RFC 3339 to the second as Argo does.
+pub async fn set_scale_down_deadline(ctx: &Context, rs: &ReplicaSet, at: Option<DateTime<Utc>>) -> Result<(), Error> {
+    let value = at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let patch = json!({"metadata": {"annotations": {SCALE_DOWN_DEADLINE: value}}});
+    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
+    api.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube(format!("writing the scale-down deadline of ReplicaSet {}", rs.name_any())))?;
+    Ok(())
+}
+
 /// Argo's `syncReplicaSetRevision` for an existing new ReplicaSet: it carries the Rollout's
 /// annotations and the newest revision (a rollback to an older ReplicaSet makes it the newest
 /// again, its earlier revisions kept in `rollout.argoproj.io/revision-history`); once it does, the
@@ -387,9 +417,24 @@ pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> R
         AnnotationSync::Unreadable => return Ok(None),
         AnnotationSync::Write(a) => a,
     };
-    if !annotations.is_empty() {
+    // Argo's update also brings `minReadySeconds` and the injected anti-affinity rule (after a
+    // new stable ReplicaSet) up to date.
+    let spec = new_rs.spec.as_ref();
+    let min_ready = rollout.spec.min_ready_seconds;
+    let min_ready_changed = spec.and_then(|s| s.min_ready_seconds).unwrap_or(0) != min_ready;
+    let affinity =
+        spec.and_then(|s| s.template.as_ref()).and_then(|t| t.spec.as_ref()).and_then(|s| s.affinity.as_ref());
+    let affinity_changed = aviary_engine::affinity::injected_rule_needs_update(affinity, rollout, hash(new_rs));
+    if !annotations.is_empty() || min_ready_changed || affinity_changed {
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &new_rs.namespace().unwrap_or_default());
-        let patch = json!({"metadata": {"annotations": annotations}});
+        let mut patch = json!({"metadata": {"annotations": annotations}});
+        if min_ready_changed || affinity_changed {
+            let affinity = aviary_engine::affinity::replica_set_affinity(rollout, hash(new_rs));
+            patch = json!({
+                "metadata": {"annotations": annotations},
+                "spec": {"minReadySeconds": min_ready, "template": {"spec": {"affinity": affinity}}},
+            });
+        }
         let written = api
             .patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await

@@ -1,7 +1,9 @@
-//! The canary and stable Services: their selectors follow the ReplicaSets by pod template hash
-//! (Argo's `reconcileStableAndCanaryService`).
+//! The Services a rollout switches: the canary and stable Services follow the ReplicaSets by
+//! pod template hash (Argo's `reconcileStableAndCanaryService`); the blue-green active and
+//! preview Services are observed here and switched where the engine decides.
 
 use aviary_api::Rollout;
+use aviary_engine::rollout::{BlueGreenServices, ServiceState};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Patch, PatchParams};
@@ -62,5 +64,49 @@ async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&Replic
         aviary_engine::rollout::service_switched_message(name, &current, desired),
     )
     .await;
+    Ok(())
+}
+
+/// The blue-green Services as the engine decides on them (a missing one is `None`: the
+/// reference check reports it before a reconcile gets here).
+pub async fn observe_blue_green(ctx: &Context, rollout: &Rollout) -> Result<BlueGreenServices, Error> {
+    let Some(bg) = rollout.spec.blue_green() else { return Ok(BlueGreenServices::default()) };
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let read = async |name: &str| -> Result<Option<ServiceState>, Error> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let svc = api.get_opt(name).await.map_err(Error::kube(format!("reading Service {name}")))?;
+        Ok(svc.map(|svc| ServiceState {
+            name: name.to_string(),
+            selector: svc.spec.as_ref().and_then(|s| s.selector.as_ref()).and_then(|s| s.get(HASH_LABEL)).cloned(),
+            managed: svc.annotations().contains_key(MANAGED_BY),
+        }))
+    };
+    let active = read(&bg.active_service).await?;
+    let preview = read(&bg.preview_service).await?;
+    Ok(BlueGreenServices { active, preview })
+}
+
+/// Argo's `switchServiceSelector`: the Service selects `to` (and is marked managed by the
+/// rollout when `adopt`), and the `SwitchService` event says so.
+pub async fn switch(
+    ctx: &Context,
+    rollout: &Rollout,
+    name: &str,
+    from: &str,
+    to: &str,
+    adopt: bool,
+) -> Result<(), Error> {
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
+    let patch = if adopt {
+        json!({"metadata": {"annotations": {MANAGED_BY: rollout.name_any()}}, "spec": {"selector": {HASH_LABEL: to}}})
+    } else {
+        json!({"spec": {"selector": {HASH_LABEL: to}}})
+    };
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube(format!("switching Service {name}")))?;
+    ctx.event(rollout, false, "SwitchService", aviary_engine::rollout::service_switched_message(name, from, to)).await;
     Ok(())
 }

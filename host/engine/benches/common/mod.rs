@@ -87,7 +87,7 @@ fn observe(mut ro: Rollout, replica_sets: ObservedReplicaSets) -> (Rollout, Obse
 /// One whole reconcile decision.
 pub fn reconcile(ro: &Rollout, observed: &Observed, now: DateTime<Utc>) -> usize {
     let d = aviary_engine::rollout::reconcile(black_box(ro), black_box(observed), PauseContext::start(ro), now);
-    black_box(d.scale.len() + d.events.len() + d.status.message.len())
+    black_box(d.actions.len() + d.events.len() + d.status.message.len())
 }
 
 /// A fixed `now`.

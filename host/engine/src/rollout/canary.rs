@@ -10,11 +10,10 @@ use chrono::{DateTime, Utc};
 
 use super::describe::{selector_string, step_string};
 use super::pause::{PauseContext, condition};
-use super::{Observed, RolloutDecision};
+use super::{Observed, RolloutAction, RolloutDecision};
 use crate::clock::until;
 use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::ReplicaSetState;
-use crate::reconcile_order::ScaleAction;
 use crate::steps::{
     PauseState, StepContext, completed_current_step, pause_step_ends_at, replica_progress_threshold_met,
 };
@@ -33,21 +32,33 @@ pub(super) struct Decider<'a> {
     pub(super) o: &'a Observed,
     pub(super) pause: PauseContext,
     pub(super) now: DateTime<Utc>,
-    pub(super) scale: Vec<ScaleAction>,
+    pub(super) actions: Vec<RolloutAction>,
     /// The traffic weights this reconcile decided (`Some(None)`: no traffic routing, none);
     /// `None` keeps the previous ones (a reset decides none: Argo starts from the old status's
     /// weights and does not reach `reconcileTrafficRouting`).
     pub(super) weights: Option<Option<TrafficWeights>>,
-    events: Vec<Event>,
+    pub(super) events: Vec<Event>,
     requeue: Option<Duration>,
+    /// See [`RolloutDecision::keep_scale_down_deadline`].
+    pub(super) keep_scale_down_deadline: bool,
 }
 
 impl<'a> Decider<'a> {
     pub(super) fn new(rollout: &'a Rollout, o: &'a Observed, pause: PauseContext, now: DateTime<Utc>) -> Self {
-        Self { rollout, o, pause, now, scale: Vec::new(), weights: None, events: Vec::new(), requeue: None }
+        Self {
+            rollout,
+            o,
+            pause,
+            now,
+            actions: Vec::new(),
+            weights: None,
+            events: Vec::new(),
+            requeue: None,
+            keep_scale_down_deadline: false,
+        }
     }
 
-    fn status(&self) -> &'a RolloutStatus {
+    pub(super) fn status(&self) -> &'a RolloutStatus {
         crate::weight::status(self.rollout)
     }
 
@@ -55,14 +66,15 @@ impl<'a> Decider<'a> {
         self.rollout.spec.canary().map_or(0, |c| i32::try_from(c.steps.len()).unwrap_or(i32::MAX))
     }
 
-    fn new_rs(&self) -> Option<&ReplicaSetState> {
+    pub(super) fn new_rs(&self) -> Option<&'a ReplicaSetState> {
         self.o.replica_sets.new_rs.as_ref()
     }
 
-    fn stable_rs(&self) -> Option<&ReplicaSetState> {
+    pub(super) fn stable_rs(&self) -> Option<&'a ReplicaSetState> {
         self.o.replica_sets.stable_rs.as_ref()
     }
 
+    /// Looks again within `d` (the earliest of all the reasons wins).
     pub(super) fn requeue_in(&mut self, d: Duration) {
         self.requeue = Some(self.requeue.map_or(d, |r| r.min(d)));
     }
@@ -170,7 +182,7 @@ impl<'a> Decider<'a> {
 
     /// Argo's `isRollbackWithinWindow`: the new ReplicaSet is older than the stable one, and
     /// fewer than `rollbackWindow.revisions` ReplicaSets lie between them.
-    fn is_rollback_within_window(&self) -> bool {
+    pub(super) fn is_rollback_within_window(&self) -> bool {
         let (Some(new_rs), Some(stable)) = (self.new_rs(), self.stable_rs()) else { return false };
         let (new_at, stable_at) = (new_rs.created, stable.created);
         if new_at >= stable_at {
@@ -224,11 +236,15 @@ impl<'a> Decider<'a> {
         (steps == 0 || index == Some(steps)).then(|| format!("Completed all {steps} canary steps"))
     }
 
-    fn promote_stable(&mut self, s: &mut RolloutStatus, why: &str) {
+    /// Argo's `promoteStable`: the new ReplicaSet becomes the stable one.
+    pub(super) fn promote_stable(&mut self, s: &mut RolloutStatus, why: &str) {
         self.pause.clear();
         self.pause.remove_abort();
-        let steps = self.steps();
-        s.current_step_index = (steps > 0).then_some(steps);
+        s.blue_green.scale_up_preview_check_point = false;
+        if self.rollout.spec.canary().is_some() {
+            let steps = self.steps();
+            s.current_step_index = (steps > 0).then_some(steps);
+        }
         if s.stable_rs != s.current_pod_hash {
             s.stable_rs = s.current_pod_hash.clone();
             // A full promotion is done once its revision is stable. Argo clears the flag on the
@@ -244,7 +260,7 @@ impl<'a> Decider<'a> {
     }
 
     /// Argo's `calculateBaseStatus` plus what every canary status carries.
-    fn base_status(&self, old: &RolloutStatus) -> RolloutStatus {
+    pub(super) fn base_status(&self, old: &RolloutStatus) -> RolloutStatus {
         let rs = &self.o.replica_sets;
         let current_pod_hash =
             self.new_rs().map_or_else(|| old.current_pod_hash.clone(), |r| r.pod_template_hash.clone());
@@ -282,7 +298,7 @@ impl<'a> Decider<'a> {
 
     /// Argo's `persistRolloutStatus`: the observed generation, the progress-deadline abort, the
     /// pause and abort fields, the conditions, the phase; and the events of the change.
-    fn finish(mut self, mut s: RolloutStatus) -> RolloutDecision {
+    pub(super) fn finish(mut self, mut s: RolloutStatus) -> RolloutDecision {
         let old = self.status();
         s.observed_generation = self.rollout.metadata.generation.unwrap_or(0).to_string();
         self.progress_deadline_abort(&s);
@@ -295,7 +311,7 @@ impl<'a> Decider<'a> {
             indefinite_step: self.indefinite_step(),
             waiting_for_scale_down: self.waiting_for_scale_down(),
             available: self.o.replica_sets.sum(|r| r.available),
-            active_saturated: false,
+            active_saturated: self.active_saturated(&s),
         };
         let events = cond::calculate(self.rollout, &mut s, &observed, self.now);
         self.events.extend(events);
@@ -306,7 +322,26 @@ impl<'a> Decider<'a> {
         }
         let status = super::with_phase(self.rollout, s);
         self.events.extend(cond::state_change_events(old, &status));
-        RolloutDecision { scale: self.scale, status, events: self.events, requeue_after: self.requeue }
+        RolloutDecision {
+            actions: self.actions,
+            status,
+            events: self.events,
+            requeue_after: self.requeue,
+            keep_scale_down_deadline: self.keep_scale_down_deadline,
+        }
+    }
+
+    /// Blue-green: the ReplicaSet the active Service selects is saturated (Argo's `IsSaturated`
+    /// of the ReplicaSet whose hash is `blueGreen.activeSelector`).
+    fn active_saturated(&self, s: &RolloutStatus) -> bool {
+        let active = &s.blue_green.active_selector;
+        !active.is_empty()
+            && self
+                .o
+                .replica_sets
+                .all()
+                .find(|r| r.pod_template_hash == *active)
+                .is_some_and(|r| super::bluegreen::saturated(self.rollout, r))
     }
 
     /// Argo's `evaluateProgressDeadlineAbort`: with `progressDeadlineAbort`, an update that made

@@ -11,6 +11,7 @@
 //! ([`paused_conditions_status`], [`invalid_spec_status`], [`created_replica_set_status`],
 //! [`found_new_replica_set`]).
 
+mod bluegreen;
 mod canary;
 mod describe;
 pub mod pause;
@@ -29,7 +30,7 @@ use chrono::{DateTime, Utc};
 use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::phase::phase_of;
-use crate::reconcile_order::{ScaleAction, canary_scaling};
+use crate::reconcile_order::{ReplicaSetRole, ScaleAction, canary_scaling};
 use crate::weight::{desired_canary_weight, max_weight, traffic_weights};
 
 pub use describe::{selector_string, step_string};
@@ -63,13 +64,70 @@ pub struct Observed {
     /// The current step's Experiment phase (experiments are not run by the controller yet;
     /// `aviary plan` treats them as successful).
     pub experiment: Option<AnalysisPhase>,
+    /// Blue-green: the active and preview Services as read at the start of the reconcile.
+    pub services: BlueGreenServices,
+    /// Blue-green: the pre-promotion AnalysisRun, after this reconcile created or cancelled runs.
+    pub pre_promotion_run: Option<RunObservation>,
+    /// Blue-green: the post-promotion AnalysisRun, likewise.
+    pub post_promotion_run: Option<RunObservation>,
+}
+
+/// A Service whose `rollouts-pod-template-hash` selector the rollout switches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceState {
+    /// Its name.
+    pub name: String,
+    /// The `rollouts-pod-template-hash` in its selector; `None` when it has none.
+    pub selector: Option<String>,
+    /// It carries the `argo-rollouts.argoproj.io/managed-by-rollouts` annotation.
+    pub managed: bool,
+}
+
+/// The blue-green Services of a rollout (`activeService`, `previewService`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlueGreenServices {
+    /// `activeService` (always set for a valid blue-green rollout).
+    pub active: Option<ServiceState>,
+    /// `previewService`, when the rollout names one.
+    pub preview: Option<ServiceState>,
+}
+
+/// One change the controller makes to the cluster, in the order the decision lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RolloutAction {
+    /// Scale a ReplicaSet (also brings its desired-replicas annotation up to date when the size
+    /// stays: Argo's `scaleReplicaSetAndRecordEvent`).
+    Scale(ScaleAction),
+    /// Set (`Some`) or remove (`None`) a ReplicaSet's `scale-down-deadline` annotation.
+    ScaleDownDeadline {
+        /// The ReplicaSet.
+        which: ReplicaSetRole,
+        /// The deadline, written RFC 3339 to the second.
+        at: Option<DateTime<Utc>>,
+    },
+    /// Point a Service's `rollouts-pod-template-hash` selector at `to` (Argo's
+    /// `switchServiceSelector`), adding the managed-by annotation when `adopt`.
+    SwitchService {
+        /// The Service.
+        service: String,
+        /// The hash it selected (empty: none), for the event.
+        from: String,
+        /// The hash it selects from now on.
+        to: String,
+        /// It has no managed-by annotation yet.
+        adopt: bool,
+    },
 }
 
 /// What one reconcile does.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RolloutDecision {
-    /// ReplicaSets to scale, in order, before the status is written.
-    pub scale: Vec<ScaleAction>,
+    /// The changes to make, in order, before the status is written.
+    pub actions: Vec<RolloutAction>,
+    /// A ReplicaSet scaled to zero keeps its `scale-down-deadline` annotation (Argo's
+    /// `shouldDelayScaleDownOnAbort`: an aborted blue-green update's preview); otherwise
+    /// scaling to zero removes it.
+    pub keep_scale_down_deadline: bool,
     /// The status to write (phase and message included); unchanged means no write.
     pub status: RolloutStatus,
     /// Events to record once the status is written.
@@ -79,9 +137,23 @@ pub struct RolloutDecision {
     pub requeue_after: Option<Duration>,
 }
 
-/// Argo's `PodTemplateOrStepsChanged`: a new template or new steps only reset the status in this
-/// reconcile (nothing else is acted on until the next one).
+impl RolloutDecision {
+    /// The ReplicaSet scale actions, in order.
+    pub fn scales(&self) -> impl Iterator<Item = &ScaleAction> {
+        self.actions.iter().filter_map(|a| match a {
+            RolloutAction::Scale(s) => Some(s),
+            _ => None,
+        })
+    }
+}
+
+/// Argo's `PodTemplateOrStepsChanged` (canary) and `CheckPodSpecChange` (blue-green): a new
+/// template or new steps reset the status in this reconcile (a canary acts on nothing else until
+/// the next one).
 pub fn must_reset(rollout: &Rollout, o: &Observed) -> bool {
+    if rollout.spec.blue_green().is_some() {
+        return bluegreen::pod_spec_changed(rollout, o);
+    }
     let Some(status) = &rollout.status else { return true };
     let steps_changed = status.current_step_hash.is_empty() || status.current_step_hash != o.steps_hash;
     let template_changed = !status.current_pod_hash.is_empty()
@@ -93,6 +165,7 @@ pub fn must_reset(rollout: &Rollout, o: &Observed) -> bool {
 /// rolling back fast or deploying for the first time, the current runs are cancelled and no
 /// new ones are created.
 pub fn skip_analysis(rollout: &Rollout, o: &Observed, pause: &PauseContext, now: DateTime<Utc>) -> bool {
+    // `isFastRollback` and the rest are the same for blue-green.
     let status = crate::weight::status(rollout);
     let fully_promoted = !status.stable_rs.is_empty() && status.stable_rs == status.current_pod_hash;
     fully_promoted
@@ -109,7 +182,12 @@ pub fn skip_analysis(rollout: &Rollout, o: &Observed, pause: &PauseContext, now:
 ///
 /// `pause` holds what the analysis runs decided (an Inconclusive pause, an abort), started from
 /// [`PauseContext::start`].
+///
+/// A blue-green rollout is decided by `bluegreen.rs` (Argo's `rolloutBlueGreen`).
 pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: DateTime<Utc>) -> RolloutDecision {
+    if rollout.spec.blue_green().is_some() {
+        return bluegreen::reconcile(rollout, o, pause, now);
+    }
     let mut d = canary::Decider::new(rollout, o, pause, now);
     if must_reset(rollout, o) {
         return d.sync_status(true);
@@ -129,7 +207,7 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
         d.requeue_in(crate::clock::until(now, at));
     }
     let scaled = scaling.actions.iter().any(|a: &ScaleAction| a.from != a.to);
-    d.scale = scaling.actions;
+    d.actions = scaling.actions.into_iter().map(RolloutAction::Scale).collect();
     if !scaled {
         d.reconcile_pause_step();
     }

@@ -70,6 +70,19 @@ impl PauseContext {
         self.clear = true;
     }
 
+    /// Adds the decisions of another part of the reconcile (a blue-green reconcile decides its
+    /// pause before its analysis runs react, and applies both at the end).
+    pub fn merge(&mut self, other: PauseContext) {
+        self.add.extend(other.add);
+        self.remove.extend(other.remove);
+        self.clear |= other.clear;
+        self.add_abort |= other.add_abort;
+        self.remove_abort |= other.remove_abort;
+        if other.add_abort {
+            self.abort_message = other.abort_message;
+        }
+    }
+
     /// Writes abort, pause conditions and controllerPause into `new`, from the rollout's previous
     /// status and this reconcile's decisions.
     pub fn apply(&self, rollout: &Rollout, new: &mut RolloutStatus, now: DateTime<Utc>) {

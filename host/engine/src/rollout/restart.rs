@@ -99,7 +99,7 @@ pub fn decide(
     let concurrent = max_unavailable(&rollout.spec).max(1);
     let budget = available.saturating_sub(rollout.spec.replicas_or_default().max(total).saturating_sub(concurrent));
     let old: Vec<&PodState> =
-        ours.into_iter().filter(|p| !p.created.is_some_and(|c| c.timestamp() >= restart_at.0.timestamp())).collect();
+        ours.into_iter().filter(|p| p.created.is_none_or(|c| c.timestamp() < restart_at.0.timestamp())).collect();
     if old.is_empty() {
         return RestartDecision::Done(Some(restart_at));
     }

@@ -11,6 +11,7 @@ use aviary_api::{AnalysisPhase, Rollout};
 
 use super::pause::{PauseContext, condition};
 use crate::conditions::Event;
+use crate::observed::ReplicaSetState;
 use crate::weight::{current_step, status};
 
 /// Label: which part of the rollout a run serves.
@@ -25,6 +26,10 @@ pub enum RunRole {
     Step,
     /// `strategy.canary.analysis`, running alongside the steps.
     Background,
+    /// `strategy.blueGreen.prePromotionAnalysis`: gates the switch of the active Service.
+    PrePromotion,
+    /// `strategy.blueGreen.postPromotionAnalysis`: gates the scale-down of the old ReplicaSet.
+    PostPromotion,
 }
 
 impl RunRole {
@@ -33,6 +38,18 @@ impl RunRole {
         match self {
             RunRole::Step => "Step",
             RunRole::Background => "Background",
+            RunRole::PrePromotion => "PrePromotion",
+            RunRole::PostPromotion => "PostPromotion",
+        }
+    }
+
+    /// What Argo appends to a run's name (`<rollout>-<hash>-<revision>-pre`); a step run gets
+    /// its index instead.
+    pub fn name_suffix(self) -> Option<&'static str> {
+        match self {
+            RunRole::PrePromotion => Some("pre"),
+            RunRole::PostPromotion => Some("post"),
+            RunRole::Step | RunRole::Background => None,
         }
     }
 
@@ -41,6 +58,8 @@ impl RunRole {
         match self {
             RunRole::Step => "Step-based",
             RunRole::Background => "Background",
+            RunRole::PrePromotion => "Blue/green pre-promotion",
+            RunRole::PostPromotion => "Blue/green post-promotion",
         }
     }
 }
@@ -55,6 +74,9 @@ pub enum RunChoice<'a> {
     },
     /// It is no longer current and is terminated.
     Cancel,
+    /// Blue-green: it is terminated but stays current (the status keeps naming it) and its
+    /// outcome is acted on (Argo's pre- and post-promotion runs once skipped).
+    CancelKeep,
     /// It is no longer current but left running (the history limits deal with it).
     Drop,
     /// A new run is created from `analysis` (for step `step`) and becomes current.
@@ -146,6 +168,68 @@ pub fn background_run<'a>(rollout: &'a Rollout, current: Option<&AnalysisRun>) -
         return RunChoice::Create { analysis: &background.analysis, step: None };
     }
     RunChoice::Keep { react: true }
+}
+
+/// Argo's `skipPrePromotionAnalysisRun`: no pre-promotion run once the active Service selects
+/// the new ReplicaSet, on the first deploy, or (before one started) while the preview is not up
+/// (`previewReplicaCount` available, or saturated).
+pub fn skip_pre_promotion(rollout: &Rollout, new_rs: Option<&ReplicaSetState>, current: Option<&AnalysisRun>) -> bool {
+    let st = status(rollout);
+    let hash = new_rs.map(|r| r.pod_template_hash.as_str()).unwrap_or_default();
+    let active = st.blue_green.active_selector.as_str();
+    if st.stable_rs == hash || active.is_empty() || active == hash || hash.is_empty() {
+        return true;
+    }
+    if current.is_some() {
+        return false;
+    }
+    let Some(new_rs) = new_rs else { return true };
+    match rollout.spec.blue_green().and_then(|b| b.preview_replica_count) {
+        Some(preview) => new_rs.spec_replicas != preview || new_rs.available != preview,
+        None => !crate::rollout::bluegreen::saturated(rollout, new_rs),
+    }
+}
+
+/// Argo's `skipPostPromotionAnalysisRun`: no post-promotion run before the active Service
+/// selects the new ReplicaSet, once it is stable, or (before one started) while it is not
+/// saturated.
+pub fn skip_post_promotion(rollout: &Rollout, new_rs: Option<&ReplicaSetState>, current: Option<&AnalysisRun>) -> bool {
+    let st = status(rollout);
+    let hash = new_rs.map(|r| r.pod_template_hash.as_str()).unwrap_or_default();
+    if st.stable_rs == hash || st.blue_green.active_selector != hash || hash.is_empty() {
+        return true;
+    }
+    if current.is_some() {
+        return false;
+    }
+    new_rs.is_none_or(|r| !crate::rollout::bluegreen::saturated(rollout, r))
+}
+
+/// A blue-green promotion run (Argo's `reconcilePrePromotionAnalysisRun` and
+/// `reconcilePostPromotionAnalysisRun`); its outcome is always acted on while it is current.
+pub fn promotion_run<'a>(
+    rollout: &'a Rollout,
+    role: RunRole,
+    new_rs: Option<&ReplicaSetState>,
+    current: Option<&AnalysisRun>,
+) -> RunChoice<'a> {
+    let bg = rollout.spec.blue_green();
+    let analysis = match role {
+        RunRole::PrePromotion => bg.and_then(|b| b.pre_promotion_analysis.as_ref()),
+        _ => bg.and_then(|b| b.post_promotion_analysis.as_ref()),
+    };
+    let Some(analysis) = analysis.filter(|a| !a.templates.is_empty()) else { return RunChoice::Cancel };
+    let skip = match role {
+        RunRole::PrePromotion => skip_pre_promotion(rollout, new_rs, current),
+        _ => skip_post_promotion(rollout, new_rs, current),
+    };
+    if skip {
+        return if current.is_some() { RunChoice::CancelKeep } else { RunChoice::Drop };
+    }
+    if condition(rollout, PauseReason::InconclusiveAnalysisRun).is_some() || !needs_new(current, rollout) {
+        return RunChoice::Keep { react: true };
+    }
+    RunChoice::Create { analysis, step: None }
 }
 
 /// Argo's `FilterAnalysisRunsToDelete`: of the runs that are no longer current (newest first

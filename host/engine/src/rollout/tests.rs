@@ -112,7 +112,7 @@ struct Expect {
 }
 
 fn check(name: &str, d: &RolloutDecision, e: &Expect) {
-    let scale: Vec<_> = d.scale.iter().map(|a| (a.which, a.from, a.to)).collect();
+    let scale: Vec<_> = d.scales().map(|a| (a.which, a.from, a.to)).collect();
     assert_eq!(scale, e.scale, "{name}: scale");
     if let Some(index) = e.index {
         assert_eq!(d.status.current_step_index, index, "{name}: step index");
