@@ -64,3 +64,23 @@ fn the_demo_with_fail_shows_an_automatic_abort() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Aviary aborted the update"));
 }
+
+#[test]
+fn the_blue_green_demo_switches_after_the_pre_promotion_analysis() {
+    let out = demo(&["--blue-green"], Controller::InProcess);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let at = |needle: &str| stdout.find(needle).unwrap_or_else(|| panic!("no {needle:?} in\n{}", show(&out)));
+    // The preview is analysed before the switch; the rollout ends Healthy.
+    assert!(at("waiting for: analysis demo-") < at("Healthy"), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the active Service switched"), "{}", show(&out));
+}
+
+#[test]
+fn the_blue_green_demo_with_fail_never_switches() {
+    let out = demo(&["--blue-green", "--fail"], Controller::Binary);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    assert!(last.contains("Degraded") && last.contains("RolloutAborted"), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never left revision 1"), "{}", show(&out));
+}

@@ -16,12 +16,11 @@ use aviary_api::rollout::{CanaryStep, Rollout};
 use aviary_api::rollout_status::{PauseReason, RolloutStatus};
 use aviary_api::validation::validate_rollout;
 
-use crate::bluegreen;
 use crate::canary::desired_counts;
 use crate::error::EngineError;
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::reconcile_order::{ReplicaSetRole, ScaleAction, canary_scaling, older_scaling, scale_down_deadline};
-use crate::rollout::{self, Observed, PauseContext, RunObservation};
+use crate::rollout::{self, BlueGreenServices, Observed, PauseContext, RolloutAction, RunObservation, ServiceState};
 use crate::weight::{
     canary_replicas_or_weight, current_step, desired_canary_weight, max_weight, status as status_of, traffic_weights,
 };
@@ -224,7 +223,7 @@ pub fn desired_now(rollout: &Rollout, state: &ScenarioState, now: DateTime<Utc>)
         older: state.older.iter().enumerate().map(|(i, c)| rs(&format!("older-{i}"), *c)).collect(),
     };
     if rollout.spec.blue_green().is_some() {
-        let preview = bluegreen::new_rs_replicas(&ro, &observed);
+        let preview = crate::bluegreen::new_rs_replicas(&ro, &observed);
         return Ok(DesiredNow {
             stable: observed.stable_rs.as_ref().map_or(0, |r| r.spec_replicas),
             canary: preview,
@@ -328,6 +327,8 @@ struct Walker {
     steps_hash: String,
     planned: Vec<PlannedStep>,
     promotion: PlannedPromotion,
+    /// Blue-green: the active and preview Services as the reconciles switched them.
+    services: BlueGreenServices,
 }
 
 impl Walker {
@@ -347,13 +348,47 @@ impl Walker {
             ReplicaSetRole::Canary => self.observed.new_rs.as_mut(),
             ReplicaSetRole::Older(i) => self.observed.older.get_mut(i),
         };
+        let desired = self.ro.spec.replicas_or_default();
         if let Some(r) = target {
             r.spec_replicas = a.to;
             r.status_replicas = a.to;
             r.available = a.to;
             r.ready = a.to;
+            r.desired_replicas = Some(desired);
         }
         PlanAction { replica_set: label, from: a.from, to: a.to }
+    }
+
+    /// Applies one decided change; a size change is returned for the plan. A scale-down deadline
+    /// is treated as elapsed (the clock moves past it).
+    fn carry_out(&mut self, action: &RolloutAction) -> Option<PlanAction> {
+        match action {
+            RolloutAction::Scale(a) if a.from != a.to => Some(self.apply(a)),
+            RolloutAction::Scale(_) => None,
+            RolloutAction::SwitchService { service, to, .. } => {
+                for svc in [self.services.active.as_mut(), self.services.preview.as_mut()].into_iter().flatten() {
+                    if svc.name == *service {
+                        svc.selector = Some(to.clone());
+                        svc.managed = true;
+                    }
+                }
+                None
+            }
+            RolloutAction::ScaleDownDeadline { which, at } => {
+                let target = match which {
+                    ReplicaSetRole::Stable => self.observed.stable_rs.as_mut(),
+                    ReplicaSetRole::Canary => self.observed.new_rs.as_mut(),
+                    ReplicaSetRole::Older(i) => self.observed.older.get_mut(*i),
+                };
+                if let Some(r) = target {
+                    r.scale_down_deadline = *at;
+                }
+                if let Some(at) = at {
+                    self.now = self.now.max(crate::clock::after(*at, Duration::seconds(1)));
+                }
+                None
+            }
+        }
     }
 
     /// What the controller would observe now: analysis steps and experiments succeed.
@@ -373,6 +408,19 @@ impl Walker {
             revision: 2,
             step_run: step.and_then(|s| s.analysis.as_ref()).map(|_| run(AnalysisPhase::Successful)),
             experiment: step.and_then(|s| s.experiment.as_ref()).map(|_| AnalysisPhase::Successful),
+            services: self.services.clone(),
+            pre_promotion_run: self
+                .ro
+                .spec
+                .blue_green()
+                .and_then(|b| b.pre_promotion_analysis.as_ref())
+                .map(|_| run(AnalysisPhase::Successful)),
+            post_promotion_run: self
+                .ro
+                .spec
+                .blue_green()
+                .and_then(|b| b.post_promotion_analysis.as_ref())
+                .map(|_| run(AnalysisPhase::Successful)),
             ..Default::default()
         }
     }
@@ -381,6 +429,12 @@ impl Walker {
     /// `kubectl argo rollouts promote`, a timed one by waiting it out), a user pause lifted.
     fn operate(&mut self) {
         let mut status = self.status().clone();
+        // A blue-green pause is promoted (`kubectl argo rollouts promote`).
+        if status.pause_conditions.iter().any(|c| c.reason == PauseReason::BlueGreenPause) {
+            status.pause_conditions.clear();
+            self.ro.status = Some(status);
+            return;
+        }
         let Some(pause) = status.pause_conditions.iter().find(|c| c.reason == PauseReason::CanaryPauseStep) else {
             return;
         };
@@ -409,7 +463,7 @@ impl Walker {
         let o = self.observe();
         let pause = PauseContext::start(&self.ro);
         let decision = rollout::reconcile(&self.ro, &o, pause, self.now);
-        let actions: Vec<PlanAction> = decision.scales().map(|a| self.apply(a)).collect();
+        let actions: Vec<PlanAction> = decision.actions.iter().filter_map(|a| self.carry_out(a)).collect();
         let was_promoted = self.promoted();
         self.ro.status = Some(decision.status);
         if !was_promoted && self.promoted() {
@@ -523,6 +577,7 @@ pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError
             })
             .collect(),
         promotion: PlannedPromotion { actions: Vec::new(), canary: 0, stable: 0, reconciles: 0 },
+        services: BlueGreenServices::default(),
     };
     let budget = usize::try_from(n).unwrap_or(0).saturating_add(steps.len()).saturating_mul(8).saturating_add(64);
     let mut quiet = 0u32;
@@ -583,82 +638,91 @@ pub fn walk(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError
     })
 }
 
-fn walk_blue_green(rollout: &Rollout, _start: DateTime<Utc>) -> Result<Plan, EngineError> {
+/// The blue-green walk: the same reconcile in a loop, the active and preview Services
+/// simulated, pauses promoted and promotion analyses successful. With `previewReplicaCount`, the
+/// preview coming up is a step of its own; everything from the preview scale-up checkpoint on
+/// (full scale, the switch, the old ReplicaSet's scale-down) is the promotion.
+fn walk_blue_green(rollout: &Rollout, start: DateTime<Utc>) -> Result<Plan, EngineError> {
     let n = rollout.spec.replicas_or_default();
+    let bg = rollout.spec.blue_green();
+    let preview_count = bg.and_then(|b| b.preview_replica_count);
+    let selecting_stable =
+        |name: &str| ServiceState { name: name.into(), selector: Some(STABLE.into()), managed: true };
     let mut ro = rollout.clone();
+    // The previous update is done: the active (and preview) Service selects the stable
+    // ReplicaSet, and the new template's ReplicaSet has just been created.
     ro.status = Some(RolloutStatus {
         stable_rs: STABLE.to_string(),
-        current_pod_hash: CANARY.to_string(),
+        current_pod_hash: STABLE.to_string(),
+        observed_generation: ro.metadata.generation.unwrap_or(0).to_string(),
         blue_green: aviary_api::rollout_status::BlueGreenStatus {
             active_selector: STABLE.to_string(),
+            preview_selector: bg
+                .filter(|b| !b.preview_service.is_empty())
+                .map(|_| STABLE.to_string())
+                .unwrap_or_default(),
             ..Default::default()
         },
         ..Default::default()
     });
-    let mut observed = ObservedReplicaSets {
-        new_rs: Some(ReplicaSetState::new(CANARY, 0, 0)),
-        stable_rs: Some(ReplicaSetState::ready(STABLE, n)),
-        older: vec![],
+    let mut w = Walker {
+        ro,
+        observed: ObservedReplicaSets {
+            new_rs: Some(ReplicaSetState { name: CANARY.into(), ..ReplicaSetState::new(CANARY, 0, 0) }),
+            stable_rs: Some(ReplicaSetState {
+                name: STABLE.into(),
+                desired_replicas: Some(n),
+                ..ReplicaSetState::ready(STABLE, n)
+            }),
+            older: vec![],
+        },
+        now: start,
+        steps_hash: String::new(),
+        planned: Vec::new(),
+        promotion: PlannedPromotion { actions: Vec::new(), canary: n, stable: 0, reconciles: 0 },
+        services: BlueGreenServices {
+            active: bg.map(|b| selecting_stable(&b.active_service)),
+            preview: bg.filter(|b| !b.preview_service.is_empty()).map(|b| selecting_stable(&b.preview_service)),
+        },
     };
-    let mut actions = Vec::new();
-    let mut reconciles = 0;
-    let scale_new =
-        |ro: &Rollout, observed: &mut ObservedReplicaSets, actions: &mut Vec<PlanAction>, reconciles: &mut usize| {
-            let want = bluegreen::new_rs_replicas(ro, observed);
-            if let Some(r) = observed.new_rs.as_mut()
-                && r.spec_replicas != want
-            {
-                actions.push(PlanAction { replica_set: CANARY.into(), from: r.spec_replicas, to: want });
-                *r = ReplicaSetState::ready(CANARY, want);
-                *reconciles = reconciles.saturating_add(1);
-            }
-        };
-    // Preview comes up (previewReplicaCount or full), the pause is treated as promoted.
-    scale_new(&ro, &mut observed, &mut actions, &mut reconciles);
-    let preview = observed.new_rs.as_ref().map_or(0, |r| r.spec_replicas);
-    let preview_step = PlannedStep {
+    let mut preview = PlannedStep {
         index: 0,
         step: CanaryStep::default(),
-        actions: std::mem::take(&mut actions),
-        canary: preview,
+        actions: Vec::new(),
+        canary: 0,
         stable: n,
         older: 0,
-        reconciles,
+        reconciles: 0,
         weight: 0,
     };
-    let mut promo_reconciles = 0;
-    {
-        let st = ro.status.get_or_insert_with(Default::default);
-        st.blue_green.scale_up_preview_check_point = true;
+    let budget = usize::try_from(n).unwrap_or(0).saturating_mul(8).saturating_add(64);
+    for _ in 0..budget {
+        let in_preview =
+            preview_count.is_some() && !w.status().blue_green.scale_up_preview_check_point && !w.promoted();
+        let actions = w.reconcile();
+        if !actions.is_empty() {
+            let (list, reconciles) = if in_preview {
+                (&mut preview.actions, &mut preview.reconciles)
+            } else {
+                (&mut w.promotion.actions, &mut w.promotion.reconciles)
+            };
+            list.extend(actions);
+            *reconciles = reconciles.saturating_add(1);
+        }
+        if in_preview {
+            preview.canary = w.pods(CANARY);
+        }
+        w.operate();
+        if w.promoted() && w.pods(STABLE) == 0 && w.pods(CANARY) == n {
+            let steps = if preview_count.is_some() { vec![preview] } else { Vec::new() };
+            return Ok(Plan { replicas: n, max_weight: 100, steps, promotion: w.promotion });
+        }
     }
-    scale_new(&ro, &mut observed, &mut actions, &mut promo_reconciles);
-    {
-        let st = ro.status.get_or_insert_with(Default::default);
-        st.blue_green.active_selector = CANARY.to_string();
-        st.stable_rs = CANARY.to_string();
-    }
-    promo_reconciles = promo_reconciles.saturating_add(1);
-    if let Some(old) = observed.stable_rs.as_mut()
-        && old.spec_replicas != 0
-    {
-        actions.push(PlanAction { replica_set: STABLE.into(), from: old.spec_replicas, to: 0 });
-        old.spec_replicas = 0;
-        promo_reconciles = promo_reconciles.saturating_add(1);
-    }
-    let mut steps = Vec::new();
-    if rollout.spec.blue_green().is_some_and(|b| b.preview_replica_count.is_some()) {
-        steps.push(preview_step);
-    } else {
-        let mut a = preview_step.actions;
-        a.extend(actions);
-        actions = a;
-        promo_reconciles = promo_reconciles.saturating_add(preview_step.reconciles);
-    }
-    Ok(Plan {
-        replicas: n,
-        max_weight: 100,
-        steps,
-        promotion: PlannedPromotion { actions, canary: n, stable: 0, reconciles: promo_reconciles },
+    Err(EngineError::Stuck {
+        object: object_name(rollout),
+        field: "spec.strategy.blueGreen".into(),
+        reconciles: budget,
+        reason: format!("new {} / previous {} pods, promotion not reached", w.pods(CANARY), w.pods(STABLE)),
     })
 }
 
@@ -899,6 +963,29 @@ mod tests {
         let plan = walk(&ro, t0()).unwrap();
         assert_eq!(plan.steps[0].actions, vec![act("canary", 0, 1)]);
         assert_eq!(plan.promotion.actions, vec![act("canary", 1, 4), act("stable", 4, 0)]);
+    }
+
+    #[test]
+    fn blue_green_walk_without_preview_count_is_one_promotion() {
+        let ro = valid(RolloutBuilder::blue_green(4));
+        let plan = walk(&ro, t0()).unwrap();
+        assert!(plan.steps.is_empty());
+        assert_eq!(plan.promotion.actions, vec![act("canary", 0, 4), act("stable", 4, 0)]);
+        assert_eq!((plan.promotion.canary, plan.promotion.stable), (4, 0));
+    }
+
+    #[test]
+    fn blue_green_walk_promotes_a_manual_pause_and_passes_its_analyses() {
+        let mut ro = valid(RolloutBuilder::blue_green(3));
+        let bg = ro.spec.strategy.blue_green.as_mut().unwrap();
+        bg.auto_promotion_enabled = Some(false);
+        bg.pre_promotion_analysis = Some(Default::default());
+        bg.post_promotion_analysis = Some(Default::default());
+        bg.preview_replica_count = Some(2);
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(plan.steps[0].actions, vec![act("canary", 0, 2)]);
+        assert_eq!(plan.steps[0].canary, 2);
+        assert_eq!(plan.promotion.actions, vec![act("canary", 2, 3), act("stable", 3, 0)]);
     }
 
     #[test]

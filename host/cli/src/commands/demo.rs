@@ -14,11 +14,16 @@ use crate::demo::{Options, Outcome};
     Examples:\n  \
     cargo run --release -p aviary-cli -- demo\n  \
     aviary demo --fail                # the analysis fails: watch the automatic abort\n  \
+    aviary demo --blue-green          # preview, pre-promotion analysis, then the switch\n  \
     aviary demo --no-watch            # one line per change, for logs and CI")]
 pub struct Args {
     /// Make the canary's analysis fail, so the update is aborted automatically.
     #[arg(long)]
     fail: bool,
+    /// Release blue-green: the new version comes up behind a preview Service, a pre-promotion
+    /// analysis runs, then the active Service switches to it.
+    #[arg(long)]
+    blue_green: bool,
     /// Print one line per change instead of the live view.
     #[arg(long)]
     no_watch: bool,
@@ -29,7 +34,8 @@ pub struct Args {
 
 /// Runs `aviary demo`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = Options { fail: args.fail, no_watch: args.no_watch, timeout: args.timeout };
+    let options =
+        Options { fail: args.fail, blue_green: args.blue_green, no_watch: args.no_watch, timeout: args.timeout };
     let outcome = super::runtime()?.block_on(crate::demo::run(options))?;
     Ok(match outcome {
         Outcome::Shown => ExitCode::SUCCESS,

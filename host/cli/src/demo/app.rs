@@ -1,6 +1,8 @@
-//! The demo's application: a Rollout with a canary (25% → analysis → 50% → analysis → 100%), an
-//! AnalysisTemplate whose metric uses the first-party `web` provider, and the metrics endpoint
-//! that metric reads, served by this process on loopback.
+//! The demo's application: a Rollout with a canary (25% → analysis → 50% → analysis → 100%) or,
+//! with `--blue-green`, a blue-green Rollout (the preview comes up, a pre-promotion analysis
+//! runs against it, the active Service switches), an AnalysisTemplate whose metric uses the
+//! first-party `web` provider, and the metrics endpoint that metric reads, served by this process
+//! on loopback.
 //!
 //! The endpoint reports the error rate of the version being rolled out: 1%, and with `--fail`
 //! 12% from the second measurement of the second analysis on (the template fails above 5%): the canary looks fine at
@@ -79,7 +81,12 @@ impl Metrics {
     /// Serve [`BAD_ERROR_RATE`] from the second measurement of the next-but-one analysis on.
     pub fn go_bad_after_one_analysis(&self) {
         // The second analysis passes its first measurement, then fails: the user sees it run.
-        self.bad_after.store(self.hits() + MEASUREMENTS + 1, Ordering::SeqCst);
+        self.go_bad_after(MEASUREMENTS + 1);
+    }
+
+    /// Serve [`BAD_ERROR_RATE`] once `n` more measurements were taken.
+    pub fn go_bad_after(&self, n: u64) {
+        self.bad_after.store(self.hits() + n, Ordering::SeqCst);
     }
 
     /// How many times the endpoint was queried.
@@ -129,17 +136,50 @@ pub fn rollout() -> Value {
     })
 }
 
+/// The blue-green demo's Services: `demo-active` takes the users' traffic, `demo-preview` lets
+/// the team (and the analysis) reach the new version before it does.
+pub const ACTIVE_SERVICE: &str = "demo-active";
+/// See [`ACTIVE_SERVICE`].
+pub const PREVIEW_SERVICE: &str = "demo-preview";
+
+/// A Service selecting the demo's pods (the controller adds the pod-template hash).
+pub fn service(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"selector": {"app": ROLLOUT}, "ports": [{"port": 80, "targetPort": 8080}]}
+    })
+}
+
+/// The blue-green Rollout: 4 pods; the new version comes up behind the preview Service, a
+/// pre-promotion analysis must pass, then the active Service switches to it (automatically) and
+/// the previous version is scaled down 5 s later.
+pub fn blue_green_rollout() -> Value {
+    let mut ro = rollout();
+    ro["spec"]["strategy"] = json!({"blueGreen": {
+        "activeService": ACTIVE_SERVICE,
+        "previewService": PREVIEW_SERVICE,
+        "prePromotionAnalysis": {"templates": [{"templateName": "error-rate"}]},
+        "scaleDownDelaySeconds": 5,
+        "abortScaleDownDelaySeconds": 5
+    }});
+    ro
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_demo_manifests_are_valid_argo_objects() {
-        for doc in [rollout(), analysis_template("http://127.0.0.1:1/metrics")] {
+        for doc in [rollout(), blue_green_rollout(), analysis_template("http://127.0.0.1:1/metrics")] {
             let errors = aviary_api::crd::check_manifest(&doc).expect("one of our kinds");
             assert!(errors.is_empty(), "{errors:?}");
         }
-        let ro: aviary_api::Rollout = serde_json::from_value(rollout()).unwrap();
-        assert!(aviary_api::validation::validate_rollout(&ro).is_empty());
+        for doc in [rollout(), blue_green_rollout()] {
+            let ro: aviary_api::Rollout = serde_json::from_value(doc).unwrap();
+            assert!(aviary_api::validation::validate_rollout(&ro).is_empty());
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use aviary_api::{AnalysisTemplate, Rollout};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -38,6 +38,8 @@ const MANAGER: &str = "aviary-demo";
 pub struct Options {
     /// Make the analysis fail, so the update is aborted.
     pub fail: bool,
+    /// Release blue-green instead of canary.
+    pub blue_green: bool,
     /// Print one line per change instead of the live view (for CI and logs).
     pub no_watch: bool,
     /// Give up after this long.
@@ -105,11 +107,22 @@ async fn demo(options: Options) -> anyhow::Result<Outcome> {
         &app::analysis_template(&metrics.url()),
     )
     .await?;
-    apply(&Api::<Rollout>::namespaced(client.clone(), app::NAMESPACE), app::ROLLOUT, &app::rollout()).await?;
+    let manifest = if options.blue_green {
+        for name in [app::ACTIVE_SERVICE, app::PREVIEW_SERVICE] {
+            apply(&Api::<Service>::namespaced(client.clone(), app::NAMESPACE), name, &app::service(name)).await?;
+        }
+        app::blue_green_rollout()
+    } else {
+        app::rollout()
+    };
+    apply(&Api::<Rollout>::namespaced(client.clone(), app::NAMESPACE), app::ROLLOUT, &manifest).await?;
     say(started, &format!("deployed rollout {}/{} with {} (revision 1)", app::NAMESPACE, app::ROLLOUT, app::IMAGE_V1));
     wait_until(&conn, Duration::from_secs(120), |i| i.status == "Healthy", &mut controller).await?;
 
-    let story = if options.fail {
+    let story = if options.fail && options.blue_green {
+        metrics.go_bad_after(1);
+        format!("its error rate will climb to {:.0}% while the preview is analysed", app::BAD_ERROR_RATE * 100.0)
+    } else if options.fail {
         metrics.go_bad_after_one_analysis();
         format!("its error rate will climb to {:.0}% during the second analysis", app::BAD_ERROR_RATE * 100.0)
     } else {
@@ -130,6 +143,18 @@ async fn demo(options: Options) -> anyhow::Result<Outcome> {
     let outcome = watch(&conn, &metrics, options, want).await?;
     let took = update.elapsed().as_secs();
     match outcome {
+        Outcome::Shown if options.fail && options.blue_green => eprintln!(
+            "\n✖ The pre-promotion analysis measured a {:.0}% error rate (limit {:.0}%), so Aviary aborted the update after \
+             {took} s: the active Service never left revision 1, and the preview's pods are gone.",
+            metrics.error_rate() * 100.0,
+            app::MAX_ERROR_RATE * 100.0
+        ),
+        Outcome::Shown if options.blue_green => eprintln!(
+            "\n✔ Revision 2 ({}) is stable after {took} s: the preview came up, its analysis passed ({} measurements), \
+             the active Service switched, and revision 1 was scaled down.",
+            app::IMAGE_V2,
+            metrics.hits()
+        ),
         Outcome::Shown if options.fail => eprintln!(
             "\n✖ The analysis measured a {:.0}% error rate (limit {:.0}%), so Aviary aborted the update after {took} s: \
              every pod runs revision 1 again and the rollout is Degraded until you `aviary retry` or `aviary undo` it.",
@@ -162,9 +187,12 @@ async fn watch(conn: &Connection, metrics: &app::Metrics, options: Options, want
     let started = Instant::now();
     let ended = follow(conn, app::ROLLOUT, Some(options.timeout), |objects| {
         let info = rollout_info(objects, chrono::Utc::now());
-        // Aborting is done once the canary's pods are gone, not merely when the status says so.
-        let finished = (info.status == "Healthy" && info.images.iter().all(|i| i.image == app::IMAGE_V2))
-            || (info.status == "Degraded" && info.actual_weight == Some(0));
+        // Done once the previous version's pods (or, aborted, the new version's) are gone, not
+        // merely when the status says so.
+        let only = |image: &str| !info.images.is_empty() && info.images.iter().all(|i| i.image == image);
+        let finished = (info.status == "Healthy" && only(app::IMAGE_V2))
+            || (info.status == "Degraded"
+                && (info.actual_weight == Some(0) || (options.blue_green && only(app::IMAGE_V1))));
         if options.no_watch {
             let line = progress_line(&info);
             if line != last_line {

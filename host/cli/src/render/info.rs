@@ -556,9 +556,16 @@ fn waiting_for(
         }
         RolloutPhase::Progressing => {
             let step = current_step(ro).0;
-            if let Some(analysis) = step.filter(|s| s.analysis.is_some()).map(|_| &st.canary)
-                && let Some(run) = &analysis.current_step_analysis_run_status
-            {
+            // A step's analysis, or a blue-green promotion analysis still running.
+            let step_run =
+                step.filter(|s| s.analysis.is_some()).and(st.canary.current_step_analysis_run_status.as_ref());
+            let promotion_run = ro.spec.blue_green().and_then(|_| {
+                [&st.blue_green.post_promotion_analysis_run_status, &st.blue_green.pre_promotion_analysis_run_status]
+                    .into_iter()
+                    .flatten()
+                    .find(|r| !r.phase().is_completed())
+            });
+            if let Some(run) = step_run.or(promotion_run) {
                 let detail = runs
                     .iter()
                     .find(|r| r.1.name == run.name)

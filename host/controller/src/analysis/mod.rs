@@ -105,7 +105,10 @@ pub fn error_policy(run: Arc<AnalysisRun>, error: &Error, ctx: Arc<Context>) -> 
 
 /// Resolves `valueFrom.secretKeyRef` arguments from Secrets in the run's namespace. The outer
 /// error is an API failure (retried); the inner one a missing secret or key (the run errors).
-async fn resolve_args(ctx: &Context, run: &AnalysisRun) -> Result<Result<(Vec<Argument>, Vec<String>), String>, Error> {
+async fn resolve_args(
+    ctx: &Context,
+    run: &AnalysisRun,
+) -> Result<Result<(Vec<Argument>, Vec<String>), ArgsError>, Error> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &run.namespace().unwrap_or_default());
     let mut secrets: BTreeMap<String, Option<Secret>> = BTreeMap::new();
     for arg in &run.spec.args {

@@ -291,7 +291,8 @@ async fn create(
         .into_iter()
         .map(|(_, spec)| spec)
         .collect();
-    let rollout_args = build_rollout_args(&analysis.args, &stable_hash, &new_hash, rollout).map_err(Error::Invalid)?;
+    let rollout_args = build_rollout_args(&analysis.args, &stable_hash, &new_hash, rollout)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     let mut spec = AnalysisRunSpec {
         dry_run: analysis.dry_run.clone(),
         measurement_retention: analysis.measurement_retention.clone(),
@@ -313,7 +314,7 @@ async fn create(
         spec.dry_run.extend(t.dry_run.iter().cloned());
         spec.measurement_retention.extend(t.measurement_retention.iter().cloned());
     }
-    spec.args = merge_args(&rollout_args, &template_args).map_err(Error::Invalid)?;
+    spec.args = merge_args(&rollout_args, &template_args).map_err(|e| Error::Invalid(e.to_string()))?;
 
     let rev = revision(&rollout.metadata);
     let mut name = format!("{}-{new_hash}-{rev}", rollout.name_any());

@@ -57,6 +57,26 @@ pub enum ArgsError {
         /// The field path.
         path: String,
     },
+    /// After merging, an argument has neither a value nor a valueFrom (Argo's `MergeArgs`).
+    #[error("args.{name} was not resolved")]
+    NotResolved {
+        /// The argument's name.
+        name: String,
+    },
+    /// A secret-backed argument names a key its Secret does not have (or a missing Secret).
+    #[error("key '{key}' does not exist in secret '{secret}'")]
+    NoSecretKey {
+        /// The Secret.
+        secret: String,
+        /// The key.
+        key: String,
+    },
+    /// A `fieldRef` under `metadata` that the downward API does not offer.
+    #[error("unsupported fieldPath: {path}")]
+    UnsupportedFieldPath {
+        /// The field path.
+        path: String,
+    },
     /// The Rollout or the metric could not go through JSON: a metric whose substituted strings
     /// no longer fit its schema (a count that is not a number...).
     #[error("{0}")]
@@ -65,7 +85,7 @@ pub enum ArgsError {
 
 /// Argo's `MergeArgs`: the template's arguments, with values (or valueFrom) supplied by the
 /// caller replacing them by name; every argument must end with a value or a valueFrom.
-pub fn merge_args(incoming: &[Argument], template: &[Argument]) -> Result<Vec<Argument>, String> {
+pub fn merge_args(incoming: &[Argument], template: &[Argument]) -> Result<Vec<Argument>, ArgsError> {
     let mut out = template.to_vec();
     for arg in incoming {
         if let Some(existing) = out.iter_mut().find(|a| a.name == arg.name) {
@@ -77,7 +97,7 @@ pub fn merge_args(incoming: &[Argument], template: &[Argument]) -> Result<Vec<Ar
         }
     }
     if let Some(missing) = out.iter().find(|a| a.value.is_none() && a.value_from.is_none()) {
-        return Err(format!("args.{} was not resolved", missing.name));
+        return Err(ArgsError::NotResolved { name: missing.name.clone() });
     }
     Ok(out)
 }
@@ -100,14 +120,14 @@ pub fn without_secrets(args: &[Argument]) -> Vec<Argument> {
 pub fn resolve_secrets(
     args: &[Argument],
     lookup: &mut dyn FnMut(&str, &str) -> Option<String>,
-) -> Result<(Vec<Argument>, Vec<String>), String> {
+) -> Result<(Vec<Argument>, Vec<String>), ArgsError> {
     let mut secrets = Vec::new();
     let mut out = Vec::with_capacity(args.len());
     for a in args {
         match a.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
             Some(r) => {
                 let Some(v) = lookup(&r.name, &r.key) else {
-                    return Err(format!("key '{}' does not exist in secret '{}'", r.key, r.name));
+                    return Err(ArgsError::NoSecretKey { secret: r.name.clone(), key: r.key.clone() });
                 };
                 secrets.push(v.clone());
                 out.push(Argument { name: a.name.clone(), value: Some(v), value_from: None });
@@ -136,7 +156,7 @@ pub fn build_rollout_args(
     stable_hash: &str,
     latest_hash: &str,
     rollout: &Rollout,
-) -> Result<Vec<Argument>, String> {
+) -> Result<Vec<Argument>, ArgsError> {
     let mut out = Vec::with_capacity(args.len());
     let mut deferred_err = None;
     for a in args {
@@ -150,13 +170,13 @@ pub fn build_rollout_args(
             } else if let Some(fr) = &vf.field_ref {
                 if fr.field_path.starts_with("metadata") {
                     value = rollout_downward_api(rollout, &fr.field_path)
-                        .ok_or_else(|| format!("unsupported fieldPath: {}", fr.field_path))?;
+                        .ok_or_else(|| ArgsError::UnsupportedFieldPath { path: fr.field_path.clone() })?;
                 } else {
                     match extract_value_from_rollout(rollout, &fr.field_path) {
                         Ok(v) => value = v,
                         Err(e) => {
                             value = String::new();
-                            deferred_err = Some(e.to_string());
+                            deferred_err = Some(e);
                         }
                     }
                 }
@@ -304,7 +324,7 @@ mod tests {
         let template = [arg("a", None), arg("b", Some("default"))];
         let merged = merge_args(&[arg("a", Some("x"))], &template).unwrap();
         assert_eq!(merged, vec![arg("a", Some("x")), arg("b", Some("default"))]);
-        assert_eq!(merge_args(&[], &template).unwrap_err(), "args.a was not resolved");
+        assert_eq!(merge_args(&[], &template).unwrap_err().to_string(), "args.a was not resolved");
     }
 
     #[test]
@@ -325,7 +345,7 @@ mod tests {
         assert_eq!(resolved[0].value.as_deref(), Some("hunter2"));
         assert_eq!(redact("auth hunter2 failed", &secrets), "auth ***** failed");
         let err = resolve_secrets(&[secret], &mut |_, _| None).unwrap_err();
-        assert_eq!(err, "key 'k' does not exist in secret 's'");
+        assert_eq!(err.to_string(), "key 'k' does not exist in secret 's'");
     }
 
     #[test]
