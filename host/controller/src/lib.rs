@@ -30,6 +30,7 @@ mod panic_guard;
 mod registry;
 mod rollout;
 mod server;
+mod service_release;
 mod status_write;
 mod throttle;
 
@@ -41,6 +42,7 @@ use std::time::Instant;
 use aviary_api::{AnalysisRun, Rollout};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Service;
 use kube::runtime::controller::Controller;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -130,6 +132,7 @@ pub async fn run(
     let health = Arc::new(server::Health::default());
     let (rollout_reader, rollout_writer) = reflector::store::<Rollout>();
     let (rs_reader, rs_writer) = reflector::store::<ReplicaSet>();
+    let (svc_reader, svc_writer) = reflector::store::<Service>();
     // One AnalysisRun cache for both controllers: the Rollout controller owns runs, the
     // AnalysisRun controller reconciles them (a second watch would double the memory).
     let (ar_reader, ar_writer) = reflector::store_shared::<AnalysisRun>(AR_SUBSCRIBER_BUFFER);
@@ -161,6 +164,10 @@ pub async fn run(
     let rs_stream = reflector(rs_writer, watcher(api::<ReplicaSet>(&client, &config), rs_config).modify(slim))
         .default_backoff()
         .touched_objects();
+    let svc_stream =
+        reflector(svc_writer, watcher(api::<Service>(&client, &config), watcher::Config::default()).modify(slim))
+            .default_backoff()
+            .touched_objects();
     let ar_api = api::<AnalysisRun>(&client, &config);
     let ar_root = watcher(ar_api, watcher::Config::default().labels(&selector))
         .modify(slim)
@@ -196,19 +203,21 @@ pub async fn run(
     let (synced_tx, synced_rx) = tokio::sync::watch::channel(false);
     {
         let (health, r, s, a) = (health.clone(), rollout_reader.clone(), rs_reader.clone(), ar_reader.clone());
+        let services = svc_reader.clone();
         tokio::spawn(async move {
             synced(&r).await;
             synced(&s).await;
             synced(&a).await;
+            synced(&services).await;
             health.synced.store(true, Ordering::SeqCst);
             let _ = synced_tx.send(true);
             tracing::info!("caches synced");
         });
     }
-    let (rollout_synced, analysis_synced) = (synced_rx.clone(), synced_rx);
+    let (rollout_synced, analysis_synced, services_synced) = (synced_rx.clone(), synced_rx.clone(), synced_rx);
 
     let workers = |n: u16| kube::runtime::controller::Config::default().concurrency(n);
-    let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader)
+    let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader.clone())
         .with_config(workers(config.rollout_workers))
         .owns_stream(rs_stream)
         .owns_shared_stream(ar_for_rollouts)
@@ -260,6 +269,31 @@ pub async fn run(
                 tracing::debug!("analysis reconcile: {e}");
             }
         });
+    // Services handed back when their Rollout no longer manages them (Argo's service controller).
+    let service_ctx =
+        Arc::new(service_release::ServiceContext { client: client.clone(), rollouts: rollout_reader.clone() });
+    let svc_index = svc_reader.clone();
+    let service_controller = Controller::for_stream(svc_stream, svc_reader)
+        .watches(api::<Rollout>(&client, &config), watcher::Config::default().labels(&selector), move |ro| {
+            service_release::managed_by(&ro, &svc_index)
+        })
+        .shutdown_on_signal()
+        .run(
+            move |svc, ctx: Arc<service_release::ServiceContext>| {
+                let mut synced = services_synced.clone();
+                async move {
+                    let _ = synced.wait_for(|s| *s).await;
+                    service_release::reconcile(svc, ctx).await
+                }
+            },
+            service_release::error_policy,
+            service_ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("service reconcile: {e}");
+            }
+        });
     tracing::info!(instance_selector = %selector, namespaced = config.namespaced, "aviary-controller started");
     let (run_rollouts, run_analysis) =
         (config.controllers.contains(&Part::Rollout), config.controllers.contains(&Part::Analysis));
@@ -267,7 +301,7 @@ pub async fn run(
     let controllers = async {
         let rollouts = async {
             if run_rollouts {
-                rollout_controller.await;
+                tokio::join!(rollout_controller, service_controller);
             } else {
                 std::future::pending::<()>().await;
             }

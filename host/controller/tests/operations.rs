@@ -250,6 +250,33 @@ async fn services_follow_the_stable_and_canary_revisions() -> TestResult {
         (selector(ns.api::<Service>().get("app-stable").await.ok()?) == Some(v2.clone())).then_some(())
     })
     .await?;
+
+    // Deleting the Rollout hands its Services back (Argo's service controller): no managed-by
+    // annotation, no pod-template-hash selector; a Service of another Rollout is left alone.
+    let _: Service = create(
+        &ns,
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "other", "annotations": {"argo-rollouts.argoproj.io/managed-by-rollouts": "other"}},
+            "spec": {"selector": {"app": "other"}, "ports": [{"port": 80}]}
+        }),
+    )
+    .await;
+    let _: Rollout = create(&ns, rollout("other", 1, "nginx:1.19", json!([]), json!({"stableService": "other"}))).await;
+    wait_phase(&ns, "other", "Healthy", T).await;
+    ns.api::<Rollout>().delete("app", &Default::default()).await?;
+    for svc in ["app-stable", "app-canary"] {
+        eventually_ok(&format!("{svc} handed back"), T, || async {
+            let s = ns.api::<Service>().get(svc).await.ok()?;
+            let annotated = s.annotations().contains_key("argo-rollouts.argoproj.io/managed-by-rollouts");
+            (!annotated && selector(s).is_none()).then_some(())
+        })
+        .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let other = ns.api::<Service>().get("other").await?;
+    assert!(other.annotations().contains_key("argo-rollouts.argoproj.io/managed-by-rollouts"));
+    assert!(selector(other).is_some(), "a Service its Rollout still manages keeps its selector");
     Ok(())
 }
 

@@ -297,6 +297,32 @@ pub fn service_selector<'a>(current: &str, managed: bool, rs: &'a ReplicaSetStat
     Some(rs.pod_template_hash.as_str())
 }
 
+/// Argo's `GetRolloutServiceKeys`: the Services whose pod-template-hash selector the rollout
+/// manages (active and preview, or canary, stable, ping and pong).
+pub fn managed_services(rollout: &Rollout) -> Vec<&str> {
+    let names: Vec<&str> = if let Some(bg) = rollout.spec.blue_green() {
+        vec![&bg.active_service, &bg.preview_service]
+    } else if let Some(c) = rollout.spec.canary() {
+        let ping_pong = c.ping_pong.as_ref();
+        vec![
+            &c.canary_service,
+            &c.stable_service,
+            ping_pong.map_or("", |p| p.ping_service.as_str()),
+            ping_pong.map_or("", |p| p.pong_service.as_str()),
+        ]
+    } else {
+        Vec::new()
+    };
+    names.into_iter().filter(|n| !n.is_empty()).collect()
+}
+
+/// Argo's service controller (`syncService`): a Service marked as managed by a Rollout is handed
+/// back (the annotation and the pod-template-hash selector removed, so that it selects every pod
+/// of its selector again) once that Rollout is gone or no longer names it.
+pub fn service_released(service: &str, owner: Option<&Rollout>) -> bool {
+    owner.is_none_or(|r| !managed_services(r).contains(&service))
+}
+
 /// Argo's `SwitchService` event message.
 pub fn service_switched_message(service: &str, from: &str, to: &str) -> String {
     format!("Switched selector for service '{service}' from '{from}' to '{to}'")
