@@ -371,7 +371,8 @@ impl<'a> BlueGreen<'a> {
         match condition(rollout, PauseReason::BlueGreenPause) {
             Some(p) if !self.completed_pause() && bg.auto_promotion_seconds > 0 => {
                 let at = after_seconds(p.start_time.0, i64::from(bg.auto_promotion_seconds));
-                self.d.requeue_in(until(self.d.now, at).saturating_add(Duration::from_secs(1)));
+                // The start time is recorded to the second, so the deadline is never late.
+                self.d.requeue_in(until(self.d.now, at).saturating_add(Duration::from_millis(500)));
             }
             Some(_) if !self.completed_pause() => {}
             Some(_) => self.d.pause.remove_pause(PauseReason::BlueGreenPause),

@@ -198,7 +198,7 @@ fn auto_promotion_seconds_count_from_the_pause() {
     st.controller_pause = true;
     let d = decide(&ro, &observed((3, 3), Some("stable"), Some("canary")), at(10));
     assert_eq!(switches(&d), Vec::<(String, String)>::new());
-    assert_eq!(d.requeue_after, Some(std::time::Duration::from_secs(21)));
+    assert_eq!(d.requeue_after, Some(std::time::Duration::from_millis(20_500)));
     let d = decide(&ro, &observed((3, 3), Some("stable"), Some("canary")), at(31));
     assert_eq!(switches(&d), [pair("active", "canary")]);
     assert_eq!(pauses(&d), Vec::<PauseReason>::new());
