@@ -60,3 +60,31 @@ fn text_output_names_file_line_object_and_field() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("6 errors"));
 }
+
+#[test]
+fn a_blue_green_rollout_with_every_option_passes() {
+    let out = lint("bluegreen-valid.yaml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn a_blue_green_rollout_s_errors_name_their_fields() {
+    let out = lint("bluegreen-invalid.yaml", &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let problems: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let got: Vec<(u64, &str)> = problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (21, "spec.strategy.blueGreen.activeService"),
+            (23, "spec.strategy.blueGreen.autoPromotionSeconds"),
+            (24, "spec.strategy.blueGreen.scaleDownDelayRevisionLimit"),
+            (25, "spec.strategy.blueGreen.antiAffinity"),
+        ]
+    );
+}
