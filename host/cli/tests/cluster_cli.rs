@@ -281,6 +281,17 @@ fn fold(actions: impl IntoIterator<Item = (String, i32, i32)>) -> Vec<(String, i
 async fn controller_follows_the_plan(ns_name: &str, manifest: Value) -> TestResult {
     env().await;
     let ns = namespace(ns_name).await?;
+    let blue_green = manifest["spec"]["strategy"]["blueGreen"].is_object();
+    if blue_green {
+        for name in ["app-active", "app-preview"] {
+            let _: k8s_openapi::api::core::v1::Service = create(
+                &ns,
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                       "spec": {"selector": {"app": "app"}, "ports": [{"port": 80}]}}),
+            )
+            .await;
+        }
+    }
     let _: Rollout = create(&ns, manifest.clone()).await;
     let stable = wait_phase(&ns, "app", "Healthy", T).await.status.unwrap().stable_rs;
     let scaling = watch_scaling(&ns).await;
@@ -294,11 +305,31 @@ async fn controller_follows_the_plan(ns_name: &str, manifest: Value) -> TestResu
             break;
         }
         if !st.pause_conditions.is_empty() {
+            if blue_green {
+                // While the preview waits: `get rollout` shows it beside the active ReplicaSet.
+                let text = ok(&ns, &["get", "rollout", "app"]).await;
+                assert!(text.contains("stable,active") && text.contains("preview"), "{text}");
+                let json: Value = serde_json::from_str(&ok(&ns, &["get", "rollout", "app", "-o", "json"]).await)?;
+                assert_eq!(json["strategy"], "BlueGreen");
+                assert_eq!(json["revisions"][0]["replicaSets"][0]["preview"], true, "{json}");
+                assert_eq!(json["revisions"][1]["replicaSets"][0]["active"], true, "{json}");
+            }
             ok(&ns, &["promote", "app"]).await;
         }
         assert!(tokio::time::Instant::now() < deadline, "the update did not finish: {st:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A blue-green rollout is Healthy before its previous ReplicaSet's scale-down delay ends.
+    let new_stable = get(&ns, "app").await.status.unwrap_or_default().stable_rs;
+    e2e::eventually_ok("every previous ReplicaSet scaled down", T, || async {
+        let all = ns.api::<ReplicaSet>().list(&ListParams::default()).await.ok()?;
+        all.items
+            .iter()
+            .filter(|r| !r.metadata.name.as_deref().unwrap_or_default().ends_with(&new_stable))
+            .all(|r| r.spec.as_ref().and_then(|s| s.replicas) == Some(0))
+            .then_some(())
+    })
+    .await?;
     // The last scale-down lands before Healthy; give the watch a moment to deliver it.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let role = |name: &str| if name.ends_with(&format!("-{stable}")) { "stable" } else { "canary" };
@@ -346,4 +377,17 @@ async fn the_controller_scales_as_plan_prints_without_surge() -> TestResult {
     let steps = json!([{"setWeight": 30}, {"pause": {}}, {"setWeight": 70}, {"pause": {}}]);
     let extra = json!({"maxSurge": 0, "maxUnavailable": 1});
     controller_follows_the_plan("plan-truth-no-surge", rollout("app", 6, "nginx:1.19", steps, extra)).await
+}
+
+/// Blue-green with a preview count and a manual promotion: the preview comes up to
+/// `previewReplicaCount`, then to full size, the switch, the previous ReplicaSet down after its
+/// delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_scales_as_plan_prints_for_a_blue_green_rollout() -> TestResult {
+    let mut manifest = rollout("app", 4, "nginx:1.19", json!([]), json!({}));
+    manifest["spec"]["strategy"] = json!({"blueGreen": {
+        "activeService": "app-active", "previewService": "app-preview",
+        "previewReplicaCount": 2, "autoPromotionEnabled": false, "scaleDownDelaySeconds": 3
+    }});
+    controller_follows_the_plan("plan-truth-blue-green", manifest).await
 }
