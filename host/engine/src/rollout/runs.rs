@@ -438,4 +438,78 @@ mod tests {
         assert_eq!(phase_change_event(Some(&previous), "app-1", Some(AnalysisPhase::Running), RunRole::Step), None);
         assert_eq!(phase_change_event(None, "app-1", Some(AnalysisPhase::Pending), RunRole::Step), None);
     }
+
+    fn promotion(pre: bool, post: bool) -> Rollout {
+        let analysis = || {
+            Some(RolloutAnalysis {
+                templates: vec![AnalysisTemplateRef { template_name: "smoke".into(), ..Default::default() }],
+                ..Default::default()
+            })
+        };
+        let mut ro = RolloutBuilder::blue_green(3).build();
+        let bg = ro.spec.strategy.blue_green.as_mut().unwrap();
+        bg.pre_promotion_analysis = if pre { analysis() } else { None };
+        bg.post_promotion_analysis = if post { analysis() } else { None };
+        ro.status.as_mut().unwrap().blue_green.active_selector = "stable".into();
+        ro
+    }
+
+    fn saturated_new() -> ReplicaSetState {
+        ReplicaSetState { desired_replicas: Some(3), ..ReplicaSetState::ready("canary", 3) }
+    }
+
+    #[test]
+    fn a_pre_promotion_run_starts_once_the_preview_is_up_and_is_kept_after_the_switch() {
+        let ro = promotion(true, false);
+        let up = saturated_new();
+        let coming = ReplicaSetState { desired_replicas: Some(3), ..ReplicaSetState::new("canary", 3, 1) };
+        assert_eq!(promotion_run(&ro, RunRole::PrePromotion, Some(&coming), None), RunChoice::Drop);
+        assert!(matches!(
+            promotion_run(&ro, RunRole::PrePromotion, Some(&up), None),
+            RunChoice::Create { step: None, .. }
+        ));
+        let current = run("pre", AnalysisPhase::Running, &[], 0);
+        assert_eq!(
+            promotion_run(&ro, RunRole::PrePromotion, Some(&coming), Some(&current)),
+            RunChoice::Keep { react: true }
+        );
+        // Once the active Service selects the new ReplicaSet the run is terminated but stays current.
+        let mut switched = ro.clone();
+        switched.status.as_mut().unwrap().blue_green.active_selector = "canary".into();
+        assert_eq!(promotion_run(&switched, RunRole::PrePromotion, Some(&up), Some(&current)), RunChoice::CancelKeep);
+        // Not configured: cancelled.
+        assert_eq!(
+            promotion_run(&promotion(false, false), RunRole::PrePromotion, Some(&up), Some(&current)),
+            RunChoice::Cancel
+        );
+    }
+
+    #[test]
+    fn a_post_promotion_run_starts_after_the_switch() {
+        let ro = promotion(false, true);
+        let up = saturated_new();
+        assert_eq!(promotion_run(&ro, RunRole::PostPromotion, Some(&up), None), RunChoice::Drop, "not switched yet");
+        let mut switched = ro.clone();
+        switched.status.as_mut().unwrap().blue_green.active_selector = "canary".into();
+        assert!(matches!(promotion_run(&switched, RunRole::PostPromotion, Some(&up), None), RunChoice::Create { .. }));
+        // Stable already: nothing to analyse.
+        let mut stable = switched.clone();
+        stable.status.as_mut().unwrap().stable_rs = "canary".into();
+        assert_eq!(promotion_run(&stable, RunRole::PostPromotion, Some(&up), None), RunChoice::Drop);
+    }
+
+    #[test]
+    fn promotion_runs_are_named_labelled_and_abort_as_argo_s() {
+        assert_eq!((RunRole::PrePromotion.label(), RunRole::PrePromotion.name_suffix()), ("PrePromotion", Some("pre")));
+        assert_eq!(
+            (RunRole::PostPromotion.label(), RunRole::PostPromotion.name_suffix()),
+            ("PostPromotion", Some("post"))
+        );
+        let mut pause = PauseContext::default();
+        react(&mut pause, &run("r", AnalysisPhase::Failed, &[], 0), RunRole::PostPromotion);
+        assert_eq!(
+            pause.abort_message,
+            "Blue/green post-promotion analysis phase error/failed: metric \"errors\" assessed Failed"
+        );
+    }
 }

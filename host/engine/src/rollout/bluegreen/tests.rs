@@ -384,3 +384,94 @@ fn available_follows_the_active_replica_set() {
     assert_eq!((d.status.available_replicas, d.status.hpa_replicas), (3, 3));
     assert_eq!(d.status.selector, "app=demo,rollouts-pod-template-hash=stable");
 }
+
+fn run(phase: aviary_api::AnalysisPhase) -> crate::rollout::RunObservation {
+    crate::rollout::RunObservation {
+        record: aviary_api::rollout_status::RolloutAnalysisRunStatus {
+            name: "demo-canary-2-pre".into(),
+            status: phase.as_str().into(),
+            message: String::new(),
+        },
+        phase,
+    }
+}
+
+#[test]
+fn the_pre_promotion_analysis_gates_the_switch() {
+    use aviary_api::AnalysisPhase::{Running, Successful};
+    let ro = rollout(|bg| bg.pre_promotion_analysis = Some(Default::default()));
+    let mut o = observed((3, 3), Some("stable"), Some("canary"));
+    o.pre_promotion_run = Some(run(Running));
+    let d = decide(&ro, &o, t0());
+    assert_eq!(switches(&d), Vec::<(String, String)>::new(), "running: no switch");
+    assert_eq!(
+        d.status.blue_green.pre_promotion_analysis_run_status.as_ref().map(|r| r.status.as_str()),
+        Some("Running")
+    );
+    o.pre_promotion_run = Some(run(Successful));
+    assert_eq!(switches(&decide(&ro, &o, t0())), [pair("active", "canary")]);
+}
+
+#[test]
+fn without_auto_promotion_the_pause_waits_for_the_pre_promotion_analysis() {
+    use aviary_api::AnalysisPhase::{Running, Successful};
+    let ro = rollout(|bg| {
+        bg.auto_promotion_enabled = Some(false);
+        bg.pre_promotion_analysis = Some(Default::default());
+    });
+    let mut o = observed((3, 3), Some("stable"), Some("canary"));
+    o.pre_promotion_run = Some(run(Running));
+    assert_eq!(pauses(&decide(&ro, &o, t0())), Vec::<PauseReason>::new(), "no pause before the analysis passes");
+    o.pre_promotion_run = Some(run(Successful));
+    assert_eq!(pauses(&decide(&ro, &o, t0())), [PauseReason::BlueGreenPause]);
+}
+
+#[test]
+fn the_post_promotion_analysis_gates_completion_and_the_old_replica_sets_scale_down() {
+    use aviary_api::AnalysisPhase::{Running, Successful};
+    let (ro, mut o) = promoted(|bg| bg.post_promotion_analysis = Some(Default::default()));
+    // Switched but not stable yet: the status still names the old stable.
+    let mut switched = ro.clone();
+    switched.status.as_mut().unwrap().stable_rs = "stable".into();
+    o.replica_sets.stable_rs = Some(rs("stable", 3, 3));
+    o.replica_sets.older = vec![];
+    o.post_promotion_run = Some(run(Running));
+    let d = decide(&switched, &o, t0());
+    assert_eq!(d.status.stable_rs, "stable", "not promoted while the post-promotion analysis runs");
+    o.post_promotion_run = Some(run(Successful));
+    let d = decide(&switched, &o, t0());
+    assert_eq!(d.status.stable_rs, "canary");
+    assert!(d.events.iter().any(|e| e.message.ends_with("Completed blue-green update")));
+}
+
+#[test]
+fn without_a_scale_down_delay_old_replica_sets_wait_for_the_post_promotion_analysis() {
+    use aviary_api::AnalysisPhase::{Running, Successful};
+    let (mut ro, mut o) = promoted(|bg| bg.post_promotion_analysis = Some(Default::default()));
+    // The new ReplicaSet is active but not yet stable; an older ReplicaSet still runs pods.
+    ro.status.as_mut().unwrap().stable_rs = "stable".into();
+    o.replica_sets.stable_rs = Some(rs("stable", 3, 3));
+    o.replica_sets.older = vec![ReplicaSetState { revision: 0, scale_down_deadline: Some(t0()), ..rs("r0", 3, 3) }];
+    o.post_promotion_run = Some(run(Running));
+    assert!(!sizes(&decide(&ro, &o, at(1))).iter().any(|s| s.0 == Older(0)), "held while the analysis runs");
+    o.post_promotion_run = Some(run(Successful));
+    assert!(sizes(&decide(&ro, &o, at(1))).contains(&(Older(0), 3, 0)));
+}
+
+#[test]
+fn a_failed_promotion_analysis_aborts_with_argo_s_message() {
+    // What the runs decided joins the status (see `reconcile`): an abort from a failed run.
+    let ro = rollout(|_| {});
+    let mut runs = PauseContext::start(&ro);
+    runs.add_abort("Blue/green pre-promotion analysis phase error/failed: metric \"web\" assessed Failed".into());
+    let d = decide::reconcile(&ro, &observed((3, 3), Some("stable"), Some("canary")), runs, t0());
+    assert!(d.status.abort);
+    assert_eq!(d.status.phase, Some(RolloutPhase::Degraded));
+    let progressing = cond::get(&d.status, kind::PROGRESSING).unwrap();
+    assert_eq!(progressing.reason, r::ABORTED);
+    assert!(
+        progressing
+            .message
+            .ends_with("Blue/green pre-promotion analysis phase error/failed: metric \"web\" assessed Failed")
+    );
+}
