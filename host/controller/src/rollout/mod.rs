@@ -1,13 +1,13 @@
-//! The Rollout controller: validation, then the canary reconcile.
+//! The Rollout controller: validation, then the reconcile of its strategy (canary or blue-green).
 
 pub mod analysis;
-pub mod canary;
 pub mod conditions;
 pub mod ephemeral;
 pub mod references;
 pub mod replicasets;
 pub mod restart;
 pub mod services;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +64,7 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     if let Some(message) = invalid_spec(&ctx, &rollout).await? {
         return write_invalid(&ctx, &rollout, message).await;
     }
-    let result = canary::CanarySync::new(&ctx, rollout.clone(), now).run().await;
+    let result = sync::RolloutSync::new(&ctx, rollout.clone(), now).run().await;
     match result {
         Err(e) if e.is_conflict() => {
             tracing::debug!("status conflict; retrying with the current object");

@@ -1,7 +1,8 @@
-//! One reconcile of a canary Rollout, in Argo's order (`rolloutCanary`): ReplicaSets found or
-//! created, pod restarts, revision history, Services, AnalysisRuns, then the engine's decision
-//! ([`aviary_engine::rollout::reconcile`]: the one ReplicaSet to scale, the pause step, the
-//! status, the events) applied. This module observes and applies; it decides nothing itself.
+//! One reconcile of a Rollout, canary or blue-green, in Argo's order (`rolloutCanary`,
+//! `rolloutBlueGreen`): ReplicaSets found or created, pod restarts, revision history, Services
+//! observed, AnalysisRuns, then the engine's decision ([`aviary_engine::rollout::reconcile`]: the
+//! ReplicaSets to scale and mark, the Services to switch, the status, the events) applied in
+//! order. This module observes and applies; it decides nothing itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +29,8 @@ use aviary_engine::rollout::restart::{RECHECK, Restart};
 /// Requeue this soon after a write that ends a reconcile early: the next one acts on it.
 const AT_ONCE: Duration = Duration::from_millis(100);
 
-/// The state of one canary reconcile.
-pub struct CanarySync<'a> {
+/// The state of one Rollout reconcile.
+pub struct RolloutSync<'a> {
     ctx: &'a Context,
     rollout: Arc<Rollout>,
     now: DateTime<Utc>,
@@ -40,7 +41,7 @@ pub struct CanarySync<'a> {
     full_write: bool,
 }
 
-impl<'a> CanarySync<'a> {
+impl<'a> RolloutSync<'a> {
     /// Starts a reconcile of `rollout` at `now`.
     pub fn new(ctx: &'a Context, rollout: Arc<Rollout>, now: DateTime<Utc>) -> Self {
         Self { ctx, rollout, now, roles: Roles::default(), requeue: None, full_write: false }
