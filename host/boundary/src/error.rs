@@ -141,6 +141,15 @@ pub enum Invalid {
         #[source]
         source: humantime::DurationError,
     },
+    /// A `kubernetes` grant that names no kind or verb, a wildcard, a malformed group, or
+    /// Secrets.
+    #[error("{entry}: {reason}")]
+    Grant {
+        /// Which grant (`kubernetes[0]`).
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An empty allowedHosts entry.
     #[error("allowedHosts entry {entry:?}: empty")]
     EmptyHost {

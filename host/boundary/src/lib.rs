@@ -10,8 +10,9 @@
 //!   turns any answer into either a bounded [`Measurement`] or an `Error` measurement naming
 //!   the field and the bound (docs/plugin-boundary.md);
 //! - [`failure`]: why a call failed, with stable reasons for messages and metrics;
-//! - [`registry`], [`capability`], [`limits`]: the registry's schema, its network allow-lists
-//!   and its per-plugin limits, each entry validated on its own.
+//! - [`registry`], [`capability`], [`kubernetes`], [`limits`]: the registry's schema, its
+//!   network allow-lists, its Kubernetes grants and its per-plugin limits, each entry validated
+//!   on its own.
 
 // No panic reachable from input (plugin answers, object content, API responses): see
 // docs/plugin-boundary.md. Tests may unwrap.
@@ -29,6 +30,7 @@
 pub mod capability;
 mod error;
 pub mod failure;
+pub mod kubernetes;
 pub mod limits;
 pub mod measurement;
 pub mod registry;

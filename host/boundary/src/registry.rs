@@ -12,6 +12,10 @@
 //!     allowedHosts: [api.datadoghq.com]
 //!     timeout: 30s                  # deadline of one call
 //!     memoryLimit: 64Mi             # linear memory cap
+//!     kubernetes:                   # objects it may touch through the host (aviary:plugin@0.2.0)
+//!       - apiGroup: batch
+//!         kinds: [Job]
+//!         verbs: [create, get, delete]
 //! ```
 //!
 //! Every entry is validated on its own: a bad entry is reported by name with the field and the
@@ -24,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::capability::AllowedHosts;
+use crate::kubernetes::{KubernetesGrant, KubernetesGrants};
 use crate::limits::{Limits, parse_bytes, parse_duration};
 use crate::{Error, Invalid};
 
@@ -70,6 +75,10 @@ pub struct RegistryEntry {
     /// Memory cap (`64Mi`); default 64 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<String>,
+    /// Kubernetes objects the plugin may touch through the host (see [`crate::kubernetes`]).
+    /// Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes: Vec<KubernetesGrant>,
 }
 
 /// A registry document.
@@ -131,6 +140,8 @@ pub struct PluginSpec {
     pub allowed_hosts_set: bool,
     /// Deadline, memory cap, response cap.
     pub limits: Limits,
+    /// The Kubernetes objects it may touch through the host.
+    pub kubernetes: KubernetesGrants,
 }
 
 /// Names under this prefix are the first-party plugins'.
@@ -180,6 +191,7 @@ impl RegistryEntry {
             None => None,
         };
         let allowed_hosts = AllowedHosts::parse(&self.allowed_hosts).map_err(|e| invalid("allowedHosts", e))?;
+        let kubernetes = KubernetesGrants::parse(&self.kubernetes).map_err(|e| invalid("kubernetes", e))?;
         let mut limits = Limits::defaults(self.kind);
         if let Some(t) = &self.timeout {
             limits.timeout = parse_duration(t).map_err(|e| invalid("timeout", e))?;
@@ -201,6 +213,7 @@ impl RegistryEntry {
             allowed_hosts,
             allowed_hosts_set: !self.allowed_hosts.is_empty(),
             limits,
+            kubernetes,
         })
     }
 }
@@ -232,6 +245,22 @@ mod tests {
         assert_eq!(spec.limits.memory, 32 << 20);
         assert_eq!(spec.sha256.as_deref().map(|s| &s[..6]), Some("abcdef"));
         assert!(spec.allowed_hosts.allows("api.datadoghq.com", 443));
+        assert!(spec.kubernetes.is_empty(), "no grants unless the entry lists them");
+    }
+
+    #[test]
+    fn kubernetes_grants_are_read_and_checked() {
+        let spec = entry(
+            "{name: acme/job, kind: metric-provider, location: 'file:///job.wasm', \
+             kubernetes: [{apiGroup: batch, kinds: [Job], verbs: [create, get, delete]}]}",
+        )
+        .validate()
+        .unwrap();
+        let job =
+            |verb| crate::kubernetes::KubernetesRequest { api_version: "batch/v1", kind: "Job", namespace: "ns", verb };
+        assert_eq!(spec.kubernetes.check("ns", &job(crate::kubernetes::Verb::Create)), Ok(()));
+        assert!(spec.kubernetes.check("ns", &job(crate::kubernetes::Verb::Patch)).is_err());
+        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: condition, location: 'file:///x', kubernetes: [{kinds: [Job], verbs: [steal]}]}]").is_err());
     }
 
     #[test]
@@ -246,6 +275,14 @@ mod tests {
             ("{name: a/b, kind: condition, location: 'file:///x.wasm', timeout: soon}", "timeout"),
             ("{name: a/b, kind: condition, location: 'file:///x.wasm', timeout: 0s}", "timeout"),
             ("{name: a/b, kind: condition, location: 'file:///x.wasm', memoryLimit: 10Ki}", "memoryLimit"),
+            (
+                "{name: a/b, kind: condition, location: 'file:///x.wasm', kubernetes: [{kinds: [Secret], verbs: [get]}]}",
+                "kubernetes",
+            ),
+            (
+                "{name: a/b, kind: condition, location: 'file:///x.wasm', kubernetes: [{apiGroup: batch, kinds: ['*'], verbs: [get]}]}",
+                "kubernetes",
+            ),
             ("{name: aviary/web, kind: metric-provider, location: 'builtin:aviary/expr'}", "location"),
         ];
         for (yaml, field) in table {

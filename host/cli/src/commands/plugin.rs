@@ -270,6 +270,7 @@ async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result
             allowed_hosts: Vec::new(),
             timeout: None,
             memory_limit: None,
+            kubernetes: Vec::new(),
         },
         (None, None) => bail!(
             "{:?} is neither a file, nor registered in {}, nor a first-party plugin ({})",
@@ -356,6 +357,7 @@ fn registry_entry(
                 allowed_hosts: Vec::new(),
                 timeout: None,
                 memory_limit: None,
+                kubernetes: Vec::new(),
             }
         }
     };
