@@ -11,6 +11,7 @@
 //! cargo bench -p aviary-controller --bench scale
 //! AVIARY_SCALE_ROLLOUTS=1000 AVIARY_SCALE_IDLE_ROLLOUTS=10000 AVIARY_SCALE_IDLE_MINUTES=30 \
 //!     cargo bench -p aviary-controller --bench scale
+//! AVIARY_SCALE_CONTROLLER_ARGS="--qps 1000 --burst 2000" cargo bench -p aviary-controller --bench scale
 //! ```
 #![allow(missing_docs)]
 
@@ -166,8 +167,13 @@ async fn main() -> Result<()> {
     let timeout = Duration::from_secs(var("AVIARY_SCALE_TIMEOUT_SECONDS", 1800));
 
     let env = e2e::env_with(std::path::Path::new(env!("CARGO_BIN_EXE_aviary-controller"))).await;
-    // Info-level logs: the debug level the tests use would measure the logger.
-    env.restart_controller_with(&["--loglevel", "info"]);
+    // Info-level logs: the debug level the tests use would measure the logger. Extra flags (e.g.
+    // `--qps 1000 --burst 2000`, to take the client-side throttle out of the times) come from
+    // AVIARY_SCALE_CONTROLLER_ARGS.
+    let extra = std::env::var("AVIARY_SCALE_CONTROLLER_ARGS").unwrap_or_default();
+    let mut args = vec!["--loglevel", "info"];
+    args.extend(extra.split_whitespace());
+    env.restart_controller_with(&args);
     let pid = env.controller_pid().ok_or("no controller process")?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (base_rss, _, base_cpu) = usage(pid);
