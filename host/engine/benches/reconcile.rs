@@ -14,6 +14,8 @@ fn bench(c: &mut Criterion) {
     c.bench_function("reconcile/traffic-routed-dynamic", |b| {
         b.iter(|| common::reconcile(&ro, &observed, common::now()))
     });
+    let (ro, observed) = common::blue_green_case();
+    c.bench_function("reconcile/blue-green", |b| b.iter(|| common::reconcile(&ro, &observed, common::now())));
 }
 
 criterion_group!(benches, bench);

@@ -43,6 +43,8 @@ fn main() {
     if quick {
         let (ro, observed) = common::basic_case();
         black_box(common::reconcile(&ro, &observed, common::now()));
+        let (ro, observed) = common::blue_green_case();
+        black_box(common::reconcile(&ro, &observed, common::now()));
         return;
     }
     measure("timer overhead (empty)", &|| 0);
@@ -52,4 +54,6 @@ fn main() {
     measure("reconcile/reference-canary", &|| common::reconcile(&ro, &observed, common::now()));
     let (ro, observed) = common::traffic_case();
     measure("reconcile/traffic-routed-dynamic", &|| common::reconcile(&ro, &observed, common::now()));
+    let (ro, observed) = common::blue_green_case();
+    measure("reconcile/blue-green", &|| common::reconcile(&ro, &observed, common::now()));
 }

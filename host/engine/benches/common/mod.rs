@@ -1,4 +1,4 @@
-//! The reconcile measured by both benchmarks: one whole canary reconcile decision
+//! The reconcile measured by both benchmarks: one whole canary or blue-green reconcile decision
 //! ([`aviary_engine::rollout::reconcile`]: scaling, step, pause and abort, conditions, phase,
 //! events), types already parsed and the ReplicaSets summarised.
 
@@ -72,6 +72,46 @@ pub fn reference_case() -> (Rollout, Observed) {
         older: vec![],
     };
     observe(ro, observed)
+}
+
+/// A blue-green update waiting for its promotion: 10 replicas, `previewReplicaCount: 3`, manual
+/// promotion, a pre-promotion analysis that passed, the preview up, an older ReplicaSet past its
+/// scale-down deadline (the Services, the pause, the checkpoint and the older scale-down all run).
+pub fn blue_green_case() -> (Rollout, Observed) {
+    use aviary_engine::rollout::{BlueGreenServices, RunObservation, ServiceState};
+    let mut ro = RolloutBuilder::blue_green(10).build();
+    if let Some(bg) = ro.spec.strategy.blue_green.as_mut() {
+        bg.preview_replica_count = Some(3);
+        bg.auto_promotion_enabled = Some(false);
+        bg.pre_promotion_analysis = Some(Default::default());
+    }
+    if let Some(st) = ro.status.as_mut() {
+        st.blue_green.active_selector = "stable".into();
+        st.blue_green.preview_selector = "canary".into();
+    }
+    let set = |hash: &str, n: i32| ReplicaSetState { desired_replicas: Some(10), ..ReplicaSetState::ready(hash, n) };
+    let replica_sets = ObservedReplicaSets {
+        new_rs: Some(set("canary", 3)),
+        stable_rs: Some(set("stable", 10)),
+        older: vec![ReplicaSetState { scale_down_deadline: Some(now()), ..set("old", 10) }],
+    };
+    let svc = |name: &str, hash: &str| ServiceState { name: name.into(), selector: Some(hash.into()), managed: true };
+    let run = RunObservation {
+        record: aviary_api::rollout_status::RolloutAnalysisRunStatus {
+            name: "demo-canary-2-pre".into(),
+            status: "Successful".into(),
+            message: String::new(),
+        },
+        phase: aviary_api::AnalysisPhase::Successful,
+    };
+    let observed = Observed {
+        replica_sets,
+        revision: 2,
+        services: BlueGreenServices { active: Some(svc("active", "stable")), preview: Some(svc("preview", "canary")) },
+        pre_promotion_run: Some(run),
+        ..Default::default()
+    };
+    (ro, observed)
 }
 
 /// The rollout as the controller sees it mid-update (its steps hash recorded, so that the
