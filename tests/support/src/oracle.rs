@@ -511,7 +511,9 @@ async fn rollouts(client: &Client, namespace: &str) -> Result<Api<DynamicObject>
 }
 
 /// Waits until the namespace's objects stop changing (no change for 3 s; at most 90 s), and returns
-/// the normalised snapshot.
+/// the normalised snapshot. An AnalysisRun without a phase (created, not yet picked up by its
+/// controller) is a moment every controller leaves at once, never a settled state: on a loaded
+/// machine it can last longer than 3 s on one side only.
 async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Result<Value, OracleError> {
     let started = Instant::now();
     let mut last = snapshot(client, namespace).await?;
@@ -519,7 +521,7 @@ async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Resul
     while started.elapsed() < Duration::from_secs(90) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = snapshot(client, namespace).await?;
-        if now == last {
+        if now == last && !has_unstarted_run(&now) {
             if stable_since.elapsed() >= Duration::from_secs(3) {
                 return Ok(now);
             }
@@ -529,6 +531,13 @@ async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Resul
         }
     }
     Ok(last)
+}
+
+/// Whether a snapshot holds an AnalysisRun with no phase yet.
+fn has_unstarted_run(snapshot: &Value) -> bool {
+    snapshot.get("analysisRuns").and_then(Value::as_object).is_some_and(|runs| {
+        runs.values().any(|r| r.pointer("/status/phase").and_then(Value::as_str).is_none_or(str::is_empty))
+    })
 }
 
 /// The namespace's Rollouts, ReplicaSets, Services, AnalysisRuns and Events, normalised.
@@ -932,6 +941,14 @@ pub fn logs(argo: &Side, aviary: &Side) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_without_a_phase_is_not_settled() {
+        assert!(has_unstarted_run(&json!({"analysisRuns": {"r": {"status": null}}})));
+        assert!(has_unstarted_run(&json!({"analysisRuns": {"r": {"status": {"phase": ""}}}})));
+        assert!(!has_unstarted_run(&json!({"analysisRuns": {"r": {"status": {"phase": "Running"}}}})));
+        assert!(!has_unstarted_run(&json!({"analysisRuns": {}})));
+    }
 
     #[test]
     fn the_time_left_before_a_scale_down_is_normalised_after_any_tags() {
