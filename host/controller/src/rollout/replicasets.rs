@@ -447,6 +447,9 @@ pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> R
     set_rollout_revision(ctx, rollout, revision(&new_rs.metadata)).await
 }
 
+/// How often a revision write that lost to another writer's metadata change is tried again.
+const REVISION_WRITE_RETRIES: usize = 10;
+
 /// Argo's `setRolloutRevision`: when the Rollout's revision annotation is not `rev`, Argo writes
 /// the whole Rollout back as its Go types read it, which also normalises the spec: the pod
 /// template as Go writes it (`resources: {}` on every container, canonical quantities: a new
@@ -463,18 +466,34 @@ pub async fn set_rollout_revision(ctx: &Context, rollout: &Rollout, rev: i64) ->
     let ns = rollout.namespace().unwrap_or_default();
     let resource = kube::api::ApiResource::erase::<Rollout>(&());
     let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource);
-    let stored = raw.get(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))?;
-    let stored_spec = stored.data.get("spec").cloned().unwrap_or(Value::Null);
-    let spec = aviary_api::hash::normalized_spec(&stored_spec).map_err(|e| Error::Invalid(format!("spec: {e}")))?;
-    let patch = json!({
-        "metadata": {"resourceVersion": rollout.metadata.resource_version, "annotations": {REVISION: rev.to_string()}},
-        "spec": keep_unknown(&stored_spec, crate::status_write::merge_diff(&stored_spec, &spec).unwrap_or(json!({}))),
-    });
-    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-    let written = api
-        .patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(Error::kube("updating the Rollout's revision"))?;
+    let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut attempts = 0;
+    let written = loop {
+        let stored = raw.get(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))?;
+        // Written over the version just read when only its metadata moved since this reconcile
+        // read the Rollout (another writer's labels or annotations: the decision still holds);
+        // over the reconcile's version otherwise, so that a changed spec is a conflict and is
+        // decided again.
+        let spec_unchanged = stored.metadata.generation == rollout.metadata.generation;
+        let version = if spec_unchanged {
+            stored.metadata.resource_version.clone()
+        } else {
+            rollout.metadata.resource_version.clone()
+        };
+        let stored_spec = stored.data.get("spec").cloned().unwrap_or(Value::Null);
+        let spec = aviary_api::hash::normalized_spec(&stored_spec).map_err(|e| Error::Invalid(format!("spec: {e}")))?;
+        let patch = json!({
+            "metadata": {"resourceVersion": version, "annotations": {REVISION: rev.to_string()}},
+            "spec": keep_unknown(&stored_spec, crate::status_write::merge_diff(&stored_spec, &spec).unwrap_or(json!({}))),
+        });
+        match api.patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(written) => break written,
+            Err(kube::Error::Api(s)) if s.code == 409 && spec_unchanged && attempts < REVISION_WRITE_RETRIES => {
+                attempts = attempts.saturating_add(1);
+            }
+            Err(e) => return Err(Error::kube("updating the Rollout's revision")(e)),
+        }
+    };
     ctx.event(rollout, false, reason::UPDATED, format!("Rollout updated to revision {rev}")).await;
     Ok(Some(written))
 }
