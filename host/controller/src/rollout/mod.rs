@@ -43,7 +43,12 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     let rollout = match api.get_opt(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))? {
         Some(latest) => Arc::new(latest),
-        None => return Ok(Action::await_change()),
+        None => {
+            // Deleted: its Services are handed back now (the service controller's Rollout
+            // cache may still hold it when the deletion is seen there).
+            crate::service_release::release_deleted(&ctx.client, &rollout).await?;
+            return Ok(Action::await_change());
+        }
     };
     let now = Utc::now();
     let first_sight = ctx
