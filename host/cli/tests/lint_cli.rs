@@ -11,6 +11,19 @@ fn lint(file: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aviary")).arg("lint").arg("-f").arg(path).args(extra).output().expect("run aviary")
 }
 
+/// `(line, field)` of every problem `aviary lint -o json` reports for `file`; asserts exit 1.
+fn problems(file: &str) -> Vec<(u64, String)> {
+    let out = lint(file, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let problems: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["field"].as_str().unwrap().to_string()))
+        .collect()
+}
+
 #[test]
 fn a_valid_file_passes_with_exit_code_0() {
     let out = lint("valid.yaml", &[]);
@@ -20,15 +33,8 @@ fn a_valid_file_passes_with_exit_code_0() {
 
 #[test]
 fn every_error_is_reported_at_once_with_its_field_and_line() {
-    let out = lint("invalid.yaml", &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let problems: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let got: Vec<(u64, &str)> = problems
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["line"].as_u64().unwrap(), p["field"].as_str().unwrap()))
-        .collect();
+    let got = problems("invalid.yaml");
+    let got: Vec<(u64, &str)> = got.iter().map(|(l, f)| (*l, f.as_str())).collect();
     assert_eq!(
         got,
         vec![
@@ -69,15 +75,8 @@ fn a_blue_green_rollout_with_every_option_passes() {
 
 #[test]
 fn a_blue_green_rollout_s_errors_name_their_fields() {
-    let out = lint("bluegreen-invalid.yaml", &["-o", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let problems: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let got: Vec<(u64, &str)> = problems
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["line"].as_u64().unwrap(), p["field"].as_str().unwrap()))
-        .collect();
+    let got = problems("bluegreen-invalid.yaml");
+    let got: Vec<(u64, &str)> = got.iter().map(|(l, f)| (*l, f.as_str())).collect();
     assert_eq!(
         got,
         vec![

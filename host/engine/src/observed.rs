@@ -108,6 +108,16 @@ impl ObservedReplicaSets {
         self.new_rs.iter().chain(self.distinct_stable()).chain(&self.older)
     }
 
+    /// The ReplicaSet an action names, to change it (a simulated cluster applying a decision).
+    pub fn role_mut(&mut self, which: crate::reconcile_order::ReplicaSetRole) -> Option<&mut ReplicaSetState> {
+        use crate::reconcile_order::ReplicaSetRole;
+        match which {
+            ReplicaSetRole::Stable => self.stable_rs.as_mut(),
+            ReplicaSetRole::Canary => self.new_rs.as_mut(),
+            ReplicaSetRole::Older(i) => self.older.get_mut(i),
+        }
+    }
+
     /// Σ `field` over every ReplicaSet (the stable counted once), saturating.
     pub fn sum(&self, field: impl Fn(&ReplicaSetState) -> i32) -> i32 {
         self.all().map(field).fold(0, i32::saturating_add)

@@ -343,13 +343,8 @@ impl Walker {
     /// Applies a scale action as the cluster would: the pods exist and are available at once.
     fn apply(&mut self, a: &ScaleAction) -> PlanAction {
         let label = label(&self.observed, a.which);
-        let target = match a.which {
-            ReplicaSetRole::Stable => self.observed.stable_rs.as_mut(),
-            ReplicaSetRole::Canary => self.observed.new_rs.as_mut(),
-            ReplicaSetRole::Older(i) => self.observed.older.get_mut(i),
-        };
         let desired = self.ro.spec.replicas_or_default();
-        if let Some(r) = target {
+        if let Some(r) = self.observed.role_mut(a.which) {
             r.spec_replicas = a.to;
             r.status_replicas = a.to;
             r.available = a.to;
@@ -375,12 +370,7 @@ impl Walker {
                 None
             }
             RolloutAction::ScaleDownDeadline { which, at } => {
-                let target = match which {
-                    ReplicaSetRole::Stable => self.observed.stable_rs.as_mut(),
-                    ReplicaSetRole::Canary => self.observed.new_rs.as_mut(),
-                    ReplicaSetRole::Older(i) => self.observed.older.get_mut(*i),
-                };
-                if let Some(r) = target {
+                if let Some(r) = self.observed.role_mut(*which) {
                     r.scale_down_deadline = *at;
                 }
                 if let Some(at) = at {

@@ -31,60 +31,36 @@ pub async fn reconcile(
 
 async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&ReplicaSet>) -> Result<(), Error> {
     let Some(rs) = rs else { return Ok(()) };
-    if name.is_empty() {
+    let Some(svc) = read(ctx, rollout, name).await? else { return Ok(()) };
+    let current = svc.selector.unwrap_or_default();
+    let state = super::replicasets::state(rs);
+    let Some(desired) = aviary_engine::rollout::service_selector(&current, svc.managed, &state) else {
         return Ok(());
+    };
+    switch(ctx, rollout, name, &current, desired, !svc.managed).await
+}
+
+/// A Service as the decisions see it (its pod-template-hash selector, whether it is managed);
+/// `None` when the name is empty or the Service does not exist.
+async fn read(ctx: &Context, rollout: &Rollout, name: &str) -> Result<Option<ServiceState>, Error> {
+    if name.is_empty() {
+        return Ok(None);
     }
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-    let Some(svc) = api.get_opt(name).await.map_err(Error::kube("reading a Service"))? else {
-        return Ok(());
-    };
-    let current = svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.as_ref())
-        .and_then(|s| s.get(HASH_LABEL))
-        .cloned()
-        .unwrap_or_default();
-    let managed = svc.annotations().contains_key(MANAGED_BY);
-    let state = super::replicasets::state(rs);
-    let Some(desired) = aviary_engine::rollout::service_selector(&current, managed, &state) else {
-        return Ok(());
-    };
-    let patch = json!({
-        "metadata": {"annotations": {MANAGED_BY: rollout.name_any()}},
-        "spec": {"selector": {HASH_LABEL: desired}},
-    });
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(Error::kube(format!("switching Service {name}")))?;
-    ctx.event(
-        rollout,
-        false,
-        "SwitchService",
-        aviary_engine::rollout::service_switched_message(name, &current, desired),
-    )
-    .await;
-    Ok(())
+    let svc = api.get_opt(name).await.map_err(Error::kube(format!("reading Service {name}")))?;
+    Ok(svc.map(|svc| ServiceState {
+        name: name.to_string(),
+        selector: svc.spec.as_ref().and_then(|s| s.selector.as_ref()).and_then(|s| s.get(HASH_LABEL)).cloned(),
+        managed: svc.annotations().contains_key(MANAGED_BY),
+    }))
 }
 
 /// The blue-green Services as the engine decides on them (a missing one is `None`: the
 /// reference check reports it before a reconcile gets here).
 pub async fn observe_blue_green(ctx: &Context, rollout: &Rollout) -> Result<BlueGreenServices, Error> {
     let Some(bg) = rollout.spec.blue_green() else { return Ok(BlueGreenServices::default()) };
-    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-    let read = async |name: &str| -> Result<Option<ServiceState>, Error> {
-        if name.is_empty() {
-            return Ok(None);
-        }
-        let svc = api.get_opt(name).await.map_err(Error::kube(format!("reading Service {name}")))?;
-        Ok(svc.map(|svc| ServiceState {
-            name: name.to_string(),
-            selector: svc.spec.as_ref().and_then(|s| s.selector.as_ref()).and_then(|s| s.get(HASH_LABEL)).cloned(),
-            managed: svc.annotations().contains_key(MANAGED_BY),
-        }))
-    };
-    let active = read(&bg.active_service).await?;
-    let preview = read(&bg.preview_service).await?;
+    let active = read(ctx, rollout, &bg.active_service).await?;
+    let preview = read(ctx, rollout, &bg.preview_service).await?;
     Ok(BlueGreenServices { active, preview })
 }
 
