@@ -140,38 +140,16 @@ pub async fn reconcile(
     cancel(ctx, &others).await?;
     delete_old(ctx, rollout, roles, &others).await?;
 
-    emit_changes(
-        ctx,
-        rollout,
-        status.blue_green.post_promotion_analysis_run_status.as_ref(),
-        now_current.post_promotion.as_deref(),
-        RunRole::PostPromotion,
-    )
-    .await;
-    emit_changes(
-        ctx,
-        rollout,
-        status.blue_green.pre_promotion_analysis_run_status.as_ref(),
-        now_current.pre_promotion.as_deref(),
-        RunRole::PrePromotion,
-    )
-    .await;
-    emit_changes(
-        ctx,
-        rollout,
-        status.canary.current_step_analysis_run_status.as_ref(),
-        now_current.step.as_deref(),
-        RunRole::Step,
-    )
-    .await;
-    emit_changes(
-        ctx,
-        rollout,
-        status.canary.current_background_analysis_run_status.as_ref(),
-        now_current.background.as_deref(),
-        RunRole::Background,
-    )
-    .await;
+    // Argo's order (`reconcileAnalysisRunStatusChanges`).
+    let changes = [
+        (&status.blue_green.post_promotion_analysis_run_status, &now_current.post_promotion, RunRole::PostPromotion),
+        (&status.blue_green.pre_promotion_analysis_run_status, &now_current.pre_promotion, RunRole::PrePromotion),
+        (&status.canary.current_step_analysis_run_status, &now_current.step, RunRole::Step),
+        (&status.canary.current_background_analysis_run_status, &now_current.background, RunRole::Background),
+    ];
+    for (previous, run, role) in changes {
+        emit_changes(ctx, rollout, previous.as_ref(), run.as_deref(), role).await;
+    }
     Ok(now_current)
 }
 
