@@ -242,27 +242,95 @@ async fn install_crds(client: &Client) -> Result<(), Box<dyn std::error::Error +
     install_crds_from(client, &repo().join("deploy/crds"), "aviary-e2e", Duration::from_secs(30)).await
 }
 
-/// Server-side applies (as `field_manager`) every `*-crd.yaml` of `dir`, then waits up to `wait`
-/// for each CRD to be established: the e2e harness's CRDs and the oracle's (Argo's or Aviary's).
+/// Server-side applies (as `field_manager`) every CustomResourceDefinition of the manifests under
+/// `dir` (see [`crd_files`]), then waits up to `wait` for each to be established: the e2e
+/// harness's CRDs, the oracle's (Argo's or Aviary's) and the traffic routers'.
 pub async fn install_crds_from(
     client: &Client,
     dir: &Path,
     field_manager: &str,
     wait: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if !path.to_string_lossy().ends_with("-crd.yaml") {
+    apply_crd_files(client, &crd_files(dir)?, field_manager, wait).await.map(drop)
+}
+
+/// The manifests under `dir`, recursively, in path order: every `*.yaml` and `*.yml` (hidden
+/// files and directories excluded).
+pub fn crd_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The CustomResourceDefinitions of a manifest (one document or many, `---`-separated), as written:
+/// no typed round trip that could drop a field the API server knows. Empty documents and documents
+/// of any other kind (a ValidatingAdmissionPolicy, a Kustomization) are skipped.
+pub fn crd_documents(text: &str) -> Result<Vec<Value>, Box<dyn std::error::Error + Send + Sync>> {
+    let mut crds = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(text) {
+        let value: Value = serde::Deserialize::deserialize(doc)?;
+        let is_crd = value["kind"] == "CustomResourceDefinition"
+            && value["apiVersion"].as_str().is_some_and(|v| v.starts_with("apiextensions.k8s.io/"));
+        if !is_crd {
             continue;
         }
-        let crd: CustomResourceDefinition = serde_norway::from_str(&std::fs::read_to_string(&path)?)?;
-        let name = crd.name_any();
-        api.patch(&name, &PatchParams::apply(field_manager).force(), &Patch::Apply(&crd)).await?;
-        names.push(name);
+        if value["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+            return Err("a CustomResourceDefinition without metadata.name".into());
+        }
+        crds.push(value);
     }
-    for name in names {
+    Ok(crds)
+}
+
+/// Server-side applies (as `field_manager`, forcing) every CustomResourceDefinition of `files`
+/// ([`crd_documents`]), all at once, then waits up to `wait` for each to be established. Returns
+/// their names, in file order. Applying again changes nothing, so it is safe on a cluster that
+/// has them.
+pub async fn apply_crd_files(
+    client: &Client,
+    files: &[PathBuf],
+    field_manager: &str,
+    wait: Duration,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crds = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let docs = crd_documents(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        crds.extend(docs.into_iter().map(|crd| (path.clone(), crd)));
+    }
+    let names: Vec<String> =
+        crds.iter().map(|(_, crd)| crd["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect();
+    // Concurrently: each apply of a large CRD is a round trip of its own (about 0.2 s on 2 cores),
+    // and the API server establishes them in parallel anyway.
+    let mut applies = tokio::task::JoinSet::new();
+    for ((path, crd), name) in crds.into_iter().zip(names.clone()) {
+        let (api, params) = (api.clone(), PatchParams::apply(field_manager).force());
+        applies.spawn(async move {
+            api.patch(&name, &params, &Patch::Apply(&crd))
+                .await
+                .map(drop)
+                .map_err(|e| format!("applying CRD {name} of {}: {e}", path.display()))
+        });
+    }
+    while let Some(applied) = applies.join_next().await {
+        applied??;
+    }
+    for name in &names {
         eventually_ok(&format!("CRD {name} established"), wait, || {
             let (api, name) = (api.clone(), name.clone());
             async move {
@@ -272,7 +340,38 @@ pub async fn install_crds_from(
         })
         .await?;
     }
-    Ok(())
+    Ok(names)
+}
+
+/// The traffic routers' CRDs, fetched by `tests/cluster/routing-crds.sh` from the Go modules that
+/// publish them (Gateway API's standard channel, Istio's, SMI's TrafficSplit):
+/// `$AVIARY_ROUTING_CRDS`, else the directory that script prints (it runs in a moment when its
+/// cache is warm, in seconds when cold).
+pub fn routing_crds_dir() -> Result<PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    if let Some(dir) = std::env::var_os("AVIARY_ROUTING_CRDS").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let script = repo().join("tests/cluster/routing-crds.sh");
+    let out = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or_default();
+    if !out.status.success() || last.is_empty() {
+        return Err(format!("{} failed ({}); stdout: {}", script.display(), out.status, stdout.trim()).into());
+    }
+    Ok(PathBuf::from(last))
+}
+
+/// Installs the traffic routers' CRDs ([`routing_crds_dir`]: Gateway API, Istio, SMI) on the
+/// cluster of `client` and waits until each is established; returns their names. Tests that route
+/// traffic call it (through [`crate::Cluster::install_routing_crds`], which does it once per
+/// cluster); the others never pay for it.
+pub async fn install_routing_crds(client: &Client) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let dir = tokio::task::spawn_blocking(routing_crds_dir).await??;
+    let files = crd_files(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if files.is_empty() {
+        return Err(format!("no manifests in {}", dir.display()).into());
+    }
+    apply_crd_files(client, &files, "aviary-e2e-routing", Duration::from_secs(120)).await
 }
 
 /// Server-side applies every document of a manifest file.
@@ -533,4 +632,60 @@ pub async fn patch_status(ns: &TestNamespace, name: &str, patch: Value) {
 /// Patches the rollout's spec (pause, restart, undo).
 pub async fn patch_spec(ns: &TestNamespace, name: &str, patch: Value) {
     ns.api::<Rollout>().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch spec");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crd_documents_keeps_every_crd_of_a_multi_document_manifest_and_skips_the_rest() {
+        let text = "\
+# a comment before the first document
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: as.example.com, annotations: {\"helm.sh/resource-policy\": keep}}
+spec: {group: example.com, x-unknown-field: kept}
+---
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: not-a-crd}
+---
+resources: [a.yaml]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: bs.example.com}
+";
+        let crds = crd_documents(text).unwrap();
+        let names: Vec<_> = crds.iter().map(|c| c["metadata"]["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["as.example.com", "bs.example.com"]);
+        assert_eq!(crds[0]["spec"]["x-unknown-field"], "kept", "applied as written, not through a typed copy");
+        assert_eq!(crds[0]["metadata"]["annotations"]["helm.sh/resource-policy"], "keep");
+    }
+
+    #[test]
+    fn crd_documents_rejects_a_crd_without_a_name_and_invalid_yaml() {
+        let nameless = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {}\n";
+        assert!(crd_documents(nameless).is_err());
+        assert!(crd_documents("kind: [unclosed\n").is_err());
+    }
+
+    #[test]
+    fn crd_files_walks_subdirectories_in_path_order_and_skips_hidden_and_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["smi/split.yaml", "gateway-api/b.yaml", "gateway-api/a.yml", "istio/x.json", ".stamp", ".tmp/c.yaml"]
+        {
+            let path = dir.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let files: Vec<_> = crd_files(dir.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(files, ["gateway-api/a.yml", "gateway-api/b.yaml", "smi/split.yaml"]);
+    }
 }

@@ -25,6 +25,9 @@
 //!   `tests/cluster/build.sh` is run (seconds when nothing changed, many minutes when cold).
 //! - `AVIARY_TESTCLUSTER_TIMEOUT`: seconds to wait for the cluster to be ready (default 180).
 //! - `AVIARY_KEEP_CLUSTER=1`: keep the cluster directory (logs, etcd data) after the tests.
+//! - `AVIARY_ROUTING_CRDS`: the directory of the traffic routers' CRDs (Gateway API, Istio, SMI)
+//!   that [`Cluster::install_routing_crds`] installs; otherwise `tests/cluster/routing-crds.sh` is
+//!   run (a moment when its cache is warm, seconds when cold).
 
 pub mod e2e;
 pub mod oracle;
@@ -84,6 +87,9 @@ pub enum Error {
     /// The shared cluster of this test binary failed to start; every test gets the same cause.
     #[error("the shared test cluster is unavailable: {0}")]
     SharedCluster(Arc<Error>),
+    /// The traffic routers' CRDs could not be fetched or installed.
+    #[error("installing the traffic-routing CRDs failed: {0}")]
+    RoutingCrds(String),
     /// `testcluster restart-apiserver` failed.
     #[error("restarting the kube-apiserver failed: {0}")]
     Restart(String),
@@ -135,6 +141,8 @@ pub struct Cluster {
     binary: PathBuf,
     child: Mutex<Option<Child>>,
     stdin: Mutex<Option<ChildStdin>>,
+    /// Set once [`Cluster::install_routing_crds`] has installed them: the CRDs' names.
+    routing_crds: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl fmt::Debug for Cluster {
@@ -211,7 +219,14 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(100));
         }
         tracing::info!(dir = %dir.display(), elapsed = ?started.elapsed(), "test cluster is up");
-        Ok(Cluster { dir, kubeconfig, binary, child: Mutex::new(Some(child)), stdin: Mutex::new(stdin) })
+        Ok(Cluster {
+            dir,
+            kubeconfig,
+            binary,
+            child: Mutex::new(Some(child)),
+            stdin: Mutex::new(stdin),
+            routing_crds: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// A new client for this cluster, bound to the calling test's tokio runtime.
@@ -233,6 +248,21 @@ impl Cluster {
     /// The cluster directory: `logs/` has the logs of etcd and every component.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Installs the traffic routers' CRDs on this cluster ([`e2e::install_routing_crds`]: Gateway
+    /// API, Istio, SMI TrafficSplit), once: later calls, from any test sharing the cluster, return
+    /// the names of the first at once. Only tests of traffic routing call it, so the others start
+    /// no slower.
+    pub async fn install_routing_crds(&self) -> Result<&[String]> {
+        let names = self
+            .routing_crds
+            .get_or_try_init(|| async {
+                let client = self.client().await?;
+                e2e::install_routing_crds(&client).await.map_err(|e| Error::RoutingCrds(e.to_string()))
+            })
+            .await?;
+        Ok(names)
     }
 
     /// Kills the kube-apiserver and starts a new one on the same port; returns when it is ready.
