@@ -34,6 +34,11 @@ AVIARY_TESTCLUSTER="$(tests/cluster/build.sh | tail -n 1)"
 export AVIARY_TESTCLUSTER
 done_phase "tests/cluster build"
 
+phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
+AVIARY_ROUTING_CRDS="$(tests/cluster/routing-crds.sh | tail -n 1)"
+export AVIARY_ROUTING_CRDS
+done_phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
+
 phase "tests/argo: the real Argo Rollouts controller and kubectl plugin (the oracle)"
 AVIARY_ARGO_DIR="$(tests/argo/build.sh | tail -n 1)"
 export AVIARY_ARGO_DIR
