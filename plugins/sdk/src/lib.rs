@@ -1,4 +1,5 @@
-//! The Aviary plugin SDK: write a metric provider or a condition evaluator in Rust.
+//! The Aviary plugin SDK: write a metric provider, a condition evaluator or a traffic router in
+//! Rust.
 //!
 //! A provider is a type implementing [`Provider`] with its own `Config` type, exported with
 //! [`export_provider!`]; a condition evaluator implements [`Condition`] and is exported with
@@ -26,17 +27,41 @@
 //! Every call runs in a fresh sandboxed instance: keep nothing in statics between calls, and put
 //! what a polling measurement needs later into its metadata. Setup that every call would repeat
 //! (tables, parsers) can run once at load time instead: see [`preinit`].
+//!
+//! # Traffic routers (`aviary:plugin@0.2.0`)
+//!
+//! With the `router` feature (and without the default `v0-1` one, which is contract 0.1.0's:
+//! `default-features = false`), the `router` module exports a `Router` implementation as the
+//! `traffic-router` world of contract 0.2.0 (`wit/v0.2/plugin.wit`) with `export_router!`, and
+//! the `kubernetes` module reads and writes Kubernetes objects through the host. Router logic
+//! takes its cluster from its context, so that with the `testing` feature (in
+//! `[dev-dependencies]`) its tests run natively against `kubernetes::fake::FakeCluster`. A
+//! router logs with `router::log`, the 0.2.0 import, not with [`log`].
 
+#[cfg(feature = "v0-1")]
 pub mod auth;
+#[cfg(feature = "v0-1")]
 pub mod condition;
+#[cfg(feature = "v0-1")]
 pub mod http;
+#[cfg(feature = "router")]
+pub mod kubernetes;
+#[cfg(feature = "v0-1")]
 pub mod log;
 pub mod preinit;
+#[cfg(feature = "v0-1")]
 pub mod provider;
+#[cfg(feature = "router")]
+pub mod router;
 
 pub use aviary_value::Value;
+#[cfg(feature = "v0-1")]
 pub use condition::Condition;
+#[cfg(feature = "v0-1")]
 pub use provider::{Context, Error, Measurement, Phase, Provider};
+#[cfg(feature = "router")]
+pub use router::Router;
 
-/// The contract version this SDK builds against.
+/// The contract version this SDK's providers and conditions build against (routers:
+/// `router::CONTRACT_VERSION`).
 pub const CONTRACT_VERSION: &str = "0.1.0";

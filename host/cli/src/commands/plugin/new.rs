@@ -283,10 +283,13 @@ mod templates {
             ("lib.rs", include_str!("../../../../../plugins/sdk/src/lib.rs")),
             ("auth.rs", include_str!("../../../../../plugins/sdk/src/auth.rs")),
             ("condition.rs", include_str!("../../../../../plugins/sdk/src/condition.rs")),
+            ("fake.rs", include_str!("../../../../../plugins/sdk/src/fake.rs")),
             ("http.rs", include_str!("../../../../../plugins/sdk/src/http.rs")),
+            ("kubernetes.rs", include_str!("../../../../../plugins/sdk/src/kubernetes.rs")),
             ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
             ("preinit.rs", include_str!("../../../../../plugins/sdk/src/preinit.rs")),
             ("provider.rs", include_str!("../../../../../plugins/sdk/src/provider.rs")),
+            ("router.rs", include_str!("../../../../../plugins/sdk/src/router.rs")),
         ];
     }
 }
