@@ -26,6 +26,18 @@ const GUESTS: &[&str] = &[
     "aviary-test-looping-init",
 ];
 
+/// Guests of contract 0.2.0 (traffic routers), built for `wasm32-wasip2` by a cargo invocation
+/// of their own: built together with the 0.1.0 guests, the SDK's `v0-1` and `router` features
+/// would unify, and every component would carry the type information (type-only imports) of the
+/// other contract's worlds.
+const ROUTER_GUESTS: &[&str] = &[
+    "aviary-router-gateway-api",
+    "aviary-router-nginx",
+    "aviary-router-smi",
+    "aviary-router-istio",
+    "aviary-test-hostile-router",
+];
+
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.
 const WASI_FREE: &[&str] = &["aviary-plugin-expr"];
 
@@ -50,11 +62,12 @@ fn main() {
         ensure_target(target);
     }
     nested_build(&root, &target_dir, "wasm32-wasip2", GUESTS);
+    nested_build(&root, &target_dir, "wasm32-wasip2", ROUTER_GUESTS);
     nested_build(&root, &target_dir, "wasm32-unknown-unknown", WASI_FREE);
 
     let out = target_dir.join("plugins");
     std::fs::create_dir_all(&out).expect("cannot create the guest output directory");
-    for guest in GUESTS {
+    for guest in GUESTS.iter().chain(ROUTER_GUESTS) {
         let file = artifact(guest);
         let from = target_dir.join("wasm32-wasip2/wasm-release").join(&file);
         // Copied, not linked: cargo's own file must stay as cargo wrote it.
