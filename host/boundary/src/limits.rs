@@ -22,6 +22,9 @@ impl Limits {
     /// Default deadline of a condition: evaluating an expression takes microseconds, so a
     /// second is generous and bounds a misbehaving evaluator tightly.
     pub const CONDITION_TIMEOUT: Duration = Duration::from_secs(1);
+    /// Default deadline of a traffic-router call: a few reads and patches of routing objects
+    /// through the host; a router call holds up its Rollout's reconcile, so it is short.
+    pub const ROUTER_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default memory cap: 64 MiB, enough for an interpreter-based (Python, JS) plugin.
     pub const MEMORY: u64 = 64 << 20;
     /// Default response-size cap: 10 MiB, larger than any sane metrics answer.
@@ -33,6 +36,7 @@ impl Limits {
             timeout: match kind {
                 PluginKind::MetricProvider => Self::PROVIDER_TIMEOUT,
                 PluginKind::Condition => Self::CONDITION_TIMEOUT,
+                PluginKind::TrafficRouter => Self::ROUTER_TIMEOUT,
             },
             memory: Self::MEMORY,
             max_response_bytes: Self::MAX_RESPONSE_BYTES,

@@ -6,7 +6,7 @@
 //! ```yaml
 //! plugins:
 //!   - name: acme/datadog            # org/name, how AnalysisTemplates refer to it
-//!     kind: metric-provider         # or: condition
+//!     kind: metric-provider         # or: condition, traffic-router
 //!     location: https://plugins.acme.io/datadog-1.2.0.wasm
 //!     sha256: 3f4c...               # mandatory for http(s); verified before use
 //!     allowedHosts: [api.datadoghq.com]
@@ -40,6 +40,8 @@ pub enum PluginKind {
     MetricProvider,
     /// The `condition` world.
     Condition,
+    /// The `traffic-router` world (contract 0.2.0 and later).
+    TrafficRouter,
 }
 
 impl PluginKind {
@@ -48,6 +50,7 @@ impl PluginKind {
         match self {
             PluginKind::MetricProvider => "metric-provider",
             PluginKind::Condition => "condition",
+            PluginKind::TrafficRouter => "traffic-router",
         }
     }
 }
@@ -322,9 +325,9 @@ mod tests {
 
     #[test]
     fn documents_and_files_keep_the_parsers_error() {
-        let err = RegistryFile::parse("plugins: [{name: a/b, kind: traffic-router}]").unwrap_err();
+        let err = RegistryFile::parse("plugins: [{name: a/b, kind: condition}]").unwrap_err();
         assert!(matches!(err, Error::Document(_)), "{err:?}");
-        assert!(err.to_string().contains("traffic-router"), "{err}");
+        assert!(err.to_string().contains("location"), "{err}");
         let missing = Path::new("/nonexistent/aviary/plugins.yaml");
         let err = RegistryFile::read(missing).unwrap_err();
         assert!(err.to_string().starts_with("registry /nonexistent/aviary/plugins.yaml: "), "{err}");
@@ -337,7 +340,8 @@ mod tests {
             RegistryFile::parse("plugins: [{name: a/b, kind: condition, location: 'file:///x', allowedHost: [x]}]")
                 .is_err()
         );
-        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: traffic-router, location: 'file:///x'}]").is_err());
+        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: step, location: 'file:///x'}]").is_err());
+        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: traffic-router, location: 'file:///x'}]").is_ok());
         assert_eq!(RegistryFile::parse("").unwrap().plugins.len(), 0);
     }
 

@@ -21,12 +21,15 @@ use crate::engine::{Linkers, new_engine};
 use crate::failure::Failure;
 use crate::http::{self, Grant};
 use crate::inspect::{self, Binary, ComponentInfo};
+use crate::kubernetes::{KubernetesApi, KubernetesGrant};
 use crate::limits::Limits;
 use crate::measurement::{CallContext, Measurement};
 use crate::preinit;
 use crate::recording::HttpMode;
 use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
+use crate::router::{RouterCall, RouterError, RouterOperation, RouterReply};
 use crate::store::StoreState;
+use aviary_boundary::kubernetes::KubernetesGrants;
 
 /// How the host is set up.
 #[derive(Debug, Clone)]
@@ -118,6 +121,9 @@ struct Plugin {
     /// Set for first-party plugins whose entry (if any) did not list allowedHosts: they may also
     /// reach the host named in their config.
     builtin_hosts: Option<&'static Builtin>,
+    /// The Kubernetes objects its calls may touch (the entry's grants, or a first-party
+    /// router's own).
+    kubernetes: Arc<KubernetesGrants>,
     pre: Pre,
     info: PluginInfo,
 }
@@ -174,6 +180,7 @@ struct Candidate<'a> {
     limits: Option<Limits>,
     allowed: AllowedHosts,
     builtin_hosts: Option<&'static Builtin>,
+    kubernetes: KubernetesGrants,
 }
 
 impl PluginHost {
@@ -251,6 +258,13 @@ impl PluginHost {
         // they run on a blocking thread, never on a runtime worker that reconciles need.
         let host = self.clone();
         let (name, kind, limits, allowed) = (spec.name.clone(), spec.kind, spec.limits, spec.allowed_hosts.clone());
+        // A first-party router keeps its own grants unless the entry lists some.
+        let kubernetes = match &spec.location {
+            Location::Builtin(name) if spec.kubernetes.is_empty() => {
+                builtin::find(name).map(Builtin::grants).unwrap_or_default()
+            }
+            _ => spec.kubernetes.clone(),
+        };
         let plugin = tokio::task::spawn_blocking(move || {
             host.compile(Candidate {
                 name: &name,
@@ -260,6 +274,7 @@ impl PluginHost {
                 limits: Some(limits),
                 allowed,
                 builtin_hosts,
+                kubernetes,
             })
         })
         .await
@@ -278,6 +293,7 @@ impl PluginHost {
             limits: None,
             allowed,
             builtin_hosts: None,
+            kubernetes: KubernetesGrants::none(),
         })?;
         Ok(self.insert(name, plugin))
     }
@@ -303,6 +319,7 @@ impl PluginHost {
             limits: plugin.limits,
             allowed,
             builtin_hosts: plugin.builtin_hosts,
+            kubernetes: plugin.kubernetes.clone(),
             pre: plugin.pre.clone(),
             info,
         };
@@ -347,8 +364,27 @@ impl PluginHost {
         let info = inspect::describe(&self.inner.engine, &component, bytes);
         let world =
             inspect::check(&info, None).map_err(|cause| Error::Incompatible { name: name.to_string(), cause })?;
-        self.link(name, &component, world)?;
+        self.link(name, &component, world, info.version.as_deref())?;
         Ok(info)
+    }
+
+    /// Whether `name` is a traffic router this host can call (a first-party one, or a loaded
+    /// entry of that world); `Err` says why not, for the Rollout's InvalidSpec message.
+    pub fn router_available(&self, name: &str) -> Result<(), String> {
+        let kind = match (self.registered(name), builtin::find(name)) {
+            (Some(p), _) => p.kind,
+            (None, Some(b)) => b.kind,
+            (None, None) => {
+                return Err(match read(&self.inner.broken).get(name) {
+                    Some(reason) => format!("plugin {name:?} failed to load: {reason}"),
+                    None => format!("no traffic-router plugin {name:?} is registered"),
+                });
+            }
+        };
+        if kind != PluginKind::TrafficRouter {
+            return Err(format!("plugin {name:?} is a {} plugin, not a traffic-router", kind.as_str()));
+        }
+        Ok(())
     }
 
     /// The host's metrics (registered with [`PluginHost::register_metrics`]).
@@ -482,6 +518,83 @@ impl PluginHost {
         }
     }
 
+    /// One operation of traffic router `plugin` for a Rollout: Argo's router interface, in a
+    /// fresh sandbox whose Kubernetes calls go through `api`, confined to the Rollout's
+    /// namespace and to the router's grants. Never panics: a sandbox failure is
+    /// [`RouterError::Plugin`], the router's own error [`RouterError::Router`].
+    pub async fn route(
+        &self,
+        plugin: &str,
+        call: RouterCall<'_>,
+        operation: &RouterOperation,
+        api: Arc<dyn KubernetesApi>,
+    ) -> Result<RouterReply, RouterError> {
+        let started = Instant::now();
+        let result = self.route_inner(plugin, call, operation, api).await;
+        let outcome = result.as_ref().err().map_or("ok", RouterError::reason);
+        self.inner.metrics.record(plugin, operation.name(), outcome, started.elapsed());
+        result
+    }
+
+    async fn route_inner(
+        &self,
+        plugin: &str,
+        call: RouterCall<'_>,
+        operation: &RouterOperation,
+        api: Arc<dyn KubernetesApi>,
+    ) -> Result<RouterReply, RouterError> {
+        let p = self.resolve_kind(plugin, PluginKind::TrafficRouter).await.map_err(RouterError::Plugin)?;
+        let _permit = self.inner.calls.acquire().await;
+        let deadline = deadline_after(p.limits.timeout);
+        let grant = Grant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            allowed: Arc::new(p.allowed.clone()),
+            max_response_bytes: p.limits.max_response_bytes,
+            deadline: deadline.into(),
+        };
+        let mut store = self.new_store(&p, Some(grant), deadline);
+        store.data_mut().kubernetes = Some(KubernetesGrant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            grants: p.kubernetes.clone(),
+            namespace: call.namespace.to_string(),
+            api,
+            max_response_bytes: p.limits.max_response_bytes,
+        });
+        let outcome = tokio::time::timeout_at(
+            deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
+            p.pre.route(&mut store, &call, operation),
+        )
+        .await;
+        store.data().flush_stdio();
+        let not_a_router = || Failure::Unavailable { detail: format!("plugin {plugin:?} is not a traffic router") };
+        match outcome {
+            Err(_) => Err(RouterError::Plugin(timeout(&p))),
+            Ok(None) => Err(RouterError::Plugin(not_a_router())),
+            Ok(Some(Err(e))) => Err(RouterError::Plugin(classify(&p, &store, e))),
+            Ok(Some(Ok(Err(message)))) => Err(RouterError::Router {
+                plugin: p.info.name.clone(),
+                operation: operation.name(),
+                message: bounded(message),
+            }),
+            Ok(Some(Ok(Ok(mut reply)))) => {
+                // The state is kept in the controller's memory per Rollout: bound it like an
+                // answer, so a router cannot grow the controller through it.
+                if let Some(state) = &reply.state
+                    && u64::try_from(state.len()).unwrap_or(u64::MAX) > MAX_ROUTER_STATE
+                {
+                    return Err(RouterError::Plugin(Failure::InvalidValue {
+                        plugin: p.info.name.clone(),
+                        detail: format!("its state is {} bytes, over the cap of {MAX_ROUTER_STATE}", state.len()),
+                    }));
+                }
+                reply.state = reply.state.filter(|s| !s.is_empty());
+                Ok(reply)
+            }
+        }
+    }
+
     /// A fresh Store for one call: deny-all WASI, memory cap, network grant, and a deadline
     /// checked at every epoch tick. Between ticks the guest yields to the executor, so even a
     /// guest spinning in a loop leaves the worker thread to other tasks.
@@ -556,6 +669,7 @@ impl PluginHost {
                 limits: None,
                 allowed: AllowedHosts::none(),
                 builtin_hosts: Some(b),
+                kubernetes: b.grants(),
             })
             .map_err(|e| Failure::Unavailable { detail: e.to_string() })?;
         let plugin = Arc::new(plugin);
@@ -583,7 +697,7 @@ impl PluginHost {
         let description = inspect::describe(&self.inner.engine, &component, c.bytes);
         let world = inspect::check(&description, c.expected)
             .map_err(|cause| Error::Incompatible { name: c.name.to_string(), cause })?;
-        let pre = self.link(c.name, &component, world)?;
+        let pre = self.link(c.name, &component, world, description.version.as_deref())?;
         let limits = c.limits.unwrap_or_else(|| Limits::defaults(world));
         let info = PluginInfo {
             name: c.name.to_string(),
@@ -604,7 +718,15 @@ impl PluginHost {
             preinitialised,
             load_time: started.elapsed(),
         };
-        Ok(Plugin { kind: world, limits, allowed: c.allowed, builtin_hosts: c.builtin_hosts, pre, info })
+        Ok(Plugin {
+            kind: world,
+            limits,
+            allowed: c.allowed,
+            builtin_hosts: c.builtin_hosts,
+            kubernetes: Arc::new(c.kubernetes),
+            pre,
+            info,
+        })
     }
 
     /// The pre-initialised form of a component that exports [`preinit::INIT_EXPORT`]: from the
@@ -622,10 +744,7 @@ impl PluginHost {
         }
         // A component of neither world is not pre-initialised; compiling it reports why.
         let world = c.expected.or_else(|| inspect::world_of(&exports))?;
-        let linker = match world {
-            PluginKind::Condition => &self.inner.linkers.condition,
-            PluginKind::MetricProvider => &self.inner.linkers.provider,
-        };
+        let linker = self.inner.linkers.of(world);
         let limits = c.limits.unwrap_or_else(|| Limits::defaults(world));
         let failed_key = format!("{sha}/{}ms/{}", limits.timeout.as_millis(), limits.memory);
         if let Some(reason) = read(&self.inner.preinit_failed).get(&failed_key) {
@@ -665,8 +784,8 @@ impl PluginHost {
     }
 
     /// Type-checks a component against the world's linker once; the result instantiates cheaply.
-    fn link(&self, name: &str, component: &Component, world: PluginKind) -> Result<Pre, Error> {
-        Pre::link(&self.inner.linkers, component, world).map_err(|source| Error::Link {
+    fn link(&self, name: &str, component: &Component, world: PluginKind, version: Option<&str>) -> Result<Pre, Error> {
+        Pre::link(&self.inner.linkers, component, world, version).map_err(|source| Error::Link {
             name: name.to_string(),
             world,
             source,
@@ -680,6 +799,24 @@ impl PluginHost {
         write(&self.inner.plugins).insert(name.to_string(), Arc::new(plugin));
         info
     }
+}
+
+/// Cap on the state a router may ask the controller to keep for one Rollout.
+const MAX_ROUTER_STATE: u64 = 64 << 10;
+/// Cap on a router's error message (it becomes an event on the Rollout).
+const MAX_ROUTER_MESSAGE: usize = 1024;
+
+/// A router's message cut to [`MAX_ROUTER_MESSAGE`] bytes on a character boundary.
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_ROUTER_MESSAGE {
+        let mut cut = MAX_ROUTER_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut = cut.saturating_sub(1);
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
 }
 
 /// The instant `timeout` from now; a timeout too long for the clock is as good as none.

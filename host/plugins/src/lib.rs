@@ -40,7 +40,7 @@ pub mod host;
 mod load;
 
 pub(crate) use call::{http, limits, store};
-pub use call::{measurement, metrics, recording};
+pub use call::{kubernetes, measurement, metrics, recording, router};
 pub use load::{builtin, cache, inspect, registry};
 pub(crate) use load::{engine, preinit};
 
@@ -52,6 +52,7 @@ pub use limits::Limits;
 pub use measurement::{CallContext, Measurement, Phase};
 pub use recording::HttpMode;
 pub use registry::{PluginKind, RegistryEntry, RegistryFile};
+pub use router::{RouterCall, RouterError, RouterOperation, RouterReply, Verification, WeightDestination};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of
 /// other crates load the test components (`aviary_test_hostile.wasm`, ...) from here.

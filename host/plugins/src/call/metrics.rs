@@ -39,7 +39,8 @@ pub struct PluginLabels {
 pub struct DeniedLabels {
     /// The plugin's name.
     pub plugin: String,
-    /// `host` (not in allowedHosts) or `budget` (past the per-call request budget).
+    /// `host` (not in allowedHosts), `kubernetes` (a Kubernetes call its grants do not allow)
+    /// or `budget` (past the per-call request budget).
     pub reason: String,
 }
 
@@ -93,6 +94,11 @@ impl PluginMetrics {
         self.denied(plugin, "budget");
     }
 
+    /// Records a Kubernetes call refused by the plugin's grants (kind, verb, namespace, Secret).
+    pub fn denied_kubernetes(&self, plugin: &str) {
+        self.denied(plugin, "kubernetes");
+    }
+
     fn denied(&self, plugin: &str, reason: &str) {
         self.denied.get_or_create(&DeniedLabels { plugin: plugin.into(), reason: reason.into() }).inc();
     }
@@ -134,7 +140,7 @@ impl PluginHost {
         );
         registry.register(
             "aviary_plugin_denied_requests",
-            "HTTP requests refused: the host is not in the plugin's allowedHosts (reason=host), or the call spent its request budget (reason=budget)",
+            "Requests refused: an HTTP host not in the plugin's allowedHosts (reason=host), a Kubernetes call its grants do not allow (reason=kubernetes), or the call spent its request budget (reason=budget)",
             m.denied.clone(),
         );
         registry.register_collector(Box::new(Loaded(self.clone())));

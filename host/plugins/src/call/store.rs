@@ -1,5 +1,5 @@
 //! What each Store carries: the sandbox's WASI context (deny-all), the memory limiter, the
-//! network grant, and the host side of the `log` and `http` imports.
+//! network grant, the Kubernetes grant, and the host side of the `log` and `http` imports.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::contract::v0_1::{http as wit_http, log as wit_log, types as wit_types};
 use crate::http::{self, Grant};
+use crate::kubernetes::{CallError, KubernetesCall, KubernetesGrant};
 use crate::limits::MemoryLimiter;
 use crate::recording::PinnedClock;
 
@@ -48,6 +49,9 @@ pub(crate) struct StoreState {
     stderr: MemoryOutputPipe,
     log_lines: u32,
     requests: u32,
+    /// Access to Kubernetes for this call (routers, the Job provider); none denies every call.
+    pub(crate) kubernetes: Option<KubernetesGrant>,
+    kubernetes_calls: u32,
 }
 
 impl StoreState {
@@ -79,12 +83,26 @@ impl StoreState {
             stderr,
             log_lines: 0,
             requests: 0,
+            kubernetes: None,
+            kubernetes_calls: 0,
         }
     }
 
     /// What the guest wrote to stderr, for trap messages (a Rust panic prints its message there).
     pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// One call of the `kubernetes` import: checked against the grant and sent, or refused.
+    pub(crate) async fn kubernetes_call(&mut self, call: KubernetesCall) -> Result<serde_json::Value, CallError> {
+        self.kubernetes_calls = self.kubernetes_calls.saturating_add(1);
+        match &self.kubernetes {
+            Some(grant) => grant.send(call, self.kubernetes_calls).await,
+            None => Err(CallError::Denied(format!(
+                "{} {}: this call has no Kubernetes access (only traffic routers and providers of contract 0.2.0 whose entry grants it)",
+                call.verb, call.kind
+            ))),
+        }
     }
 
     /// Sends what the guest printed to the host's logs.

@@ -1,14 +1,16 @@
-//! The plugin contract: one folder per released WIT version (only [`v0_1`] so far) and the one
+//! The plugin contract: one folder per released WIT version ([`v0_1`], [`v0_2`]) and the one
 //! enum that dispatches on the version a component was built against ([`Pre`]), the way Zed's
 //! extension host does: a later version is added beside the first, and plugins built for an
 //! older one keep working.
 
 pub mod v0_1;
+pub mod v0_2;
 
 use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::call::measurement::{CallContext, Measurement};
+use crate::call::router::{RouterCall, RouterOperation, RouterReply};
 use crate::call::store::StoreState;
 use crate::load::engine::Linkers;
 use crate::load::registry::PluginKind;
@@ -19,22 +21,57 @@ use crate::load::registry::PluginKind;
 pub(crate) enum Pre {
     /// `aviary:plugin@0.1.0`.
     V0_1(v0_1::Pre),
+    /// `aviary:plugin@0.2.0`.
+    V0_2(v0_2::Pre),
 }
 
 /// The version a host talks of when a component matches none.
-pub(crate) const NEWEST: &str = v0_1::VERSION;
+pub(crate) const NEWEST: &str = v0_2::VERSION;
 
 impl Pre {
-    /// Type-checks `component` against the `kind` world of each version the host speaks,
-    /// newest first; the error is the newest version's.
-    pub(crate) fn link(linkers: &Linkers, component: &Component, kind: PluginKind) -> wasmtime::Result<Self> {
-        v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1)
+    /// Type-checks `component` against the `kind` world of the version it imports (`version`,
+    /// from its import names); a component importing none of our interfaces is tried against
+    /// each version, newest first, and the error is the newest version's. A traffic router
+    /// exists from 0.2.0 on.
+    pub(crate) fn link(
+        linkers: &Linkers,
+        component: &Component,
+        kind: PluginKind,
+        version: Option<&str>,
+    ) -> wasmtime::Result<Self> {
+        match version {
+            Some(v0_1::VERSION) if kind != PluginKind::TrafficRouter => {
+                v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1)
+            }
+            Some(_) => v0_2::Pre::link(linkers, component, kind).map(Pre::V0_2),
+            None => v0_2::Pre::link(linkers, component, kind).map(Pre::V0_2).or_else(|newest| {
+                if kind == PluginKind::TrafficRouter {
+                    return Err(newest);
+                }
+                v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1).map_err(|_| newest)
+            }),
+        }
     }
 
     /// The world the component implements.
     pub(crate) fn kind(&self) -> PluginKind {
         match self {
             Pre::V0_1(p) => p.kind(),
+            Pre::V0_2(p) => p.kind(),
+        }
+    }
+
+    /// One traffic-router operation on a fresh instance in `store`. `None` when the component
+    /// is not a router.
+    pub(crate) async fn route(
+        &self,
+        store: &mut Store<StoreState>,
+        call: &RouterCall<'_>,
+        operation: &RouterOperation,
+    ) -> Option<wasmtime::Result<Result<RouterReply, String>>> {
+        match self {
+            Pre::V0_1(_) => None,
+            Pre::V0_2(p) => p.route(store, call, operation).await,
         }
     }
 
@@ -51,6 +88,7 @@ impl Pre {
     ) -> Option<wasmtime::Result<Measurement>> {
         match self {
             Pre::V0_1(p) => p.provide(store, plugin, ctx, config, previous, terminate).await,
+            Pre::V0_2(p) => p.provide(store, plugin, ctx, config, previous, terminate).await,
         }
     }
 
@@ -64,6 +102,7 @@ impl Pre {
     ) -> Option<wasmtime::Result<Result<bool, String>>> {
         match self {
             Pre::V0_1(p) => p.evaluate(store, expression, value).await,
+            Pre::V0_2(p) => p.evaluate(store, expression, value).await,
         }
     }
 }

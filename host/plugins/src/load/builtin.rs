@@ -8,6 +8,8 @@
 
 use url::Url;
 
+use aviary_boundary::kubernetes::{KubernetesGrant, KubernetesGrants, Verb};
+
 use crate::capability::AllowedHosts;
 use crate::registry::PluginKind;
 
@@ -26,6 +28,20 @@ pub struct Builtin {
     pub host_field: Option<&'static str>,
     /// The URL the plugin calls when its config has no `host_field` (Datadog's default site).
     pub default_url: Option<&'static str>,
+    /// The Kubernetes objects it may touch (a router's routing objects), unless a registry
+    /// entry for it lists its own grants.
+    pub kubernetes: &'static [BuiltinGrant],
+}
+
+/// One Kubernetes grant of a first-party plugin: what its code needs, no more.
+#[derive(Debug)]
+pub struct BuiltinGrant {
+    /// The API group (empty: core).
+    pub api_group: &'static str,
+    /// The kinds.
+    pub kinds: &'static [&'static str],
+    /// The verbs.
+    pub verbs: &'static [Verb],
 }
 
 /// The default condition evaluator.
@@ -40,6 +56,7 @@ pub static BUILTINS: &[Builtin] = &[
         bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_expr.wasm")),
         host_field: None,
         default_url: None,
+        kubernetes: &[],
     },
     Builtin {
         name: "aviary/web",
@@ -48,6 +65,7 @@ pub static BUILTINS: &[Builtin] = &[
         bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_web.wasm")),
         host_field: Some("url"),
         default_url: None,
+        kubernetes: &[],
     },
     Builtin {
         name: "aviary/prometheus",
@@ -56,6 +74,7 @@ pub static BUILTINS: &[Builtin] = &[
         bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_prometheus.wasm")),
         host_field: Some("address"),
         default_url: None,
+        kubernetes: &[],
     },
     Builtin {
         name: "aviary/datadog",
@@ -65,6 +84,7 @@ pub static BUILTINS: &[Builtin] = &[
         // `address` comes from the Secret named by Argo's secretRef (the controller adds it).
         host_field: Some("address"),
         default_url: Some("https://api.datadoghq.com"),
+        kubernetes: &[],
     },
 ];
 
@@ -74,6 +94,21 @@ pub fn find(name: &str) -> Option<&'static Builtin> {
 }
 
 impl Builtin {
+    /// Its Kubernetes grants, validated like an entry's (a bad one is a bug caught by the
+    /// tests, and grants nothing).
+    pub fn grants(&self) -> KubernetesGrants {
+        let grants: Vec<KubernetesGrant> = self
+            .kubernetes
+            .iter()
+            .map(|g| KubernetesGrant {
+                api_group: g.api_group.to_string(),
+                kinds: g.kinds.iter().map(|k| k.to_string()).collect(),
+                verbs: g.verbs.to_vec(),
+            })
+            .collect();
+        KubernetesGrants::parse(&grants).unwrap_or_default()
+    }
+
     /// The host the plugin may reach for this config: the one in its `url`/`address` field.
     pub fn default_hosts(&self, config: &serde_json::Value) -> AllowedHosts {
         let target = self
@@ -127,9 +162,10 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_is_a_component() {
+    fn every_builtin_is_a_component_with_valid_grants() {
         for b in BUILTINS {
             assert_eq!(&b.bytes[..8], b"\0asm\x0d\0\x01\0", "{} is not a component", b.name);
+            assert_eq!(b.grants().is_empty(), b.kubernetes.is_empty(), "{}: a grant is invalid", b.name);
         }
     }
 }

@@ -6,7 +6,8 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use crate::Error;
-use crate::contract::v0_1;
+use crate::contract::{v0_1, v0_2};
+use crate::registry::PluginKind;
 use crate::store::StoreState;
 
 /// How often the epoch advances. Each tick, a running guest yields to the async executor (so a
@@ -109,22 +110,41 @@ fn start_ticker(engine: &Engine) {
     }
 }
 
-/// The linkers of contract 0.1: WASI p2 (backed by the deny-all context of each Store) plus our
-/// own interfaces. Built once and shared by every plugin of that world.
+/// The linker of each world: WASI p2 (backed by the deny-all context of each Store) plus our own
+/// interfaces in every contract version that has the world (their import names carry the
+/// version, so one linker serves a 0.1.0 and a 0.2.0 provider alike). Built once and shared.
 pub(crate) struct Linkers {
+    /// `metric-provider`, 0.1.0 and 0.2.0.
     pub(crate) provider: Linker<StoreState>,
+    /// `condition`, 0.1.0 and 0.2.0.
     pub(crate) condition: Linker<StoreState>,
+    /// `traffic-router`, 0.2.0.
+    pub(crate) router: Linker<StoreState>,
 }
 
 impl Linkers {
     pub(crate) fn new(engine: &Engine) -> Result<Self, Error> {
         let setup = |e: wasmtime::Error| Error::Engine(format!("linking host interfaces: {e:#}"));
-        let mut provider = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut provider).map_err(setup)?;
+        let wasi = || -> Result<Linker<StoreState>, Error> {
+            let mut linker = Linker::new(engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
+            Ok(linker)
+        };
+        let (mut provider, mut condition, mut router) = (wasi()?, wasi()?, wasi()?);
         v0_1::provider::MetricProvider::add_to_linker::<_, HasSelf<_>>(&mut provider, |s| s).map_err(setup)?;
-        let mut condition = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut condition).map_err(setup)?;
+        v0_2::provider::MetricProvider::add_to_linker::<_, HasSelf<_>>(&mut provider, |s| s).map_err(setup)?;
         v0_1::condition::Condition::add_to_linker::<_, HasSelf<_>>(&mut condition, |s| s).map_err(setup)?;
-        Ok(Self { provider, condition })
+        v0_2::condition::Condition::add_to_linker::<_, HasSelf<_>>(&mut condition, |s| s).map_err(setup)?;
+        v0_2::router::TrafficRouter::add_to_linker::<_, HasSelf<_>>(&mut router, |s| s).map_err(setup)?;
+        Ok(Self { provider, condition, router })
+    }
+
+    /// The linker of `kind`.
+    pub(crate) fn of(&self, kind: PluginKind) -> &Linker<StoreState> {
+        match kind {
+            PluginKind::MetricProvider => &self.provider,
+            PluginKind::Condition => &self.condition,
+            PluginKind::TrafficRouter => &self.router,
+        }
     }
 }

@@ -7,11 +7,11 @@ use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::contract::v0_1;
+use crate::contract::{v0_1, v0_2};
 use crate::registry::PluginKind;
 
 /// The contract versions this host serves.
-pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1::VERSION];
+pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1::VERSION, v0_2::VERSION];
 
 /// Why a component is refused before it is linked: what it is, and what this host serves
 /// instead. The text tells a plugin author what to rebuild.
@@ -33,9 +33,9 @@ pub enum Incompatibility {
     },
     /// A component that exports neither world.
     #[error(
-        "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, and a condition exports evaluate (aviary:plugin@{})",
+        "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, a condition exports evaluate, and a traffic-router exports set-weight, update-hash and the rest of its world (aviary:plugin@{})",
         .exports.join(", "),
-        v0_1::VERSION
+        v0_2::VERSION
     )]
     NotAPlugin {
         /// Its top-level exports.
@@ -109,6 +109,8 @@ pub(crate) fn world_of(exports: &[String]) -> Option<PluginKind> {
         Some(PluginKind::MetricProvider)
     } else if has("evaluate") {
         Some(PluginKind::Condition)
+    } else if has("set-weight") && has("update-hash") && has("remove-managed-routes") {
+        Some(PluginKind::TrafficRouter)
     } else {
         None
     }
@@ -170,12 +172,12 @@ mod tests {
 
     #[test]
     fn unsupported_versions_and_foreign_worlds_are_refused() {
-        let mut i = info(&["evaluate"], &["aviary:plugin/log@0.2.0"]);
+        let mut i = info(&["evaluate"], &["aviary:plugin/log@0.9.0"]);
         i.world = Some(PluginKind::Condition);
-        i.version = Some("0.2.0".into());
+        i.version = Some("0.9.0".into());
         assert_eq!(
             check(&i, None).unwrap_err().to_string(),
-            format!("built against aviary:plugin@0.2.0, which this host does not serve (supported: {})", v0_1::VERSION)
+            "built against aviary:plugin@0.9.0, which this host does not serve (supported: 0.1.0, 0.2.0)"
         );
         let i = info(&["wasi:http/incoming-handler@0.2.0"], &[]);
         assert_eq!(

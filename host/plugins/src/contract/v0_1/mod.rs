@@ -63,6 +63,9 @@ impl Pre {
             PluginKind::Condition => {
                 Pre::Condition(condition::ConditionPre::new(linkers.condition.instantiate_pre(component)?)?)
             }
+            PluginKind::TrafficRouter => {
+                return Err(wasmtime::Error::msg("the traffic-router world exists from aviary:plugin@0.2.0 on"));
+            }
         })
     }
 
