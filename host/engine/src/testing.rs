@@ -169,6 +169,14 @@ impl RolloutBuilder {
         self
     }
 
+    /// Sets `canaryService` and `stableService`.
+    pub fn services(mut self, canary: &str, stable: &str) -> Self {
+        let c = self.canary_mut();
+        c.canary_service = canary.into();
+        c.stable_service = stable.into();
+        self
+    }
+
     /// Sets `status.currentStepIndex`.
     pub fn index(mut self, i: i32) -> Self {
         self.status_mut().current_step_index = Some(i);

@@ -160,6 +160,7 @@ impl<'a> Decider<'a> {
             step_analysis: self.o.step_run.as_ref().map(|r| r.phase),
             experiment: self.o.experiment,
             pause: PauseState::of(self.rollout),
+            weight_verified: self.weights.clone().flatten().and_then(|w| w.verified),
             ..Default::default()
         };
         if completed_current_step(self.rollout, &self.o.replica_sets, &step_ctx, self.now) {

@@ -20,6 +20,7 @@ pub mod revision;
 pub mod runs;
 #[cfg(test)]
 mod tests;
+pub mod traffic;
 
 use std::time::Duration;
 
@@ -31,7 +32,9 @@ use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::phase::phase_of;
 use crate::reconcile_order::{ReplicaSetRole, ScaleAction, canary_scaling};
-use crate::weight::{desired_canary_weight, max_weight, traffic_weights};
+
+/// Argo's `GetRolloutVerifyRetryInterval`: an unverified weight is asked about again this soon.
+pub const VERIFY_RETRY: Duration = Duration::from_secs(10);
 
 pub use describe::{selector_string, step_string};
 pub use pause::PauseContext;
@@ -70,6 +73,9 @@ pub struct Observed {
     pub pre_promotion_run: Option<RunObservation>,
     /// Blue-green: the post-promotion AnalysisRun, likewise.
     pub post_promotion_run: Option<RunObservation>,
+    /// Traffic routing: what the routers answered to this reconcile's `verify-weight` (`None`:
+    /// they cannot tell, or were not asked).
+    pub weight_verified: Option<bool>,
 }
 
 /// A Service whose `rollouts-pod-template-hash` selector the rollout switches.
@@ -193,11 +199,16 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
         return d.sync_status(true);
     }
     // With traffic routing, the weight is set before the analysis runs and the ReplicaSets
-    // (Argo's `reconcileTrafficRouting`), and recorded in the status at the end.
-    let new_weights = rollout.spec.canary().and_then(|c| c.traffic_routing.as_ref()).map(|_| {
-        let canary = desired_canary_weight(rollout, &o.replica_sets);
-        traffic_weights(canary, max_weight(rollout).saturating_sub(canary))
-    });
+    // (Argo's `reconcileTrafficRouting`: the controller ran the plan's router operations), and
+    // recorded in the status at the end.
+    let traffic = traffic::plan(rollout, &o.replica_sets, &[]);
+    let new_weights = traffic.as_ref().and_then(|t| t.status_weights(rollout, o.weight_verified));
+    if let Some(t) = &traffic {
+        d.events.extend(t.event.clone());
+        if new_weights.as_ref().is_some_and(|w| w.verified == Some(false)) {
+            d.requeue_in(VERIFY_RETRY);
+        }
+    }
     d.weights = Some(new_weights.clone());
     if d.pause.has_add_pause() {
         return d.sync_status(false);
@@ -283,18 +294,58 @@ pub fn found_new_replica_set(status: &RolloutStatus, name: &str, now: DateTime<U
     })
 }
 
-/// Argo's `reconcileStableAndCanaryService` for one Service whose selector holds `current` (a
-/// pod-template hash, empty when none) and should follow `rs`: the hash to switch it to, if any.
-/// A Service not yet adopted (`managed` false) only switches to a fully available ReplicaSet, so
-/// that it never points at nothing (Argo PR #1777).
-pub fn service_selector<'a>(current: &str, managed: bool, rs: &'a ReplicaSetState) -> Option<&'a str> {
+/// Argo's `ensureSVCTargets` for one Service whose selector holds `current` (a pod-template
+/// hash, empty when none) and should follow `rs`: the hash to switch it to, if any. With
+/// `check_availability`, a Service not yet adopted (`managed` false) only switches to a fully
+/// available ReplicaSet, so that it never points at an underprovisioned one (Argo PR #1777),
+/// and no Service switches to a ReplicaSet with no available pod.
+pub fn service_selector<'a>(
+    current: &str,
+    managed: bool,
+    rs: &'a ReplicaSetState,
+    check_availability: bool,
+) -> Option<&'a str> {
     if current == rs.pod_template_hash {
         return None;
     }
-    if !managed && rs.available < rs.spec_replicas {
+    let fully_available = rs.spec_replicas > 0 && rs.available > 0 && rs.available >= rs.spec_replicas;
+    if check_availability && ((!managed && !fully_available) || rs.available == 0) {
         return None;
     }
     Some(rs.pod_template_hash.as_str())
+}
+
+/// Which ReplicaSet a canary's Service follows this reconcile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceTarget {
+    /// The Service.
+    pub service: String,
+    /// The ReplicaSet it should select.
+    pub role: ReplicaSetRole,
+    /// Whether the switch waits for the ReplicaSet's availability (see [`service_selector`]).
+    pub check_availability: bool,
+}
+
+/// Argo's `reconcileStableAndCanaryService`: the stable Service follows the stable ReplicaSet;
+/// the canary Service the new one, except on an abort without traffic routing (the stable, at
+/// once) and while a dynamic rollback still needs the interrupted canary. With traffic routing,
+/// an abort moves the canary Service in [`traffic::TrafficPlan::canary_service_to_stable`].
+pub fn canary_service_targets(rollout: &Rollout, o: &ObservedReplicaSets) -> Vec<ServiceTarget> {
+    let Some(canary) = rollout.spec.canary() else { return Vec::new() };
+    let target = |service: &str, role| ServiceTarget { service: service.to_string(), role, check_availability: true };
+    let mut targets = Vec::new();
+    if !canary.stable_service.is_empty() {
+        targets.push(target(&canary.stable_service, ReplicaSetRole::Stable));
+    }
+    if canary.canary_service.is_empty() {
+        return targets;
+    }
+    if crate::weight::status(rollout).abort && canary.traffic_routing.is_none() {
+        targets.push(target(&canary.canary_service, ReplicaSetRole::Stable));
+    } else if traffic::dynamically_rolling_back(rollout, o.new_rs.as_ref()).is_none() {
+        targets.push(target(&canary.canary_service, ReplicaSetRole::Canary));
+    }
+    targets
 }
 
 /// Argo's `GetRolloutServiceKeys`: the Services whose pod-template-hash selector the rollout

@@ -774,13 +774,43 @@ fn the_writes_that_end_a_reconcile_early() {
 fn services_follow_their_replica_set_and_an_adopted_one_waits_for_full_availability() {
     let ready = rs("canary", 3, 3);
     let starting = rs("canary", 3, 1);
-    assert_eq!(service_selector("stable", true, &ready), Some("canary"));
-    assert_eq!(service_selector("stable", true, &starting), Some("canary"), "a managed Service switches at once");
-    assert_eq!(service_selector("", false, &starting), None, "adopted: not before every pod is available");
-    assert_eq!(service_selector("", false, &ready), Some("canary"));
-    assert_eq!(service_selector("canary", true, &ready), None, "already there");
+    assert_eq!(service_selector("stable", true, &ready, true), Some("canary"));
+    assert_eq!(
+        service_selector("stable", true, &starting, true),
+        Some("canary"),
+        "a managed Service switches once a pod is available"
+    );
+    assert_eq!(service_selector("", false, &starting, true), None, "adopted: not before every pod is available");
+    assert_eq!(service_selector("", false, &ready, true), Some("canary"));
+    assert_eq!(service_selector("canary", true, &ready, true), None, "already there");
+    let none = ReplicaSetState::new("canary", 3, 0);
+    assert_eq!(service_selector("stable", true, &none, true), None, "never to a ReplicaSet with no available pod");
+    assert_eq!(service_selector("stable", true, &none, false), Some("canary"), "unless the caller says so");
     assert_eq!(
         service_switched_message("app-canary", "stable", "canary"),
         "Switched selector for service 'app-canary' from 'stable' to 'canary'"
     );
+}
+
+#[test]
+fn canary_services_follow_argo_on_abort_and_dynamic_rollback() {
+    let roles = |ro: &Rollout, o: &ObservedReplicaSets| -> Vec<(String, ReplicaSetRole)> {
+        canary_service_targets(ro, o).into_iter().map(|t| (t.service, t.role)).collect()
+    };
+    let o = ObservedReplicaSets {
+        new_rs: Some(rs("canary", 2, 2)),
+        stable_rs: Some(rs("stable", 4, 4)),
+        older: Vec::new(),
+    };
+    let basic = RolloutBuilder::canary(4).set_weight(50).services("c", "s").build();
+    assert_eq!(
+        roles(&basic, &o),
+        vec![("s".to_string(), ReplicaSetRole::Stable), ("c".to_string(), ReplicaSetRole::Canary)]
+    );
+    let aborted = RolloutBuilder::canary(4).set_weight(50).services("c", "s").abort().build();
+    assert_eq!(roles(&aborted, &o)[1], ("c".to_string(), ReplicaSetRole::Stable), "no routing: back at once");
+    let routed = RolloutBuilder::canary(4).traffic_routing().set_weight(50).services("c", "s").abort().build();
+    assert_eq!(roles(&routed, &o)[1], ("c".to_string(), ReplicaSetRole::Canary), "the router's plan moves it");
+    let only_stable = RolloutBuilder::canary(4).set_weight(50).services("", "s").build();
+    assert_eq!(roles(&only_stable, &o).len(), 1);
 }
