@@ -56,6 +56,11 @@ pub struct Context {
     pub analysis_run_budget: usize,
     /// How often an idle Rollout is looked at again (`--rollout-resync`).
     pub resync: std::time::Duration,
+    /// Kinds the routers' Kubernetes calls resolved, cached for every later call.
+    pub discovery: crate::rollout::routing::Discovery,
+    /// What each router returned as its state, by `rollout uid/plugin` (lost on restart: the
+    /// contract tells routers to rebuild from their objects).
+    router_states: Mutex<HashMap<String, String>>,
     /// Panics caught per object, for the back-off (see [`crate::panic_guard`]).
     pub panics: crate::panic_guard::PanicGuard,
     events: Mutex<Events>,
@@ -110,7 +115,19 @@ impl Context {
             seen_rollouts: Mutex::new(std::collections::HashSet::new()),
             analysis_run_budget: aviary_engine::analysis::retention::OBJECT_BUDGET_BYTES,
             resync: std::time::Duration::from_secs(900),
+            discovery: Default::default(),
+            router_states: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A router's state for a Rollout (`rollout uid/plugin`).
+    pub fn router_state(&self, key: &str) -> Option<String> {
+        self.router_states.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    /// Keeps a router's state for a Rollout.
+    pub fn set_router_state(&self, key: String, state: String) {
+        self.router_states.lock().unwrap_or_else(|p| p.into_inner()).insert(key, state);
     }
 
     /// The condition plugin in force.

@@ -25,6 +25,10 @@ pub enum Error {
     /// The object is missing something the controller needs (a namespace, a template...).
     #[error("{0}")]
     Invalid(String),
+    /// A traffic router failed (its words, or the sandbox's reason): the reconcile stops before
+    /// anything is scaled, and is retried.
+    #[error("traffic routing: {0}")]
+    Router(String),
     /// The controller could not start (its configuration, client or plugin host).
     #[error("{what}: {source}")]
     Startup {
@@ -80,6 +84,7 @@ impl Error {
             Error::Kube { .. } => "kube",
             Error::Serde { .. } => "serde",
             Error::Invalid(_) => "invalid",
+            Error::Router(_) => "router",
             Error::Startup { .. } => "startup",
             Error::Panic { .. } => "panic",
         }

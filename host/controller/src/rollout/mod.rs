@@ -6,6 +6,7 @@ pub mod ephemeral;
 pub mod references;
 pub mod replicasets;
 pub mod restart;
+pub mod routing;
 pub mod services;
 pub mod sync;
 
@@ -96,6 +97,9 @@ async fn invalid_spec(ctx: &Context, rollout: &Rollout) -> Result<Option<String>
     if let Some(e) = unsupported(rollout) {
         return Ok(Some(format!("The Rollout {:?} is invalid: {e}", rollout.name_any())));
     }
+    if let Err(e) = routing::check_available(ctx, rollout) {
+        return Ok(Some(format!("The Rollout {:?} is invalid: {e}", rollout.name_any())));
+    }
     if let Some(e) = references::first_error(ctx, rollout).await? {
         return Ok(Some(format!("The Rollout {:?} is invalid: {e}", rollout.name_any())));
     }
@@ -112,8 +116,10 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
         return not_yet("spec.workloadRef", "workloadRef (use spec.template)");
     }
     let canary = rollout.spec.canary()?;
-    if canary.traffic_routing.is_some() {
-        return not_yet("spec.strategy.canary.trafficRouting", "traffic routing");
+    if let Some(tr) = &canary.traffic_routing
+        && let Err(e) = routing::routers(tr)
+    {
+        return Some(e);
     }
     if canary.ping_pong.is_some() {
         return not_yet("spec.strategy.canary.pingPong", "ping-pong services");

@@ -79,6 +79,16 @@ impl Roles {
         }
     }
 
+    /// The ReplicaSet of a role.
+    pub fn get(&self, which: aviary_engine::reconcile_order::ReplicaSetRole) -> Option<Arc<ReplicaSet>> {
+        use aviary_engine::reconcile_order::ReplicaSetRole;
+        match which {
+            ReplicaSetRole::Stable => self.stable_rs.clone(),
+            ReplicaSetRole::Canary => self.new_rs.clone(),
+            ReplicaSetRole::Older(i) => self.older.get(i).cloned(),
+        }
+    }
+
     /// Highest revision among the ReplicaSets other than the new one.
     pub fn max_old_revision(&self) -> i64 {
         let new_name = self.new_rs.as_ref().map(|r| r.name_any());

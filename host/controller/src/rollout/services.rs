@@ -3,41 +3,41 @@
 //! preview Services are observed here and switched where the engine decides.
 
 use aviary_api::Rollout;
-use aviary_engine::rollout::{BlueGreenServices, ServiceState};
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use aviary_engine::rollout::{BlueGreenServices, ServiceState, ServiceTarget};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::replicasets::HASH_LABEL;
+use super::replicasets::{HASH_LABEL, Roles};
 use crate::context::Context;
 use crate::error::Error;
 
 /// Marks a Service whose selector Aviary (or Argo) manages.
 pub const MANAGED_BY: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
 
-/// Points `stableService` at the stable ReplicaSet and `canaryService` at the new one.
-pub async fn reconcile(
-    ctx: &Context,
-    rollout: &Rollout,
-    stable: Option<&ReplicaSet>,
-    new_rs: Option<&ReplicaSet>,
-) -> Result<(), Error> {
-    let Some(canary) = rollout.spec.canary() else { return Ok(()) };
-    ensure(ctx, rollout, &canary.stable_service, stable).await?;
-    ensure(ctx, rollout, &canary.canary_service, new_rs).await
+/// Points the canary's Services at their ReplicaSets as the engine decides
+/// ([`aviary_engine::rollout::canary_service_targets`], Argo's `reconcileStableAndCanaryService`).
+pub async fn reconcile(ctx: &Context, rollout: &Rollout, roles: &Roles) -> Result<(), Error> {
+    let observed = roles.observed();
+    for target in aviary_engine::rollout::canary_service_targets(rollout, &observed) {
+        ensure(ctx, rollout, &target, roles).await?;
+    }
+    Ok(())
 }
 
-async fn ensure(ctx: &Context, rollout: &Rollout, name: &str, rs: Option<&ReplicaSet>) -> Result<(), Error> {
-    let Some(rs) = rs else { return Ok(()) };
-    let Some(svc) = read(ctx, rollout, name).await? else { return Ok(()) };
+/// Argo's `ensureSVCTargets`: switches one Service to its ReplicaSet when the engine says so.
+pub async fn ensure(ctx: &Context, rollout: &Rollout, target: &ServiceTarget, roles: &Roles) -> Result<(), Error> {
+    let Some(rs) = roles.get(target.role) else { return Ok(()) };
+    let Some(svc) = read(ctx, rollout, &target.service).await? else { return Ok(()) };
     let current = svc.selector.unwrap_or_default();
-    let state = super::replicasets::state(rs);
-    let Some(desired) = aviary_engine::rollout::service_selector(&current, svc.managed, &state) else {
+    let state = super::replicasets::state(&rs);
+    let Some(desired) =
+        aviary_engine::rollout::service_selector(&current, svc.managed, &state, target.check_availability)
+    else {
         return Ok(());
     };
-    switch(ctx, rollout, name, &current, desired, !svc.managed).await
+    switch(ctx, rollout, &target.service, &current, desired, !svc.managed).await
 }
 
 /// A Service as the decisions see it (its pod-template-hash selector, whether it is managed);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use aviary_api::Rollout;
 use aviary_api::rollout_status::RolloutStatus;
 use aviary_engine::reconcile_order::ReplicaSetRole;
-use aviary_engine::rollout::{self as decide, Observed, PauseContext, RolloutAction, RolloutDecision};
+use aviary_engine::rollout::{self as decide, Observed, PauseContext, RolloutAction, RolloutDecision, ServiceTarget};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::runtime::controller::Action;
@@ -20,6 +20,7 @@ use super::analysis;
 use super::ephemeral;
 use super::replicasets::{self, Created, Roles, hash};
 use super::restart;
+use super::routing;
 use super::services;
 use crate::context::Context;
 use crate::error::Error;
@@ -90,6 +91,7 @@ impl<'a> RolloutSync<'a> {
             services: Default::default(),
             pre_promotion_run: None,
             post_promotion_run: None,
+            weight_verified: None,
         }
     }
 
@@ -138,8 +140,23 @@ impl<'a> RolloutSync<'a> {
             tracing::info!(?deleted, "deleted old ReplicaSets beyond revisionHistoryLimit");
         }
 
-        services::reconcile(self.ctx, &self.rollout, self.roles.stable_rs.as_deref(), self.roles.new_rs.as_deref())
-            .await?;
+        services::reconcile(self.ctx, &self.rollout, &self.roles).await?;
+
+        // Traffic routing, before the analysis runs and any scaling (Argo's order): a router
+        // that fails ends the reconcile here.
+        if let Some(plan) = decide::traffic::plan(&self.rollout, &observed.replica_sets, &[]) {
+            if plan.canary_service_to_stable
+                && let Some(c) = self.rollout.spec.canary()
+            {
+                let target = ServiceTarget {
+                    service: c.canary_service.clone(),
+                    role: ReplicaSetRole::Stable,
+                    check_availability: false,
+                };
+                services::ensure(self.ctx, &self.rollout, &target, &self.roles).await?;
+            }
+            observed.weight_verified = routing::run(self.ctx, &self.rollout, &plan).await?.verified;
+        }
 
         if self.rollout.spec.blue_green().is_some() {
             observed.services = services::observe_blue_green(self.ctx, &self.rollout).await?;
@@ -193,11 +210,7 @@ impl<'a> RolloutSync<'a> {
     }
 
     fn replica_set(&self, which: ReplicaSetRole) -> Option<Arc<ReplicaSet>> {
-        match which {
-            ReplicaSetRole::Stable => self.roles.stable_rs.clone(),
-            ReplicaSetRole::Canary => self.roles.new_rs.clone(),
-            ReplicaSetRole::Older(i) => self.roles.older.get(i).cloned(),
-        }
+        self.roles.get(which)
     }
 
     /// Argo's `createDesiredReplicaSet`: the ReplicaSet of the current template, with no pods yet,

@@ -1,0 +1,327 @@
+//! Traffic routing (Argo's `reconcileTrafficRouting`): the engine's plan run on every router of
+//! a canary, each a Wasm component called through the plugin host, whose Kubernetes calls go
+//! through [`KubeAccess`], confined to the Rollout's namespace and the router's grants.
+//!
+//! Argo's routers map to first-party components: `trafficRouting.smi` → `aviary/smi`,
+//! `nginx` → `aviary/nginx`, `istio` → `aviary/istio`, and the `argoproj-labs/gatewayAPI`
+//! plugin → `aviary/gateway-api`. Any other `trafficRouting.plugins` key names a registry entry
+//! of that name, so a team ports its router as a component without changing its manifests.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use aviary_api::Rollout;
+use aviary_api::rollout::RolloutTrafficRouting;
+use aviary_api::rollout_status::WeightDestination;
+use aviary_api::validation::FieldError;
+use aviary_engine::rollout::traffic::{self, TrafficOperation, TrafficPlan};
+use aviary_plugins::kubernetes::{KubernetesApi, KubernetesCall, KubernetesError, KubernetesResult, PatchKind};
+use aviary_plugins::{RouterCall, RouterError, RouterOperation};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::{Api, Client, ResourceExt};
+
+use crate::context::Context;
+use crate::error::Error;
+
+/// Argo's name of the Gateway API router plugin, served by `aviary/gateway-api`.
+pub const GATEWAY_API_PLUGIN: &str = "argoproj-labs/gatewayAPI";
+
+/// One router of a rollout: the plugin that serves it and its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Router {
+    /// The registry name (or first-party name) of the component.
+    pub plugin: String,
+    /// Its configuration: Argo's block for the router.
+    pub config: serde_json::Value,
+}
+
+/// Argo's routers Aviary has no component for, by field.
+const NOT_SHIPPED: &[&str] = &["alb", "ambassador", "appMesh", "traefik", "apisix"];
+
+/// The routers of `trafficRouting`, in Argo's order (istio, nginx, smi, then the plugins by
+/// name); `Err` names the first router field no component serves.
+pub fn routers(tr: &RolloutTrafficRouting) -> Result<Vec<Router>, FieldError> {
+    let shipped = [
+        ("alb", tr.alb.is_some()),
+        ("ambassador", tr.ambassador.is_some()),
+        ("appMesh", tr.app_mesh.is_some()),
+        ("traefik", tr.traefik.is_some()),
+        ("apisix", tr.apisix.is_some()),
+    ];
+    if let Some((field, _)) = shipped.iter().find(|(_, set)| *set) {
+        debug_assert!(NOT_SHIPPED.contains(field));
+        return Err(FieldError::forbidden(
+            format!("spec.strategy.canary.trafficRouting.{field}"),
+            format!(
+                "aviary-controller has no {field} router yet; register a traffic-router component and name it under trafficRouting.plugins"
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    if let Some(istio) = &tr.istio {
+        out.push(Router { plugin: "aviary/istio".into(), config: value(istio) });
+    }
+    if let Some(nginx) = &tr.nginx {
+        out.push(Router { plugin: "aviary/nginx".into(), config: value(nginx) });
+    }
+    if let Some(smi) = &tr.smi {
+        out.push(Router { plugin: "aviary/smi".into(), config: value(smi) });
+    }
+    for (name, config) in &tr.plugins {
+        let plugin = if name == GATEWAY_API_PLUGIN { "aviary/gateway-api".to_string() } else { name.clone() };
+        out.push(Router { plugin, config: config.clone() });
+    }
+    Ok(out)
+}
+
+/// A router block as JSON (the API types always serialise).
+fn value<T: serde::Serialize>(block: &T) -> serde_json::Value {
+    serde_json::to_value(block).unwrap_or(serde_json::Value::Null)
+}
+
+/// Whether every router of the rollout is served by a loaded component; `Err` is the
+/// InvalidSpec message naming the plugin.
+pub fn check_available(ctx: &Context, rollout: &Rollout) -> Result<(), String> {
+    let Some(tr) = rollout.spec.canary().and_then(|c| c.traffic_routing.as_ref()) else { return Ok(()) };
+    for router in routers(tr).map_err(|e| e.to_string())? {
+        if let Err(reason) = ctx.plugins.router_available(&router.plugin) {
+            return Err(format!("spec.strategy.canary.trafficRouting: router {:?}: {reason}", router.plugin));
+        }
+    }
+    Ok(())
+}
+
+/// What the routers answered, for the rest of the reconcile.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// `verify-weight`'s answer (`None`: not asked, or the routers cannot tell).
+    pub verified: Option<bool>,
+}
+
+/// Runs `plan` on every router of the rollout. The first failing operation ends the reconcile
+/// with an error (after a `TrafficRoutingError` event when it was a weight), before anything is
+/// scaled: a router that fails never leaves the rollout half-routed by a later step.
+pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result<Outcome, Error> {
+    let Some(tr) = rollout.spec.canary().and_then(|c| c.traffic_routing.as_ref()) else {
+        return Ok(Outcome::default());
+    };
+    let routers = routers(tr).map_err(|e| Error::Invalid(e.to_string()))?;
+    let namespace = rollout.namespace().unwrap_or_default();
+    let name = rollout.name_any();
+    let json = serde_json::to_string(rollout).map_err(Error::serde("serialising the Rollout for its routers"))?;
+    let api: Arc<dyn KubernetesApi> = Arc::new(KubeAccess::new(ctx.client.clone(), ctx.discovery.clone()));
+    let uid = rollout.metadata.uid.clone().unwrap_or_default();
+    let mut outcome = Outcome::default();
+    for router in routers {
+        let config = router.config.to_string();
+        let key = format!("{uid}/{}", router.plugin);
+        for op in &plan.operations {
+            let operation = operation(op).map_err(Error::serde("serialising a route step for a router"))?;
+            let state = ctx.router_state(&key);
+            let call = RouterCall {
+                namespace: &namespace,
+                rollout_name: &name,
+                rollout: &json,
+                config: &config,
+                state: state.as_deref(),
+            };
+            let answer = ctx.plugins.route(&router.plugin, call, &operation, api.clone()).await;
+            let reply = match answer {
+                Ok(reply) => reply,
+                Err(e) if matches!(op, TrafficOperation::VerifyWeight { .. }) => {
+                    // Argo carries on after a failed verification: the weight is set.
+                    let message = format!("Failed to verify weight: {e}");
+                    ctx.event(rollout, true, traffic::WEIGHT_VERIFY_ERROR, message).await;
+                    return Ok(outcome);
+                }
+                Err(e) => return Err(failed(ctx, rollout, op, e).await),
+            };
+            if let Some(state) = reply.state {
+                ctx.set_router_state(key.clone(), state);
+            }
+            if let Some(v) = reply.verification {
+                outcome.verified = v.as_status();
+            }
+        }
+    }
+    if plan.verify_blocks && outcome.verified == Some(false) {
+        return Err(Error::Router(format!("end of rollout, desired weight {} not yet verified", plan.desired_weight)));
+    }
+    Ok(outcome)
+}
+
+/// The error of a failed operation; a weight that could not be set is also an event.
+async fn failed(ctx: &Context, rollout: &Rollout, op: &TrafficOperation, e: RouterError) -> Error {
+    let message = e.to_string();
+    if matches!(op, TrafficOperation::SetWeight { .. }) {
+        ctx.event(rollout, true, traffic::ROUTING_ERROR, message.clone()).await;
+    }
+    Error::Router(message)
+}
+
+fn destinations(d: &[WeightDestination]) -> Vec<aviary_plugins::WeightDestination> {
+    d.iter()
+        .map(|d| aviary_plugins::WeightDestination {
+            service_name: d.service_name.clone(),
+            pod_template_hash: d.pod_template_hash.clone(),
+            weight: d.weight,
+        })
+        .collect()
+}
+
+/// The plugin host's form of an engine operation.
+fn operation(op: &TrafficOperation) -> Result<RouterOperation, serde_json::Error> {
+    Ok(match op {
+        TrafficOperation::RemoveManagedRoutes => RouterOperation::RemoveManagedRoutes,
+        TrafficOperation::SetHeaderRoute(h) => RouterOperation::SetHeaderRoute(serde_json::to_string(h)?),
+        TrafficOperation::SetMirrorRoute(m) => RouterOperation::SetMirrorRoute(serde_json::to_string(m)?),
+        TrafficOperation::UpdateHash { canary_hash, stable_hash, additional } => RouterOperation::UpdateHash {
+            canary_hash: canary_hash.clone(),
+            stable_hash: stable_hash.clone(),
+            additional: destinations(additional),
+        },
+        TrafficOperation::SetWeight { weight, additional } => {
+            RouterOperation::SetWeight { weight: *weight, additional: destinations(additional) }
+        }
+        TrafficOperation::VerifyWeight { weight, additional } => {
+            RouterOperation::VerifyWeight { weight: *weight, additional: destinations(additional) }
+        }
+    })
+}
+
+/// Kinds resolved to their API resource (plural, scope), shared by every call.
+pub type Discovery = Arc<Mutex<HashMap<(String, String), ApiResource>>>;
+
+/// The controller's side of the `kubernetes` import: a call the plugin host has checked, made
+/// with the controller's client (its RBAC applies on top of the grant).
+pub struct KubeAccess {
+    client: Client,
+    discovery: Discovery,
+}
+
+impl KubeAccess {
+    /// Calls through `client`, resolving kinds with (and into) `discovery`.
+    pub fn new(client: Client, discovery: Discovery) -> Self {
+        Self { client, discovery }
+    }
+
+    async fn resource(&self, api_version: &str, kind: &str) -> Result<ApiResource, KubernetesError> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(found) = self.discovery.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(found.clone());
+        }
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|e| match &e {
+            kube::Error::Api(s) if s.code == 404 => {
+                KubernetesError::NotFound(format!("no kind {kind} in {api_version}"))
+            }
+            _ => from_kube(e),
+        })?;
+        if caps.scope != kube::discovery::Scope::Namespaced {
+            return Err(KubernetesError::Rejected {
+                code: 403,
+                message: format!("{kind} is cluster-scoped; plugins only reach objects of their namespace"),
+            });
+        }
+        self.discovery.lock().unwrap_or_else(|p| p.into_inner()).insert(key, resource.clone());
+        Ok(resource)
+    }
+
+    async fn send(&self, call: KubernetesCall) -> KubernetesResult {
+        use aviary_plugins::kubernetes::Verb;
+        let resource = self.resource(&call.api_version, &call.kind).await?;
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &call.namespace, &resource);
+        let object =
+            |o: DynamicObject| serde_json::to_value(o).map_err(|e| KubernetesError::Unavailable(e.to_string()));
+        match call.verb {
+            Verb::Get => object(api.get(&call.name).await.map_err(from_kube)?),
+            Verb::List => {
+                let mut params = ListParams::default();
+                if let Some(selector) = &call.label_selector {
+                    params = params.labels(selector);
+                }
+                let list = api.list(&params).await.map_err(from_kube)?;
+                let items: Result<Vec<serde_json::Value>, _> = list.items.into_iter().map(object).collect();
+                Ok(serde_json::Value::Array(items?))
+            }
+            Verb::Create => {
+                let body = call.body.unwrap_or_default();
+                let o: DynamicObject = serde_json::from_value(body)
+                    .map_err(|e| KubernetesError::Rejected { code: 400, message: e.to_string() })?;
+                object(api.create(&PostParams::default(), &o).await.map_err(from_kube)?)
+            }
+            Verb::Patch => {
+                let body = call.body.unwrap_or_default();
+                let params = PatchParams::default();
+                let patched = match call.patch {
+                    Some(PatchKind::Json) => {
+                        let p: json_patch::Patch = serde_json::from_value(body).map_err(|e| {
+                            KubernetesError::Rejected { code: 400, message: format!("not a JSON patch: {e}") }
+                        })?;
+                        api.patch(&call.name, &params, &Patch::<()>::Json(p)).await
+                    }
+                    _ => api.patch(&call.name, &params, &Patch::Merge(body)).await,
+                };
+                object(patched.map_err(from_kube)?)
+            }
+            Verb::Delete => {
+                api.delete(&call.name, &DeleteParams::default()).await.map_err(from_kube)?;
+                Ok(serde_json::Value::Null)
+            }
+        }
+    }
+}
+
+impl KubernetesApi for KubeAccess {
+    fn call(&self, call: KubernetesCall) -> Pin<Box<dyn Future<Output = KubernetesResult> + Send + '_>> {
+        Box::pin(self.send(call))
+    }
+}
+
+fn from_kube(e: kube::Error) -> KubernetesError {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => KubernetesError::NotFound(s.message.clone()),
+        kube::Error::Api(s) if s.code == 409 => KubernetesError::Conflict(s.message.clone()),
+        kube::Error::Api(s) => KubernetesError::Rejected { code: s.code, message: s.message.clone() },
+        other => KubernetesError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aviary_api::rollout::{NginxTrafficRouting, SmiTrafficRouting};
+
+    #[test]
+    fn argo_routers_map_to_first_party_components_and_plugins_to_their_entries() {
+        let tr = RolloutTrafficRouting {
+            nginx: Some(NginxTrafficRouting { stable_ingress: "web".into(), ..Default::default() }),
+            smi: Some(SmiTrafficRouting { root_service: "root".into(), ..Default::default() }),
+            plugins: [
+                (GATEWAY_API_PLUGIN.to_string(), serde_json::json!({"httpRoute": "r"})),
+                ("acme/mesh".to_string(), serde_json::json!({"x": 1})),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let got: Vec<(String, serde_json::Value)> =
+            routers(&tr).unwrap().into_iter().map(|r| (r.plugin, r.config)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("aviary/nginx".to_string(), serde_json::json!({"stableIngress": "web"})),
+                ("aviary/smi".to_string(), serde_json::json!({"rootService": "root"})),
+                ("aviary/gateway-api".to_string(), serde_json::json!({"httpRoute": "r"})),
+                ("acme/mesh".to_string(), serde_json::json!({"x": 1})),
+            ]
+        );
+        let alb = RolloutTrafficRouting { alb: Some(Default::default()), ..Default::default() };
+        let err = routers(&alb).unwrap_err().to_string();
+        assert!(err.starts_with("spec.strategy.canary.trafficRouting.alb: "), "{err}");
+        assert!(err.contains("aviary-controller has no alb router yet"), "{err}");
+    }
+}
