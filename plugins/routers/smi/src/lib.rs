@@ -9,15 +9,18 @@
 //! reference to the Rollout (it is deleted with it); one the Rollout does not control is never
 //! taken over. An existing one is patched (a merge patch of its `spec`) only when it differs.
 //!
-//! The TrafficSplit's version is `v1alpha1` unless the config carries `apiVersion`
-//! (`v1alpha1`, `v1alpha2`, `v1alpha3`, `v1alpha4`, bare or as `split.smi-spec.io/…`): Argo takes
-//! it from the controller's `--traffic-split-api-version` flag, so the host adds it to the config
-//! when its own flag says so. In v1alpha1 a weight is a quantity (`"10"`), in later versions an
-//! integer. `v1alpha4` (the only version the SMI CRD of Argo's own end-to-end tests serves) is
-//! written as `v1alpha3`, whose TrafficSplit it keeps; Argo's reconciler does not know it.
+//! The TrafficSplit's version is the config's `apiVersion` when it has one (`v1alpha1` to
+//! `v1alpha4`, bare or as `split.smi-spec.io/…`; Argo takes it from the controller's
+//! `--traffic-split-api-version` flag, so a host with such a flag adds it to the config).
+//! Otherwise the router uses the first version the cluster serves, from Argo's default
+//! `v1alpha1` on (a version that is not served answers not-found to the create), and keeps the one
+//! it found as its state, so that the next call tries it first; after a restart it finds it
+//! again. In v1alpha1 a weight is a quantity (`"10"`), in later versions an integer. `v1alpha4`
+//! (the only version the SMI CRD of Argo's own end-to-end tests serves) has v1alpha3's
+//! TrafficSplit; Argo's reconciler does not know it.
 //!
 //! Header and mirror routes, hashes and verification are not SMI's: those operations do nothing
-//! (verification: not implemented), as in Argo. The router keeps no state.
+//! (verification: not implemented), as in Argo.
 //!
 //! Kubernetes grants (registry entry `kubernetes:`), exactly [`GRANTS`]:
 //!
@@ -54,25 +57,53 @@ pub struct Config {
     pub api_version: Option<String>,
 }
 
-/// The TrafficSplit versions Argo writes.
+/// The TrafficSplit versions the router writes (Argo's three and v1alpha4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
+pub enum Version {
+    /// Weights are quantities (`"10"`).
     V1Alpha1,
+    /// Integer weights.
     V1Alpha2,
+    /// Integer weights.
     V1Alpha3,
+    /// Integer weights (not one of Argo's).
     V1Alpha4,
 }
 
+/// The versions tried, in order, when the config names none.
+const VERSIONS: [Version; 4] = [Version::V1Alpha1, Version::V1Alpha2, Version::V1Alpha3, Version::V1Alpha4];
+
+fn parse_version(asked: &str) -> Option<Version> {
+    match asked.strip_prefix("split.smi-spec.io/").unwrap_or(asked) {
+        "v1alpha1" => Some(Version::V1Alpha1),
+        "v1alpha2" => Some(Version::V1Alpha2),
+        "v1alpha3" => Some(Version::V1Alpha3),
+        "v1alpha4" => Some(Version::V1Alpha4),
+        _ => None,
+    }
+}
+
 impl Config {
-    fn version(&self) -> Result<Version, Error> {
-        let asked = self.api_version.as_deref().unwrap_or("v1alpha1");
-        match asked.strip_prefix("split.smi-spec.io/").unwrap_or(asked) {
-            "v1alpha1" => Ok(Version::V1Alpha1),
-            "v1alpha2" => Ok(Version::V1Alpha2),
-            "v1alpha3" => Ok(Version::V1Alpha3),
-            "v1alpha4" => Ok(Version::V1Alpha4),
-            _ => Err(Error(format!("Unsupported TrafficSplit API version `{asked}`"))),
+    /// The versions to use: the configured one, or, when none is, the one found last time (the
+    /// state) and then each version from v1alpha1 on (`true`: found by trying).
+    fn versions(&self, state: Option<&Value>) -> Result<(Vec<Version>, bool), Error> {
+        if let Some(asked) = &self.api_version {
+            let version =
+                parse_version(asked).ok_or_else(|| Error(format!("Unsupported TrafficSplit API version `{asked}`")))?;
+            return Ok((vec![version], false));
         }
+        let mut versions: Vec<Version> = state
+            .and_then(|s| s.get("apiVersion"))
+            .and_then(Value::as_str)
+            .and_then(parse_version)
+            .into_iter()
+            .collect();
+        for version in VERSIONS {
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
+        }
+        Ok((versions, true))
     }
 }
 
@@ -149,36 +180,48 @@ impl Router for Smi {
         desired_weight: i32,
         additional: &[WeightDestination],
     ) -> Result<StateUpdate, Error> {
-        let version = config.version()?;
+        let (versions, probing) = config.versions(ctx.state.as_ref())?;
         let name = if config.traffic_split_name.is_empty() { &ctx.rollout_name } else { &config.traffic_split_name };
-        let desired = desired_split(ctx, &config, version, name, desired_weight, additional);
-        let split = ObjectRef::new(version.api_version(), "TrafficSplit", name.as_str());
-        let existing = match ctx.cluster.get(&split) {
-            Ok(existing) => existing,
-            Err(e) if e.is_not_found() => {
-                ctx.cluster
-                    .create(&desired)
-                    .map_err(|e| Error(format!("TrafficSplit `{name}` failed creation: {e}")))?;
-                log::info(&format!("TrafficSplit `{name}` created"));
-                return Ok(None);
+        for (i, &version) in versions.iter().enumerate() {
+            let last = i + 1 == versions.len();
+            let desired = desired_split(ctx, &config, version, name, desired_weight, additional);
+            let split = ObjectRef::new(version.api_version(), "TrafficSplit", name.as_str());
+            let existing = match ctx.cluster.get(&split) {
+                Ok(existing) => existing,
+                Err(e) if e.is_not_found() => match ctx.cluster.create(&desired) {
+                    Ok(_) => {
+                        log::info(&format!("TrafficSplit `{name}` created"));
+                        return Ok(found(ctx, probing, version));
+                    }
+                    // Not found on create: this version is not served; try the next one.
+                    Err(e) if probing && !last && e.is_not_found() => continue,
+                    Err(e) => return Err(Error(format!("TrafficSplit `{name}` failed creation: {e}"))),
+                },
+                Err(e) => return Err(Error(format!("TrafficSplit `{name}`: {e}"))),
+            };
+            if !ctx.controls(&existing) {
+                return Err(Error(format!(
+                    "Rollout does not own TrafficSplit `{name}`: its controller owner reference is not Rollout {:?}, so it is left alone",
+                    ctx.rollout_name
+                )));
             }
-            Err(e) => return Err(Error(format!("TrafficSplit `{name}`: {e}"))),
-        };
-        if !ctx.controls(&existing) {
-            return Err(Error(format!(
-                "Rollout does not own TrafficSplit `{name}`: its controller owner reference is not Rollout {:?}, so it is left alone",
-                ctx.rollout_name
-            )));
+            let current = normalised_spec(existing.get("spec").unwrap_or(&Value::Null), version);
+            if let Some(patch) = merge_patch(&current, &desired["spec"]) {
+                ctx.cluster
+                    .patch(&split, PatchType::Merge, &json!({"spec": patch}))
+                    .map_err(|e| Error(format!("TrafficSplit `{name}`: patching spec: {e}")))?;
+            }
+            return Ok(found(ctx, probing, version));
         }
-        let current = normalised_spec(existing.get("spec").unwrap_or(&Value::Null), version);
-        let Some(patch) = merge_patch(&current, &desired["spec"]) else {
-            return Ok(None);
-        };
-        ctx.cluster
-            .patch(&split, PatchType::Merge, &json!({"spec": patch}))
-            .map_err(|e| Error(format!("TrafficSplit `{name}`: patching spec: {e}")))?;
-        Ok(None)
+        unreachable!("the last version returns")
     }
+}
+
+/// The state after a call that used `version`: the version found by trying, kept so that the
+/// next call tries it first; nothing when the config names it or the state already says so.
+fn found(ctx: &Context<'_>, probing: bool, version: Version) -> StateUpdate {
+    let state = json!({"apiVersion": version.api_version()});
+    (probing && ctx.state.as_ref() != Some(&state)).then_some(state)
 }
 
 export_router!(Smi);
@@ -237,7 +280,8 @@ mod tests {
     fn a_new_traffic_split_is_created_with_argos_defaults() {
         let cluster = cluster();
         let ro = rollout("stable-service", "canary-service", "", "");
-        assert_eq!(set_weight(&cluster, &ro, None, 10), Ok(None));
+        // No version configured: v1alpha1 is served, used, and kept as the state.
+        assert_eq!(set_weight(&cluster, &ro, None, 10), Ok(Some(json!({"apiVersion": "split.smi-spec.io/v1alpha1"}))));
         assert_eq!(cluster.verbs(), [Verb::Get, Verb::Create]);
         let ts = split(&cluster, "rollout");
         assert_eq!(ts["apiVersion"], "split.smi-spec.io/v1alpha1");
@@ -419,5 +463,62 @@ mod tests {
         set_weight(&cluster, &ro, None, 30).unwrap();
         assert_eq!(cluster.verbs(), [Verb::Get, Verb::Patch]);
         assert!(cluster.get(&ObjectRef::new("split.smi-spec.io/v1alpha1", "TrafficSplit", "rollout")).is_ok());
+    }
+
+    /// No version configured and only v1alpha4 served (the SMI CRD of Argo's e2e tests): found
+    /// by trying, kept as the state, tried first next time; a configured version is not probed.
+    #[test]
+    fn the_served_version_is_found_and_kept() {
+        let cluster = cluster();
+        let served = OnlyV1alpha4(&cluster);
+        let ro = rollout("stable-service", "canary-service", "", "");
+        let state = Smi::set_weight(&Context::new(ro.clone(), &served), config(&ro, None), 10, &[]).unwrap();
+        let kept = json!({"apiVersion": "split.smi-spec.io/v1alpha4"});
+        assert_eq!(state, Some(kept.clone()));
+        let ts = cluster.object("split.smi-spec.io/v1alpha4", "TrafficSplit", "rollout").unwrap();
+        assert_eq!(ts["spec"]["backends"][0]["weight"], 10);
+        cluster.clear_actions();
+        let ctx = Context::new(ro.clone(), &served).with_state(Some(kept));
+        assert_eq!(Smi::set_weight(&ctx, config(&ro, None), 20, &[]), Ok(None), "the state already says v1alpha4");
+        assert_eq!(cluster.verbs(), [Verb::Get, Verb::Patch]);
+        let err =
+            Smi::set_weight(&Context::new(ro.clone(), &served), config(&ro, Some("v1alpha2")), 10, &[]).unwrap_err();
+        assert!(err.0.contains("failed creation"), "{err}");
+    }
+
+    /// A cluster that serves TrafficSplits as v1alpha4 only.
+    struct OnlyV1alpha4<'a>(&'a FakeCluster);
+
+    impl OnlyV1alpha4<'_> {
+        fn served(&self, api_version: &str) -> Result<(), KubeError> {
+            match api_version {
+                "split.smi-spec.io/v1alpha4" => Ok(()),
+                other => {
+                    Err(KubeError::NotFound(format!("the server could not find the requested resource ({other})")))
+                }
+            }
+        }
+    }
+
+    impl Cluster for OnlyV1alpha4<'_> {
+        fn get(&self, object: &ObjectRef) -> Result<Value, KubeError> {
+            self.served(&object.api_version)?;
+            self.0.get(object)
+        }
+        fn list(&self, api_version: &str, kind: &str, selector: Option<&str>) -> Result<Vec<Value>, KubeError> {
+            self.served(api_version)?;
+            self.0.list(api_version, kind, selector)
+        }
+        fn create(&self, object: &Value) -> Result<Value, KubeError> {
+            self.served(object["apiVersion"].as_str().unwrap_or(""))?;
+            self.0.create(object)
+        }
+        fn patch(&self, object: &ObjectRef, patch_type: PatchType, patch: &Value) -> Result<Value, KubeError> {
+            self.served(&object.api_version)?;
+            self.0.patch(object, patch_type, patch)
+        }
+        fn delete(&self, object: &ObjectRef) -> Result<(), KubeError> {
+            self.0.delete(object)
+        }
     }
 }
