@@ -126,7 +126,8 @@ impl KubernetesGrant {
                     self.namespace.clone()
                 }
             },
-            _ => call.namespace.clone(),
+            // Every other call names no namespace: it is the call's.
+            _ => self.namespace.clone(),
         };
         let request =
             KubernetesRequest { api_version: &call.api_version, kind: &call.kind, namespace: &asked, verb: call.verb };

@@ -86,6 +86,63 @@ pub static BUILTINS: &[Builtin] = &[
         default_url: Some("https://api.datadoghq.com"),
         kubernetes: &[],
     },
+    // Traffic routers (contract 0.2.0): Argo's routers, each reaching exactly the routing
+    // objects its code needs (the grants listed in each crate's documentation).
+    Builtin {
+        name: "aviary/gateway-api",
+        argo_name: Some("argoproj-labs/gatewayAPI"),
+        kind: PluginKind::TrafficRouter,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_router_gateway_api.wasm")),
+        host_field: None,
+        default_url: None,
+        kubernetes: &[BuiltinGrant {
+            api_group: "gateway.networking.k8s.io",
+            kinds: &["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute"],
+            verbs: &[Verb::Get, Verb::List, Verb::Patch],
+        }],
+    },
+    Builtin {
+        name: "aviary/nginx",
+        argo_name: None,
+        kind: PluginKind::TrafficRouter,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_router_nginx.wasm")),
+        host_field: None,
+        default_url: None,
+        kubernetes: &[BuiltinGrant {
+            api_group: "networking.k8s.io",
+            kinds: &["Ingress"],
+            verbs: &[Verb::Get, Verb::Create, Verb::Patch],
+        }],
+    },
+    Builtin {
+        name: "aviary/smi",
+        argo_name: None,
+        kind: PluginKind::TrafficRouter,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_router_smi.wasm")),
+        host_field: None,
+        default_url: None,
+        kubernetes: &[BuiltinGrant {
+            api_group: "split.smi-spec.io",
+            kinds: &["TrafficSplit"],
+            verbs: &[Verb::Get, Verb::Create, Verb::Patch],
+        }],
+    },
+    Builtin {
+        name: "aviary/istio",
+        argo_name: None,
+        kind: PluginKind::TrafficRouter,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_router_istio.wasm")),
+        host_field: None,
+        default_url: None,
+        kubernetes: &[
+            BuiltinGrant {
+                api_group: "networking.istio.io",
+                kinds: &["VirtualService", "DestinationRule"],
+                verbs: &[Verb::Get, Verb::Patch],
+            },
+            BuiltinGrant { api_group: "apps", kinds: &["ReplicaSet"], verbs: &[Verb::List] },
+        ],
+    },
 ];
 
 /// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.

@@ -1,0 +1,194 @@
+//! Traffic routers (contract 0.2.0): the `kubernetes` import reaches the embedder only for what
+//! the router's grants allow, in the Rollout's namespace; a router that reaches further, loops,
+//! explodes or panics fails its operation with a clear reason, and the host carries on.
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aviary_plugins::kubernetes::{KubernetesApi, KubernetesCall, KubernetesError, KubernetesResult, Verb};
+use aviary_plugins::registry::RegistryFile;
+use aviary_plugins::{PluginHost, RouterCall, RouterError, RouterOperation, RouterReply};
+
+const HOSTILE_ROUTER: &str = "aviary_test_hostile_router.wasm";
+
+/// An API server that records every call that reaches it: objects created or patched are kept
+/// by kind and name, and read back.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<KubernetesCall>>,
+    objects: Mutex<std::collections::HashMap<(String, String), serde_json::Value>>,
+}
+
+impl Recorder {
+    fn calls(&self) -> Vec<KubernetesCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl KubernetesApi for Recorder {
+    fn call(&self, call: KubernetesCall) -> Pin<Box<dyn Future<Output = KubernetesResult> + Send + '_>> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push(call.clone());
+            let key = (call.kind.clone(), call.name.clone());
+            let mut objects = self.objects.lock().unwrap();
+            match call.verb {
+                Verb::Get => objects.get(&key).cloned().ok_or(KubernetesError::NotFound(call.name)),
+                Verb::Create => {
+                    let body = call.body.unwrap_or_default();
+                    objects.insert(key, body.clone());
+                    Ok(body)
+                }
+                Verb::Patch => {
+                    let Some(o) = objects.get_mut(&key) else { return Err(KubernetesError::NotFound(call.name)) };
+                    json_patch::merge(o, &call.body.unwrap_or_default());
+                    Ok(o.clone())
+                }
+                _ => Ok(serde_json::Value::Null),
+            }
+        })
+    }
+}
+
+async fn router_host() -> PluginHost {
+    let host = common::host();
+    let registry = RegistryFile::parse(&format!(
+        "plugins:\n\
+         - {{name: test/router, kind: traffic-router, location: 'file://{}', timeout: 2s, memoryLimit: 32Mi,\n\
+            kubernetes: [{{apiGroup: split.smi-spec.io, kinds: [TrafficSplit], verbs: [get, create, patch]}}]}}\n",
+        common::test_component(HOSTILE_ROUTER).display(),
+    ))
+    .unwrap();
+    for (name, result) in host.load_registry(&registry).await {
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    host
+}
+
+fn rollout(attack: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": "team-a", "uid": "u1", "annotations": {"aviary.test/attack": attack}},
+        "spec": {"strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable"}}}
+    })
+    .to_string()
+}
+
+async fn set_weight(
+    host: &PluginHost,
+    api: &Arc<Recorder>,
+    attack: &str,
+    state: Option<&str>,
+) -> (Result<RouterReply, RouterError>, Duration) {
+    set_weight_to(host, api, attack, state, 20).await
+}
+
+async fn set_weight_to(
+    host: &PluginHost,
+    api: &Arc<Recorder>,
+    attack: &str,
+    state: Option<&str>,
+    weight: i32,
+) -> (Result<RouterReply, RouterError>, Duration) {
+    let rollout = rollout(attack);
+    let call = RouterCall {
+        namespace: "team-a",
+        rollout_name: "web",
+        rollout: &rollout,
+        config: r#"{"rootService": "web"}"#,
+        state,
+    };
+    let op = RouterOperation::SetWeight { weight, additional: Vec::new() };
+    let started = Instant::now();
+    let result = host.route("test/router", call, &op, api.clone()).await;
+    (result, started.elapsed())
+}
+
+fn router_message(result: Result<RouterReply, RouterError>) -> String {
+    match result {
+        Err(RouterError::Router { message, .. }) => message,
+        other => panic!("expected the router's error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_router_writes_in_its_namespace_and_keeps_its_state() {
+    let host = router_host().await;
+    let api = Arc::new(Recorder::default());
+    let (first, _) = set_weight(&host, &api, "none", None).await;
+    let first = first.unwrap();
+    let calls = api.calls();
+    assert!(calls.iter().all(|c| c.namespace == "team-a" && c.kind == "TrafficSplit"), "{calls:?}");
+    let created = calls.iter().find(|c| c.verb == Verb::Create).expect("the TrafficSplit is created");
+    assert_eq!(created.body.as_ref().unwrap().pointer("/metadata/namespace"), Some(&serde_json::json!("team-a")));
+    let state = first.state.expect("the router keeps a state");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&state).unwrap()["writes"], 1);
+    let (second, _) = set_weight_to(&host, &api, "none", Some(&state), 30).await;
+    let state = second.unwrap().state.unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&state).unwrap()["writes"], 2, "the state came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ungranted_kinds_other_namespaces_and_secrets_never_reach_the_api() {
+    let host = router_host().await;
+    let api = Arc::new(Recorder::default());
+    for (attack, expected) in [
+        ("kind", "patch ConfigMap (core): not granted to this plugin"),
+        ("namespace", "create TrafficSplit in namespace \"other\": a plugin may only act in namespace \"team-a\""),
+        ("secret", "get Secret: plugins never read Secrets"),
+    ] {
+        let (result, _) = set_weight(&host, &api, attack, None).await;
+        let message = router_message(result);
+        assert!(message.starts_with(&format!("attack {attack}: ")), "{message}");
+        assert!(message.contains(expected), "{attack}: {message}");
+        assert!(!message.contains("NOT DENIED"), "{message}");
+    }
+    assert!(api.calls().is_empty(), "nothing reached the API server: {:?}", api.calls());
+    let mut text = String::new();
+    let mut registry = prometheus_client::registry::Registry::default();
+    host.register_metrics(&mut registry);
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(r#"aviary_plugin_denied_requests_total{plugin="test/router",reason="kubernetes"} 3"#),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_exploding_or_panicking_router_fails_its_operation_and_the_host_carries_on() {
+    let host = router_host().await;
+    let api = Arc::new(Recorder::default());
+    let (result, took) = set_weight(&host, &api, "loop", None).await;
+    assert!(matches!(&result, Err(RouterError::Plugin(f)) if f.reason() == "timeout"), "{result:?}");
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(4), "took {took:?}");
+    let (result, _) = set_weight(&host, &api, "explode", None).await;
+    assert!(matches!(&result, Err(RouterError::Plugin(f)) if f.reason() == "memory_limit"), "{result:?}");
+    let (result, _) = set_weight(&host, &api, "panic", None).await;
+    let text = result.unwrap_err().to_string();
+    assert!(text.contains("panicked"), "{text}");
+    let (result, _) = set_weight(&host, &api, "none", None).await;
+    assert!(result.is_ok(), "the next call succeeds: {result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_is_not_a_provider_and_names_are_checked() {
+    let host = router_host().await;
+    assert_eq!(host.router_available("test/router"), Ok(()));
+    assert_eq!(host.router_available("aviary/smi"), Ok(()));
+    assert_eq!(host.router_available("argoproj-labs/gatewayAPI"), Ok(()));
+    assert!(host.router_available("web").unwrap_err().contains("not a traffic-router"));
+    assert!(host.router_available("acme/nope").unwrap_err().contains("no traffic-router plugin \"acme/nope\""));
+    let m = host
+        .measure(
+            "test/router",
+            &aviary_plugins::CallContext { namespace: "n".into(), run_name: "r".into(), metric_name: "m".into() },
+            "{}",
+        )
+        .await;
+    assert_eq!(m.phase, aviary_plugins::Phase::Error);
+    assert!(m.message.contains("traffic-router plugin, not a metric-provider"), "{}", m.message);
+}
