@@ -202,3 +202,143 @@ fn plugin_new_writes_a_project_and_never_overwrites_one() {
     assert!(!again.status.success());
     assert!(text(&again).contains("already exists and is not empty"), "{}", text(&again));
 }
+
+/// An API server in memory for the generated router: objects by kind and name, merge patches
+/// applied; every call recorded.
+#[derive(Default)]
+struct Objects {
+    calls: std::sync::Mutex<Vec<aviary_plugins::kubernetes::KubernetesCall>>,
+    objects: std::sync::Mutex<std::collections::HashMap<(String, String), Value>>,
+}
+
+impl aviary_plugins::kubernetes::KubernetesApi for Objects {
+    fn call(
+        &self,
+        call: aviary_plugins::kubernetes::KubernetesCall,
+    ) -> std::pin::Pin<Box<dyn Future<Output = aviary_plugins::kubernetes::KubernetesResult> + Send + '_>> {
+        use aviary_plugins::kubernetes::{KubernetesError, Verb};
+        Box::pin(async move {
+            self.calls.lock().unwrap().push(call.clone());
+            let key = (call.kind.clone(), call.name.clone());
+            let mut objects = self.objects.lock().unwrap();
+            match call.verb {
+                Verb::Get => objects.get(&key).cloned().ok_or(KubernetesError::NotFound(call.name)),
+                Verb::Create => {
+                    let body = call.body.unwrap_or_default();
+                    objects.insert(key, body.clone());
+                    Ok(body)
+                }
+                Verb::Patch => {
+                    let Some(o) = objects.get_mut(&key) else { return Err(KubernetesError::NotFound(call.name)) };
+                    json_patch::merge(o, &call.body.unwrap_or_default());
+                    Ok(o.clone())
+                }
+                _ => Err(KubernetesError::Rejected { code: 405, message: format!("{:?}", call.verb) }),
+            }
+        })
+    }
+}
+
+/// Runs `cargo ARGS` in `dir` with its own target directory (the outer `cargo test` holds the
+/// workspace's), kept between runs so that only the first one compiles the dependencies.
+fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-new-target");
+    std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo")
+}
+
+/// `plugin new --kind traffic-router`, then what its README says: the tests pass natively, the
+/// component builds for wasm32-wasip2, `plugin inspect` sees a 0.2.0 traffic router, and the
+/// host runs it: its set-weight creates the TrafficSplit through the kubernetes import, within
+/// the grants the README lists. `plugin run` refuses it, saying who calls routers.
+#[test]
+fn plugin_new_traffic_router_builds_a_router_the_host_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("my-router");
+    let out = aviary(&[
+        "plugin",
+        "new",
+        "my-router",
+        project.to_str().unwrap(),
+        "--lang",
+        "rust",
+        "--kind",
+        "traffic-router",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("created my-router (Rust traffic-router)"), "{}", text(&out));
+    let wit = std::fs::read_to_string(project.join("wit/plugin.wit")).unwrap();
+    assert_eq!(wit, include_str!("../../../wit/v0.2/plugin.wit"));
+    let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+    for step in ["cargo test", "cargo build --release --target wasm32-wasip2", "kind: traffic-router"] {
+        assert!(readme.contains(step), "the README says {step:?}:\n{readme}");
+    }
+
+    let tested = cargo(&project, &["test"]);
+    let log = format!("{}{}", String::from_utf8_lossy(&tested.stdout), String::from_utf8_lossy(&tested.stderr));
+    assert!(tested.status.success(), "cargo test failed:\n{log}");
+    assert!(log.contains("test result: ok. 2 passed"), "{log}");
+
+    let built = cargo(&project, &["build", "--release", "--target", "wasm32-wasip2"]);
+    assert!(built.status.success(), "the wasm32-wasip2 build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    let wasm = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-new-target/wasm32-wasip2/release/my_router.wasm");
+    let wasm_s = wasm.to_str().unwrap();
+
+    let out = aviary(&["plugin", "inspect", wasm_s, "--name", "acme/my-router", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["world"].as_str(), v["version"].as_str()), (Some("traffic-router"), Some("0.2.0")), "{v}");
+    assert_eq!(v["registryEntry"]["kind"], "traffic-router");
+    let shown = text(&aviary(&["plugin", "inspect", wasm_s]));
+    assert!(shown.contains("world:     traffic-router\ncontract:  aviary:plugin@0.2.0\n"), "{shown}");
+    assert!(shown.contains("  kubernetes: []"), "{shown}");
+
+    let run = aviary(&["plugin", "run", wasm_s, "--config", "{}"]);
+    assert!(!run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("is a traffic-router: routers are called by the controller"), "{}", text(&run));
+
+    // The component in the host, registered with the grants of its README.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let host = aviary_plugins::PluginHost::new(aviary_plugins::HostConfig::default()).unwrap();
+        let registry = aviary_plugins::RegistryFile::parse(&format!(
+            "plugins:\n- {{name: acme/my-router, kind: traffic-router, location: 'file://{wasm_s}',\n   \
+             kubernetes: [{{apiGroup: split.smi-spec.io, kinds: [TrafficSplit], verbs: [get, create, patch]}}]}}\n"
+        ))
+        .unwrap();
+        for (name, result) in host.load_registry(&registry).await {
+            result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let api = std::sync::Arc::new(Objects::default());
+        let rollout = json!({
+            "metadata": {"name": "web", "namespace": "shop", "uid": "web-uid"},
+            "spec": {"strategy": {"canary": {"stableService": "web-stable", "canaryService": "web-canary"}}},
+        })
+        .to_string();
+        for weight in [10, 30] {
+            let call = aviary_plugins::RouterCall {
+                namespace: "shop",
+                rollout_name: "web",
+                rollout: &rollout,
+                config: r#"{"rootService": "web"}"#,
+                state: None,
+            };
+            let op = aviary_plugins::RouterOperation::SetWeight { weight, additional: Vec::new() };
+            host.route("acme/my-router", call, &op, api.clone()).await.unwrap();
+        }
+        let verbs: Vec<String> = api.calls.lock().unwrap().iter().map(|c| format!("{:?}", c.verb)).collect();
+        assert_eq!(verbs, ["Get", "Create", "Get", "Patch"]);
+        let split = api.objects.lock().unwrap()[&("TrafficSplit".to_string(), "web".to_string())].clone();
+        assert_eq!(split["metadata"]["namespace"], "shop");
+        assert_eq!(split["spec"]["service"], "web");
+        assert_eq!(
+            split["spec"]["backends"],
+            json!([{"service": "web-canary", "weight": 30}, {"service": "web-stable", "weight": 70}])
+        );
+    });
+}

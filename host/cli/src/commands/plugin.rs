@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use aviary_boundary::kubernetes::KubernetesGrant;
 use aviary_controller::judge::judge;
 use aviary_plugins::capability::AllowedHosts;
 use aviary_plugins::registry::{PluginKind, RegistryEntry, RegistryFile};
@@ -46,7 +47,8 @@ enum PluginCommand {
     #[command(after_help = "Examples:\n  \
         aviary plugin new error-rate --lang rust\n  \
         aviary plugin new error-rate --lang python ~/src/error-rate\n  \
-        aviary plugin new threshold --lang js --kind condition")]
+        aviary plugin new threshold --lang js --kind condition\n  \
+        aviary plugin new my-router --lang rust --kind traffic-router")]
     New(new::NewArgs),
     /// Run a plugin against recorded HTTP exchanges (--replay), or record a real run (--record).
     #[command(after_help = "Examples:\n  \
@@ -205,14 +207,23 @@ fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A path is loaded as a component with only the `--allow-host` grants; a name must be
-/// registered or first-party, and `--allow-host` adds to what its entry grants.
+/// registered or first-party, and `--allow-host` adds to what its entry grants. A traffic
+/// router is refused: `plugin run` and `plugin test` take measurements.
 pub(crate) fn resolve(host: &PluginHost, plugin: &str, extra: AllowedHosts) -> anyhow::Result<String> {
     let path = Path::new(plugin);
     if plugin.ends_with(".wasm") || path.is_file() {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {plugin}"))?;
         host.load_bytes(plugin, &bytes, extra)?;
-    } else if !extra.is_empty() {
+    } else if !extra.is_empty() && host.router_available(plugin).is_err() {
         host.allow_hosts(plugin, extra)?;
+    }
+    if host.router_available(plugin).is_ok() {
+        bail!(
+            "{plugin} is a traffic-router: routers are called by the controller, in each reconcile of a \
+             canary with trafficRouting (set-weight, verify-weight, ...), not run by hand. Test one with \
+             its own tests against the in-memory cluster (`cargo test` in its project), and look at it \
+             with `aviary plugin inspect {plugin}`"
+        );
     }
     Ok(plugin.to_string())
 }
@@ -270,7 +281,16 @@ async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result
             allowed_hosts: Vec::new(),
             timeout: None,
             memory_limit: None,
-            kubernetes: Vec::new(),
+            // A first-party router's own grants, which an entry without `kubernetes` gets.
+            kubernetes: b
+                .kubernetes
+                .iter()
+                .map(|g| KubernetesGrant {
+                    api_group: g.api_group.to_string(),
+                    kinds: g.kinds.iter().map(|k| k.to_string()).collect(),
+                    verbs: g.verbs.to_vec(),
+                })
+                .collect(),
         },
         (None, None) => bail!(
             "{:?} is neither a file, nor registered in {}, nor a first-party plugin ({})",
@@ -307,10 +327,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         OutputFormat::Text => {
             println!("component: {}", found.label);
             println!("world:     {}", world.as_str());
-            println!(
-                "contract:  aviary:plugin@{}",
-                info.version.as_deref().unwrap_or(aviary_plugins::inspect::SUPPORTED_VERSIONS[0])
-            );
+            println!("contract:  aviary:plugin@{}", contract_version(&info, world));
             println!("size:      {} bytes ({})", info.size, human_size(info.size));
             println!("sha256:    {}", info.sha256);
             println!("imports:");
@@ -323,12 +340,23 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             }
             println!();
             println!("registry entry (add it under `plugins:` in the controller's ConfigMap aviary-config,");
-            println!("key plugins.yaml, or in a --plugins file; list the hosts it calls in allowedHosts):");
+            if world == PluginKind::TrafficRouter {
+                println!("key plugins.yaml, or in a --plugins file; list the Kubernetes objects it reads and");
+                println!(
+                    "writes in kubernetes, as apiGroup, kinds and verbs, and the hosts it calls in allowedHosts):"
+                );
+            } else {
+                println!("key plugins.yaml, or in a --plugins file; list the hosts it calls in allowedHosts):");
+            }
             let no_hosts = entry.allowed_hosts.is_empty();
+            let no_grants = entry.kubernetes.is_empty();
             let yaml = serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?;
             print!("{yaml}");
             if world == PluginKind::MetricProvider && no_hosts {
                 println!("  allowedHosts: []");
+            }
+            if world == PluginKind::TrafficRouter && no_grants {
+                println!("  kubernetes: []");
             }
         }
     }
@@ -376,6 +404,14 @@ fn registry_entry(
     }
     entry.validate().context("the registry entry would be refused")?;
     Ok(entry)
+}
+
+/// The contract a component was built against: the version of the `aviary:plugin` interfaces it
+/// imports, or, for one that imports none, the version its world first appeared in.
+fn contract_version(info: &aviary_plugins::inspect::ComponentInfo, world: PluginKind) -> &str {
+    let versions = aviary_plugins::inspect::SUPPORTED_VERSIONS;
+    let first = if world == PluginKind::TrafficRouter { versions[1] } else { versions[0] };
+    info.version.as_deref().unwrap_or(first)
 }
 
 fn human_size(bytes: usize) -> String {

@@ -1,7 +1,9 @@
 //! `aviary plugin new`: a ready plugin project, in Rust, Python or JavaScript.
 //!
-//! Every project holds the WIT of the contract this binary serves (`wit/plugin.wit`), a config
-//! type, a test that passes, a README, and a build command that produces a component. Tool
+//! Every project holds the WIT of the contract its kind is written against (`wit/plugin.wit`:
+//! `aviary:plugin@0.1.0` for providers and conditions, `0.2.0` for traffic routers), a config
+//! type, a test that passes, a README, and a build command that produces a component. Traffic
+//! routers have a Rust template only. Tool
 //! versions are pinned in the project itself; the same versions are pinned for CI in
 //! `plugins/examples/install-tools.sh` (a test checks they agree).
 //!
@@ -21,8 +23,10 @@ pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 pub const JCO_VERSION: &str = "1.24.6";
 /// componentize-js, which builds JavaScript components (npm).
 pub const COMPONENTIZE_JS_VERSION: &str = "0.21.0";
-/// The contract the templates are written against.
+/// The contract the provider and condition templates are written against.
 const CONTRACT: &str = aviary_plugins::inspect::SUPPORTED_VERSIONS[0];
+/// The contract the traffic-router template is written against (its world is new in 0.2.0).
+const ROUTER_CONTRACT: &str = aviary_plugins::inspect::SUPPORTED_VERSIONS[1];
 
 /// Flags of `plugin new`.
 #[derive(Debug, clap::Args)]
@@ -58,6 +62,9 @@ pub enum Kind {
     MetricProvider,
     /// A condition evaluator: judges values.
     Condition,
+    /// A traffic router: shifts a canary's traffic by editing routing objects (Rust only;
+    /// contract 0.2.0).
+    TrafficRouter,
 }
 
 pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
@@ -78,6 +85,7 @@ fn kind(k: Kind) -> PluginKind {
     match k {
         Kind::MetricProvider => PluginKind::MetricProvider,
         Kind::Condition => PluginKind::Condition,
+        Kind::TrafficRouter => PluginKind::TrafficRouter,
     }
 }
 
@@ -90,7 +98,15 @@ pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, S
     if !valid {
         bail!("{name:?} is not a plugin name: use lower-case letters, digits and '-', starting with a letter");
     }
+    let router = k == Kind::TrafficRouter;
+    if router && lang != Lang::Rust {
+        bail!(
+            "a traffic-router project is Rust only: use --lang rust (the Python and JavaScript templates \
+             are metric providers and conditions, contract 0.1.0)"
+        );
+    }
     let provider = k == Kind::MetricProvider;
+    let contract = if router { ROUTER_CONTRACT } else { CONTRACT };
     let crate_name = name.replace('-', "_");
     let world = kind(k).as_str();
     let wasm = match lang {
@@ -131,7 +147,7 @@ pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, S
         ("crate", crate_name.clone()),
         ("world", world.to_string()),
         ("wasm", wasm),
-        ("contract", CONTRACT.to_string()),
+        ("contract", contract.to_string()),
         ("language", language.to_string()),
         ("tools", tools),
         ("build", build),
@@ -141,18 +157,21 @@ pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, S
         ("componentize_js", COMPONENTIZE_JS_VERSION.to_string()),
     ];
     let render = |text: &str| render(text, &vars, provider);
-    let mut files = vec![
-        ("README.md".to_string(), render(templates::README)),
-        ("wit/plugin.wit".to_string(), templates::WIT.to_string()),
-    ];
+    let (readme, wit) =
+        if router { (templates::README_ROUTER, templates::WIT_V0_2) } else { (templates::README, templates::WIT) };
+    let mut files = vec![("README.md".to_string(), render(readme)), ("wit/plugin.wit".to_string(), wit.to_string())];
     if provider {
         files.push(("test/config.json".into(), templates::CONFIG.to_string()));
         files.push(("test/replay.json".into(), templates::REPLAY.to_string()));
     }
     match lang {
         Lang::Rust => {
-            files.push(("Cargo.toml".into(), render(templates::rust::CARGO)));
-            let lib = if provider { templates::rust::PROVIDER } else { templates::rust::CONDITION };
+            let (cargo, lib) = match k {
+                Kind::MetricProvider => (templates::rust::CARGO, templates::rust::PROVIDER),
+                Kind::Condition => (templates::rust::CARGO, templates::rust::CONDITION),
+                Kind::TrafficRouter => (templates::rust::ROUTER_CARGO, templates::rust::ROUTER),
+            };
+            files.push(("Cargo.toml".into(), render(cargo)));
             files.push(("src/lib.rs".into(), render(lib)));
             files.push((".gitignore".into(), "/target\n".into()));
             files.extend(vendored_sdk());
@@ -216,8 +235,13 @@ fn render(text: &str, vars: &[(&str, String)], provider: bool) -> String {
 /// The SDK and the value crate, as a project outside Aviary's workspace builds them.
 fn vendored_sdk() -> Vec<(String, String)> {
     let sdk = "vendor/aviary-plugin-sdk";
-    // The SDK finds the WIT two levels up, as in Aviary's tree; here that is the project's wit/.
-    let wit_path = |s: &str| s.replace("path: \"../../wit/v0.1\"", "path: \"../../wit\"");
+    // The SDK finds the WIT two levels up, as in Aviary's tree (wit/v0.1 for providers and
+    // conditions, wit/v0.2 for routers); here that is the project's wit/, which holds the WIT of
+    // the project's contract (the other version's modules are behind a feature it leaves off).
+    let wit_path = |s: &str| {
+        s.replace("path: \"../../wit/v0.1\"", "path: \"../../wit\"")
+            .replace("path: \"../../wit/v0.2\"", "path: \"../../wit\"")
+    };
     let mut files = vec![
         (format!("{sdk}/Cargo.toml"), templates::sdk::CARGO.to_string()),
         ("vendor/aviary-value/Cargo.toml".to_string(), templates::sdk::VALUE_CARGO.to_string()),
@@ -246,14 +270,18 @@ fn write_project(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
 /// The template files, embedded in the binary.
 mod templates {
     pub const README: &str = include_str!("../../../templates/common/README.md");
+    pub const README_ROUTER: &str = include_str!("../../../templates/common/README.router.md");
     pub const CONFIG: &str = include_str!("../../../templates/common/config.json");
     pub const REPLAY: &str = include_str!("../../../templates/common/replay.json");
     pub const WIT: &str = include_str!("../../../../../wit/v0.1/plugin.wit");
+    pub const WIT_V0_2: &str = include_str!("../../../../../wit/v0.2/plugin.wit");
 
     pub mod rust {
         pub const CARGO: &str = include_str!("../../../templates/rust/Cargo.toml");
         pub const PROVIDER: &str = include_str!("../../../templates/rust/provider.rs");
         pub const CONDITION: &str = include_str!("../../../templates/rust/condition.rs");
+        pub const ROUTER_CARGO: &str = include_str!("../../../templates/rust/router.Cargo.toml");
+        pub const ROUTER: &str = include_str!("../../../templates/rust/router.rs");
     }
 
     pub mod python {
@@ -334,6 +362,59 @@ mod tests {
         let rust = project("error-rate", Lang::Rust, Kind::MetricProvider).unwrap();
         let provider = rust.iter().find(|(p, _)| p == "vendor/aviary-plugin-sdk/src/provider.rs").unwrap();
         assert!(provider.1.contains("path: \"../../wit\""));
+    }
+
+    fn file<'a>(files: &'a [(String, String)], path: &str) -> &'a str {
+        files.iter().find(|(p, _)| p == path).map(|(_, t)| t.as_str()).unwrap_or_else(|| panic!("no {path}"))
+    }
+
+    #[test]
+    fn a_router_project_is_rust_against_contract_0_2_0() {
+        let files = project("my-router", Lang::Rust, Kind::TrafficRouter).unwrap();
+        let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        for expected in ["README.md", "wit/plugin.wit", "Cargo.toml", "src/lib.rs", ".gitignore"] {
+            assert!(names.contains(&expected), "{expected} missing: {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.starts_with("test/")), "no HTTP recording for a router: {names:?}");
+        for (path, text) in files.iter().filter(|(p, _)| !p.starts_with("vendor/") && p != "wit/plugin.wit") {
+            assert!(!text.contains("{{"), "{path}: a placeholder is left");
+        }
+        let wit = file(&files, "wit/plugin.wit");
+        assert!(wit.contains(&format!("package aviary:plugin@{ROUTER_CONTRACT};")), "the WIT is 0.2.0's");
+        assert!(wit.contains("world traffic-router"));
+        let cargo = file(&files, "Cargo.toml");
+        assert!(cargo.contains("name = \"my_router\""), "{cargo}");
+        assert!(cargo.contains("aviary:plugin@0.2.0, world `traffic-router`"), "{cargo}");
+        assert!(cargo.contains("default-features = false, features = [\"router\"]"), "{cargo}");
+        assert!(file(&files, "src/lib.rs").contains("export_router!(Split);"));
+        let readme = file(&files, "README.md");
+        assert!(readme.contains("`aviary:plugin@0.2.0`, world `traffic-router`"), "{readme}");
+        assert!(readme.contains("target/wasm32-wasip2/release/my_router.wasm"), "{readme}");
+        assert!(readme.contains("kind: traffic-router"), "{readme}");
+        // The vendored SDK's router finds the project's wit/, as its providers do.
+        let router = file(&files, "vendor/aviary-plugin-sdk/src/router.rs");
+        assert!(router.contains("path: \"../../wit\","), "the router bindings read the project's wit/");
+        assert!(!router.contains("\"../../wit/v0."));
+    }
+
+    #[test]
+    fn a_router_in_another_language_is_refused_naming_rust() {
+        for lang in [Lang::Python, Lang::Js] {
+            let err = project("my-router", lang, Kind::TrafficRouter).unwrap_err().to_string();
+            assert!(err.contains("Rust only") && err.contains("--lang rust"), "{lang:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn each_kind_names_the_contract_of_its_wit() {
+        let package = |wit: &str| {
+            wit.lines()
+                .find_map(|l| l.strip_prefix("package aviary:plugin@"))
+                .map(|v| v.trim_end_matches(';').to_string())
+        };
+        assert_eq!(package(templates::WIT).as_deref(), Some(CONTRACT));
+        assert_eq!(package(templates::WIT_V0_2).as_deref(), Some(ROUTER_CONTRACT));
+        assert_eq!(ROUTER_CONTRACT, "0.2.0");
     }
 
     /// A generated project vendors the SDK: every source file of plugins/sdk/src must be in it.
