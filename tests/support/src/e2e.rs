@@ -404,8 +404,11 @@ async fn apply_registry(client: &Client) -> Result<(), Box<dyn std::error::Error
         "plugins:\n\
          - name: acme/steady\n  kind: metric-provider\n  location: file://{h}\n\
          - name: acme/hang\n  kind: metric-provider\n  location: file://{h}\n  timeout: 3s\n\
-         - name: acme/liar\n  kind: metric-provider\n  location: file://{h}\n  timeout: 5s\n",
-        h = hostile.display()
+         - name: acme/liar\n  kind: metric-provider\n  location: file://{h}\n  timeout: 5s\n\
+         - name: acme/hostile-router\n  kind: traffic-router\n  location: file://{r}\n  timeout: 2s\n  memoryLimit: 32Mi\n  \
+           kubernetes: [{{apiGroup: split.smi-spec.io, kinds: [TrafficSplit], verbs: [get, create, patch]}}]\n",
+        h = hostile.display(),
+        r = dir.join("aviary_test_hostile_router.wasm").display()
     );
     let cm = json!({
         "apiVersion": "v1", "kind": "ConfigMap",

@@ -29,7 +29,8 @@ pub mod messages {
     pub const SET_HEADER_ROUTE_TRAFFIC_POLICY: &str =
         "SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix";
     /// `InvalidSetMirrorRouteTrafficPolicy`.
-    pub const SET_MIRROR_ROUTE_TRAFFIC_POLICY: &str = "SetMirrorRoute requires TrafficRouting, supports Istio only";
+    pub const SET_MIRROR_ROUTE_TRAFFIC_POLICY: &str =
+        "SetMirrorRoute requires TrafficRouting, supports Istio and Plugins";
     /// `InvalidStringMatchMultipleValuePolicy`.
     pub const STRING_MATCH_MULTIPLE_VALUES: &str =
         "StringMatch match value must have exactly one of the following: exact, regex, prefix";
@@ -442,7 +443,8 @@ fn validate_canary(errs: &mut Vec<FieldError>, rollout: &Rollout, canary: &Canar
         }
         if let Some(hr) = &step.set_header_route {
             match tr {
-                Some(t) if t.istio.is_some() || t.alb.is_some() || t.apisix.is_some() => {
+                // Argo v1.10: router plugins (the Gateway API's) take header routes too.
+                Some(t) if t.istio.is_some() || t.alb.is_some() || t.apisix.is_some() || !t.plugins.is_empty() => {
                     for (j, m) in hr.match_.iter().enumerate() {
                         let mp = format!("{sp}.setHeaderRoute.match[{j}]");
                         if t.alb.is_some() {
@@ -460,7 +462,7 @@ fn validate_canary(errs: &mut Vec<FieldError>, rollout: &Rollout, canary: &Canar
             }
         }
         if let Some(mr) = &step.set_mirror_route {
-            if tr.is_none_or(|t| t.istio.is_none()) {
+            if tr.is_none_or(|t| t.istio.is_none() && t.plugins.is_empty()) {
                 errs.push(FieldError::invalid(
                     format!("{sp}.setMirrorRoute"),
                     quoted(&mr.name),

@@ -137,7 +137,7 @@ pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result
                     ctx.event(rollout, true, traffic::WEIGHT_VERIFY_ERROR, message).await;
                     return Ok(outcome);
                 }
-                Err(e) => return Err(failed(ctx, rollout, op, e).await),
+                Err(e) => return Err(failed(ctx, rollout, &router.plugin, operation.name(), e).await),
             };
             if let Some(state) = reply.state {
                 ctx.set_router_state(key.clone(), state);
@@ -153,12 +153,15 @@ pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result
     Ok(outcome)
 }
 
-/// The error of a failed operation; a weight that could not be set is also an event.
-async fn failed(ctx: &Context, rollout: &Rollout, op: &TrafficOperation, e: RouterError) -> Error {
-    let message = e.to_string();
-    if matches!(op, TrafficOperation::SetWeight { .. }) {
-        ctx.event(rollout, true, traffic::ROUTING_ERROR, message.clone()).await;
-    }
+/// The error of a failed operation, also recorded as a `TrafficRoutingError` event on the
+/// Rollout (Argo records it for a weight that could not be set; here every operation's failure
+/// is reported, so that a stuck rollout says why).
+async fn failed(ctx: &Context, rollout: &Rollout, plugin: &str, operation: &str, e: RouterError) -> Error {
+    let message = match &e {
+        RouterError::Router { .. } => e.to_string(),
+        RouterError::Plugin(_) => format!("{plugin} {operation}: {e}"),
+    };
+    ctx.event(rollout, true, traffic::ROUTING_ERROR, message.clone()).await;
     Error::Router(message)
 }
 

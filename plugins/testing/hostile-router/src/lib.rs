@@ -46,7 +46,8 @@ pub const ATTACK_ANNOTATION: &str = "aviary.test/attack";
 /// The annotation that names the attacked object.
 pub const TARGET_ANNOTATION: &str = "aviary.test/target";
 
-const SPLIT_API: &str = "split.smi-spec.io/v1alpha2";
+/// The version the SMI CRD of the test cluster (Argo's e2e CRD) serves.
+const SPLIT_API: &str = "split.smi-spec.io/v1alpha4";
 
 /// The hostile router.
 pub struct Hostile;
