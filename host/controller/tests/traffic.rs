@@ -380,3 +380,64 @@ async fn wait_healthy_created(ns: &TestNamespace, manifest: Value) {
     let _: Rollout = create(ns, manifest).await;
     wait_phase(ns, &name, "Healthy", T).await;
 }
+
+/// Argo's NGINX canary (functional_test.go's nginx cases): the canary Ingress is created from
+/// the stable one, its backend the canary Service, its weight the step's; after promotion it
+/// carries no weight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_canary_ingress_follows_the_steps() -> TestResult {
+    routed_env().await;
+    let ns = namespace("nginx").await?;
+    for name in ["ngx-canary", "ngx-stable"] {
+        service(&ns, name, "ngx").await;
+    }
+    let _: k8s_openapi::api::networking::v1::Ingress = create(
+        &ns,
+        json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "annotations": {"kubernetes.io/ingress.class": "nginx"}},
+            "spec": {"rules": [{"host": "web.local", "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": "ngx-stable", "port": {"number": 80}}}
+            }]}}]}
+        }),
+    )
+    .await;
+    let steps = json!([{"setWeight": 30}, {"pause": {}}]);
+    let extra = json!({
+        "canaryService": "ngx-canary",
+        "stableService": "ngx-stable",
+        "trafficRouting": {"nginx": {"stableIngress": "web", "additionalIngressAnnotations": {"canary-by-header": "X-Canary"}}}
+    });
+    let _: Rollout = create(&ns, rollout("ngx", 3, "nginx:1.19", steps, extra)).await;
+    wait_phase(&ns, "ngx", "Healthy", T).await;
+    let ingresses = dynamic(&ns, "networking.k8s.io", "v1", "Ingress");
+    let annotation = |i: &Value, key: &str| {
+        i.pointer("/metadata/annotations").and_then(|a| a.get(format!("nginx.ingress.kubernetes.io/{key}"))).cloned()
+    };
+    wait_object(&ingresses, "ngx-web-canary", "the canary Ingress at weight 0", |i| {
+        annotation(i, "canary-weight") == Some(json!("0"))
+    })
+    .await;
+    set_image(&ns, "ngx", "nginx:1.20").await;
+    wait_phase(&ns, "ngx", "Paused", T).await;
+    let canary = get(&ingresses, "ngx-web-canary").await.unwrap();
+    assert_eq!(annotation(&canary, "canary"), Some(json!("true")));
+    assert_eq!(annotation(&canary, "canary-weight"), Some(json!("30")));
+    assert_eq!(annotation(&canary, "canary-by-header"), Some(json!("X-Canary")));
+    assert_eq!(
+        canary.pointer("/spec/rules/0/http/paths/0/backend/service/name"),
+        Some(&json!("ngx-canary")),
+        "{canary:#}"
+    );
+    assert_eq!(canary.pointer("/metadata/ownerReferences/0/name"), Some(&json!("ngx")));
+    let stable = get(&ingresses, "web").await.unwrap();
+    assert_eq!(stable.pointer("/spec/rules/0/http/paths/0/backend/service/name"), Some(&json!("ngx-stable")));
+    patch_status(&ns, "ngx", json!({"status": {"pauseConditions": null}})).await;
+    wait_phase(&ns, "ngx", "Healthy", T).await;
+    wait_object(&ingresses, "ngx-web-canary", "no weight once promoted", |i| {
+        annotation(i, "canary-weight") == Some(json!("0"))
+    })
+    .await;
+    Ok(())
+}
