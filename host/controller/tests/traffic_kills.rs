@@ -162,12 +162,12 @@ async fn no_weight_ever_reaches_a_replica_set_without_available_pods_across_kill
     for round in 0..KILLS {
         // Every other round starts a new canary on both; the round after, one of them is
         // aborted, so kills land while weights rise and while they fall back.
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             for name in ["fixed", "dyn"] {
                 set_image(&ns, name, &format!("nginx:1.{}", round + 1)).await;
             }
         } else {
-            let victim = if rng.next() % 2 == 0 { "fixed" } else { "dyn" };
+            let victim = if rng.next().is_multiple_of(2) { "fixed" } else { "dyn" };
             tokio::time::sleep(Duration::from_millis(rng.next() % 3000)).await;
             patch_status(&ns, victim, json!({"status": {"abort": true}})).await;
         }
