@@ -14,7 +14,7 @@ use aviary_api::rollout_status::{PauseReason, TrafficWeights};
 
 use crate::canary::{basic, traffic};
 use crate::fenceposts::max_unavailable;
-use crate::observed::ObservedReplicaSets;
+use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::weight::status;
 
 /// Which ReplicaSet an action concerns.
@@ -50,6 +50,30 @@ pub struct ScalingDecision {
     pub halted: Option<&'static str>,
     /// Reconcile again at this time (an older ReplicaSet's scale-down deadline).
     pub requeue_at: Option<DateTime<Utc>>,
+    /// Scale-down deadlines to set (`Some`) or remove (`None`), before the scaling.
+    pub deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)>,
+    /// A ReplicaSet scaled to zero keeps its deadline (an aborted canary's, as Argo).
+    pub keep_deadline: bool,
+}
+
+impl ScalingDecision {
+    fn requeue_at(&mut self, at: DateTime<Utc>) {
+        self.requeue_at = Some(self.requeue_at.map_or(at, |r| r.min(at)));
+    }
+}
+
+/// Argo's `shouldDelayScaleDownOnAbort` for a canary: an aborted traffic-routed canary keeps its
+/// pods for `abortScaleDownDelaySeconds` (default 30; 0 keeps them), so that the router has
+/// moved the traffic away first; with dynamicStableScale only when the delay is set explicitly.
+pub fn canary_delays_scale_down_on_abort(rollout: &Rollout, observed: &ObservedReplicaSets) -> bool {
+    let Some(canary) = rollout.spec.canary() else { return false };
+    if !status(rollout).abort || observed.stable_rs.is_none() || canary.traffic_routing.is_none() {
+        return false;
+    }
+    if canary.abort_scale_down_delay().is_none() {
+        return false;
+    }
+    !(canary.dynamic_stable_scale && canary.abort_scale_down_delay_seconds.is_none())
 }
 
 /// Argo's `haltProgress`: a manual pause or an inconclusive analysis stops all scaling.
@@ -78,6 +102,28 @@ pub fn canary_scaling(
         return ScalingDecision { halted: Some(reason), ..Default::default() };
     }
     let traffic_routed = rollout.spec.canary().is_some_and(|c| c.traffic_routing.is_some());
+    let delay_on_abort = canary_delays_scale_down_on_abort(rollout, observed);
+    // Argo's `removeScaleDownDeadlines`: the new ReplicaSet (unless an abort keeps it up for a
+    // while) and the stable one no longer go away.
+    let mut deadlines = Vec::new();
+    let remove_new = observed.new_rs.is_some() && !delay_on_abort;
+    if let Some(new_rs) = &observed.new_rs
+        && remove_new
+        && new_rs.scale_down_deadline.is_some()
+    {
+        deadlines.push((ReplicaSetRole::Canary, None));
+    }
+    if let Some(stable) = &observed.stable_rs
+        && (!remove_new || observed.new_rs.as_ref().is_none_or(|n| n.name != stable.name))
+        && stable.scale_down_deadline.is_some()
+    {
+        deadlines.push((ReplicaSetRole::Stable, None));
+    }
+    let with = |mut d: ScalingDecision, deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)>| {
+        d.deadlines.splice(0..0, deadlines);
+        d.keep_deadline = delay_on_abort;
+        d
+    };
 
     if let Some(stable) = observed.distinct_stable() {
         let desired = if traffic_routed {
@@ -86,20 +132,47 @@ pub fn canary_scaling(
             basic::basic_canary_counts(rollout, observed).stable
         };
         if desired != stable.spec_replicas {
-            return one(ReplicaSetRole::Stable, stable.spec_replicas, desired);
+            return with(one(ReplicaSetRole::Stable, stable.spec_replicas, desired), deadlines);
         }
     }
+    let mut waiting = ScalingDecision::default();
     if let Some(new_rs) = &observed.new_rs {
-        let desired = if traffic_routed {
+        let mut desired = if traffic_routed {
             traffic::traffic_routed_counts(rollout, observed, new_weights).canary
         } else {
             basic::basic_canary_counts(rollout, observed).canary
         };
-        if desired != new_rs.spec_replicas {
-            return one(ReplicaSetRole::Canary, new_rs.spec_replicas, desired);
+        // Argo's `reconcileNewReplicaSet` on an abort: the canary keeps its pods until its
+        // deadline, which is set once the stable can take all the traffic.
+        let mut delayed = false;
+        if delay_on_abort {
+            let n = rollout.spec.replicas_or_default();
+            match new_rs.scale_down_deadline {
+                Some(at) if at > now => {
+                    waiting.requeue_at(at);
+                    delayed = true;
+                }
+                Some(_) => desired = 0,
+                None => {
+                    let delay = rollout.spec.canary().and_then(|c| c.abort_scale_down_delay()).unwrap_or(0);
+                    if observed.stable_rs.as_ref().is_some_and(|s| s.available >= n) {
+                        let at = crate::clock::after_seconds(now, i64::from(delay));
+                        deadlines.push((ReplicaSetRole::Canary, Some(at)));
+                        waiting.requeue_at(at);
+                    }
+                    delayed = true;
+                }
+            }
+        }
+        if !delayed && desired != new_rs.spec_replicas {
+            return with(one(ReplicaSetRole::Canary, new_rs.spec_replicas, desired), deadlines);
         }
     }
-    older_scaling(rollout, observed, now)
+    let mut older = older_scaling(rollout, observed, now);
+    if let Some(at) = waiting.requeue_at {
+        older.requeue_at(at);
+    }
+    with(older, deadlines)
 }
 
 fn one(which: ReplicaSetRole, from: i32, to: i32) -> ScalingDecision {
@@ -138,7 +211,21 @@ pub fn older_scaling(rollout: &Rollout, observed: &ObservedReplicaSets, now: Dat
     let traffic_routed = canary.is_some_and(|c| c.traffic_routing.is_some());
     let revision_limit = canary.and_then(|c| c.scale_down_delay_revision_limit).unwrap_or(i32::MAX);
     let mut annotated = 0i32;
+    let st = status(rollout);
+    let fully_promoted = st.stable_rs == st.current_pod_hash;
+    // Argo's `isReplicaSetReferenced`: a ReplicaSet the recorded weights still send traffic to.
+    let referenced = |rs: &ReplicaSetState| {
+        st.canary.weights.as_ref().is_some_and(|w| {
+            let h = rs.pod_template_hash.as_str();
+            w.canary.pod_template_hash == h
+                || w.stable.pod_template_hash == h
+                || w.additional.iter().any(|d| d.pod_template_hash == h)
+        })
+    };
     for (i, (rs, spec)) in observed.older.iter().zip(specs.iter_mut()).enumerate() {
+        if traffic_routed && referenced(rs) {
+            continue;
+        }
         if max_scale_down <= 0 {
             break;
         }
@@ -150,11 +237,31 @@ pub fn older_scaling(rollout: &Rollout, observed: &ObservedReplicaSets, now: Dat
             if *spec > max_scale_down {
                 desired = spec.saturating_sub(max_scale_down);
             }
-        } else if let Some(deadline) = rs.scale_down_deadline {
-            annotated = annotated.saturating_add(1);
-            if annotated <= revision_limit && deadline > now {
-                desired = n;
-                decision.requeue_at = Some(decision.requeue_at.map_or(deadline, |r: DateTime<Utc>| r.min(deadline)));
+        } else if fully_promoted || rs.scale_down_deadline.is_some() {
+            // The previous stable: at once with dynamicStableScale; otherwise kept (at its
+            // current size) until its scale-down deadline, which is set now if it has none
+            // (Argo's `scaleDownDelayHelper`, for at most scaleDownDelayRevisionLimit of them).
+            if !canary.is_some_and(|c| c.dynamic_stable_scale) {
+                match rs.scale_down_deadline {
+                    None if annotated < revision_limit => {
+                        annotated = annotated.saturating_add(1);
+                        desired = *spec;
+                        let delay = canary.map_or(0, |c| c.scale_down_delay_seconds_or_default());
+                        if delay > 0 {
+                            let at = crate::clock::after_seconds(now, i64::from(delay));
+                            decision.deadlines.push((ReplicaSetRole::Older(i), Some(at)));
+                            decision.requeue_at(at);
+                        }
+                    }
+                    None => {}
+                    Some(deadline) => {
+                        annotated = annotated.saturating_add(1);
+                        if annotated <= revision_limit && deadline > now {
+                            desired = *spec;
+                            decision.requeue_at(deadline);
+                        }
+                    }
+                }
             }
         }
         if *spec == desired {
@@ -261,6 +368,67 @@ mod tests {
         assert_eq!(d.requeue_at, Some(deadline));
         let d = older_scaling(&ro, &o, deadline + Duration::seconds(1));
         assert_eq!(d.actions, vec![ScaleAction { which: ReplicaSetRole::Older(0), from: 10, to: 0 }]);
+    }
+
+    /// Argo's scaleDownDelayHelper: the previous stable of a promoted traffic-routed canary gets
+    /// a deadline and keeps its pods until then; with dynamicStableScale it goes at once; an
+    /// intermediate ReplicaSet of an interrupted update goes at once.
+    #[test]
+    fn a_promoted_canary_keeps_the_previous_stable_until_its_new_deadline() {
+        let promoted = |b: RolloutBuilder| {
+            let mut ro = b.stable_hash("canary").build();
+            ro.status.get_or_insert_with(Default::default).current_pod_hash = "canary".into();
+            ro
+        };
+        let mut o = obs((10, 10), (10, 10));
+        o.stable_rs = o.new_rs.clone();
+        o.older = vec![ReplicaSetState::ready("old", 10)];
+        let ro = promoted(RolloutBuilder::canary(10).traffic_routing().set_weight(100));
+        let d = older_scaling(&ro, &o, now());
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.deadlines, vec![(ReplicaSetRole::Older(0), Some(now() + Duration::seconds(30)))]);
+        assert_eq!(d.requeue_at, Some(now() + Duration::seconds(30)));
+        let dynamic = promoted(RolloutBuilder::canary(10).traffic_routing().dynamic_stable_scale().set_weight(100));
+        let d = older_scaling(&dynamic, &o, now());
+        assert_eq!(d.actions, vec![ScaleAction { which: ReplicaSetRole::Older(0), from: 10, to: 0 }]);
+        let mut midway = RolloutBuilder::canary(10).traffic_routing().set_weight(50).stable_hash("stable").build();
+        midway.status.get_or_insert_with(Default::default).current_pod_hash = "canary".into();
+        let d = older_scaling(&midway, &obs((10, 10), (5, 5)), now());
+        assert!(d.deadlines.is_empty());
+    }
+
+    /// Argo's shouldDelayScaleDownOnAbort for a canary: the aborted canary keeps its pods for
+    /// abortScaleDownDelaySeconds once the stable is whole, then goes; its deadline stays.
+    #[test]
+    fn an_aborted_routed_canary_waits_for_its_deadline() {
+        let ro = RolloutBuilder::canary(4).traffic_routing().set_weight(50).abort().stable_hash("stable").build();
+        let o = obs((4, 4), (2, 2));
+        assert!(canary_delays_scale_down_on_abort(&ro, &o));
+        let d = canary_scaling(&ro, &o, None, now());
+        assert!(d.actions.is_empty(), "{:?}", d.actions);
+        assert_eq!(d.deadlines, vec![(ReplicaSetRole::Canary, Some(now() + Duration::seconds(30)))]);
+        assert!(d.keep_deadline);
+        let mut waiting = o.clone();
+        waiting.new_rs.as_mut().unwrap().scale_down_deadline = Some(now() + Duration::seconds(30));
+        let d = canary_scaling(&ro, &waiting, None, now() + Duration::seconds(10));
+        assert!(d.actions.is_empty() && d.deadlines.is_empty());
+        assert_eq!(d.requeue_at, Some(now() + Duration::seconds(30)));
+        let d = canary_scaling(&ro, &waiting, None, now() + Duration::seconds(31));
+        assert_eq!(d.actions, vec![ScaleAction { which: ReplicaSetRole::Canary, from: 2, to: 0 }]);
+        // Not before the stable can take everything.
+        let d = canary_scaling(&ro, &obs((4, 3), (2, 2)), None, now());
+        assert!(d.deadlines.is_empty() && d.actions.is_empty(), "{d:?}");
+        // A basic canary and a dynamic one without an explicit delay do not wait.
+        let basic = RolloutBuilder::canary(4).set_weight(50).abort().stable_hash("stable").build();
+        assert!(!canary_delays_scale_down_on_abort(&basic, &o));
+        let dynamic = RolloutBuilder::canary(4)
+            .traffic_routing()
+            .dynamic_stable_scale()
+            .set_weight(50)
+            .abort()
+            .stable_hash("stable")
+            .build();
+        assert!(!canary_delays_scale_down_on_abort(&dynamic, &o));
     }
 
     #[test]

@@ -238,6 +238,9 @@ impl Side {
         let cluster = Cluster::start().await?;
         let client = cluster.client().await?;
         install_crds(&client, crds, argo_dir).await?;
+        // The routers' CRDs (Gateway API, Istio, SMI): the traffic-routed scenarios compare the
+        // routing objects each controller writes.
+        crate::e2e::install_routing_crds(&client).await?;
         let namespaces: Api<Namespace> = Api::all(client.clone());
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": CONTROLLER_NS}}))?;
         namespaces.create(&PostParams::default(), &ns).await?;
@@ -322,6 +325,14 @@ fn name(c: Controller) -> &'static str {
         Controller::Aviary => "aviary",
     }
 }
+
+/// The routing objects a snapshot holds (when a scenario has any): what the routers write.
+const ROUTING_KINDS: [(&str, &str, &str, &str); 4] = [
+    ("ingresses", "networking.k8s.io", "v1", "Ingress"),
+    ("virtualServices", "networking.istio.io", "v1alpha3", "VirtualService"),
+    ("destinationRules", "networking.istio.io", "v1alpha3", "DestinationRule"),
+    ("httpRoutes", "gateway.networking.k8s.io", "v1", "HTTPRoute"),
+];
 
 /// Installs a CRD set (Argo's as released, or Aviary's from deploy/crds) and waits until it is established.
 pub async fn install_crds(client: &Client, crds: Crds, argo_dir: &Path) -> Result<(), OracleError> {
@@ -582,6 +593,26 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
         );
     }
     out.insert("services".into(), Value::Object(services));
+    for (key, group, version, kind) in ROUTING_KINDS {
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let resource = kube::api::ApiResource::from_gvk(&gvk);
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+        let mut objects = serde_json::Map::new();
+        for o in api.list(&ListParams::default()).await? {
+            let v = serde_json::to_value(&o)?;
+            objects.insert(
+                o.name_any(),
+                normalize_object(json!({
+                    "metadata": {"labels": v.pointer("/metadata/labels"), "annotations": v.pointer("/metadata/annotations"),
+                                 "ownerReferences": v.pointer("/metadata/ownerReferences")},
+                    "spec": v.pointer("/spec"),
+                })),
+            );
+        }
+        if !objects.is_empty() {
+            out.insert(key.into(), Value::Object(objects));
+        }
+    }
     let ev: Api<Event> = Api::namespaced(client.clone(), namespace);
     let mut events = BTreeSet::new();
     let mut scaling = Vec::new();

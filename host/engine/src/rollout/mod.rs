@@ -218,7 +218,10 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
         d.requeue_in(crate::clock::until(now, at));
     }
     let scaled = scaling.actions.iter().any(|a: &ScaleAction| a.from != a.to);
-    d.actions = scaling.actions.into_iter().map(RolloutAction::Scale).collect();
+    d.keep_scale_down_deadline = scaling.keep_deadline;
+    d.actions =
+        scaling.deadlines.into_iter().map(|(which, at)| RolloutAction::ScaleDownDeadline { which, at }).collect();
+    d.actions.extend(scaling.actions.into_iter().map(RolloutAction::Scale));
     if !scaled {
         d.reconcile_pause_step();
     }
