@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Cluster, Error, Grant, ObjectRef, PatchType, Verb, granted, group_of};
+use super::{
+    Cluster, Error, Event, Grant, MAX_EVENT_MESSAGE, ObjectRef, PatchType, Verb, granted, group_of, valid_event_reason,
+};
 
 /// One call made to a [`FakeCluster`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +49,7 @@ pub struct FakeCluster {
     objects: RefCell<BTreeMap<Key, Value>>,
     actions: RefCell<Vec<Action>>,
     failures: RefCell<Vec<(Verb, String, Error)>>,
+    events: RefCell<Vec<Event>>,
     version: Cell<u64>,
 }
 
@@ -59,6 +62,7 @@ impl FakeCluster {
             objects: RefCell::new(BTreeMap::new()),
             actions: RefCell::new(Vec::new()),
             failures: RefCell::new(Vec::new()),
+            events: RefCell::new(Vec::new()),
             version: Cell::new(0),
         }
     }
@@ -116,6 +120,17 @@ impl FakeCluster {
     /// Forgets the calls made so far.
     pub fn clear_actions(&self) {
         self.actions.borrow_mut().clear();
+    }
+
+    /// The Events recorded so far, in order, with their messages cut as the host cuts them.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.borrow().clone()
+    }
+
+    /// The Events recorded since the last call of `take_events` (or since the start), leaving
+    /// none.
+    pub fn take_events(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.borrow_mut())
     }
 
     /// Makes the next `verb` call on `kind` fail with `error` (after the host's checks pass).
@@ -196,6 +211,19 @@ fn with_version(mut object: Value, api_version: &str) -> Value {
 }
 
 impl Cluster for FakeCluster {
+    /// Keeps the event; panics on a reason the host would drop, so that a test catches it.
+    fn record_event(&self, mut event: Event) {
+        assert!(valid_event_reason(&event.reason), "the host would drop an event with reason {:?}", event.reason);
+        if event.message.len() > MAX_EVENT_MESSAGE {
+            let mut cut = MAX_EVENT_MESSAGE;
+            while !event.message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            event.message.truncate(cut);
+        }
+        self.events.borrow_mut().push(event);
+    }
+
     fn get(&self, object: &ObjectRef) -> Result<Value, Error> {
         self.call(Verb::Get, &object.api_version, &object.kind, &object.name, None)?;
         let stored = self.object(&object.api_version, &object.kind, &object.name).ok_or_else(|| not_found(object))?;

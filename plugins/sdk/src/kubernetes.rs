@@ -177,6 +177,46 @@ pub fn granted(grants: &[Grant], api_version: &str, kind: &str, verb: Verb) -> b
     grants.iter().any(|g| g.allows(api_version, kind, verb))
 }
 
+/// A Kubernetes Event on the Rollout a router call is for (the `record-event` import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// A `Warning` event when true, a `Normal` one otherwise.
+    pub warning: bool,
+    /// The reason: a short word (see [`valid_event_reason`]).
+    pub reason: String,
+    /// The message (the host cuts it to [`MAX_EVENT_MESSAGE`] bytes).
+    pub message: String,
+}
+
+impl Event {
+    /// A `Normal` event.
+    pub fn normal(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { warning: false, reason: reason.into(), message: message.into() }
+    }
+
+    /// A `Warning` event.
+    pub fn warning(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { warning: true, reason: reason.into(), message: message.into() }
+    }
+}
+
+/// The host records at most this many Events per call and drops the rest.
+pub const MAX_EVENTS_PER_CALL: usize = 16;
+/// The host cuts an Event's message to this many bytes.
+pub const MAX_EVENT_MESSAGE: usize = 1024;
+
+/// Whether the host accepts `reason` as an Event's reason (it drops the event otherwise): 1 to
+/// 128 characters, starting with an ASCII letter, of ASCII letters, digits, `_`, `-`, `.`, `:`
+/// and single inner spaces (`UpdatedDestinationRule`, Argo's `Updated VirtualService`).
+pub fn valid_event_reason(reason: &str) -> bool {
+    !reason.is_empty()
+        && reason.len() <= 128
+        && reason.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !reason.ends_with(' ')
+        && !reason.contains("  ")
+        && reason.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | ' '))
+}
+
 /// The Kubernetes calls a router makes. [`Host`] sends them through the host; tests use
 /// `fake::FakeCluster`.
 pub trait Cluster {
@@ -196,6 +236,13 @@ pub trait Cluster {
 
     /// Deletes an object; one that does not exist is [`Error::NotFound`].
     fn delete(&self, object: &ObjectRef) -> Result<(), Error>;
+
+    /// Records an Event on the Rollout the call is for. [`Host`] hands it to the host,
+    /// `fake::FakeCluster` keeps it for the test to read. The default drops it: a `Cluster`
+    /// wrapping another one (in tests) forwards it.
+    fn record_event(&self, event: Event) {
+        let _ = event;
+    }
 }
 
 /// The host's `kubernetes` import. Only usable inside the component: natively, calls panic
@@ -244,6 +291,13 @@ impl Cluster for Host {
 
     fn delete(&self, object: &ObjectRef) -> Result<(), Error> {
         wit::delete(&to_wit(object)).map_err(from_wit)
+    }
+
+    fn record_event(&self, event: Event) {
+        #[cfg(target_arch = "wasm32")]
+        crate::router::bindings::aviary::plugin::routing::record_event(event.warning, &event.reason, &event.message);
+        #[cfg(not(target_arch = "wasm32"))]
+        eprintln!("[event] {} {}: {}", if event.warning { "Warning" } else { "Normal" }, event.reason, event.message);
     }
 }
 

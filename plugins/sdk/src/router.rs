@@ -38,6 +38,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use crate::kubernetes::Event;
 use crate::kubernetes::{self, Cluster};
 
 /// Bindings generated from `wit/v0.2` for the `traffic-router` world. Public so that
@@ -232,6 +233,26 @@ impl<'a> Context<'a> {
         self
     }
 
+    /// Records a Kubernetes Event on the Rollout (a `Warning` one when `warning`), as Argo's
+    /// built-in routers do: through the host in the component (which records it after the call,
+    /// even when the operation answers an error), into the fake cluster in tests
+    /// (`FakeCluster::events`). The host drops an event whose reason is not a short word (see
+    /// [`kubernetes::valid_event_reason`]) and those past [`kubernetes::MAX_EVENTS_PER_CALL`] in
+    /// a call, and cuts messages to [`kubernetes::MAX_EVENT_MESSAGE`] bytes.
+    pub fn record_event(&self, warning: bool, reason: &str, message: impl Into<String>) {
+        self.cluster.record_event(Event { warning, reason: reason.to_string(), message: message.into() });
+    }
+
+    /// Records a `Normal` Event on the Rollout (see [`Context::record_event`]).
+    pub fn event(&self, reason: &str, message: impl Into<String>) {
+        self.record_event(false, reason, message);
+    }
+
+    /// Records a `Warning` Event on the Rollout (see [`Context::record_event`]).
+    pub fn warning_event(&self, reason: &str, message: impl Into<String>) {
+        self.record_event(true, reason, message);
+    }
+
     /// A string at a JSON pointer into the Rollout (`/spec/strategy/canary/canaryService`);
     /// empty when absent.
     pub fn rollout_str(&self, pointer: &str) -> &str {
@@ -374,6 +395,12 @@ pub trait Router {
         let _ = (ctx, config);
         Ok(None)
     }
+}
+
+/// Records an Event on the Rollout of the current call through the host (the component's
+/// `record-event` import); prefer [`Context::record_event`], which tests can observe.
+pub fn event(warning: bool, reason: &str, message: &str) {
+    kubernetes::Host.record_event(Event { warning, reason: reason.to_string(), message: message.to_string() });
 }
 
 /// Logging into the host's logs through the `aviary:plugin/log@0.2.0` import (a router must not
@@ -626,5 +653,27 @@ mod tests {
         let other = json!({"metadata": {"ownerReferences": [{"uid": "u-2", "controller": true}]}});
         assert!(!ctx.controls(&other));
         assert!(!ctx.controls(&json!({})));
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn events_reach_the_fake_cluster_cut_as_the_host_cuts_them() {
+        let cluster = crate::kubernetes::fake::FakeCluster::new("ns");
+        let ctx = Context::new(json!({"metadata": {"name": "web", "namespace": "ns"}}), &cluster);
+        ctx.event("Updated VirtualService", "VirtualService `vs` set to desiredWeight '5'");
+        ctx.warning_event("VirtualServiceNotFound", "é".repeat(600));
+        let events = cluster.take_events();
+        assert_eq!(events[0], Event::normal("Updated VirtualService", "VirtualService `vs` set to desiredWeight '5'"));
+        assert!(events[1].warning && events[1].message.len() == 1024, "{}", events[1].message.len());
+        assert!(cluster.events().is_empty());
+        assert!(!kubernetes::valid_event_reason("no!") && !kubernetes::valid_event_reason(""));
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    #[should_panic(expected = "the host would drop")]
+    fn the_fake_cluster_refuses_reasons_the_host_would_drop() {
+        let cluster = crate::kubernetes::fake::FakeCluster::new("ns");
+        Context::new(json!({}), &cluster).event("not a reason!", "m");
     }
 }
