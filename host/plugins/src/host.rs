@@ -521,7 +521,9 @@ impl PluginHost {
     /// One operation of traffic router `plugin` for a Rollout: Argo's router interface, in a
     /// fresh sandbox whose Kubernetes calls go through `api`, confined to the Rollout's
     /// namespace and to the router's grants. Never panics: a sandbox failure is
-    /// [`RouterError::Plugin`], the router's own error [`RouterError::Router`].
+    /// [`RouterError::Plugin`], the router's own error [`RouterError::Router`]. The Events the
+    /// router recorded come back in [`RouterReply::events`], or with its own error
+    /// ([`RouterError::events`]); they are dropped with a call the sandbox ended.
     pub async fn route(
         &self,
         plugin: &str,
@@ -577,6 +579,10 @@ impl PluginHost {
                 plugin: p.info.name.clone(),
                 operation: operation.name(),
                 message: bounded(message),
+                // Argo's routers warn before they fail (`VirtualServiceNotFound`): the Events of
+                // a failed operation are the caller's to record too. Those of a call the sandbox
+                // ended are dropped with it.
+                events: store.data_mut().take_events(),
             }),
             Ok(Some(Ok(Ok(mut reply)))) => {
                 // The state is kept in the controller's memory per Rollout: bound it like an
@@ -590,6 +596,7 @@ impl PluginHost {
                     }));
                 }
                 reply.state = reply.state.filter(|s| !s.is_empty());
+                reply.events = store.data_mut().take_events();
                 Ok(reply)
             }
         }

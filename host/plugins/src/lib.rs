@@ -52,7 +52,7 @@ pub use limits::Limits;
 pub use measurement::{CallContext, Measurement, Phase};
 pub use recording::HttpMode;
 pub use registry::{PluginKind, RegistryEntry, RegistryFile};
-pub use router::{RouterCall, RouterError, RouterOperation, RouterReply, Verification, WeightDestination};
+pub use router::{RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply, Verification, WeightDestination};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of
 /// other crates load the test components (`aviary_test_hostile.wasm`, ...) from here.

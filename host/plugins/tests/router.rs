@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aviary_plugins::kubernetes::{KubernetesApi, KubernetesCall, KubernetesError, KubernetesResult, Verb};
 use aviary_plugins::registry::RegistryFile;
-use aviary_plugins::{PluginHost, RouterCall, RouterError, RouterOperation, RouterReply};
+use aviary_plugins::{PluginHost, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply};
 
 const HOSTILE_ROUTER: &str = "aviary_test_hostile_router.wasm";
 
@@ -125,11 +125,40 @@ async fn an_honest_router_writes_in_its_namespace_and_keeps_its_state() {
     assert!(calls.iter().all(|c| c.namespace == "team-a" && c.kind == "TrafficSplit"), "{calls:?}");
     let created = calls.iter().find(|c| c.verb == Verb::Create).expect("the TrafficSplit is created");
     assert_eq!(created.body.as_ref().unwrap().pointer("/metadata/namespace"), Some(&serde_json::json!("team-a")));
+    let created = RouterEvent {
+        warning: false,
+        reason: "TrafficSplitCreated".into(),
+        message: "TrafficSplit `web` created with weight 20".into(),
+    };
+    assert_eq!(first.events, [created], "the router's event comes back");
     let state = first.state.expect("the router keeps a state");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&state).unwrap()["writes"], 1);
     let (second, _) = set_weight_to(&host, &api, "none", Some(&state), 30).await;
-    let state = second.unwrap().state.unwrap();
+    let second = second.unwrap();
+    assert_eq!(second.events.len(), 1, "{:?}", second.events);
+    assert_eq!(second.events[0].message, "TrafficSplit `web` set to weight 30");
+    let state = second.state.unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&state).unwrap()["writes"], 2, "the state came back");
+    let (third, _) = set_weight_to(&host, &api, "none", Some(&state), 30).await;
+    assert_eq!(third.unwrap().events, [], "no write, no event");
+}
+
+/// Events come back with the router's own error too, bounded: an invalid reason is dropped, at
+/// most 16 per call, messages cut to 1024 bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_bounded_and_come_back_with_an_error() {
+    let host = router_host().await;
+    let api = Arc::new(Recorder::default());
+    let (result, _) = set_weight(&host, &api, "events", None).await;
+    let err = result.unwrap_err();
+    assert!(matches!(&err, RouterError::Router { message, .. } if message == "attack events: flooded"), "{err:?}");
+    let events = err.events();
+    assert_eq!(events.len(), 16);
+    assert!(events.iter().all(|e| e.warning && e.reason == "Flood" && e.message.len() == 1024));
+    assert!(events[0].message.starts_with("0 xxx") && events[15].message.starts_with("15 xxx"));
+    // A sandbox failure carries no events.
+    let (result, _) = set_weight(&host, &api, "panic", None).await;
+    assert_eq!(result.unwrap_err().events(), []);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,6 +102,18 @@ impl Verification {
     }
 }
 
+/// A Kubernetes Event the router asked to record on the Rollout (`record-event`), already
+/// bounded by the host: a valid reason, a message of at most 1024 bytes, at most 16 per call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterEvent {
+    /// A `Warning` event when true, a `Normal` one otherwise.
+    pub warning: bool,
+    /// The Event's reason (`UpdatedDestinationRule`).
+    pub reason: String,
+    /// The Event's message.
+    pub message: String,
+}
+
 /// A successful operation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RouterReply {
@@ -109,6 +121,9 @@ pub struct RouterReply {
     pub state: Option<String>,
     /// The answer of `verify-weight`; none for the other operations.
     pub verification: Option<Verification>,
+    /// The Events the router recorded during the call, in order: the caller records them on the
+    /// Rollout.
+    pub events: Vec<RouterEvent>,
 }
 
 /// Why an operation failed.
@@ -124,6 +139,9 @@ pub enum RouterError {
         operation: &'static str,
         /// Its message.
         message: String,
+        /// The Events the router recorded before answering the error (Argo's routers warn
+        /// `VirtualServiceNotFound` and then fail): the caller records them too.
+        events: Vec<RouterEvent>,
     },
 }
 
@@ -135,13 +153,22 @@ impl RouterError {
             RouterError::Router { .. } => "router_error",
         }
     }
+
+    /// The Events recorded before the error: the router's own, for [`RouterError::Router`];
+    /// none when the sandbox ended the call ([`RouterError::Plugin`]).
+    pub fn events(&self) -> &[RouterEvent] {
+        match self {
+            RouterError::Plugin(_) => &[],
+            RouterError::Router { events, .. } => events,
+        }
+    }
 }
 
 impl fmt::Display for RouterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RouterError::Plugin(failure) => write!(f, "{failure}"),
-            RouterError::Router { plugin, operation, message } => write!(f, "{plugin} {operation}: {message}"),
+            RouterError::Router { plugin, operation, message, .. } => write!(f, "{plugin} {operation}: {message}"),
         }
     }
 }

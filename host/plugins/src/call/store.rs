@@ -14,6 +14,7 @@ use crate::http::{self, Grant};
 use crate::kubernetes::{CallError, KubernetesCall, KubernetesGrant};
 use crate::limits::MemoryLimiter;
 use crate::recording::PinnedClock;
+use crate::router::RouterEvent;
 
 /// Guests may write this much to stdout and stderr per call; the text is logged after the call.
 const STDIO_CAPACITY: usize = 64 << 10;
@@ -26,6 +27,12 @@ const MAX_LOG_LINE: usize = 4 << 10;
 /// looping plugin can put on the services it was granted: a provider that needs more than a few
 /// queries per measurement is doing a batch job, not a measurement.
 pub(crate) const MAX_REQUESTS_PER_CALL: u32 = 32;
+/// At most this many Events per router call; the rest are dropped.
+pub(crate) const MAX_EVENTS_PER_CALL: usize = 16;
+/// An Event's message is cut to this many bytes.
+pub(crate) const MAX_EVENT_MESSAGE: usize = 1024;
+/// An Event's reason is at most this many characters (the API server's limit).
+pub(crate) const MAX_EVENT_REASON: usize = 128;
 
 /// Sets the deadline of a Store's guest code, checked at every epoch tick: past it the guest is
 /// interrupted; before it the guest yields to the executor at each tick, so even a guest spinning
@@ -52,6 +59,9 @@ pub(crate) struct StoreState {
     /// Access to Kubernetes for this call (routers, the Job provider); none denies every call.
     pub(crate) kubernetes: Option<KubernetesGrant>,
     kubernetes_calls: u32,
+    /// The Events a router recorded in this call (bounded by [`MAX_EVENTS_PER_CALL`]).
+    events: Vec<RouterEvent>,
+    events_dropped: u32,
 }
 
 impl StoreState {
@@ -85,6 +95,8 @@ impl StoreState {
             requests: 0,
             kubernetes: None,
             kubernetes_calls: 0,
+            events: Vec::new(),
+            events_dropped: 0,
         }
     }
 
@@ -105,6 +117,36 @@ impl StoreState {
         }
     }
 
+    /// One `record-event` of a router: kept for the caller when within the bounds (see the
+    /// WIT), dropped with a warning otherwise.
+    pub(crate) fn record_event(&mut self, warning: bool, reason: String, message: String) {
+        if let Err(why) = valid_event_reason(&reason) {
+            tracing::warn!(target: "aviary::plugin", plugin = %self.plugin, reason = %reason.escape_debug(), "event dropped: {why}");
+            return;
+        }
+        if self.events.len() >= MAX_EVENTS_PER_CALL {
+            self.events_dropped = self.events_dropped.saturating_add(1);
+            if self.events_dropped == 1 {
+                tracing::warn!(target: "aviary::plugin", plugin = %self.plugin, "event limit of {MAX_EVENTS_PER_CALL} per call reached; dropping the rest");
+            }
+            return;
+        }
+        let mut message = message;
+        if message.len() > MAX_EVENT_MESSAGE {
+            let mut cut = MAX_EVENT_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut = cut.saturating_sub(1);
+            }
+            message.truncate(cut);
+        }
+        self.events.push(RouterEvent { warning, reason, message });
+    }
+
+    /// The Events recorded so far in this call, leaving none.
+    pub(crate) fn take_events(&mut self) -> Vec<RouterEvent> {
+        std::mem::take(&mut self.events)
+    }
+
     /// Sends what the guest printed to the host's logs.
     pub(crate) fn flush_stdio(&self) {
         for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
@@ -114,6 +156,29 @@ impl StoreState {
             }
         }
     }
+}
+
+/// Whether `reason` may be an Event's reason: 1 to [`MAX_EVENT_REASON`] characters, starting
+/// with an ASCII letter, of ASCII letters, digits, `_`, `-`, `.`, `:` and single inner spaces.
+/// Kubernetes only bounds the length; this keeps reasons the machine-readable words `kubectl`
+/// and alerting match on, while accepting Argo's `Updated VirtualService`.
+pub(crate) fn valid_event_reason(reason: &str) -> Result<(), String> {
+    if reason.is_empty() {
+        return Err("empty reason".into());
+    }
+    if reason.len() > MAX_EVENT_REASON {
+        return Err(format!("reason longer than {MAX_EVENT_REASON} characters"));
+    }
+    if !reason.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err("reason does not start with an ASCII letter".into());
+    }
+    if reason.ends_with(' ') || reason.contains("  ") {
+        return Err("reason has a trailing or double space".into());
+    }
+    if let Some(c) = reason.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | ' '))) {
+        return Err(format!("reason has the character {c:?}"));
+    }
+    Ok(())
 }
 
 impl WasiView for StoreState {
@@ -174,5 +239,22 @@ impl wit_http::Host for StoreState {
                 Err(wit_http::Error::DeniedHost(target))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_reasons_are_short_words() {
+        for ok in ["UpdatedDestinationRule", "Updated VirtualService", "TrafficSplitCreated", "a-b_c.d:e9"] {
+            assert_eq!(valid_event_reason(ok), Ok(()), "{ok}");
+        }
+        let long = "A".repeat(MAX_EVENT_REASON + 1);
+        for bad in ["", "9Lives", " Lead", "Trail ", "Two  Spaces", "New\nLine", "Émoji", long.as_str()] {
+            assert!(valid_event_reason(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(valid_event_reason(&long[..MAX_EVENT_REASON]), Ok(()));
     }
 }

@@ -12,6 +12,7 @@
 //! | `loop`      | spins forever                                                                  |
 //! | `explode`   | allocates until the memory cap stops it                                       |
 //! | `panic`     | panics                                                                         |
+//! | `events`    | records an event with an invalid reason, then 20 `Flood` events of 5000 bytes   |
 //! | `none`      | (or no annotation) behaves: writes an SMI TrafficSplit as `aviary/smi` would  |
 //!
 //! The annotation `aviary.test/target` names another object for `kind` and `secret`. An attack
@@ -19,7 +20,8 @@
 //! through ends it with `attack <value>: NOT DENIED: ...`, so a test tells both apart from the
 //! Rollout's event alone. The honest mode answers state `{"writes": n}` (n TrafficSplit writes
 //! so far for this Rollout, counted in the router's state), which shows that the host keeps a
-//! router's state between calls.
+//! router's state between calls, and records a Normal event for each write (`TrafficSplitCreated`
+//! or `TrafficSplitUpdated`, naming the weight).
 //!
 //! Kubernetes grants it is meant to be registered with, exactly [`GRANTS`]:
 //!
@@ -103,6 +105,13 @@ fn attack(ctx: &Context<'_>) -> Result<(), Error> {
             }
         }
         "panic" => panic!("the router panicked on purpose"),
+        "events" => {
+            ctx.event("not a reason!", "dropped by the host");
+            for i in 0..20 {
+                ctx.warning_event("Flood", format!("{i} {}", "x".repeat(5000)));
+            }
+            Err(Error(format!("attack {attack}: flooded")))
+        }
         other => Err(Error(format!("unknown attack {other:?}"))),
     }
 }
@@ -123,6 +132,7 @@ fn honest_weight(ctx: &Context<'_>, weight: i32) -> Result<StateUpdate, Error> {
         Ok(existing) if existing.get("spec") == Some(&spec) => return Ok(None),
         Ok(_) => {
             ctx.cluster.patch(&split, PatchType::Merge, &json!({"spec": spec}))?;
+            ctx.event("TrafficSplitUpdated", format!("TrafficSplit `{name}` set to weight {weight}"));
         }
         Err(e) if e.is_not_found() => {
             let object = json!({
@@ -132,6 +142,7 @@ fn honest_weight(ctx: &Context<'_>, weight: i32) -> Result<StateUpdate, Error> {
                 "spec": spec,
             });
             ctx.cluster.create(&object)?;
+            ctx.event("TrafficSplitCreated", format!("TrafficSplit `{name}` created with weight {weight}"));
         }
         Err(e) => return Err(e.into()),
     }
@@ -240,6 +251,16 @@ mod tests {
         assert_eq!(Hostile::set_weight(&ctx, Value::Null, 50, &[]), Ok(Some(json!({"writes": 2}))));
         let split = cluster.object(SPLIT_API, "TrafficSplit", "web").unwrap();
         assert_eq!(split["spec"]["backends"][0], json!({"service": "web-canary", "weight": 50}));
+        assert_eq!(
+            cluster.events(),
+            [
+                aviary_plugin_sdk::router::Event::normal(
+                    "TrafficSplitCreated",
+                    "TrafficSplit `web` created with weight 20"
+                ),
+                aviary_plugin_sdk::router::Event::normal("TrafficSplitUpdated", "TrafficSplit `web` set to weight 50"),
+            ]
+        );
     }
 
     #[test]

@@ -171,7 +171,8 @@ impl Pre {
                 })
                 .collect()
         };
-        let state_only = |r: Result<Option<String>, String>| r.map(|state| RouterReply { state, verification: None });
+        let state_only =
+            |r: Result<Option<String>, String>| r.map(|state| RouterReply { state, ..RouterReply::default() });
         let answer = async {
             let instance = pre.instantiate_async(&mut *store).await?;
             let s = &mut *store;
@@ -193,6 +194,7 @@ impl Pre {
                     .await?
                     .map(|(v, state)| RouterReply {
                         state,
+                        events: Vec::new(),
                         verification: Some(match v {
                             routing::Verification::NotImplemented => Verification::NotImplemented,
                             routing::Verification::Verified => Verification::Verified,
@@ -243,7 +245,12 @@ fn measurement_from_wit(m: types::Measurement) -> v0_1::types::Measurement {
 }
 
 impl types::Host for StoreState {}
-impl routing::Host for StoreState {}
+impl routing::Host for StoreState {
+    fn record_event(&mut self, warning: bool, reason: String, message: String) -> wasmtime::Result<()> {
+        StoreState::record_event(self, warning, reason, message);
+        Ok(())
+    }
+}
 
 impl log::Host for StoreState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
