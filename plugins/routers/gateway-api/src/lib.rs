@@ -43,6 +43,9 @@
 //! Not supported (a clear error rather than half of it): additional destinations (experiment
 //! steps with weights); mirror routes on GRPCRoutes. Verification: not implemented.
 //!
+//! Events: none. Argo's Gateway API router is an out-of-process plugin, which cannot record
+//! events on the Rollout; this one records none either, so the two agree.
+//!
 //! Kubernetes grants (registry entry `kubernetes:`), exactly [`GRANTS`] (`list` only for the
 //! selectors):
 //!

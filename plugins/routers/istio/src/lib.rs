@@ -34,6 +34,19 @@
 //! - **Removal** (`removeManagedRoutes`): the routes named by the Rollout's setHeaderRoute and
 //!   setMirrorRoute steps and by `managedRoutes` are removed; a missing VirtualService is skipped.
 //!
+//! Events on the Rollout, Argo's (reason, type, message and when): `UpdatedDestinationRule`
+//! (`DestinationRule <name> subset updated (<canarySubset>: <hash>, <stableSubset>: <hash>)`)
+//! when `updateHash` changes the DestinationRule; `Updated VirtualService` (with its space) when
+//! `setWeight` changes a VirtualService (`` VirtualService `<name>` set to desiredWeight '<w>' ``),
+//! after every `setHeaderRoute` and `setMirrorRoute` write of one (`` set headerRoute '<route>' ``,
+//! `` set mirrorRoute '<route>' ``: Argo writes in every call of the step), and when
+//! `removeManagedRoutes` removes routes (`` removed all managed routes. ``: Argo's condition,
+//! the Rollout has route steps or the VirtualService a managed route); Warnings
+//! `VirtualServiceNotFound` and `DestinationRuleNotFound` (`` VirtualService `<name>` not found ``)
+//! when one is missing. So that a missing VirtualService is warned about as Argo does,
+//! `removeManagedRoutes` reads the VirtualServices even when the Rollout has no routes, up to
+//! the first one that exists.
+//!
 //! Where this router differs from Argo's, it is to touch less: a DestinationRule subset that is
 //! neither the canary's, the stable's nor an additional destination's is kept (Argo's reconciler
 //! drops it), and only the experiment subsets the router added itself are removed when the
@@ -176,6 +189,7 @@ fn vs_ref(name: &str) -> ObjectRef {
 /// Reads an object, lets `change` return the new values of some of its top-level-spec fields
 /// and metadata, and writes them with the object's resourceVersion, again from the read when
 /// another writer won the race. `change` returns the desired object; `None` writes nothing.
+/// A missing object is Argo's Warning event (`VirtualServiceNotFound`, `DestinationRuleNotFound`).
 fn update(
     ctx: &Context<'_>,
     object: &ObjectRef,
@@ -186,8 +200,15 @@ fn update(
     for attempt in 1..=ATTEMPTS {
         let current = match ctx.cluster.get(object) {
             Ok(current) => current,
-            Err(e) if missing_ok && e.is_not_found() => return Ok(false),
-            Err(e) => return Err(Error(format!("{what}: {e}"))),
+            Err(e) => {
+                if e.is_not_found() {
+                    not_found_event(ctx, object);
+                }
+                if missing_ok && e.is_not_found() {
+                    return Ok(false);
+                }
+                return Err(Error(format!("{what}: {e}")));
+            }
         };
         let Some(desired) = change(&current).map_err(|e| Error(format!("{what}: {}", e.0)))? else {
             return Ok(false);
@@ -210,6 +231,16 @@ fn update(
     unreachable!("the last attempt returns")
 }
 
+/// Argo's Warning when a VirtualService or DestinationRule is missing.
+fn not_found_event(ctx: &Context<'_>, object: &ObjectRef) {
+    ctx.warning_event(&format!("{}NotFound", object.kind), format!("{} `{}` not found", object.kind, object.name));
+}
+
+/// Argo's Normal event on a VirtualService write (its reason has a space, as Argo's has).
+fn updated_event(ctx: &Context<'_>, name: &str, what: &str) {
+    ctx.event("Updated VirtualService", format!("VirtualService `{name}` {what}"));
+}
+
 fn array_mut<'v>(object: &'v mut Value, key: &str) -> Option<&'v mut Vec<Value>> {
     object.get_mut("spec")?.get_mut(key)?.as_array_mut()
 }
@@ -226,7 +257,12 @@ impl Istio {
             return Ok((canary, String::new()));
         };
         let object = ObjectRef::new(ISTIO_API, "DestinationRule", rule.name.as_str());
-        let dr = ctx.cluster.get(&object).map_err(|e| Error(format!("DestinationRule {:?}: {e}", rule.name)))?;
+        let dr = ctx.cluster.get(&object).map_err(|e| {
+            if e.is_not_found() {
+                not_found_event(ctx, &object);
+            }
+            Error(format!("DestinationRule {:?}: {e}", rule.name))
+        })?;
         let host = dr.pointer("/spec/host").and_then(Value::as_str).unwrap_or("");
         let host = if host.is_empty() { canary } else { host.to_string() };
         Ok((host, rule.canary_subset_name.clone()))
@@ -392,10 +428,12 @@ impl Router for Istio {
             Ok(Some(hashed_destination_rule(dr, rule, &ctx.rollout_name, canary_hash, stable_hash, additional)))
         })?;
         if updated {
-            log::info(&format!(
+            let message = format!(
                 "DestinationRule {} subset updated ({}: {canary_hash}, {}: {stable_hash})",
                 rule.name, rule.canary_subset_name, rule.stable_subset_name
-            ));
+            );
+            log::info(&message);
+            ctx.event("UpdatedDestinationRule", message);
         }
         Ok(None)
     }
@@ -412,7 +450,7 @@ impl Router for Istio {
         let managed = ctx.managed_routes();
         for vs in config.virtual_services()? {
             let name = virtual_service_name(ctx, &vs.name)?;
-            update(ctx, &vs_ref(&name), false, |current| {
+            let updated = update(ctx, &vs_ref(&name), false, |current| {
                 let mut desired = current.clone();
                 if let Some(http) = array_mut(&mut desired, "http") {
                     virtual_service::validate_http(&vs.routes, http, &targets, subsets, &managed)?;
@@ -454,6 +492,9 @@ impl Router for Istio {
                 }
                 Ok(Some(desired))
             })?;
+            if updated {
+                updated_event(ctx, &name, &format!("set to desiredWeight '{desired_weight}'"));
+            }
         }
         Ok(None)
     }
@@ -474,6 +515,8 @@ impl Router for Istio {
                 virtual_service::order_routes(http, &managed);
                 Ok(Some(desired))
             })?;
+            // Argo writes the VirtualService in every call of the step, and records this then.
+            updated_event(ctx, &name, &format!("set headerRoute '{}'", step.name));
         }
         Ok(None)
     }
@@ -502,29 +545,46 @@ impl Router for Istio {
                 virtual_service::order_routes(http, &managed);
                 Ok(Some(desired))
             })?;
+            // Argo writes the VirtualService in every call of the step, and records this then.
+            updated_event(ctx, &name, &format!("set mirrorRoute '{}'", step.name));
         }
         Ok(None)
     }
 
     fn remove_managed_routes(ctx: &Context<'_>, config: Config) -> Result<StateUpdate, Error> {
-        let mut names = step_route_names(ctx);
-        names.extend(ctx.managed_routes());
-        if names.is_empty() {
-            return Ok(None);
-        }
+        let steps = step_route_names(ctx);
+        let managed = ctx.managed_routes();
         for vs in config.virtual_services()? {
             let name = virtual_service_name(ctx, &vs.name)?;
-            // A VirtualService that is gone, or has no HTTP routes, has nothing of ours left.
+            // As Argo: `removes` when the Rollout has route steps or the VirtualService has a
+            // managed route (Argo then writes and records its event, even if nothing changed);
+            // `done` when it has no HTTP routes or the Rollout no routes at all (Argo stops there).
+            let (mut removes, mut done) = (false, false);
+            // A VirtualService that is gone (Argo warns), or has no HTTP routes, has nothing of
+            // ours left.
             update(ctx, &vs_ref(&name), true, |current| {
                 let mut desired = current.clone();
                 let Some(http) = array_mut(&mut desired, "http") else {
+                    done = true;
                     return Ok(None);
                 };
-                for n in &names {
+                removes = !steps.is_empty()
+                    || http.iter().any(|r| managed.iter().any(|m| m == virtual_service::route_name(r)));
+                done = steps.is_empty() && managed.is_empty();
+                if !removes {
+                    return Ok(None);
+                }
+                for n in steps.iter().chain(&managed) {
                     virtual_service::remove_route(http, n);
                 }
                 Ok(Some(desired))
             })?;
+            if removes {
+                updated_event(ctx, &name, "removed all managed routes.");
+            }
+            if done {
+                break;
+            }
         }
         Ok(None)
     }

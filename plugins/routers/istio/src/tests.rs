@@ -3,7 +3,7 @@
 use super::*;
 use aviary_plugin_sdk::kubernetes::fake::FakeCluster;
 use aviary_plugin_sdk::kubernetes::{Cluster, Error as KubeError};
-use aviary_plugin_sdk::router::{HeaderRoutingMatch, RouteMatch, StringMatch, Verification};
+use aviary_plugin_sdk::router::{Event, HeaderRoutingMatch, RouteMatch, StringMatch, Verification};
 
 fn dest(host: &str, weight: i64) -> Value {
     json!({"destination": {"host": host}, "weight": weight})
@@ -693,4 +693,117 @@ fn verification_is_not_implemented() {
     let ro = with_routes(&["primary"]);
     let answer = Istio::verify_weight(&Context::new(ro.clone(), &cluster), config(&ro), 10, &[]);
     assert_eq!(answer, Ok((Verification::NotImplemented, None)));
+}
+
+fn updated(message: &str) -> Event {
+    Event::normal("Updated VirtualService", message)
+}
+
+/// Argo's events of `SetWeight`: one per VirtualService whose weights change, none when they
+/// are already right; a missing VirtualService is a Warning, then the error.
+#[test]
+fn set_weight_records_argos_events() {
+    let cluster = cluster(&[regular_vsvc()]);
+    let ro = with_routes(&["primary"]);
+    set_weight(&cluster, &ro, 25, &[]).unwrap();
+    assert_eq!(cluster.take_events(), [updated("VirtualService `vsvc` set to desiredWeight '25'")]);
+    set_weight(&cluster, &ro, 25, &[]).unwrap();
+    assert_eq!(cluster.take_events(), []);
+    let ro =
+        rollout(json!({"virtualServices": [{"name": "vsvc", "routes": ["primary"]}, {"name": "missing.default"}]}));
+    set_weight(&cluster, &ro, 40, &[]).unwrap_err();
+    assert_eq!(
+        cluster.take_events(),
+        [
+            updated("VirtualService `vsvc` set to desiredWeight '40'"),
+            Event::warning("VirtualServiceNotFound", "VirtualService `missing` not found"),
+        ]
+    );
+}
+
+/// Argo's events of `UpdateHash`: `UpdatedDestinationRule` when the DestinationRule changes,
+/// none when it does not; a missing DestinationRule is a Warning.
+#[test]
+fn update_hash_records_argos_events() {
+    let rule = destination_rule(json!({}), json!([{"name": "stable"}, {"name": "canary"}]));
+    let cluster = cluster(&[rule]);
+    let mut ro = with_destination_rule(&[]);
+    ro["spec"]["strategy"]["canary"]["canaryService"] = json!("canary");
+    update_hash(&cluster, &ro, "5549dfb757", "5549dfb757", &[]).unwrap();
+    assert_eq!(
+        cluster.take_events(),
+        [Event::normal(
+            "UpdatedDestinationRule",
+            "DestinationRule istio-destrule subset updated (canary: 5549dfb757, stable: 5549dfb757)"
+        )]
+    );
+    update_hash(&cluster, &ro, "5549dfb757", "5549dfb757", &[]).unwrap();
+    assert_eq!(cluster.take_events(), []);
+
+    let cluster = self::cluster(&[]);
+    update_hash(&cluster, &ro, "a", "b", &[]).unwrap_err();
+    assert_eq!(
+        cluster.take_events(),
+        [Event::warning("DestinationRuleNotFound", "DestinationRule `istio-destrule` not found")]
+    );
+}
+
+/// Argo's events of `SetHeaderRoute` and `SetMirrorRoute`: Argo writes the VirtualService in
+/// every call of the step and records the event each time; a missing DestinationRule is a
+/// Warning.
+#[test]
+fn header_and_mirror_routes_record_argos_events() {
+    let cluster = cluster(&[regular_vsvc()]);
+    let mut ro = with_routes(&["primary"]);
+    set_managed(&mut ro, &["hdr", "mir"]);
+    let step = header_step("hdr", "x-canary", exact("yes"));
+    header(&cluster, &ro, &step).unwrap();
+    header(&cluster, &ro, &step).unwrap();
+    let set_header = updated("VirtualService `vsvc` set headerRoute 'hdr'");
+    assert_eq!(cluster.take_events(), [set_header.clone(), set_header]);
+    mirror(&cluster, &ro, &mirror_step("mir", "GET", Some(20))).unwrap();
+    assert_eq!(cluster.take_events(), [updated("VirtualService `vsvc` set mirrorRoute 'mir'")]);
+
+    let mut ro = with_destination_rule(&[]);
+    ro["spec"]["strategy"]["canary"]["canaryService"] = json!("canary");
+    header(&cluster, &ro, &step).unwrap_err();
+    assert_eq!(
+        cluster.take_events(),
+        [Event::warning("DestinationRuleNotFound", "DestinationRule `istio-destrule` not found")]
+    );
+}
+
+/// Argo's events of `RemoveManagedRoutes`: "removed all managed routes." when the Rollout has
+/// route steps or the VirtualService a managed route; a missing VirtualService is a Warning and
+/// skipped; nothing when there is nothing of the Rollout's.
+#[test]
+fn remove_managed_routes_records_argos_events() {
+    let v = virtual_service(
+        "vsvc",
+        json!({"http": [
+            {"name": "managed-route-1", "route": [dest("stable", 50), dest("canary", 50)]},
+            {"name": "primary", "route": [dest("stable", 50), dest("canary", 50)]},
+        ]}),
+    );
+    let cluster = cluster(&[v]);
+    let mut ro = rollout(json!({"virtualServices": [{"name": "missing"}, {"name": "vsvc", "routes": ["primary"]}]}));
+    set_managed(&mut ro, &["managed-route-1"]);
+    remove(&cluster, &ro).unwrap();
+    let removed = updated("VirtualService `vsvc` removed all managed routes.");
+    let missing = Event::warning("VirtualServiceNotFound", "VirtualService `missing` not found");
+    assert_eq!(cluster.take_events(), [missing.clone(), removed.clone()]);
+    assert_eq!(names(&http(&cluster)), ["primary"]);
+    // The managed route is gone: nothing more to remove, no event.
+    remove(&cluster, &ro).unwrap();
+    assert_eq!(cluster.take_events(), std::slice::from_ref(&missing));
+    // Route steps: Argo removes their routes in every call, and records it every time.
+    ro["spec"]["strategy"]["canary"]["steps"] = json!([{"setHeaderRoute": {"name": "hdr"}}]);
+    remove(&cluster, &ro).unwrap();
+    assert_eq!(cluster.take_events(), [missing.clone(), removed]);
+    // No routes at all: Argo reads the VirtualServices up to the first it finds.
+    let ro = rollout(json!({"virtualServices": [{"name": "missing"}, {"name": "vsvc"}, {"name": "gone"}]}));
+    cluster.clear_actions();
+    remove(&cluster, &ro).unwrap();
+    assert_eq!(cluster.take_events(), [missing]);
+    assert_eq!(cluster.verbs(), [Verb::Get, Verb::Get]);
 }

@@ -24,6 +24,11 @@
 //! `additionalIngressAnnotations: {canary-by-header: X-Canary}`. Hashes: not used.
 //! Verification: not implemented. The router keeps no state.
 //!
+//! Events on the Rollout, Argo's: a Normal `CreatingCanaryIngress`
+//! (`` Creating canary ingress `<name>` with weight `<w>` ``) before creating a canary Ingress,
+//! and a Normal `PatchingCanaryIngress` (`` Updating Ingress `<name>` to desiredWeight '<w>' ``)
+//! before patching one that differs; both whatever the write's outcome, as Argo records them.
+//!
 //! Kubernetes grants (registry entry `kubernetes:`), exactly [`GRANTS`]:
 //!
 //! | apiGroup            | kinds   | verbs              |
@@ -195,18 +200,25 @@ fn set_weight_for(ctx: &Context<'_>, config: &Config, stable_name: &str, desired
 
     let existing = match existing {
         Some(existing) => existing,
-        None => match ctx.cluster.create(&desired) {
-            Ok(_) => {
-                log::info(&format!("created canary ingress `{name}` with weight `{desired_weight}`"));
-                return Ok(());
+        None => {
+            // Argo records it before the create, whatever the create's outcome.
+            ctx.event(
+                "CreatingCanaryIngress",
+                format!("Creating canary ingress `{name}` with weight `{desired_weight}`"),
+            );
+            match ctx.cluster.create(&desired) {
+                Ok(_) => {
+                    log::info(&format!("created canary ingress `{name}` with weight `{desired_weight}`"));
+                    return Ok(());
+                }
+                // Created by a racing reconcile: read it and patch it as if it had been there.
+                Err(e) if e.is_conflict() => ctx
+                    .cluster
+                    .get(&canary_ref)
+                    .map_err(|e| Error(format!("error retrieving canary ingress `{name}` from api: {e}")))?,
+                Err(e) => return Err(Error(format!("error creating canary ingress `{name}`: {e}"))),
             }
-            // Created by a racing reconcile: read it and patch it as if it had been there.
-            Err(e) if e.is_conflict() => ctx
-                .cluster
-                .get(&canary_ref)
-                .map_err(|e| Error(format!("error retrieving canary ingress `{name}` from api: {e}")))?,
-            Err(e) => return Err(Error(format!("error creating canary ingress `{name}`: {e}"))),
-        },
+        }
     };
 
     if !ctx.controls(&existing) {
@@ -228,6 +240,8 @@ fn set_weight_for(ctx: &Context<'_>, config: &Config, stable_name: &str, desired
         return Ok(());
     };
     log::info(&format!("updating canary ingress `{name}` to desiredWeight '{desired_weight}'"));
+    // Argo records it before the patch, whatever the patch's outcome.
+    ctx.event("PatchingCanaryIngress", format!("Updating Ingress `{name}` to desiredWeight '{desired_weight}'"));
     ctx.cluster
         .patch(&canary_ref, PatchType::Merge, &patch)
         .map_err(|e| Error(format!("error patching canary ingress `{name}`: {e}")))?;

@@ -4,7 +4,7 @@
 use super::*;
 use aviary_plugin_sdk::kubernetes::Error as KubeError;
 use aviary_plugin_sdk::kubernetes::fake::FakeCluster;
-use aviary_plugin_sdk::router::{SetHeaderRoute, SetMirrorRoute, Verification};
+use aviary_plugin_sdk::router::{Event, SetHeaderRoute, SetMirrorRoute, Verification};
 
 const STABLE_INGRESS: &str = "stable-ingress";
 const CANARY_INGRESS: &str = "rollout-stable-ingress-canary";
@@ -454,6 +454,57 @@ impl aviary_plugin_sdk::kubernetes::Cluster for RacingCluster<'_> {
     fn delete(&self, object: &ObjectRef) -> Result<(), KubeError> {
         self.inner.delete(object)
     }
+    fn record_event(&self, event: Event) {
+        self.inner.record_event(event);
+    }
+}
+
+/// Argo's events, Normal ones recorded before the write whatever its outcome: one
+/// `CreatingCanaryIngress` per canary Ingress created, one `PatchingCanaryIngress` per canary
+/// Ingress patched, none when nothing changes.
+#[test]
+fn writes_record_argos_events() {
+    for (single, multi, stables, canaries) in cases() {
+        let cluster = cluster();
+        for s in &stables {
+            cluster.insert(ingress(s, 80, "stable-service"));
+        }
+        let ro = rollout(single, multi);
+        set_weight(&cluster, &ro, 10).unwrap();
+        let created: Vec<Event> = canaries
+            .iter()
+            .map(|c| Event::normal("CreatingCanaryIngress", format!("Creating canary ingress `{c}` with weight `10`")))
+            .collect();
+        assert_eq!(cluster.take_events(), created);
+        set_weight(&cluster, &ro, 10).unwrap();
+        assert_eq!(cluster.take_events(), [], "no change, no event");
+        set_weight(&cluster, &ro, 25).unwrap();
+        let patched: Vec<Event> = canaries
+            .iter()
+            .map(|c| Event::normal("PatchingCanaryIngress", format!("Updating Ingress `{c}` to desiredWeight '25'")))
+            .collect();
+        assert_eq!(cluster.take_events(), patched);
+    }
+
+    // A failed create or patch still has its event, as in Argo.
+    let cluster = cluster();
+    let ro = rollout(STABLE_INGRESS, None);
+    cluster.insert(ingress(STABLE_INGRESS, 80, "stable-service"));
+    cluster.fail_next(Verb::Create, "Ingress", KubeError::Rejected { status: 500, message: "fake error".into() });
+    set_weight(&cluster, &ro, 10).unwrap_err();
+    assert_eq!(cluster.take_events()[0].reason, "CreatingCanaryIngress");
+    set_weight(&cluster, &ro, 10).unwrap();
+    cluster.take_events();
+    cluster.fail_next(Verb::Patch, "Ingress", KubeError::Rejected { status: 500, message: "fake error".into() });
+    set_weight(&cluster, &ro, 20).unwrap_err();
+    assert_eq!(
+        cluster.take_events(),
+        [Event::normal("PatchingCanaryIngress", format!("Updating Ingress `{CANARY_INGRESS}` to desiredWeight '20'"))]
+    );
+    // A missing stable Ingress: an error, no event.
+    let cluster = self::cluster();
+    set_weight(&cluster, &ro, 10).unwrap_err();
+    assert_eq!(cluster.take_events(), []);
 }
 
 /// Argo's nginx router does nothing for header and mirror routes, hashes and managed routes, and

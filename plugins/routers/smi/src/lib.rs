@@ -22,6 +22,10 @@
 //! Header and mirror routes, hashes and verification are not SMI's: those operations do nothing
 //! (verification: not implemented), as in Argo.
 //!
+//! Events on the Rollout, Argo's: a Normal `TrafficSplitCreated` (`` TrafficSplit `<name>` created ``)
+//! when the router creates the TrafficSplit, and a Normal (as in Argo) `TrafficSplitNotCreated`
+//! (`` TrafficSplit `<name>` failed creation: <error> ``) when the create fails; none for a patch.
+//!
 //! Kubernetes grants (registry entry `kubernetes:`), exactly [`GRANTS`]:
 //!
 //! | apiGroup            | kinds        | verbs               |
@@ -191,11 +195,17 @@ impl Router for Smi {
                 Err(e) if e.is_not_found() => match ctx.cluster.create(&desired) {
                     Ok(_) => {
                         log::info(&format!("TrafficSplit `{name}` created"));
+                        ctx.event("TrafficSplitCreated", format!("TrafficSplit `{name}` created"));
                         return Ok(found(ctx, probing, version));
                     }
                     // Not found on create: this version is not served; try the next one.
                     Err(e) if probing && !last && e.is_not_found() => continue,
-                    Err(e) => return Err(Error(format!("TrafficSplit `{name}` failed creation: {e}"))),
+                    Err(e) => {
+                        // A Normal event, as Argo records it.
+                        let message = format!("TrafficSplit `{name}` failed creation: {e}");
+                        ctx.event("TrafficSplitNotCreated", message.as_str());
+                        return Err(Error(message));
+                    }
                 },
                 Err(e) => return Err(Error(format!("TrafficSplit `{name}`: {e}"))),
             };
@@ -231,7 +241,7 @@ mod tests {
     use super::*;
     use aviary_plugin_sdk::kubernetes::fake::FakeCluster;
     use aviary_plugin_sdk::kubernetes::{Cluster, Error as KubeError};
-    use aviary_plugin_sdk::router::{SetHeaderRoute, SetMirrorRoute, Verification};
+    use aviary_plugin_sdk::router::{Event, SetHeaderRoute, SetMirrorRoute, Verification};
 
     fn rollout(stable: &str, canary: &str, root: &str, split: &str) -> Value {
         json!({
@@ -520,5 +530,34 @@ mod tests {
         fn delete(&self, object: &ObjectRef) -> Result<(), KubeError> {
             self.0.delete(object)
         }
+        fn record_event(&self, event: Event) {
+            self.0.record_event(event);
+        }
+    }
+
+    /// Argo's events: `TrafficSplitCreated` when the router creates the TrafficSplit,
+    /// `TrafficSplitNotCreated` (a Normal event, as Argo records it) when the create fails; none
+    /// for a patch, a write-free call, or a version probe that is not served.
+    #[test]
+    fn creation_records_argos_events_and_patches_none() {
+        let cluster = cluster();
+        let ro = rollout("stable-service", "canary-service", "", "");
+        set_weight(&cluster, &ro, None, 10).unwrap();
+        assert_eq!(cluster.take_events(), [Event::normal("TrafficSplitCreated", "TrafficSplit `rollout` created")]);
+        set_weight(&cluster, &ro, None, 30).unwrap();
+        set_weight(&cluster, &ro, None, 30).unwrap();
+        assert_eq!(cluster.take_events(), []);
+
+        let cluster = FakeCluster::new("default").granting(GRANTS);
+        cluster.fail_next(Verb::Create, "TrafficSplit", KubeError::Conflict("already exists".into()));
+        let err = set_weight(&cluster, &ro, None, 10).unwrap_err();
+        assert_eq!(cluster.take_events(), [Event::normal("TrafficSplitNotCreated", err.0.as_str())]);
+        assert_eq!(err.0, "TrafficSplit `rollout` failed creation: conflict: already exists");
+
+        // Versions probed before the served one record nothing.
+        let cluster = FakeCluster::new("default").granting(GRANTS);
+        let served = OnlyV1alpha4(&cluster);
+        Smi::set_weight(&Context::new(ro.clone(), &served), config(&ro, None), 10, &[]).unwrap();
+        assert_eq!(cluster.take_events(), [Event::normal("TrafficSplitCreated", "TrafficSplit `rollout` created")]);
     }
 }
