@@ -129,6 +129,15 @@ pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result
                 state: state.as_deref(),
             };
             let answer = ctx.plugins.route(&router.plugin, call, &operation, api.clone()).await;
+            // The router's own events (Argo's routers record theirs on the Rollout), on success
+            // and before a failure is reported.
+            let events = match &answer {
+                Ok(reply) => reply.events.clone(),
+                Err(e) => e.events().to_vec(),
+            };
+            for e in events {
+                ctx.event(rollout, e.warning, &e.reason, e.message).await;
+            }
             let reply = match answer {
                 Ok(reply) => reply,
                 Err(e) if matches!(op, TrafficOperation::VerifyWeight { .. }) => {
