@@ -70,6 +70,16 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     if let Some(message) = invalid_spec(&ctx, &rollout).await? {
         return write_invalid(&ctx, &rollout, message).await;
     }
+    // Argo writes `spec.replicas: 1` into a Rollout that has none (so that an HPA can scale it,
+    // argo-rollouts#119), and acts on the next reconcile.
+    if rollout.spec.replicas.is_none() {
+        let patch = serde_json::json!({"spec": {"replicas": aviary_api::rollout::DEFAULT_REPLICAS}});
+        api.patch(&rollout.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube("defaulting spec.replicas"))?;
+        tracing::info!("defaulted .spec.replicas to 1");
+        return Ok(Action::requeue(Duration::from_millis(100)));
+    }
     let result = sync::RolloutSync::new(&ctx, rollout.clone(), now).run().await;
     match result {
         Err(e) if e.is_conflict() => {
