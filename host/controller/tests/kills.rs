@@ -26,19 +26,6 @@ const MAX_UNAVAILABLE: usize = 1;
 const ROLLOUTS: [&str; 2] = ["a", "b"];
 const KILLS: usize = 20;
 
-/// A small xorshift generator: the seed is printed, so a failing sequence of kills can be replayed
-/// with `AVIARY_KILL_SEED`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
@@ -153,11 +140,8 @@ async fn twenty_sigkills_during_canaries_with_analysis_break_no_invariant() -> T
     tokio::time::sleep(Duration::from_secs(1)).await;
     *armed.lock().unwrap() = true;
 
-    let seed = std::env::var("AVIARY_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    println!("kill seed {seed} (AVIARY_KILL_SEED={seed} replays the delays)");
-    let mut rng = Rng(seed);
+    let mut rng = KillRng::from_env();
+    let seed = rng.seed;
     let mut version = 1;
     let started = Instant::now();
     for kill in 0..KILLS {

@@ -53,17 +53,6 @@ where
     });
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Replays the revisions in resourceVersion order; returns the violations, and how many weights
 /// (canary or stable, on a Service selecting one ReplicaSet) were checked.
 fn check(revisions: &mut [Revision]) -> (Vec<String>, usize) {
@@ -153,11 +142,7 @@ async fn no_weight_ever_reaches_a_replica_set_without_available_pods_across_kill
         wait_phase(&ns, name, "Healthy", T).await;
     }
 
-    let seed = std::env::var("AVIARY_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    println!("kill seed {seed} (AVIARY_KILL_SEED={seed} replays the delays)");
-    let mut rng = Rng(seed);
+    let mut rng = KillRng::from_env();
     let started = Instant::now();
     for round in 0..KILLS {
         // Every other round starts a new canary on both; the round after, one of them is

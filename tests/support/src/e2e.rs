@@ -557,6 +557,34 @@ pub fn rollout(name: &str, replicas: i32, image: &str, steps: Value, extra: Valu
     })
 }
 
+/// A small xorshift generator for the kill tests: seeded from `AVIARY_KILL_SEED` or the clock,
+/// and the seed printed, so a failing sequence of kills can be replayed.
+pub struct KillRng {
+    state: u64,
+    /// The seed, for failure messages.
+    pub seed: u64,
+}
+
+impl KillRng {
+    /// Seeds from `AVIARY_KILL_SEED`, else from the clock, and prints the seed.
+    pub fn from_env() -> Self {
+        let seed = std::env::var("AVIARY_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
+        });
+        println!("kill seed {seed} (AVIARY_KILL_SEED={seed} replays the delays)");
+        KillRng { state: seed, seed }
+    }
+
+    /// The next number.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+}
+
 /// A web AnalysisTemplate: every `interval`, `count` measurements, success when `ok` is true.
 pub fn web_template(name: &str, url: &str, interval: &str, count: i32) -> Value {
     json!({

@@ -327,8 +327,9 @@ mod tests {
             vec![
                 ("aviary/nginx".to_string(), serde_json::json!({"stableIngress": "web"})),
                 ("aviary/smi".to_string(), serde_json::json!({"rootService": "root"})),
-                ("aviary/gateway-api".to_string(), serde_json::json!({"httpRoute": "r"})),
+                // The plugins by name (Argo iterates its map in no set order).
                 ("acme/mesh".to_string(), serde_json::json!({"x": 1})),
+                ("aviary/gateway-api".to_string(), serde_json::json!({"httpRoute": "r"})),
             ]
         );
         let alb = RolloutTrafficRouting { alb: Some(Default::default()), ..Default::default() };
