@@ -521,16 +521,11 @@ async fn rollouts(client: &Client, namespace: &str) -> Result<Api<DynamicObject>
     Ok(Api::namespaced_with(client.clone(), namespace, &resource))
 }
 
-/// Waits until the namespace's objects stop changing (no change for 3 s, 5 s after an operation of
-/// the plugin; at most 90 s), and returns
+/// Waits until the namespace's objects stop changing (no change for 3 s; at most 90 s), and returns
 /// the normalised snapshot. An AnalysisRun without a phase (created, not yet picked up by its
 /// controller) is a moment every controller leaves at once, never a settled state: on a loaded
 /// machine it can last longer than 3 s on one side only.
-async fn settle(client: &Client, namespace: &str, step: Option<&Step>) -> Result<Value, OracleError> {
-    // After an operation of the plugin (promote, abort, ...) the controller must notice the
-    // change and act: on a loaded machine that took over 3 s once (a promote right after a
-    // switch of controllers, in a full run), so those steps wait for a longer quiet spell.
-    let quiet = if matches!(step, Some(Step::Plugin(_))) { Duration::from_secs(5) } else { Duration::from_secs(3) };
+async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Result<Value, OracleError> {
     let started = Instant::now();
     let mut last = snapshot(client, namespace).await?;
     let mut stable_since = Instant::now();
@@ -538,7 +533,7 @@ async fn settle(client: &Client, namespace: &str, step: Option<&Step>) -> Result
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = snapshot(client, namespace).await?;
         if now == last && !has_unstarted_run(&now) {
-            if stable_since.elapsed() >= quiet {
+            if stable_since.elapsed() >= Duration::from_secs(3) {
                 return Ok(now);
             }
         } else {
