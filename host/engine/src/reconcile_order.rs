@@ -62,6 +62,58 @@ impl ScalingDecision {
     }
 }
 
+/// Argo's `removeScaleDownDeadlines` (both strategies): the new ReplicaSet's deadline goes unless
+/// an aborted update keeps it up for a while, and the stable's goes (when it is not that same
+/// ReplicaSet kept up).
+pub fn deadlines_to_remove(observed: &ObservedReplicaSets, delay_on_abort: bool) -> Vec<ReplicaSetRole> {
+    let mut out = Vec::new();
+    let remove_new = observed.new_rs.is_some() && !delay_on_abort;
+    if remove_new && observed.new_rs.as_ref().is_some_and(|n| n.scale_down_deadline.is_some()) {
+        out.push(ReplicaSetRole::Canary);
+    }
+    if let Some(s) = &observed.stable_rs
+        && (!remove_new
+            || observed.new_rs.as_ref().is_none_or(|n| n.name != s.name || n.pod_template_hash != s.pod_template_hash))
+        && s.scale_down_deadline.is_some()
+    {
+        out.push(ReplicaSetRole::Stable);
+    }
+    out
+}
+
+/// Where an aborted update's new ReplicaSet stands while it keeps its pods for a while (Argo's
+/// `reconcileNewReplicaSet` under `shouldDelayScaleDownOnAbort`, both strategies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortHold {
+    /// Its deadline is ahead: keep the pods, look again then.
+    Until(DateTime<Utc>),
+    /// Its deadline has passed: scale it to zero.
+    Over,
+    /// No deadline yet: keep the pods; set this one (`None` until the stable can take all the
+    /// traffic, since the deadline scales the new ReplicaSet down unconditionally).
+    Start(Option<DateTime<Utc>>),
+}
+
+/// [`AbortHold`] for a new ReplicaSet with `deadline`, a stable with `stable_available` pods of
+/// `replicas`, and a delay of `delay_seconds`.
+pub fn abort_hold(
+    deadline: Option<DateTime<Utc>>,
+    stable_available: Option<i32>,
+    replicas: i32,
+    delay_seconds: i32,
+    now: DateTime<Utc>,
+) -> AbortHold {
+    match deadline {
+        Some(at) if at > now => AbortHold::Until(at),
+        Some(_) => AbortHold::Over,
+        None => AbortHold::Start(
+            stable_available
+                .is_some_and(|a| a >= replicas)
+                .then(|| crate::clock::after_seconds(now, i64::from(delay_seconds))),
+        ),
+    }
+}
+
 /// Argo's `shouldDelayScaleDownOnAbort` for a canary: an aborted traffic-routed canary keeps its
 /// pods for `abortScaleDownDelaySeconds` (default 30; 0 keeps them), so that the router has
 /// moved the traffic away first; with dynamicStableScale only when the delay is set explicitly.
@@ -103,22 +155,8 @@ pub fn canary_scaling(
     }
     let traffic_routed = rollout.spec.canary().is_some_and(|c| c.traffic_routing.is_some());
     let delay_on_abort = canary_delays_scale_down_on_abort(rollout, observed);
-    // Argo's `removeScaleDownDeadlines`: the new ReplicaSet (unless an abort keeps it up for a
-    // while) and the stable one no longer go away.
-    let mut deadlines = Vec::new();
-    let remove_new = observed.new_rs.is_some() && !delay_on_abort;
-    if let Some(new_rs) = &observed.new_rs
-        && remove_new
-        && new_rs.scale_down_deadline.is_some()
-    {
-        deadlines.push((ReplicaSetRole::Canary, None));
-    }
-    if let Some(stable) = &observed.stable_rs
-        && (!remove_new || observed.new_rs.as_ref().is_none_or(|n| n.name != stable.name))
-        && stable.scale_down_deadline.is_some()
-    {
-        deadlines.push((ReplicaSetRole::Stable, None));
-    }
+    let mut deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)> =
+        deadlines_to_remove(observed, delay_on_abort).into_iter().map(|r| (r, None)).collect();
     let with = |mut d: ScalingDecision, deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)>| {
         d.deadlines.splice(0..0, deadlines);
         d.keep_deadline = delay_on_abort;
@@ -146,17 +184,16 @@ pub fn canary_scaling(
         // deadline, which is set once the stable can take all the traffic.
         let mut delayed = false;
         if delay_on_abort {
-            let n = rollout.spec.replicas_or_default();
-            match new_rs.scale_down_deadline {
-                Some(at) if at > now => {
+            let delay = rollout.spec.canary().and_then(|c| c.abort_scale_down_delay()).unwrap_or(0);
+            let stable = observed.stable_rs.as_ref().map(|s| s.available);
+            match abort_hold(new_rs.scale_down_deadline, stable, rollout.spec.replicas_or_default(), delay, now) {
+                AbortHold::Until(at) => {
                     waiting.requeue_at(at);
                     delayed = true;
                 }
-                Some(_) => desired = 0,
-                None => {
-                    let delay = rollout.spec.canary().and_then(|c| c.abort_scale_down_delay()).unwrap_or(0);
-                    if observed.stable_rs.as_ref().is_some_and(|s| s.available >= n) {
-                        let at = crate::clock::after_seconds(now, i64::from(delay));
+                AbortHold::Over => desired = 0,
+                AbortHold::Start(at) => {
+                    if let Some(at) = at {
                         deadlines.push((ReplicaSetRole::Canary, Some(at)));
                         waiting.requeue_at(at);
                     }
@@ -212,7 +249,7 @@ pub fn older_scaling(rollout: &Rollout, observed: &ObservedReplicaSets, now: Dat
     let revision_limit = canary.and_then(|c| c.scale_down_delay_revision_limit).unwrap_or(i32::MAX);
     let mut annotated = 0i32;
     let st = status(rollout);
-    let fully_promoted = st.stable_rs == st.current_pod_hash;
+    let fully_promoted = crate::weight::fully_promoted(rollout);
     // Argo's `isReplicaSetReferenced`: a ReplicaSet the recorded weights still send traffic to.
     let referenced = |rs: &ReplicaSetState| {
         st.canary.weights.as_ref().is_some_and(|w| {

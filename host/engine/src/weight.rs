@@ -25,6 +25,13 @@ pub fn status(rollout: &Rollout) -> &RolloutStatus {
     rollout.status.as_ref().unwrap_or(&EMPTY_STATUS)
 }
 
+/// Argo's `IsFullyPromoted`: the stable ReplicaSet is the current template's (also true of a
+/// rollout that has neither yet, as in Argo).
+pub fn fully_promoted(rollout: &Rollout) -> bool {
+    let st = status(rollout);
+    st.stable_rs == st.current_pod_hash
+}
+
 /// What the canary should be scaled to: an explicit count (from `setCanaryScale.replicas`) or a
 /// weight out of `maxTrafficWeight`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,9 +26,6 @@ use kube::{Api, Client, ResourceExt};
 use crate::context::Context;
 use crate::error::Error;
 
-/// Argo's name of the Gateway API router plugin, served by `aviary/gateway-api`.
-pub const GATEWAY_API_PLUGIN: &str = "argoproj-labs/gatewayAPI";
-
 /// One router of a rollout: the plugin that serves it and its configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Router {
@@ -71,7 +68,8 @@ pub fn routers(tr: &RolloutTrafficRouting) -> Result<Vec<Router>, FieldError> {
         out.push(Router { plugin: "aviary/smi".into(), config: value(smi) });
     }
     for (name, config) in &tr.plugins {
-        let plugin = if name == GATEWAY_API_PLUGIN { "aviary/gateway-api".to_string() } else { name.clone() };
+        // A first-party router answers to Argo's plugin name (`argoproj-labs/gatewayAPI`).
+        let plugin = aviary_plugins::builtin::find(name).map_or_else(|| name.clone(), |b| b.name.to_string());
         out.push(Router { plugin, config: config.clone() });
     }
     Ok(out)
@@ -314,7 +312,7 @@ mod tests {
             nginx: Some(NginxTrafficRouting { stable_ingress: "web".into(), ..Default::default() }),
             smi: Some(SmiTrafficRouting { root_service: "root".into(), ..Default::default() }),
             plugins: [
-                (GATEWAY_API_PLUGIN.to_string(), serde_json::json!({"httpRoute": "r"})),
+                ("argoproj-labs/gatewayAPI".to_string(), serde_json::json!({"httpRoute": "r"})),
                 ("acme/mesh".to_string(), serde_json::json!({"x": 1})),
             ]
             .into(),

@@ -21,7 +21,7 @@ use super::{BlueGreenServices, Observed, RolloutAction, RolloutDecision, Service
 use crate::bluegreen::new_rs_replicas;
 use crate::clock::{after_seconds, until};
 use crate::observed::ReplicaSetState;
-use crate::reconcile_order::{ReplicaSetRole, ScaleAction, halt_reason};
+use crate::reconcile_order::{AbortHold, ReplicaSetRole, ScaleAction, abort_hold, deadlines_to_remove, halt_reason};
 
 /// Argo's `DefaultScaleDownDelaySeconds` and `DefaultAbortScaleDownDelaySeconds`.
 const DEFAULT_DELAY_SECONDS: i32 = 30;
@@ -160,19 +160,12 @@ impl<'a> BlueGreen<'a> {
         let delay_on_abort = self.delay_scale_down_on_abort();
         self.d.keep_scale_down_deadline = delay_on_abort;
         let (new_rs, stable) = (self.d.new_rs(), self.d.stable_rs());
-        // `removeScaleDownDeadlines`: the new ReplicaSet (unless an abort keeps it up for a
-        // while) and the stable one no longer go away.
         let mut new_deadline = new_rs.and_then(|r| r.scale_down_deadline);
-        let remove_new = new_rs.is_some() && !delay_on_abort;
-        if remove_new && new_deadline.is_some() {
-            self.deadline(ReplicaSetRole::Canary, None);
-            new_deadline = None;
-        }
-        if let Some(s) = stable
-            && (!remove_new || new_rs.is_none_or(|n| n.name != s.name || n.pod_template_hash != s.pod_template_hash))
-            && s.scale_down_deadline.is_some()
-        {
-            self.deadline(ReplicaSetRole::Stable, None);
+        for which in deadlines_to_remove(&self.d.o.replica_sets, delay_on_abort) {
+            if which == ReplicaSetRole::Canary {
+                new_deadline = None;
+            }
+            self.deadline(which, None);
         }
         let n = self.rollout().spec.replicas_or_default();
         if let Some(s) = stable {
@@ -187,24 +180,25 @@ impl<'a> BlueGreen<'a> {
     /// Argo's `reconcileNewReplicaSet` for blue-green.
     fn new_replica_set(&mut self, rs: &ReplicaSetState, deadline: Option<DateTime<Utc>>, delay_on_abort: bool) {
         let mut count = new_rs_replicas(self.rollout(), &self.d.o.replica_sets);
-        if delay_on_abort {
-            if let Some(at) = deadline {
-                if at > self.d.now {
+        if delay_on_abort && let Some(delay) = self.abort_delay() {
+            let n = self.rollout().spec.replicas_or_default();
+            let stable = self.d.stable_rs().map(|s| s.available);
+            match abort_hold(deadline, stable, n, delay, self.d.now) {
+                AbortHold::Until(at) => {
                     // Not yet: only the desired-replicas annotation follows the Rollout.
                     self.d.requeue_in(until(self.d.now, at));
                     self.scale(ReplicaSetRole::Canary, rs.spec_replicas, rs.spec_replicas);
                     return;
                 }
-                count = 0;
-            } else if let Some(delay) = self.abort_delay() {
-                self.scale(ReplicaSetRole::Canary, rs.spec_replicas, rs.spec_replicas);
-                let n = self.rollout().spec.replicas_or_default();
-                if self.d.stable_rs().is_some_and(|s| s.available >= n) {
-                    let at = after_seconds(self.d.now, i64::from(delay));
-                    self.deadline(ReplicaSetRole::Canary, Some(at));
-                    self.d.requeue_in(until(self.d.now, at));
+                AbortHold::Over => count = 0,
+                AbortHold::Start(at) => {
+                    self.scale(ReplicaSetRole::Canary, rs.spec_replicas, rs.spec_replicas);
+                    if let Some(at) = at {
+                        self.deadline(ReplicaSetRole::Canary, Some(at));
+                        self.d.requeue_in(until(self.d.now, at));
+                    }
+                    return;
                 }
-                return;
             }
         }
         self.scale(ReplicaSetRole::Canary, rs.spec_replicas, count);

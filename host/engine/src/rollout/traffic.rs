@@ -17,7 +17,7 @@ use aviary_api::rollout_status::{TrafficWeights, WeightDestination};
 use crate::conditions::Event;
 use crate::observed::{ObservedReplicaSets, ReplicaSetState};
 use crate::steps::{at_desired_replica_counts, replica_progress_threshold_met};
-use crate::weight::{current_set_weight, current_step, desired_canary_weight, max_weight, status};
+use crate::weight::{current_set_weight, current_step, desired_canary_weight, fully_promoted, max_weight, status};
 
 /// Argo's `TrafficWeightUpdatedReason`.
 pub const WEIGHT_UPDATED: &str = "TrafficWeightUpdated";
@@ -95,12 +95,6 @@ impl TrafficPlan {
 
 fn hash(rs: Option<&ReplicaSetState>) -> String {
     rs.map(|r| r.pod_template_hash.clone()).unwrap_or_default()
-}
-
-/// Argo's `IsFullyPromoted`.
-fn fully_promoted(rollout: &Rollout) -> bool {
-    let st = status(rollout);
-    st.stable_rs == st.current_pod_hash
 }
 
 /// Argo's `IsDynamicallyRollingBackToStable`: fully promoted back to the stable while the
