@@ -203,42 +203,6 @@ fn plugin_new_writes_a_project_and_never_overwrites_one() {
     assert!(text(&again).contains("already exists and is not empty"), "{}", text(&again));
 }
 
-/// An API server in memory for the generated router: objects by kind and name, merge patches
-/// applied; every call recorded.
-#[derive(Default)]
-struct Objects {
-    calls: std::sync::Mutex<Vec<aviary_plugins::kubernetes::KubernetesCall>>,
-    objects: std::sync::Mutex<std::collections::HashMap<(String, String), Value>>,
-}
-
-impl aviary_plugins::kubernetes::KubernetesApi for Objects {
-    fn call(
-        &self,
-        call: aviary_plugins::kubernetes::KubernetesCall,
-    ) -> std::pin::Pin<Box<dyn Future<Output = aviary_plugins::kubernetes::KubernetesResult> + Send + '_>> {
-        use aviary_plugins::kubernetes::{KubernetesError, Verb};
-        Box::pin(async move {
-            self.calls.lock().unwrap().push(call.clone());
-            let key = (call.kind.clone(), call.name.clone());
-            let mut objects = self.objects.lock().unwrap();
-            match call.verb {
-                Verb::Get => objects.get(&key).cloned().ok_or(KubernetesError::NotFound(call.name)),
-                Verb::Create => {
-                    let body = call.body.unwrap_or_default();
-                    objects.insert(key, body.clone());
-                    Ok(body)
-                }
-                Verb::Patch => {
-                    let Some(o) = objects.get_mut(&key) else { return Err(KubernetesError::NotFound(call.name)) };
-                    json_patch::merge(o, &call.body.unwrap_or_default());
-                    Ok(o.clone())
-                }
-                _ => Err(KubernetesError::Rejected { code: 405, message: format!("{:?}", call.verb) }),
-            }
-        })
-    }
-}
-
 /// Runs `cargo ARGS` in `dir` with its own target directory (the outer `cargo test` holds the
 /// workspace's), kept between runs so that only the first one compiles the dependencies.
 fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -314,7 +278,7 @@ fn plugin_new_traffic_router_builds_a_router_the_host_runs() {
         for (name, result) in host.load_registry(&registry).await {
             result.unwrap_or_else(|e| panic!("{name}: {e}"));
         }
-        let api = std::sync::Arc::new(Objects::default());
+        let api = std::sync::Arc::new(aviary_test_support::kubernetes_memory::MemoryApi::default());
         let rollout = json!({
             "metadata": {"name": "web", "namespace": "shop", "uid": "web-uid"},
             "spec": {"strategy": {"canary": {"stableService": "web-stable", "canaryService": "web-canary"}}},
@@ -331,9 +295,9 @@ fn plugin_new_traffic_router_builds_a_router_the_host_runs() {
             let op = aviary_plugins::RouterOperation::SetWeight { weight, additional: Vec::new() };
             host.route("acme/my-router", call, &op, api.clone()).await.unwrap();
         }
-        let verbs: Vec<String> = api.calls.lock().unwrap().iter().map(|c| format!("{:?}", c.verb)).collect();
+        let verbs: Vec<String> = api.calls().iter().map(|c| format!("{:?}", c.verb)).collect();
         assert_eq!(verbs, ["Get", "Create", "Get", "Patch"]);
-        let split = api.objects.lock().unwrap()[&("TrafficSplit".to_string(), "web".to_string())].clone();
+        let split = api.object("TrafficSplit", "web").expect("the TrafficSplit");
         assert_eq!(split["metadata"]["namespace"], "shop");
         assert_eq!(split["spec"]["service"], "web");
         assert_eq!(

@@ -4,54 +4,15 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aviary_plugins::kubernetes::{KubernetesApi, KubernetesCall, KubernetesError, KubernetesResult, Verb};
+use aviary_plugins::kubernetes::Verb;
 use aviary_plugins::registry::RegistryFile;
 use aviary_plugins::{PluginHost, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply};
+use aviary_test_support::kubernetes_memory::MemoryApi;
 
 const HOSTILE_ROUTER: &str = "aviary_test_hostile_router.wasm";
-
-/// An API server that records every call that reaches it: objects created or patched are kept
-/// by kind and name, and read back.
-#[derive(Default)]
-struct Recorder {
-    calls: Mutex<Vec<KubernetesCall>>,
-    objects: Mutex<std::collections::HashMap<(String, String), serde_json::Value>>,
-}
-
-impl Recorder {
-    fn calls(&self) -> Vec<KubernetesCall> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-impl KubernetesApi for Recorder {
-    fn call(&self, call: KubernetesCall) -> Pin<Box<dyn Future<Output = KubernetesResult> + Send + '_>> {
-        Box::pin(async move {
-            self.calls.lock().unwrap().push(call.clone());
-            let key = (call.kind.clone(), call.name.clone());
-            let mut objects = self.objects.lock().unwrap();
-            match call.verb {
-                Verb::Get => objects.get(&key).cloned().ok_or(KubernetesError::NotFound(call.name)),
-                Verb::Create => {
-                    let body = call.body.unwrap_or_default();
-                    objects.insert(key, body.clone());
-                    Ok(body)
-                }
-                Verb::Patch => {
-                    let Some(o) = objects.get_mut(&key) else { return Err(KubernetesError::NotFound(call.name)) };
-                    json_patch::merge(o, &call.body.unwrap_or_default());
-                    Ok(o.clone())
-                }
-                _ => Ok(serde_json::Value::Null),
-            }
-        })
-    }
-}
 
 async fn router_host() -> PluginHost {
     let host = common::host();
@@ -80,7 +41,7 @@ fn rollout(attack: &str) -> String {
 
 async fn set_weight(
     host: &PluginHost,
-    api: &Arc<Recorder>,
+    api: &Arc<MemoryApi>,
     attack: &str,
     state: Option<&str>,
 ) -> (Result<RouterReply, RouterError>, Duration) {
@@ -89,7 +50,7 @@ async fn set_weight(
 
 async fn set_weight_to(
     host: &PluginHost,
-    api: &Arc<Recorder>,
+    api: &Arc<MemoryApi>,
     attack: &str,
     state: Option<&str>,
     weight: i32,
@@ -118,7 +79,7 @@ fn router_message(result: Result<RouterReply, RouterError>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_honest_router_writes_in_its_namespace_and_keeps_its_state() {
     let host = router_host().await;
-    let api = Arc::new(Recorder::default());
+    let api = Arc::new(MemoryApi::default());
     let (first, _) = set_weight(&host, &api, "none", None).await;
     let first = first.unwrap();
     let calls = api.calls();
@@ -148,7 +109,7 @@ async fn an_honest_router_writes_in_its_namespace_and_keeps_its_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_bounded_and_come_back_with_an_error() {
     let host = router_host().await;
-    let api = Arc::new(Recorder::default());
+    let api = Arc::new(MemoryApi::default());
     let (result, _) = set_weight(&host, &api, "events", None).await;
     let err = result.unwrap_err();
     assert!(matches!(&err, RouterError::Router { message, .. } if message == "attack events: flooded"), "{err:?}");
@@ -164,7 +125,7 @@ async fn events_are_bounded_and_come_back_with_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ungranted_kinds_other_namespaces_and_secrets_never_reach_the_api() {
     let host = router_host().await;
-    let api = Arc::new(Recorder::default());
+    let api = Arc::new(MemoryApi::default());
     for (attack, expected) in [
         ("kind", "patch ConfigMap (core): not granted to this plugin"),
         ("namespace", "create TrafficSplit in namespace \"other\": a plugin may only act in namespace \"team-a\""),
@@ -190,7 +151,7 @@ async fn ungranted_kinds_other_namespaces_and_secrets_never_reach_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_looping_exploding_or_panicking_router_fails_its_operation_and_the_host_carries_on() {
     let host = router_host().await;
-    let api = Arc::new(Recorder::default());
+    let api = Arc::new(MemoryApi::default());
     let (result, took) = set_weight(&host, &api, "loop", None).await;
     assert!(matches!(&result, Err(RouterError::Plugin(f)) if f.reason() == "timeout"), "{result:?}");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(4), "took {took:?}");

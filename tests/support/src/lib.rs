@@ -30,6 +30,7 @@
 //!   run (a moment when its cache is warm, seconds when cold).
 
 pub mod e2e;
+pub mod kubernetes_memory;
 pub mod oracle;
 
 use std::{

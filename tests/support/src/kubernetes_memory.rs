@@ -1,0 +1,56 @@
+//! An API server in memory for plugin tests that run a component's `kubernetes` calls without a
+//! cluster: objects by kind and name, created as given, merge patches applied, every call that
+//! reaches it recorded (so a test also sees what the host refused: it never arrives here).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use aviary_plugins::kubernetes::{KubernetesApi, KubernetesCall, KubernetesError, KubernetesResult, Verb};
+use serde_json::Value;
+
+/// See the module.
+#[derive(Default)]
+pub struct MemoryApi {
+    calls: Mutex<Vec<KubernetesCall>>,
+    objects: Mutex<HashMap<(String, String), Value>>,
+}
+
+impl MemoryApi {
+    /// The calls that reached it, in order.
+    pub fn calls(&self) -> Vec<KubernetesCall> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The object of `kind` named `name`, as stored.
+    pub fn object(&self, kind: &str, name: &str) -> Option<Value> {
+        self.objects.lock().unwrap_or_else(|p| p.into_inner()).get(&(kind.to_string(), name.to_string())).cloned()
+    }
+
+    fn answer(&self, call: KubernetesCall) -> KubernetesResult {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call.clone());
+        let key = (call.kind.clone(), call.name.clone());
+        let mut objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
+        match call.verb {
+            Verb::Get => objects.get(&key).cloned().ok_or(KubernetesError::NotFound(call.name)),
+            Verb::Create => {
+                let body = call.body.unwrap_or_default();
+                objects.insert(key, body.clone());
+                Ok(body)
+            }
+            Verb::Patch => {
+                let Some(o) = objects.get_mut(&key) else { return Err(KubernetesError::NotFound(call.name)) };
+                json_patch::merge(o, &call.body.unwrap_or_default());
+                Ok(o.clone())
+            }
+            other => Err(KubernetesError::Rejected { code: 405, message: format!("{other:?}") }),
+        }
+    }
+}
+
+impl KubernetesApi for MemoryApi {
+    fn call(&self, call: KubernetesCall) -> Pin<Box<dyn Future<Output = KubernetesResult> + Send + '_>> {
+        Box::pin(async move { self.answer(call) })
+    }
+}
