@@ -4,7 +4,7 @@
 # command; .ci/run is scripts/test.sh on a fresh machine.
 #
 #   Rust targets   wasm32-wasip2, wasm32-unknown-unknown (rustup; rust-toolchain.toml lists them)
-#   Debian         prometheus (provider tests), python3-venv and nodejs/npm (the example plugins:
+#   Debian         prometheus and graphite-web (provider tests), python3-venv and nodejs/npm (the example plugins:
 #                  plugins/examples/install-tools.sh then fetches componentize-py, jco and
 #                  componentize-js into ~/.cache), kubernetes-client (kubectl: the walk of
 #                  docs/writing-a-plugin.md and the install tests)
@@ -20,6 +20,8 @@ done
 
 packages=()
 command -v prometheus >/dev/null || packages+=(prometheus)
+# graphite-web for Debian's own Python (the graphite provider's tests serve it on loopback)
+/usr/bin/python3 -c 'import django, graphite, whisper' 2>/dev/null || packages+=(graphite-web)
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3 python3-venv)
 command -v npm >/dev/null || packages+=(nodejs npm)
 command -v kubectl >/dev/null || packages+=(kubernetes-client)

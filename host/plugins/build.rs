@@ -20,6 +20,13 @@ const GUESTS: &[&str] = &[
     "aviary-plugin-web",
     "aviary-plugin-prometheus",
     "aviary-plugin-datadog",
+    "aviary-plugin-cloudwatch",
+    "aviary-plugin-graphite",
+    "aviary-plugin-influxdb",
+    "aviary-plugin-wavefront",
+    "aviary-plugin-newrelic",
+    "aviary-plugin-kayenta",
+    "aviary-plugin-skywalking",
     "aviary-example-json-number",
     "aviary-test-hostile",
     "aviary-test-hostile-condition",
@@ -38,8 +45,13 @@ const ROUTER_GUESTS: &[&str] = &[
     "aviary-test-hostile-router",
 ];
 
+/// Metric providers of contract 0.2.0 (the `kubernetes` import), built by a cargo invocation of
+/// their own for the same reason as the routers: the SDK's `provider-v0-2` feature must not
+/// unify with `router` (nor with `v0-1`).
+const PROVIDER_V0_2_GUESTS: &[&str] = &["aviary-plugin-job"];
+
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.
-const WASI_FREE: &[&str] = &["aviary-plugin-expr"];
+const WASI_FREE: &[&str] = &["aviary-plugin-expr", "aviary-plugin-judge"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -63,11 +75,12 @@ fn main() {
     }
     nested_build(&root, &target_dir, "wasm32-wasip2", GUESTS);
     nested_build(&root, &target_dir, "wasm32-wasip2", ROUTER_GUESTS);
+    nested_build(&root, &target_dir, "wasm32-wasip2", PROVIDER_V0_2_GUESTS);
     nested_build(&root, &target_dir, "wasm32-unknown-unknown", WASI_FREE);
 
     let out = target_dir.join("plugins");
     std::fs::create_dir_all(&out).expect("cannot create the guest output directory");
-    for guest in GUESTS.iter().chain(ROUTER_GUESTS) {
+    for guest in GUESTS.iter().chain(ROUTER_GUESTS).chain(PROVIDER_V0_2_GUESTS) {
         let file = artifact(guest);
         let from = target_dir.join("wasm32-wasip2/wasm-release").join(&file);
         // Copied, not linked: cargo's own file must stay as cargo wrote it.

@@ -15,7 +15,8 @@
 #   DestinationRule, ...; one multi-document file). Lines that are only Helm directives are dropped;
 #   a Helm expression left anywhere else fails the script rather than install a wrong CRD.
 # - smi/: the SMI TrafficSplit CRD Argo's own e2e tests install (test/e2e/crds/split.yaml of the
-#   github.com/argoproj/argo-rollouts module at the version tests/argo/go.mod pins).
+#   github.com/argoproj/argo-rollouts module at the version tests/argo/go.mod pins), with v1alpha3
+#   served beside v1alpha4 (see below).
 #
 # The result lives outside the repository (default ${AVIARY_CACHE:-$HOME/.cache/aviary}/crds),
 # stamped with the versions and this script's hash: a second run only compares the stamp, and no
@@ -106,7 +107,19 @@ done
 # SMI: the TrafficSplit CRD of Argo's e2e tests.
 argo_dir="$(module_dir "github.com/argoproj/argo-rollouts@$argo")"
 mkdir -p "$tmp/smi"
-cp "$argo_dir/test/e2e/crds/split.yaml" "$tmp/smi/split.yaml"
+# The file serves v1alpha4 alone; Argo's controller writes v1alpha1 to v1alpha3 only (its
+# --traffic-split-api-version), so v1alpha3 is served too, as a cluster running an SMI v1alpha3
+# implementation serves it (conversion None: v1alpha3 and v1alpha4 have the same fields). The
+# oracle runs both controllers with --traffic-split-api-version=v1alpha3.
+awk '
+    /^    - name: v1alpha3$/ { v3 = 1 }
+    v3 && /^      served: false$/ { sub(/false/, "true"); v3 = 0; flipped = 1 }
+    { print }
+    END { if (!flipped) exit 1 }
+' "$argo_dir/test/e2e/crds/split.yaml" > "$tmp/smi/split.yaml" || {
+    echo "routing-crds: no 'served: false' under v1alpha3 in $argo_dir/test/e2e/crds/split.yaml" >&2
+    exit 1
+}
 
 chmod -R u+w "$tmp" # the module cache is read-only, and so were the copies
 chmod 755 "$tmp"    # mktemp's 700

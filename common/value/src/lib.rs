@@ -25,6 +25,8 @@
     )
 )]
 
+pub mod duration;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

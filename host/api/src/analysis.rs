@@ -613,9 +613,11 @@ pub struct ScopeDetail {
     pub region: String,
     /// Step.
     pub step: i64,
-    /// Start.
+    /// Start (RFC 3339); optional, as in Argo: the provider computes it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub start: String,
-    /// End.
+    /// End (RFC 3339); optional, as in Argo: the measurement's time.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub end: String,
 }
 

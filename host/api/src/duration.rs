@@ -5,148 +5,16 @@
 //! are accepted, how fractions round and what the error says are all user-visible (an invalid
 //! interval puts its parse error into the AnalysisRun's message), so this is a faithful port
 //! rather than a call to a Rust duration parser with other rules (`humantime` accepts `1 day`,
-//! rejects `1.5h`, and words its errors differently).
+//! rejects `1.5h`, and words its errors differently). The parser is `aviary_value::duration`'s,
+//! shared with the plugin SDK; this module adds what only the host needs (chrono, Go's printing).
 
-use std::fmt;
+pub use aviary_value::duration::{GoDurationError, parse_go_duration};
 
-/// A Go duration string failed to parse. The message is Go's, word for word.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct GoDurationError(String);
-
-impl fmt::Display for GoDurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-const NANOSECOND: u64 = 1;
-const MICROSECOND: u64 = 1_000 * NANOSECOND;
+const MICROSECOND: u64 = 1_000;
 const MILLISECOND: u64 = 1_000 * MICROSECOND;
 const SECOND: u64 = 1_000 * MILLISECOND;
 const MINUTE: u64 = 60 * SECOND;
 const HOUR: u64 = 60 * MINUTE;
-
-fn unit(u: &str) -> Option<u64> {
-    Some(match u {
-        "ns" => NANOSECOND,
-        "us" | "\u{00b5}s" | "\u{03bc}s" => MICROSECOND,
-        "ms" => MILLISECOND,
-        "s" => SECOND,
-        "m" => MINUTE,
-        "h" => HOUR,
-        _ => return None,
-    })
-}
-
-/// Quotes like Go's `strconv.Quote` for the printable strings users write.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().saturating_add(2));
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn invalid(orig: &str) -> GoDurationError {
-    GoDurationError(format!("time: invalid duration {}", quote(orig)))
-}
-
-/// Parses a Go duration such as `"300ms"`, `"-1.5h"` or `"2h45m"` into nanoseconds.
-pub fn parse_go_duration(orig: &str) -> Result<i64, GoDurationError> {
-    const LIMIT: u64 = 1 << 63;
-    let mut s = orig.as_bytes();
-    let mut d: u64 = 0;
-    let mut neg = false;
-    if let Some((&c, rest)) = s.split_first()
-        && (c == b'-' || c == b'+')
-    {
-        neg = c == b'-';
-        s = rest;
-    }
-    if s == b"0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid(orig));
-    }
-    while let Some(&first) = s.first() {
-        if !(first == b'.' || first.is_ascii_digit()) {
-            return Err(invalid(orig));
-        }
-        // The integer part.
-        let (digits, rest) = split_while(s, |b| b.is_ascii_digit());
-        s = rest;
-        let pre = !digits.is_empty();
-        let mut v: u64 = 0;
-        for &b in digits {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(b.wrapping_sub(b'0'))))
-                .filter(|v| *v <= LIMIT)
-                .ok_or_else(|| invalid(orig))?;
-        }
-        // The fraction: digits past what a u64 holds are ignored, as Go ignores them.
-        let mut f: u64 = 0;
-        let mut scale: f64 = 1.0;
-        let mut post = false;
-        if let Some((b'.', rest)) = s.split_first() {
-            let (digits, rest) = split_while(rest, |b| b.is_ascii_digit());
-            s = rest;
-            post = !digits.is_empty();
-            for &b in digits {
-                match f.checked_mul(10).and_then(|f| f.checked_add(u64::from(b.wrapping_sub(b'0')))) {
-                    Some(y) if y <= LIMIT => {
-                        f = y;
-                        scale *= 10.0;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        if !pre && !post {
-            return Err(invalid(orig));
-        }
-        // The unit.
-        let (unit_text, rest) = split_while(s, |b| !(b == b'.' || b.is_ascii_digit()));
-        s = rest;
-        if unit_text.is_empty() {
-            return Err(GoDurationError(format!("time: missing unit in duration {}", quote(orig))));
-        }
-        let u = String::from_utf8_lossy(unit_text).into_owned();
-        let Some(unit) = unit(&u) else {
-            return Err(GoDurationError(format!("time: unknown unit {} in duration {}", quote(&u), quote(orig))));
-        };
-        v = v.checked_mul(unit).filter(|v| *v <= LIMIT).ok_or_else(|| invalid(orig))?;
-        if f > 0 {
-            // float64 arithmetic as Go does it; the cast saturates.
-            v = v
-                .checked_add((f as f64 * (unit as f64 / scale)) as u64)
-                .filter(|v| *v <= LIMIT)
-                .ok_or_else(|| invalid(orig))?;
-        }
-        d = d.checked_add(v).filter(|d| *d <= LIMIT).ok_or_else(|| invalid(orig))?;
-    }
-    if neg {
-        return Ok((d as i64).wrapping_neg());
-    }
-    i64::try_from(d).map_err(|_| invalid(orig))
-}
-
-/// The longest prefix of `s` whose bytes satisfy `pred`, and the rest.
-fn split_while(s: &[u8], pred: impl Fn(u8) -> bool) -> (&[u8], &[u8]) {
-    let n = s.iter().position(|&b| !pred(b)).unwrap_or(s.len());
-    s.split_at_checked(n).unwrap_or((s, &[]))
-}
 
 /// Parses a Go duration into a chrono duration.
 pub fn parse_go_duration_chrono(s: &str) -> Result<chrono::Duration, GoDurationError> {

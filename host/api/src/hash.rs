@@ -50,6 +50,14 @@ pub fn normalized_spec(spec: &serde_json::Value) -> Result<serde_json::Value, Go
     serde_json::from_str(&json).map_err(|e| GoJsonError { path: "$".into(), reason: e.to_string() })
 }
 
+/// An AnalysisRun's `spec` as Argo writes it when it creates the run: Go's encoding of its
+/// `AnalysisRunSpec`, with the empty structs Go always writes (a job metric's `metadata: {}`,
+/// its containers' `resources: {}`), so that a run looks the same whichever controller made it.
+pub fn normalized_analysis_run_spec(spec: &serde_json::Value) -> Result<serde_json::Value, GoJsonError> {
+    let json = gojson::encode(Root::AnalysisRunSpec, spec)?;
+    serde_json::from_str(&json).map_err(|e| GoJsonError { path: "$".into(), reason: e.to_string() })
+}
+
 /// The hash of a canary's steps (`status.currentStepHash`); empty for a blue-green Rollout, as
 /// Argo's.
 pub fn step_hash(rollout: &Rollout) -> Result<String, GoJsonError> {

@@ -63,6 +63,11 @@ pub struct CallContext {
     pub run_name: String,
     /// Name of the metric.
     pub metric_name: String,
+    /// UID of the AnalysisRun (contract 0.2.0): the owner of what a provider creates.
+    pub run_uid: String,
+    /// The 1-based number of this measurement of the metric, errors included (Argo's
+    /// `count + error + 1`); 0 when not known.
+    pub sequence: u32,
 }
 
 /// Where a measurement stands after the provider call (before conditions are applied).

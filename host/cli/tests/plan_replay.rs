@@ -1,27 +1,15 @@
 //! `aviary plan` and `aviary replay`, run as a user runs them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn aviary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aviary")).args(args).output().expect("run aviary")
-}
+use std::path::{Path, PathBuf};
+
+use common::{aviary, json};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
 const ROLLOUT: &str = "

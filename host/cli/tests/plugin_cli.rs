@@ -4,23 +4,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::serve;
-use serde_json::Value;
-
-fn aviary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aviary"))
-        .args(args)
-        .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
-        .output()
-        .expect("run aviary")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(out.status.success(), "exit {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
+use common::{aviary, json, serve};
 
 fn component(file: &str) -> PathBuf {
     Path::new(aviary_plugins::GUEST_DIR).join(file)
@@ -111,6 +97,30 @@ fn inspect_describes_components_and_refuses_others() {
     let out = aviary(&["plugin", "inspect", core.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("a core WebAssembly module, not a component"));
+}
+
+/// For a first-party plugin, `plugin inspect` says what it may touch: the host of which config
+/// field, which Kubernetes objects.
+#[test]
+fn inspect_says_what_a_first_party_plugin_may_touch() {
+    let text = |args: &[&str]| {
+        let out = aviary(args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let job = text(&["plugin", "inspect", "job"]);
+    assert!(job.contains("first-party (Argo's \"job\"):"), "{job}");
+    assert!(job.contains("  may reach: no network"), "{job}");
+    assert!(job.contains("  kubernetes: Job (batch): get, list, create, delete, in the object's namespace"), "{job}");
+    assert!(job.contains("  kubernetes: Pod (core): list, in the object's namespace"), "{job}");
+    let graphite = text(&["plugin", "inspect", "graphite"]);
+    assert!(graphite.contains("  may reach: the host of its `address` field"), "{graphite}");
+    assert!(graphite.contains("  kubernetes: nothing"), "{graphite}");
+    let datadog = text(&["plugin", "inspect", "aviary/datadog"]);
+    assert!(
+        datadog.contains("  may reach: the host of its `address` field, else https://api.datadoghq.com"),
+        "{datadog}"
+    );
 }
 
 /// `plugin inspect` takes what `plugin run` takes: a first-party name (Argo's or Aviary's) and a

@@ -200,6 +200,7 @@ async fn run(args: Args) -> Result<(), Error> {
         health_addr: std::net::SocketAddr::new(args.bind_address, args.healthz_port),
         max_measurement_running: args.max_measurement_running,
         analysis_run_budget: args.analysis_run_budget,
+        traffic_split_api_version: args.argo.traffic_split_version(),
     };
     crate::run(client, plugins, run, metrics).await
 }

@@ -83,7 +83,9 @@ pub struct ArgoFlags {
     /// See `--aws-target-group-binding-api-version`.
     #[arg(long = "ambassador-api-version", default_value = "getambassador.io/v2")]
     pub ambassador_api_version: String,
-    /// See `--aws-target-group-binding-api-version`.
+    /// The SMI TrafficSplit version `aviary/smi` writes. At Argo's default (`v1alpha1`) the
+    /// router starts there and takes the first version the cluster serves, so a cluster that
+    /// only serves a later one works without the flag; any other value is used as given.
     #[arg(long = "traffic-split-api-version", default_value = "v1alpha1")]
     pub traffic_split_api_version: String,
     /// See `--aws-target-group-binding-api-version`.
@@ -197,7 +199,6 @@ impl ArgoFlags {
         check("alb-tag-key-resource-id", self.alb_tag_key_resource_id != defaults.alb_tag_key_resource_id);
         check("istio-api-version", self.istio_api_version != defaults.istio_api_version);
         check("ambassador-api-version", self.ambassador_api_version != defaults.ambassador_api_version);
-        check("traffic-split-api-version", self.traffic_split_api_version != defaults.traffic_split_api_version);
         check("traefik-api-group", self.traefik_api_group != defaults.traefik_api_group);
         check("traefik-api-version", self.traefik_api_version != defaults.traefik_api_version);
         check("ingress-api-version", !self.ingress_api_version.is_empty());
@@ -208,9 +209,17 @@ impl ArgoFlags {
         if !ignored.is_empty() {
             tracing::warn!(
                 flags = %ignored.join(" "),
-                "accepted for compatibility with Argo Rollouts; no effect yet (traffic routing, experiments, notifications and profiling are not part of aviary-controller yet)"
+                "accepted for compatibility with Argo Rollouts; no effect yet (the routers Aviary does not ship, experiments, notifications and profiling are not part of aviary-controller yet)"
             );
         }
+    }
+
+    /// The TrafficSplit version to pin, when `--traffic-split-api-version` asks for one other
+    /// than Argo's default (see the flag).
+    pub fn traffic_split_version(&self) -> Option<String> {
+        let defaults = ArgoFlags::defaults();
+        (self.traffic_split_api_version != defaults.traffic_split_api_version)
+            .then(|| self.traffic_split_api_version.clone())
     }
 
     fn defaults() -> ArgoFlags {

@@ -56,8 +56,11 @@ pub struct Context {
     pub analysis_run_budget: usize,
     /// How often an idle Rollout is looked at again (`--rollout-resync`).
     pub resync: std::time::Duration,
-    /// Kinds the routers' Kubernetes calls resolved, cached for every later call.
-    pub discovery: crate::rollout::routing::Discovery,
+    /// The SMI TrafficSplit version `aviary/smi` is told to write (`--traffic-split-api-version`).
+    pub traffic_split_api_version: Option<String>,
+    /// The `kubernetes` import's side in the controller, one for the routers and the metric
+    /// providers (its discovery cache shared by every call).
+    pub kube_access: std::sync::Arc<crate::kube_access::KubeAccess>,
     /// What each router returned as its state, by `rollout uid/plugin` (lost on restart: the
     /// contract tells routers to rebuild from their objects).
     router_states: Mutex<HashMap<String, String>>,
@@ -95,6 +98,13 @@ impl Context {
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         instance_id: Option<String>,
     ) -> Self {
+        // Metric providers with Kubernetes grants (Argo's `job`) reach the cluster through the
+        // same access the routers use.
+        let kube_access = std::sync::Arc::new(crate::kube_access::KubeAccess::new(
+            client.clone(),
+            crate::kube_access::Discovery::default(),
+        ));
+        let plugins = plugins.with_kubernetes(kube_access.clone());
         Self {
             events: Mutex::new(Events {
                 recorder: Recorder::new(client.clone(), reporter()),
@@ -115,7 +125,8 @@ impl Context {
             seen_rollouts: Mutex::new(std::collections::HashSet::new()),
             analysis_run_budget: aviary_engine::analysis::retention::OBJECT_BUDGET_BYTES,
             resync: std::time::Duration::from_secs(900),
-            discovery: Default::default(),
+            kube_access,
+            traffic_split_api_version: None,
             router_states: Mutex::new(HashMap::new()),
         }
     }

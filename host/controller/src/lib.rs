@@ -24,6 +24,7 @@ pub mod cli;
 mod compat;
 mod context;
 mod error;
+pub mod kube_access;
 mod leader;
 mod metrics;
 mod panic_guard;
@@ -81,6 +82,9 @@ pub struct RunConfig {
     pub analysis_workers: u16,
     /// Which controllers run (Argo's `--controllers`).
     pub controllers: std::collections::BTreeSet<Part>,
+    /// The SMI TrafficSplit version to write (Argo's `--traffic-split-api-version`); `None`:
+    /// the first one the cluster serves from `v1alpha1` on.
+    pub traffic_split_api_version: Option<String>,
 }
 
 /// A part of the controller that `--controllers` turns on.
@@ -191,6 +195,7 @@ pub async fn run(
     ctx.max_measurement_running = config.max_measurement_running;
     ctx.analysis_run_budget = config.analysis_run_budget;
     ctx.resync = config.resync;
+    ctx.traffic_split_api_version = config.traffic_split_api_version.clone();
     let ctx = Arc::new(ctx);
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;

@@ -270,3 +270,79 @@ async fn arguments_resolve_from_values_secrets_field_refs_and_hashes_and_secrets
     );
     Ok(())
 }
+
+/// A loopback service answering both series of a canary comparison, as a metrics backend would.
+async fn series_server(canary: Vec<f64>, baseline: Vec<f64>) -> String {
+    let body = json!({"canary": canary, "baseline": baseline});
+    let router = axum::Router::new().route(
+        "/compare",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}/compare")
+}
+
+/// `aviary/judge` picked by one metric's conditions (`aviary/judge: {...}`) while the other
+/// metric of the same run keeps its expr condition: a canary like its baseline passes the judge,
+/// one much slower fails it and the canary is aborted.
+async fn judged_canary(ns: &TestNamespace, canary: Vec<f64>) -> Rollout {
+    let baseline = vec![180.0, 176.0, 191.0, 185.0, 179.0, 188.0, 183.0, 181.0];
+    let url = series_server(canary, baseline).await;
+    let metrics = Metrics::start(0.99).await;
+    let settings =
+        |is: &str| format!(r#"aviary/judge: {{"is": "{is}", "pass": 95, "marginal": 75, "direction": "increase"}}"#);
+    let _: AnalysisTemplate = create(
+        ns,
+        json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "judged"},
+            "spec": {"metrics": [
+                {"name": "latency", "count": 1,
+                 "successCondition": settings("pass"), "failureCondition": settings("fail"),
+                 "provider": {"web": {"url": url, "jsonPath": "{$}"}}},
+                {"name": "ok", "count": 1, "successCondition": "result == true",
+                 "provider": {"web": {"url": metrics.url(), "jsonPath": "{$.ok}"}}}
+            ]}
+        }),
+    )
+    .await;
+    let steps =
+        json!([{"setWeight": 50}, {"analysis": {"templates": [{"templateName": "judged"}]}}, {"setWeight": 100}]);
+    let _: Rollout = create(ns, rollout("app", 2, "nginx:1.19", steps, json!({}))).await;
+    let v1 = wait_phase(ns, "app", "Healthy", T).await.status.unwrap().stable_rs;
+    set_image(ns, "app", "nginx:1.20").await;
+    eventually_ok("the judged update to finish", T, || async {
+        let r = ns.api::<Rollout>().get("app").await.ok()?;
+        let s = r.status.as_ref()?;
+        (s.abort || (s.stable_rs != v1 && s.stable_rs == s.current_pod_hash)).then_some(r)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metric_picks_aviary_judge_by_its_conditions() -> TestResult {
+    env().await;
+    let ns = namespace("judge-pass").await?;
+    let done = judged_canary(&ns, vec![182.0, 178.0, 190.0, 186.0, 181.0, 187.0, 184.0, 180.0]).await;
+    assert!(!done.status.unwrap().abort, "a canary like its baseline passes");
+    let run = runs(&ns).await.into_iter().next().expect("the step's run");
+    let st = run.status.unwrap();
+    assert_eq!(st.phase, AnalysisPhase::Successful, "{st:?}");
+    let latency = st.metric_results.iter().find(|r| r.name == "latency").unwrap();
+    assert_eq!(latency.measurements[0].phase, AnalysisPhase::Successful);
+
+    let ns = namespace("judge-fail").await?;
+    let done = judged_canary(&ns, vec![212.0, 230.0, 251.0, 224.0, 240.0, 236.0, 229.0, 244.0]).await;
+    assert!(done.status.unwrap().abort, "a much slower canary fails the judge and is aborted");
+    let run = runs(&ns).await.into_iter().next().expect("the step's run");
+    let latency = run.status.unwrap().metric_results.into_iter().find(|r| r.name == "latency").unwrap();
+    assert_eq!(latency.measurements[0].phase, AnalysisPhase::Failed);
+    Ok(())
+}

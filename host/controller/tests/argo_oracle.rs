@@ -87,6 +87,8 @@ async fn every_scenario_behaves_as_under_argo() -> TestResult {
     eprintln!("oracle: {} control plane pair(s) up in {:.0?}", sides.len(), started.elapsed());
 
     let limit = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let count = scenarios.len();
+    let by_name: BTreeMap<String, Scenario> = scenarios.iter().map(|s| (s.name.clone(), s.clone())).collect();
     let mut tasks = Vec::new();
     for (i, scenario) in scenarios.into_iter().enumerate() {
         let pair = sides.get(&scenario.crds).cloned().ok_or("no control planes for the scenario's CRDs")?;
@@ -99,17 +101,42 @@ async fn every_scenario_behaves_as_under_argo() -> TestResult {
         }));
     }
     let mut report = String::new();
-    let mut failed = Vec::new();
+    let mut differed = Vec::new();
     for t in tasks {
         let (name, took, outcome) = t.await?;
         match outcome {
             Ok(diffs) if diffs.is_empty() => report.push_str(&format!("scenario {name}: same as Argo ({took:.0?})\n")),
             Ok(diffs) => {
                 report.push_str(&oracle::report(&name, &diffs));
-                failed.push(name);
+                differed.push(name);
             }
             Err(e) => {
                 report.push_str(&format!("scenario {name}: could not run: {e}\n"));
+                differed.push(name);
+            }
+        }
+    }
+    // Eight scenarios at once on a loaded machine (the whole suite, the fuzz build) stretch both
+    // controllers unevenly, and a snapshot can then catch one side between two writes that the
+    // other made together: a scenario that differed runs once more, alone, and fails only if it
+    // differs again. Both runs are in the report, so a difference that comes and goes is seen.
+    let mut failed = Vec::new();
+    for (j, name) in differed.into_iter().enumerate() {
+        let scenario = by_name.get(&name).ok_or("a scenario that ran is known")?;
+        let pair = sides.get(&scenario.crds).cloned().ok_or("no control planes for the scenario's CRDs")?;
+        let started = Instant::now();
+        match run(&pair, scenario, count + j, &deliberate).await {
+            Ok(diffs) if diffs.is_empty() => report.push_str(&format!(
+                "scenario {name}: same as Argo on a second run, alone ({:.0?}); the run above was under load\n",
+                started.elapsed()
+            )),
+            Ok(diffs) => {
+                report.push_str(&format!("scenario {name}: differs again on a second run, alone:\n"));
+                report.push_str(&oracle::report(&name, &diffs));
+                failed.push(name);
+            }
+            Err(e) => {
+                report.push_str(&format!("scenario {name}: could not run a second time: {e}\n"));
                 failed.push(name);
             }
         }

@@ -157,11 +157,22 @@ pub fn canary_scaling(
     let delay_on_abort = canary_delays_scale_down_on_abort(rollout, observed);
     let mut deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)> =
         deadlines_to_remove(observed, delay_on_abort).into_iter().map(|r| (r, None)).collect();
-    let with = |mut d: ScalingDecision, deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)>| {
+    // Same-size actions that only bring a desired-replicas annotation up to date (Argo's
+    // scaleReplicaSet writes it on every call for the stable and the new ReplicaSet, whatever
+    // their size, but does not count that as scaling).
+    let mut annotation_only: Vec<ScaleAction> = Vec::new();
+    let with = |mut d: ScalingDecision,
+                deadlines: Vec<(ReplicaSetRole, Option<DateTime<Utc>>)>,
+                annotation_only: Vec<ScaleAction>| {
         d.deadlines.splice(0..0, deadlines);
+        d.actions.splice(0..0, annotation_only);
         d.keep_deadline = delay_on_abort;
         d
     };
+    let replicas = rollout.spec.replicas_or_default();
+    // Only an annotation that says another count: both controllers write it on every ReplicaSet
+    // they create, so a missing one is a ReplicaSet neither made, annotated when it is scaled.
+    let stale = |rs: &crate::ReplicaSetState| rs.desired_replicas.is_some_and(|d| d != replicas);
 
     if let Some(stable) = observed.distinct_stable() {
         let desired = if traffic_routed {
@@ -170,7 +181,10 @@ pub fn canary_scaling(
             basic::basic_canary_counts(rollout, observed).stable
         };
         if desired != stable.spec_replicas {
-            return with(one(ReplicaSetRole::Stable, stable.spec_replicas, desired), deadlines);
+            return with(one(ReplicaSetRole::Stable, stable.spec_replicas, desired), deadlines, annotation_only);
+        }
+        if stale(stable) {
+            annotation_only.push(ScaleAction { which: ReplicaSetRole::Stable, from: desired, to: desired });
         }
     }
     let mut waiting = ScalingDecision::default();
@@ -202,14 +216,18 @@ pub fn canary_scaling(
             }
         }
         if !delayed && desired != new_rs.spec_replicas {
-            return with(one(ReplicaSetRole::Canary, new_rs.spec_replicas, desired), deadlines);
+            return with(one(ReplicaSetRole::Canary, new_rs.spec_replicas, desired), deadlines, annotation_only);
+        }
+        if stale(new_rs) {
+            let size = new_rs.spec_replicas;
+            annotation_only.push(ScaleAction { which: ReplicaSetRole::Canary, from: size, to: size });
         }
     }
     let mut older = older_scaling(rollout, observed, now);
     if let Some(at) = waiting.requeue_at {
         older.requeue_at(at);
     }
-    with(older, deadlines)
+    with(older, deadlines, annotation_only)
 }
 
 fn one(which: ReplicaSetRole, from: i32, to: i32) -> ScalingDecision {
@@ -354,6 +372,47 @@ mod tests {
         assert_eq!(d.actions, vec![ScaleAction { which: ReplicaSetRole::Canary, from: 0, to: 3 }]);
         let d = canary_scaling(&ro, &obs((8, 8), (3, 3)), None, now());
         assert!(d.actions.is_empty());
+    }
+
+    /// Argo's scaleReplicaSet on the stable and the new ReplicaSet: a desired-replicas annotation
+    /// that says another count is brought up to date by a same-size action (not counted as
+    /// scaling), before a real scale that follows in the same reconcile; older ReplicaSets are
+    /// left alone.
+    #[test]
+    fn stale_desired_replicas_annotations_are_synced_without_scaling() {
+        let ro = RolloutBuilder::canary(10).set_weight(25).pause().build();
+        let annotated = |rs: ReplicaSetState, d: i32| ReplicaSetState { desired_replicas: Some(d), ..rs };
+        let o = ObservedReplicaSets {
+            new_rs: Some(annotated(ReplicaSetState::new("canary", 3, 3), 4)),
+            stable_rs: Some(annotated(ReplicaSetState::new("stable", 8, 8), 4)),
+            older: vec![annotated(ReplicaSetState::new("old", 0, 0), 4)],
+        };
+        let d = canary_scaling(&ro, &o, None, now());
+        assert_eq!(
+            d.actions,
+            vec![
+                ScaleAction { which: ReplicaSetRole::Stable, from: 8, to: 8 },
+                ScaleAction { which: ReplicaSetRole::Canary, from: 3, to: 3 },
+            ]
+        );
+        // The stable's annotation is synced before the canary's real scale.
+        let growing =
+            ObservedReplicaSets { new_rs: Some(annotated(ReplicaSetState::new("canary", 0, 0), 10)), ..o.clone() };
+        let d = canary_scaling(&ro, &growing, None, now());
+        assert_eq!(
+            d.actions,
+            vec![
+                ScaleAction { which: ReplicaSetRole::Stable, from: 8, to: 8 },
+                ScaleAction { which: ReplicaSetRole::Canary, from: 0, to: 3 },
+            ]
+        );
+        // Up to date: nothing.
+        let current = ObservedReplicaSets {
+            new_rs: Some(annotated(ReplicaSetState::new("canary", 3, 3), 10)),
+            stable_rs: Some(annotated(ReplicaSetState::new("stable", 8, 8), 10)),
+            older: vec![],
+        };
+        assert!(canary_scaling(&ro, &current, None, now()).actions.is_empty());
     }
 
     #[test]

@@ -65,7 +65,12 @@ async fn run() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let config = serde_json::json!({"url": format!("http://{addr}/stats"), "path": "data.hits.1.rate"}).to_string();
     let allowed = || AllowedHosts::parse(&[addr.to_string()]).unwrap();
-    let ctx = CallContext { namespace: "bench".into(), run_name: "run".into(), metric_name: "m".into() };
+    let ctx = CallContext {
+        namespace: "bench".into(),
+        run_name: "run".into(),
+        metric_name: "m".into(),
+        ..Default::default()
+    };
 
     println!("\n| language | component size | compile | cached load | per call p50 | per call p99 |");
     println!("|---|---|---|---|---|---|");

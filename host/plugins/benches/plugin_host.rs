@@ -136,7 +136,12 @@ async fn run() {
     );
 
     // One provider call without network I/O (the hostile test provider in its honest mode).
-    let ctx = CallContext { namespace: "bench".into(), run_name: "run".into(), metric_name: "m".into() };
+    let ctx = CallContext {
+        namespace: "bench".into(),
+        run_name: "run".into(),
+        metric_name: "m".into(),
+        ..Default::default()
+    };
     let mut samples = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {
         let t = Instant::now();

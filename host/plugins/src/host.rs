@@ -163,6 +163,9 @@ pub struct PluginHost {
     inner: Arc<Inner>,
     /// Where this handle's calls send their HTTP requests (see [`PluginHost::with_http`]).
     http: HttpMode,
+    /// The cluster this handle's metric providers reach through the `kubernetes` import (see
+    /// [`PluginHost::with_kubernetes`]); `None`: every such call is denied.
+    kubernetes: Option<Arc<dyn KubernetesApi>>,
 }
 
 impl fmt::Debug for PluginHost {
@@ -208,6 +211,7 @@ impl PluginHost {
                 builtin_compile: tokio::sync::Mutex::new(()),
             }),
             http: HttpMode::Network,
+            kubernetes: None,
         })
     }
 
@@ -303,7 +307,15 @@ impl PluginHost {
     /// The allow-lists, deadlines and size caps apply in every mode. `aviary plugin test` uses
     /// it; the controller never does.
     pub fn with_http(&self, mode: HttpMode) -> PluginHost {
-        PluginHost { inner: self.inner.clone(), http: mode }
+        PluginHost { inner: self.inner.clone(), http: mode, kubernetes: self.kubernetes.clone() }
+    }
+
+    /// A handle whose metric-provider calls reach `api` through the `kubernetes` import of
+    /// contract 0.2.0 (Argo's `job` provider creates its Jobs so), each call confined to the
+    /// AnalysisRun's namespace and to the kinds and verbs of the plugin's grants. Without it,
+    /// or for a plugin with no grants, every such call is denied.
+    pub fn with_kubernetes(&self, api: Arc<dyn KubernetesApi>) -> PluginHost {
+        PluginHost { inner: self.inner.clone(), http: self.http.clone(), kubernetes: Some(api) }
     }
 
     /// Grants a loaded plugin more hosts (the CLI's `--allow-host`).
@@ -486,14 +498,29 @@ impl PluginHost {
         }
         let _permit = self.inner.calls.acquire().await;
         let deadline = deadline_after(p.limits.timeout);
+        let skip_tls_verification = http::skips_tls_verification(&p.info.location, config);
+        if skip_tls_verification {
+            tracing::warn!(plugin = %p.info.name, "TLS certificate verification skipped for this call: its config says insecure: true");
+        }
         let grant = Grant {
             plugin: p.info.name.as_str().into(),
             metrics: self.inner.metrics.clone(),
             allowed: Arc::new(p.allowed_for(config)),
             max_response_bytes: p.limits.max_response_bytes,
             deadline: deadline.into(),
+            skip_tls_verification,
         };
         let mut store = self.new_store(&p, Some(grant), deadline);
+        if let Some(api) = &self.kubernetes {
+            store.data_mut().kubernetes = Some(KubernetesGrant {
+                plugin: p.info.name.as_str().into(),
+                metrics: self.inner.metrics.clone(),
+                grants: p.kubernetes.clone(),
+                namespace: ctx.namespace.clone(),
+                api: api.clone(),
+                max_response_bytes: p.limits.max_response_bytes,
+            });
+        }
         let outcome = tokio::time::timeout_at(
             deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
             p.pre.provide(&mut store, &p.info.name, ctx, config, previous, terminate),
@@ -554,6 +581,7 @@ impl PluginHost {
             allowed: Arc::new(p.allowed.clone()),
             max_response_bytes: p.limits.max_response_bytes,
             deadline: deadline.into(),
+            skip_tls_verification: false,
         };
         let mut store = self.new_store(&p, Some(grant), deadline);
         store.data_mut().kubernetes = Some(KubernetesGrant {

@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aviary_api::AnalysisPhase;
-use aviary_engine::analysis::measurement::Judge;
-use aviary_plugins::recording::{RecordedMeasurement, Replay};
-use aviary_plugins::{CallContext, HttpMode, Measurement, Phase, PluginHost};
+use aviary_plugins::Phase;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -109,32 +107,13 @@ async fn v2(State(seen): State<Shared>, headers: HeaderMap, body: String) -> Res
 }
 
 async fn datadog() -> (String, Shared) {
-    let seen = Shared::default();
-    let router = axum::Router::new()
-        .route("/api/v1/query", get(v1))
-        .route("/api/v2/query/scalar", post(v2))
-        .with_state(seen.clone());
-    let addr = common::serve("127.0.0.1", router).await;
+    let routes = axum::Router::new().route("/api/v1/query", get(v1)).route("/api/v2/query/scalar", post(v2));
+    let (addr, seen) = common::serve_seen(routes).await;
     (format!("http://{addr}"), seen)
 }
 
 fn config(address: &str, fields: Value) -> String {
-    let mut c = json!({"address": address, "apiKey": API_KEY, "appKey": APP_KEY});
-    c.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
-    c.to_string()
-}
-
-async fn measure(host: &PluginHost, config: &str) -> Measurement {
-    host.measure("datadog", &CallContext::default(), config).await
-}
-
-async fn verdict(host: &PluginHost, m: &Measurement, success: &str) -> AnalysisPhase {
-    let text = m.value.as_deref().unwrap_or("null");
-    let mut judge = Judge::new(success, "", false);
-    while let Some(expression) = judge.next() {
-        judge.record(host.evaluate("aviary/expr", expression, text).await.map_err(|e| e.to_string()));
-    }
-    judge.verdict().phase
+    common::config_with(json!({"address": address, "apiKey": API_KEY, "appKey": APP_KEY}), fields)
 }
 
 #[tokio::test]
@@ -152,11 +131,11 @@ async fn the_articles_canary_gate_queries_v2_with_a_formula_and_passes() {
             "formula": "(moving_rollup(a, 60, 'sum') / moving_rollup(b, 60, 'sum')) * 100",
         }),
     );
-    let m = measure(&host, &cfg).await;
+    let m = common::measure(&host, "datadog", &cfg).await;
     assert_eq!((m.phase, m.value.as_deref()), (Phase::Measured, Some("0.42")), "{}", m.message);
     assert_eq!(m.metadata.get("httpStatusCode").map(String::as_str), Some("200"));
     assert_eq!(m.metadata.get("requestOutcome").map(String::as_str), Some("success"));
-    assert_eq!(verdict(&host, &m, "default(result, 0) < 1").await, AnalysisPhase::Successful);
+    assert_eq!(common::verdict(&host, &m, "default(result, 0) < 1", "").await, AnalysisPhase::Successful);
 
     let body = seen.lock().unwrap().v2[0].clone();
     let attrs = &body["data"]["attributes"];
@@ -179,7 +158,8 @@ async fn the_articles_canary_gate_queries_v2_with_a_formula_and_passes() {
 async fn v1_sends_the_keys_and_the_window_and_reads_the_last_point() {
     let (address, seen) = datadog().await;
     let host = common::host();
-    let m = measure(&host, &config(&address, json!({"query": "errors:value", "interval": "10m"}))).await;
+    let m =
+        common::measure(&host, "datadog", &config(&address, json!({"query": "errors:value", "interval": "10m"}))).await;
     assert_eq!((m.phase, m.value.as_deref()), (Phase::Measured, Some("0.25")), "{}", m.message);
     let q = seen.lock().unwrap().v1[0].clone();
     let (from, to): (u64, u64) = (q["from"].parse().unwrap(), q["to"].parse().unwrap());
@@ -193,11 +173,12 @@ async fn wrong_keys_are_an_authentication_error() {
     let (address, _) = datadog().await;
     let host = common::host();
     let cfg = json!({"address": address, "apiKey": "wrong", "appKey": APP_KEY, "query": "errors:value"}).to_string();
-    let m = measure(&host, &cfg).await;
+    let m = common::measure(&host, "datadog", &cfg).await;
     assert_eq!(m.phase, Phase::Error);
     assert_eq!(m.message, r#"received authentication error response code: 403 {"errors":["Forbidden"]}"#);
     assert_eq!(m.metadata.get("requestOutcome").map(String::as_str), Some("http_error"));
-    let missing = measure(&host, &json!({"address": address, "query": "errors:value"}).to_string()).await;
+    let missing =
+        common::measure(&host, "datadog", &json!({"address": address, "query": "errors:value"}).to_string()).await;
     assert_eq!((missing.phase, missing.message.as_str()), (Phase::Error, "API or App token not found"));
 }
 
@@ -206,10 +187,10 @@ async fn no_data_is_null_for_the_conditions_on_both_apis() {
     let (address, _) = datadog().await;
     let host = common::host();
     for fields in [json!({"query": "errors:empty"}), json!({"apiVersion": "v2", "query": "errors:empty"})] {
-        let m = measure(&host, &config(&address, fields.clone())).await;
+        let m = common::measure(&host, "datadog", &config(&address, fields.clone())).await;
         assert_eq!((m.phase, m.value.as_deref()), (Phase::Measured, Some("null")), "{fields}: {}", m.message);
-        assert_eq!(verdict(&host, &m, "default(result, 0) < 1").await, AnalysisPhase::Successful);
-        assert_eq!(verdict(&host, &m, "result < 1").await, AnalysisPhase::Error);
+        assert_eq!(common::verdict(&host, &m, "default(result, 0) < 1", "").await, AnalysisPhase::Successful);
+        assert_eq!(common::verdict(&host, &m, "result < 1", "").await, AnalysisPhase::Error);
     }
 }
 
@@ -217,7 +198,7 @@ async fn no_data_is_null_for_the_conditions_on_both_apis() {
 async fn a_trailing_null_point_is_skipped_not_read_as_zero() {
     let (address, _) = datadog().await;
     let host = common::host();
-    let m = measure(&host, &config(&address, json!({"query": "errors:nulls"}))).await;
+    let m = common::measure(&host, "datadog", &config(&address, json!({"query": "errors:nulls"}))).await;
     assert_eq!(m.value.as_deref(), Some("0.4"), "{}", m.message);
 }
 
@@ -225,24 +206,26 @@ async fn a_trailing_null_point_is_skipped_not_read_as_zero() {
 async fn grouped_v2_queries_give_a_list_and_their_groups() {
     let (address, _) = datadog().await;
     let host = common::host();
-    let m = measure(&host, &config(&address, json!({"apiVersion": "v2", "query": "errors:grouped"}))).await;
+    let m =
+        common::measure(&host, "datadog", &config(&address, json!({"apiVersion": "v2", "query": "errors:grouped"})))
+            .await;
     assert_eq!(m.value.as_deref(), Some("[0.2,1.7]"), "{}", m.message);
     assert_eq!(
         m.metadata.get("groups").map(String::as_str),
         Some(r#"[{"name":"eu-west-1","value":0.2},{"name":"us-east-1","value":1.7}]"#)
     );
-    assert_eq!(verdict(&host, &m, "all(result, {# < 1})").await, AnalysisPhase::Failed);
+    assert_eq!(common::verdict(&host, &m, "all(result, {# < 1})", "").await, AnalysisPhase::Failed);
 }
 
 #[tokio::test]
 async fn a_short_rate_limit_is_waited_out_and_a_long_one_reported() {
     let (address, seen) = datadog().await;
     let host = common::host();
-    let m = measure(&host, &config(&address, json!({"query": "errors:limited-briefly"}))).await;
+    let m = common::measure(&host, "datadog", &config(&address, json!({"query": "errors:limited-briefly"}))).await;
     assert_eq!((m.phase, m.value.as_deref()), (Phase::Measured, Some("0.1")), "{}", m.message);
     assert_eq!(seen.lock().unwrap().calls["errors:limited-briefly"], 2);
 
-    let m = measure(&host, &config(&address, json!({"query": "errors:limited"}))).await;
+    let m = common::measure(&host, "datadog", &config(&address, json!({"query": "errors:limited"}))).await;
     assert_eq!(m.phase, Phase::Error);
     assert_eq!(
         m.message,
@@ -256,18 +239,15 @@ async fn a_short_rate_limit_is_waited_out_and_a_long_one_reported() {
 async fn replays_see_the_recorded_time_so_windowed_queries_match() {
     let host = common::host();
     // 2025-01-01T00:00:00Z is 1735689600: a 5-minute window ends there.
-    let recorded: RecordedMeasurement = serde_json::from_value(json!({
+    let replay = common::replay_of(json!({
         "at": "2025-01-01T00:00:00Z",
         "exchanges": [{
             "request": {"method": "GET",
                         "url": "https://api.datadoghq.com/api/v1/query?query=errors%3Avalue&from=1735689300&to=1735689600"},
             "response": {"status": 200, "json": series(json!([[1.0, 0.75]]), "errors:value")},
         }],
-    }))
-    .unwrap();
-    let replay = Arc::new(Replay::new(&recorded).unwrap());
+    }));
     let cfg = json!({"apiKey": API_KEY, "appKey": APP_KEY, "query": "errors:value"}).to_string();
-    let m = host.with_http(HttpMode::Replay(replay.clone())).measure("datadog", &CallContext::default(), &cfg).await;
+    let m = common::measure_replayed(&host, &replay, "datadog", &cfg).await;
     assert_eq!(m.value.as_deref(), Some("0.75"), "{}", m.message);
-    assert!(replay.misses().is_empty(), "{:?}", replay.misses());
 }

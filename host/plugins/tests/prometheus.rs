@@ -102,3 +102,24 @@ async fn scalar_vector_nan_inf_and_empty_results() {
     assert_eq!(m.phase, Phase::Error);
     assert!(m.message.starts_with("prometheus query failed: bad_data: "), "{}", m.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_query_gives_every_value_of_the_matrix() {
+    let host = common::host();
+    let prom = start_prometheus().await;
+    let config = json!({"address": prom.address, "query": "aviary_test_ratio",
+        "rangeQuery": {"start": "now() - duration(\"1m\")", "end": "now()", "step": "1s"}, "timeout": 10})
+    .to_string();
+    // Scraped every second: wait until the range holds a few points.
+    let started = Instant::now();
+    let values = loop {
+        let m = host.measure("prometheus", &CallContext::default(), &config).await;
+        let values: Vec<f64> = m.value.as_deref().and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default();
+        if m.phase == Phase::Measured && values.len() >= 3 {
+            break values;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no range data: {m:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(values.iter().all(|v| *v == 0.97), "{values:?}");
+}

@@ -175,7 +175,12 @@ async fn a_router_is_not_a_provider_and_names_are_checked() {
     let m = host
         .measure(
             "test/router",
-            &aviary_plugins::CallContext { namespace: "n".into(), run_name: "r".into(), metric_name: "m".into() },
+            &aviary_plugins::CallContext {
+                namespace: "n".into(),
+                run_name: "r".into(),
+                metric_name: "m".into(),
+                ..Default::default()
+            },
             "{}",
         )
         .await;

@@ -12,7 +12,7 @@ const HOSTILE: &str = "aviary_test_hostile.wasm";
 const HOSTILE_CONDITION: &str = "aviary_test_hostile_condition.wasm";
 
 fn ctx() -> CallContext {
-    CallContext { namespace: "ns".into(), run_name: "run".into(), metric_name: "m".into() }
+    CallContext { namespace: "ns".into(), run_name: "run".into(), metric_name: "m".into(), ..Default::default() }
 }
 
 /// A host with the hostile provider registered with a short deadline and a small memory cap.

@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use aviary_plugin_sdk::duration::parse_go_duration;
 use aviary_plugin_sdk::{Context, Error, Measurement, Provider, Value, export_provider, http};
 use serde::Deserialize;
 
@@ -340,33 +341,11 @@ fn retry_after(r: &http::Response) -> Option<Duration> {
     seconds.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// A Go duration (`300ms`, `10s`, `5m`, `1h30m`).
+/// A Go duration (`300ms`, `10s`, `5m`, `1h30m`), read by Go's `time.ParseDuration`; a negative
+/// one is refused: a window or a timeout cannot be negative.
 pub fn go_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("time: invalid duration \"{text}\"");
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let (number, tail) = rest.split_at(digits);
-        let n: f64 = number.parse().map_err(|_| bad())?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = tail;
-    }
-    Ok(Duration::from_secs_f64(total))
+    let nanos = parse_go_duration(text).map_err(|e| e.to_string())?;
+    u64::try_from(nanos).map(Duration::from_nanos).map_err(|_| format!("time: invalid duration \"{text}\""))
 }
 
 #[cfg(test)]
@@ -450,6 +429,7 @@ mod tests {
         assert_eq!(go_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(go_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(go_duration("5 minutes").is_err());
-        assert!(go_duration("").is_ok());
+        assert_eq!(go_duration(""), Err(r#"time: invalid duration """#.to_string()));
+        assert_eq!(go_duration("-5m"), Err(r#"time: invalid duration "-5m""#.to_string()));
     }
 }

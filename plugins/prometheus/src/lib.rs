@@ -1,18 +1,33 @@
-//! `aviary/prometheus` (Argo's `prometheus` provider): runs an instant query and hands the
-//! result to the metric's conditions.
+//! `aviary/prometheus` (Argo's `prometheus` provider): runs an instant or a range query and hands
+//! the result to the metric's conditions.
 //!
 //! As in Argo: a scalar becomes a number, a vector a list of its samples' values, a matrix the
 //! list of all its values; NaN and ±Inf are kept (they travel as extended JSON); an empty result
 //! is an empty list, so `len(result) == 0 || result[0] >= 0.95` works and `result[0]` on it is
-//! an error reported as "no data". Fields: `address`, `query`, `timeout` (seconds), `headers`,
-//! `authentication.basicAuth` and `authentication.oauth2`. `rangeQuery` and `sigv4` are refused
-//! with a clear error rather than half-supported.
+//! an error reported as "no data". Fields: `address`, `query`, `timeout` (seconds, default 30,
+//! the time the whole query may take), `headers`, `insecure` (the host skips TLS verification for
+//! this call), `authentication.basicAuth`, `authentication.oauth2`, `authentication.sigv4` and
+//! `rangeQuery` (`start`/`end` time expressions and `step`, see [`range`]; the value is the
+//! matrix's values, as Argo shapes it).
+//!
+//! SigV4, as Argo applies it: only for an Amazon Managed Prometheus address (`aps-workspaces`),
+//! signed for the service `aps` with the credentials the host adds to `authentication.sigv4`
+//! from the controller's AWS environment; `profile` is ignored (with a warning) and `roleArn` is
+//! refused, since Aviary reads no shared config files and assumes no roles.
 
-use std::time::Duration;
+pub mod range;
+
+use std::time::{Duration, SystemTime};
 
 use aviary_plugin_sdk::auth::{BasicAuth, OAuth2};
+use aviary_plugin_sdk::sigv4;
 use aviary_plugin_sdk::{Context, Error, Measurement, Provider, Value, export_provider, http, log};
 use serde::Deserialize;
+
+/// Argo's timeout when the metric sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The service Amazon Managed Prometheus is signed for.
+pub const SIGV4_SERVICE: &str = "aps";
 
 /// A header, as Argo writes them.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,6 +36,24 @@ pub struct Header {
     pub key: String,
     /// Value.
     pub value: String,
+}
+
+/// Argo's `authentication.sigv4`, plus the credentials the host adds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sigv4 {
+    /// The region (the host fills in the controller's when empty).
+    #[serde(default)]
+    pub region: String,
+    /// An AWS profile: ignored (Aviary reads no shared config files).
+    #[serde(default)]
+    pub profile: String,
+    /// A role to assume: refused.
+    #[serde(default)]
+    pub role_arn: String,
+    /// Added by the host from the controller's environment.
+    #[serde(flatten)]
+    pub aws: sigv4::HostCredentials,
 }
 
 /// Argo's prometheus `authentication` block.
@@ -33,9 +66,23 @@ pub struct Authentication {
     /// Client-credentials OAuth2.
     #[serde(default)]
     pub oauth2: Option<OAuth2>,
-    /// AWS SigV4: not supported (refused with an error).
+    /// AWS SigV4 (Amazon Managed Prometheus).
     #[serde(default)]
-    pub sigv4: Option<serde_json::Value>,
+    pub sigv4: Option<Sigv4>,
+}
+
+/// Argo's `rangeQuery`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RangeQuery {
+    /// Start, an expr time expression (`now() - duration("1h")`).
+    #[serde(default)]
+    pub start: String,
+    /// End, an expr time expression (`now()`).
+    #[serde(default)]
+    pub end: String,
+    /// Resolution, a Go duration.
+    #[serde(default)]
+    pub step: String,
 }
 
 /// The prometheus provider's configuration (Argo's `PrometheusMetric`).
@@ -46,21 +93,95 @@ pub struct Config {
     pub address: String,
     /// PromQL.
     pub query: String,
-    /// Query timeout in seconds.
+    /// Query timeout in seconds (default 30; negative is an error, as in Argo).
     #[serde(default)]
-    pub timeout: Option<u64>,
+    pub timeout: Option<i64>,
     /// Extra request headers.
     #[serde(default)]
     pub headers: Vec<Header>,
-    /// Skip TLS verification; the host always verifies.
+    /// Skip TLS verification: honoured by the host for this first-party plugin.
     #[serde(default)]
     pub insecure: bool,
     /// Authentication.
     #[serde(default)]
     pub authentication: Option<Authentication>,
-    /// A range query: not supported yet.
+    /// A range query instead of an instant query.
     #[serde(default)]
-    pub range_query: Option<serde_json::Value>,
+    pub range_query: Option<RangeQuery>,
+}
+
+impl Config {
+    /// The request timeout.
+    pub fn timeout(&self) -> Result<Duration, Error> {
+        match self.timeout {
+            None => Ok(DEFAULT_TIMEOUT),
+            Some(t) if t < 0 => Err(Error::msg("prometheus timeout should not be negative")),
+            Some(t) => Ok(Duration::from_secs(t.unsigned_abs())),
+        }
+    }
+
+    /// The SigV4 settings when requests are signed: Argo signs only for Amazon Managed
+    /// Prometheus (`aps-workspaces` in the address) with a non-empty `sigv4` block.
+    pub fn sigv4(&self) -> Option<&Sigv4> {
+        let s = self.authentication.as_ref()?.sigv4.as_ref().filter(|s| **s != Sigv4::default())?;
+        if self.address.contains("aps-workspaces") {
+            Some(s)
+        } else {
+            log::warn("authentication.sigv4 is ignored: the address is not an Amazon Managed Prometheus workspace");
+            None
+        }
+    }
+}
+
+/// The query request (URL and form body) for `now`.
+pub fn query_request(config: &Config, now: SystemTime) -> Result<(String, String), Error> {
+    let address = config.address.trim_end_matches('/');
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("query", &config.query);
+    let url = match &config.range_query {
+        Some(r) => {
+            let range = range::Range::resolve(&r.start, &r.end, &r.step, now).map_err(Error)?;
+            form.append_pair("start", &range.start.to_string());
+            form.append_pair("end", &range.end.to_string());
+            form.append_pair("step", &range.step.to_string());
+            format!("{address}/api/v1/query_range")
+        }
+        None => format!("{address}/api/v1/query"),
+    };
+    Ok((url, form.finish()))
+}
+
+/// The `X-Amz-Date`, token and `Authorization` headers of a signed request.
+pub fn sigv4_headers(
+    s: &Sigv4,
+    url: &str,
+    headers: &[(String, String)],
+    body: &str,
+    now: SystemTime,
+) -> Result<Vec<(String, String)>, Error> {
+    if !s.role_arn.is_empty() {
+        return Err(Error(format!(
+            "authentication.sigv4.roleArn ({}) is not supported by Aviary: give the controller credentials for \
+             that role in its environment",
+            s.role_arn
+        )));
+    }
+    if !s.profile.is_empty() {
+        log::warn(&format!(
+            "authentication.sigv4.profile ({}) is ignored: Aviary signs with the controller's environment credentials",
+            s.profile
+        ));
+    }
+    let Some(credentials) = s.aws.credentials() else {
+        return Err(Error::msg(
+            "authentication.sigv4: no AWS credentials (the controller adds them from AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY)",
+        ));
+    };
+    let request = sigv4::Request { method: "POST", url, headers, body: body.as_bytes() };
+    let signed = sigv4::sign(&credentials, &s.region, SIGV4_SERVICE, &request, now)
+        .map_err(|e| Error(format!("authentication.sigv4: {e}")))?;
+    Ok(signed.headers)
 }
 
 #[derive(Deserialize)]
@@ -89,30 +210,24 @@ impl Provider for Prometheus {
     type Config = Config;
 
     fn measure(_ctx: &Context, config: Config) -> Result<Measurement, Error> {
-        if config.range_query.is_some() {
-            return Err(Error::msg("rangeQuery is not supported by aviary/prometheus yet; use an instant query"));
+        let timeout = config.timeout()?;
+        let now = SystemTime::now();
+        let (url, body) = query_request(&config, now)?;
+        let content_type = vec![("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string())];
+        let mut request = http::Request::post(&url).body(body.clone()).timeout(timeout);
+        if let Some(s) = config.sigv4() {
+            // Signed before the custom headers are added, as Argo's round trippers do.
+            for (name, value) in sigv4_headers(s, &url, &content_type, &body, now)? {
+                request = request.header(name, value);
+            }
         }
-        if config.authentication.as_ref().is_some_and(|a| a.sigv4.is_some()) {
-            return Err(Error::msg("sigv4 authentication is not supported by aviary/prometheus"));
-        }
-        if config.insecure {
-            log::warn("insecure is ignored: the Aviary host always verifies TLS certificates");
-        }
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("query", &config.query);
-        if let Some(t) = config.timeout.filter(|t| *t > 0) {
-            form.append_pair("timeout", &format!("{t}s"));
-        }
-        let url = format!("{}/api/v1/query", config.address.trim_end_matches('/'));
-        let mut request =
-            http::Request::post(url).header("Content-Type", "application/x-www-form-urlencoded").body(form.finish());
-        if let Some(t) = config.timeout.filter(|t| *t > 0) {
-            request = request.timeout(Duration::from_secs(t));
+        for (name, value) in content_type {
+            request = request.header(name, value);
         }
         if let Some(auth) = &config.authentication {
             if let Some(basic) = &auth.basic_auth {
                 request = request.header("Authorization", basic.header());
-            } else if let Some(oauth2) = &auth.oauth2 {
+            } else if let Some(oauth2) = auth.oauth2.as_ref().filter(|o| !o.token_url.is_empty()) {
                 request = request.header("Authorization", oauth2.header()?);
             }
         }
@@ -133,12 +248,16 @@ impl Provider for Prometheus {
                 api.error.unwrap_or_default()
             )));
         }
-        for w in &api.warnings {
-            log::warn(&format!("prometheus warning: {w}"));
-        }
         let data = api.data.ok_or_else(|| Error::msg("prometheus answered success without data"))?;
         let value = to_value(&data.result_type, &data.result)?;
-        Ok(Measurement::measured(value).with_metadata("query", config.query))
+        let mut m = Measurement::measured(value).with_metadata("query", config.query);
+        if !api.warnings.is_empty() {
+            // Argo's metadata: the warnings quoted and comma-separated.
+            let warnings = api.warnings.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ");
+            log::warn(&format!("Prometheus returned the following warnings: {warnings}"));
+            m = m.with_metadata("warnings", warnings);
+        }
+        Ok(m)
     }
 }
 
@@ -187,6 +306,11 @@ export_provider!(Prometheus);
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::UNIX_EPOCH;
+
+    fn config(j: serde_json::Value) -> Config {
+        serde_json::from_value(j).unwrap()
+    }
 
     #[test]
     fn result_types_become_argo_values() {
@@ -200,5 +324,44 @@ mod tests {
         assert_eq!(to_value("scalar", &json!([1, "+Inf"])).unwrap().to_string(), "Infinity");
         assert!(to_value("string", &json!([1, "x"])).unwrap_err().0.contains("not supported"));
         assert!(to_value("vector", &json!({"no": "list"})).is_err());
+    }
+
+    #[test]
+    fn range_queries_post_start_end_and_step_as_client_golang_does() {
+        let c = config(json!({"address": "http://prom:9090/", "query": "rate(x[1m])",
+            "rangeQuery": {"start": "now() - duration(\"1h\")", "end": "now()", "step": "1m30s"}}));
+        let (url, body) = query_request(&c, UNIX_EPOCH + Duration::from_secs(1_735_689_600)).unwrap();
+        assert_eq!(url, "http://prom:9090/api/v1/query_range");
+        assert_eq!(body, "query=rate%28x%5B1m%5D%29&start=1735686000&end=1735689600&step=90");
+        let instant = config(json!({"address": "http://prom:9090", "query": "up"}));
+        assert_eq!(
+            query_request(&instant, UNIX_EPOCH).unwrap(),
+            ("http://prom:9090/api/v1/query".to_string(), "query=up".to_string())
+        );
+    }
+
+    #[test]
+    fn timeouts_default_to_thirty_seconds_and_may_not_be_negative() {
+        assert_eq!(config(json!({"address": "a", "query": "q"})).timeout(), Ok(DEFAULT_TIMEOUT));
+        assert_eq!(config(json!({"address": "a", "query": "q", "timeout": 5})).timeout(), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            config(json!({"address": "a", "query": "q", "timeout": -1})).timeout(),
+            Err(Error::msg("prometheus timeout should not be negative"))
+        );
+    }
+
+    #[test]
+    fn sigv4_applies_to_managed_prometheus_only_and_refuses_role_arn() {
+        let amp = "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-1";
+        let keys = json!({"region": "us-west-2", "accessKeyId": "AKID", "secretAccessKey": "s"});
+        let c = config(json!({"address": amp, "query": "up", "authentication": {"sigv4": keys}}));
+        let s = c.sigv4().expect("signed");
+        let headers = sigv4_headers(s, &format!("{amp}/api/v1/query"), &[], "query=up", UNIX_EPOCH).unwrap();
+        assert_eq!(headers[0], ("X-Amz-Date".to_string(), "19700101T000000Z".to_string()));
+        assert!(headers[1].1.starts_with("AWS4-HMAC-SHA256 Credential=AKID/19700101/us-west-2/aps/aws4_request, "));
+        let role = Sigv4 { role_arn: "arn:aws:iam::1:role/r".into(), ..s.clone() };
+        assert!(sigv4_headers(&role, amp, &[], "", UNIX_EPOCH).unwrap_err().0.contains("roleArn"));
+        let none = Sigv4 { region: "us-west-2".into(), ..Sigv4::default() };
+        assert!(sigv4_headers(&none, amp, &[], "", UNIX_EPOCH).unwrap_err().0.contains("no AWS credentials"));
     }
 }

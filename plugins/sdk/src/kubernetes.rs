@@ -23,6 +23,9 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+#[cfg(all(feature = "provider-v0-2", not(feature = "router")))]
+use crate::provider2::bindings::aviary::plugin::kubernetes as wit;
+#[cfg(feature = "router")]
 use crate::router::bindings::aviary::plugin::kubernetes as wit;
 
 // A file of src/ rather than src/kubernetes/: `aviary plugin new` vendors the files of src/.
@@ -294,8 +297,14 @@ impl Cluster for Host {
     }
 
     fn record_event(&self, event: Event) {
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", feature = "router"))]
         crate::router::bindings::aviary::plugin::routing::record_event(event.warning, &event.reason, &event.message);
+        // A metric provider has no object to record Events on: its log is where they go.
+        #[cfg(all(target_arch = "wasm32", not(feature = "router")))]
+        crate::provider2::bindings::aviary::plugin::log::log(
+            crate::provider2::bindings::aviary::plugin::log::Level::Info,
+            &format!("{}: {}", event.reason, event.message),
+        );
         #[cfg(not(target_arch = "wasm32"))]
         eprintln!("[event] {} {}: {}", if event.warning { "Warning" } else { "Normal" }, event.reason, event.message);
     }

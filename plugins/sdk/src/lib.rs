@@ -42,17 +42,26 @@
 pub mod auth;
 #[cfg(feature = "v0-1")]
 pub mod condition;
+pub mod duration;
 #[cfg(feature = "v0-1")]
 pub mod http;
-#[cfg(feature = "router")]
+#[cfg(any(feature = "router", feature = "provider-v0-2"))]
 pub mod kubernetes;
 #[cfg(feature = "v0-1")]
 pub mod log;
+#[cfg(any(feature = "v0-1", feature = "provider-v0-2"))]
+pub mod measurement;
 pub mod preinit;
 #[cfg(feature = "v0-1")]
 pub mod provider;
+#[cfg(feature = "provider-v0-2")]
+pub mod provider2;
 #[cfg(feature = "router")]
 pub mod router;
+#[cfg(feature = "sigv4")]
+pub mod sigv4;
+#[cfg(any(feature = "v0-1", feature = "sigv4"))]
+pub mod url;
 
 pub use aviary_value::Value;
 #[cfg(feature = "v0-1")]

@@ -3,13 +3,15 @@
 //!
 //! Fields, as in Argo: `url`, `method` (GET, POST, PUT; default GET), `headers` (`[{key,
 //! value}]`), `body` or `jsonBody`, `timeoutSeconds` (default 10), `jsonPath` (Kubernetes
-//! JSONPath template, default `{$}`), `insecure`, `authentication.oauth2`. Errors use Argo's
+//! JSONPath template, default `{$}`), `insecure` (the host skips TLS verification for this call),
+//! `authentication.oauth2`. Header values from Secrets come as Argo's do: `{{args.name}}` of an
+//! argument with `valueFrom.secretKeyRef`, resolved by the controller and redacted. Errors use Argo's
 //! wording (`received non 2xx response code: 503`, `Could not parse JSON body: ...`).
 
 use std::time::Duration;
 
 use aviary_plugin_sdk::auth::OAuth2;
-use aviary_plugin_sdk::{Context, Error, Measurement, Provider, Value, export_provider, http, log};
+use aviary_plugin_sdk::{Context, Error, Measurement, Provider, Value, export_provider, http};
 use serde::Deserialize;
 
 /// A header, as Argo writes them.
@@ -53,7 +55,7 @@ pub struct Config {
     /// Where the value is in the response (default `{$}`: all of it).
     #[serde(default)]
     pub json_path: Option<String>,
-    /// Skip TLS verification. The host always verifies; see [`Web::measure`].
+    /// Skip TLS verification: honoured by the host for this first-party plugin (and logged).
     #[serde(default)]
     pub insecure: bool,
     /// Authentication.
@@ -76,9 +78,6 @@ impl Provider for Web {
         }
         if config.body.is_some() && config.json_body.is_some() {
             return Err(Error::msg("body and jsonBody are mutually exclusive"));
-        }
-        if config.insecure {
-            log::warn("insecure is ignored: the Aviary host always verifies TLS certificates");
         }
         let timeout = config.timeout_seconds.filter(|s| *s > 0).map_or(DEFAULT_TIMEOUT, Duration::from_secs);
         let mut request = http::Request::new(method.clone(), &config.url).timeout(timeout);

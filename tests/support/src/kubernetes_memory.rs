@@ -1,6 +1,6 @@
 //! An API server in memory for plugin tests that run a component's `kubernetes` calls without a
-//! cluster: objects by kind and name, created as given, merge patches applied, every call that
-//! reaches it recorded (so a test also sees what the host refused: it never arrives here).
+//! cluster: objects by kind and name, created as given, merge patches applied, listed by equality
+//! label selectors, deleted, every call that reaches it recorded (so a test also sees what the host refused: it never arrives here).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,7 +44,27 @@ impl MemoryApi {
                 json_patch::merge(o, &call.body.unwrap_or_default());
                 Ok(o.clone())
             }
-            other => Err(KubernetesError::Rejected { code: 405, message: format!("{other:?}") }),
+            Verb::List => {
+                // Equality selectors (`a=b,c=d`), what the first-party plugins send.
+                let wanted: Vec<(&str, &str)> = call
+                    .label_selector
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|term| term.split_once('='))
+                    .collect();
+                let mut items: Vec<&Value> = objects
+                    .iter()
+                    .filter(|((kind, _), o)| {
+                        *kind == call.kind
+                            && wanted.iter().all(|(k, v)| o["metadata"]["labels"][*k].as_str() == Some(*v))
+                    })
+                    .map(|(_, o)| o)
+                    .collect();
+                items.sort_by_key(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_string());
+                Ok(Value::Array(items.into_iter().cloned().collect()))
+            }
+            Verb::Delete => objects.remove(&key).map(|_| Value::Null).ok_or(KubernetesError::NotFound(call.name)),
         }
     }
 }

@@ -290,7 +290,9 @@ impl Side {
                 c
             }
         };
-        // Short leases on both, so that a handover takes seconds.
+        // Short leases on both, so that a handover takes seconds. The TrafficSplit version is the
+        // latest Argo writes (the test cluster serves v1alpha3 and v1alpha4).
+        cmd.args(["--traffic-split-api-version", "v1alpha3"]);
         cmd.args([
             "--leader-election-lease-duration",
             "4s",
@@ -326,12 +328,16 @@ fn name(c: Controller) -> &'static str {
     }
 }
 
-/// The routing objects a snapshot holds (when a scenario has any): what the routers write.
-const ROUTING_KINDS: [(&str, &str, &str, &str); 4] = [
+/// The routing objects a snapshot holds (when a scenario has any): what the routers write; and the
+/// Jobs of the `job` provider.
+const ROUTING_KINDS: [(&str, &str, &str, &str); 6] = [
     ("ingresses", "networking.k8s.io", "v1", "Ingress"),
     ("virtualServices", "networking.istio.io", "v1alpha3", "VirtualService"),
     ("destinationRules", "networking.istio.io", "v1alpha3", "DestinationRule"),
     ("httpRoutes", "gateway.networking.k8s.io", "v1", "HTTPRoute"),
+    ("trafficSplits", "split.smi-spec.io", "v1alpha3", "TrafficSplit"),
+    // Not routing, but what the `job` provider writes: the Jobs of AnalysisRuns.
+    ("jobs", "batch", "v1", "Job"),
 ];
 
 /// Installs a CRD set (Argo's as released, or Aviary's from deploy/crds) and waits until it is established.
@@ -532,7 +538,7 @@ async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Resul
     while started.elapsed() < Duration::from_secs(90) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = snapshot(client, namespace).await?;
-        if now == last && !has_unstarted_run(&now) {
+        if now == last && !has_unstarted_run(&now) && !polls_soon(client, namespace).await? {
             if stable_since.elapsed() >= Duration::from_secs(3) {
                 return Ok(now);
             }
@@ -542,6 +548,32 @@ async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Resul
         }
     }
     Ok(last)
+}
+
+/// How soon (or how recently) a Running measurement is due to be polled for it to hold a
+/// snapshot back. A `job` measurement is polled √(2·elapsed) seconds apart: a Job that finished
+/// in a quiet spell between two polls would otherwise be snapshotted before its controller looked,
+/// at a moment that depends on timing, under either controller. Held from 5 s before a poll to
+/// 3 s after it, a snapshot settles (3 s unchanged) only between polls at least 11 s apart, once
+/// a Job has run for a minute: a long-running Job is still snapshotted mid-run.
+const POLL_AHEAD: Duration = Duration::from_secs(5);
+const POLL_OVERDUE: Duration = Duration::from_secs(3);
+
+/// Whether an AnalysisRun of the namespace has a Running measurement about to be polled (see
+/// [`POLL_AHEAD`]): its state is about to change.
+async fn polls_soon(client: &Client, namespace: &str) -> Result<bool, OracleError> {
+    let runs: Api<aviary_api::AnalysisRun> = Api::namespaced(client.clone(), namespace);
+    let now = chrono::Utc::now();
+    let ahead = chrono::Duration::from_std(POLL_AHEAD).unwrap_or_default();
+    let overdue = chrono::Duration::from_std(POLL_OVERDUE).unwrap_or_default();
+    Ok(runs.list(&ListParams::default()).await?.items.iter().any(|run| {
+        run.status.iter().flat_map(|s| &s.metric_results).any(|r| {
+            r.measurements.iter().any(|m| {
+                m.phase == aviary_api::AnalysisPhase::Running
+                    && m.resume_at.as_ref().is_some_and(|at| at.0 - now <= ahead && now - at.0 <= overdue)
+            })
+        })
+    }))
 }
 
 /// Whether a snapshot holds an AnalysisRun with no phase yet.
@@ -560,7 +592,17 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
         let mut objects = serde_json::Map::new();
         for o in api.list(&ListParams::default()).await? {
-            objects.insert(o.name_any(), normalize_object(serde_json::to_value(&o)?));
+            let mut v = normalize_object(serde_json::to_value(&o)?);
+            if kind == "AnalysisRun" && polls_a_job(&v) {
+                // An AnalysisRun has no status subresource, so its generation counts its writes;
+                // a Job measurement is written at each poll, and how many polls a Job takes to
+                // finish is timing, under either controller. The measurements themselves are
+                // compared.
+                if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("generation");
+                }
+            }
+            objects.insert(o.name_any(), v);
         }
         out.insert(format!("{}s", lower_first(kind)), Value::Object(objects));
     }
@@ -600,8 +642,15 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
         let mut objects = serde_json::Map::new();
         for o in api.list(&ListParams::default()).await? {
             let v = serde_json::to_value(&o)?;
+            // A name with a UID in it (a Job named after its AnalysisRun) is told apart by its
+            // owner once the UID is normalised away.
+            let name = o.name_any();
+            let key = match (find_uuid(&name), o.owner_references().first()) {
+                (Some(_), Some(owner)) => format!("{}/{}", owner.name, replace_uuids(&name)),
+                _ => replace_uuids(&name),
+            };
             objects.insert(
-                o.name_any(),
+                key,
                 normalize_object(json!({
                     "metadata": {"labels": v.pointer("/metadata/labels"), "annotations": v.pointer("/metadata/annotations"),
                                  "ownerReferences": v.pointer("/metadata/ownerReferences")},
@@ -749,6 +798,9 @@ pub fn normalize_object(mut v: Value) -> Value {
 fn normalize_values(v: &mut Value) {
     match v {
         Value::String(s) if looks_like_time(s) => *s = "<time>".into(),
+        // Object UIDs inside names and labels (a Job named `<run-uid>.<metric>.<n>`, a Job's
+        // `controller-uid` selector): each side's API server made its own.
+        Value::String(s) if find_uuid(s).is_some() => *s = replace_uuids(s),
         Value::Array(items) => {
             // Conditions: keyed by type, so that their order (which differs by reconcile timing)
             // does not matter, while each one's content does.
@@ -778,9 +830,45 @@ fn normalize_values(v: &mut Value) {
                 map.insert("metricResults".into(), Value::Object(keyed));
             }
             map.iter_mut().filter(|(k, _)| *k != "metricResults").for_each(|(_, v)| normalize_values(v));
+            if map.keys().any(|k| find_uuid(k).is_some()) {
+                *map = std::mem::take(map).into_iter().map(|(k, v)| (replace_uuids(&k), v)).collect();
+            }
         }
         _ => {}
     }
+}
+
+/// Whether a (normalised) AnalysisRun has a measurement of the `job` provider.
+fn polls_a_job(run: &Value) -> bool {
+    run.pointer("/status/metricResults").and_then(Value::as_object).is_some_and(|results| {
+        results.values().any(|r| {
+            r["measurements"].as_array().is_some_and(|ms| ms.iter().any(|m| m.pointer("/metadata/job-name").is_some()))
+        })
+    })
+}
+
+/// Where the first UUID (8-4-4-4-12 lowercase hex, as Kubernetes writes UIDs) in `s` starts.
+fn find_uuid(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(35)).find(|&i| {
+        b[i..i + 36].iter().enumerate().all(|(j, c)| match j {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        })
+    })
+}
+
+/// `s` with every UUID replaced by `<uid>`.
+fn replace_uuids(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = find_uuid(rest) {
+        out.push_str(&rest[..at]);
+        out.push_str("<uid>");
+        rest = &rest[at + 36..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn looks_like_time(s: &str) -> bool {
@@ -795,7 +883,7 @@ fn looks_like_time(s: &str) -> bool {
 
 /// Text output with what legitimately differs replaced: ages (`5s`, `2m30s`) and the time left
 /// before a scale-down (`delay:7s`), timestamps, pod
-/// names (their random suffix), client-go's `(combined from similar events): ` prefix, and runs
+/// names (their random suffix), UIDs (in the names of Jobs), client-go's `(combined from similar events): ` prefix, and runs
 /// of spaces (column widths follow the ages).
 pub fn normalize_text(s: &str) -> String {
     let s = s.replace("(combined from similar events): ", "");
@@ -816,6 +904,8 @@ pub fn normalize_text(s: &str) -> String {
                     "<time>".to_string()
                 } else if is_pod_name(core) {
                     "<pod>".to_string()
+                } else if find_uuid(core).is_some() {
+                    replace_uuids(core)
                 } else {
                     core.to_string()
                 };
@@ -836,6 +926,11 @@ fn is_age(word: &str) -> bool {
 
 /// `<rollout>-<pod template hash>-<5 random characters>`: a pod of a ReplicaSet.
 fn is_pod_name(word: &str) -> bool {
+    // A ReplicaSet name longer than 57 characters makes a pod name of exactly 63: the API server
+    // cuts the generateName base (`<replicaset>-`) to 58 and adds its 5 random characters.
+    if word.len() == 63 && word.bytes().rev().take(5).all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        return true;
+    }
     let mut parts = word.rsplitn(3, '-');
     let (Some(suffix), Some(hash), Some(_)) = (parts.next(), parts.next(), parts.next()) else { return false };
     suffix.len() == 5
@@ -991,6 +1086,40 @@ mod tests {
             "app-1 ReplicaSet Healthy <age> delay:<age>\napp-2 ReplicaSet \u{1b}[32mstable\u{1b}[0m,delay:<age>\n"
         );
         assert_eq!(normalize_text("delay:passed"), "delay:passed");
+    }
+
+    /// UIDs in names, labels and keys (a Job named after its AnalysisRun's UID) are `<uid>`.
+    #[test]
+    fn uids_inside_strings_and_keys_are_normalised() {
+        let uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        let v = normalize_object(json!({"spec": {
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+            "byName": {format!("{uid}.sleep-job.1"): {"job-name": format!("{uid}.sleep-job.1")}},
+            "notAUid": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f"
+        }}));
+        assert_eq!(
+            v,
+            json!({"spec": {
+                "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "<uid>"}},
+                "byName": {"<uid>.sleep-job.1": {"job-name": "<uid>.sleep-job.1"}},
+                "notAUid": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f"
+            }})
+        );
+        assert_eq!(replace_uuids(&format!("{uid}/{uid}")), "<uid>/<uid>");
+        assert_eq!(normalize_text(&format!("⊞ {uid}.sleep-job.1 Job")), "⊞ <uid>.sleep-job.1 Job");
+    }
+
+    /// Pod names lose their random suffix, also when the API server cut a long ReplicaSet name.
+    #[test]
+    fn pod_names_are_normalised_also_when_cut_to_63_characters() {
+        let long = "istio-subset-split-in-stable-downscale-after-canary-abort-429ng";
+        assert_eq!(long.len(), 63);
+        assert_eq!(normalize_text(&format!("□ {long} Pod Running\n")), "□ <pod> Pod Running\n");
+        assert_eq!(normalize_text("□ app-5f8b7c9d6-4xkzq Pod"), "□ <pod> Pod");
+        // Neither a ReplicaSet name nor a 62-character word.
+        assert_eq!(normalize_text("app-5f8b7c9d6 ReplicaSet"), "app-5f8b7c9d6 ReplicaSet");
+        let short = &long[1..];
+        assert_eq!(normalize_text(short), short);
     }
 
     /// Argo's run of canary-scale-mid-rollout went 4→3 (step 1), later 6→4→3→0 (full promotion):

@@ -159,11 +159,12 @@ async fn routing_crds_serve_weighted_routes_of_gateway_api_istio_and_smi() -> Te
         .collect();
     assert_eq!(subsets, [("stable", json!("5d4f8b7c9")), ("canary", json!("6b8d9f5c4"))]);
 
-    // SMI: the TrafficSplit CRD of Argo's e2e tests serves v1alpha4 only (v1alpha2 and v1alpha3
-    // are listed, not served; v1alpha1, Argo's default --smi-api-version, is absent).
+    // SMI: the TrafficSplit CRD of Argo's e2e tests serves v1alpha4; routing-crds.sh serves
+    // v1alpha3 beside it (the latest version Argo's controller writes; v1alpha2 stays listed,
+    // not served; v1alpha1, Argo's default --traffic-split-api-version, is absent).
     let split_crd = crds.get("trafficsplits.split.smi-spec.io").await?;
     let served: Vec<_> = split_crd.spec.versions.iter().filter(|v| v.served).map(|v| v.name.as_str()).collect();
-    assert_eq!(served, ["v1alpha4"]);
+    assert_eq!(served, ["v1alpha4", "v1alpha3"]);
     let splits = api(&ns, "split.smi-spec.io", "v1alpha4", "TrafficSplit", "trafficsplits");
     create(
         &splits,

@@ -1,5 +1,6 @@
 //! Go's `encoding/json`, for the two things Argo hashes (a pod template and a canary's steps) and
-//! the one it writes back whole (a Rollout's spec, when it records a new revision).
+//! the ones it writes whole (a Rollout's spec, when it records a new revision; an AnalysisRun's
+//! spec, when it creates the run).
 //!
 //! Argo's `rollouts-pod-template-hash` is FNV-32a over `json.Marshal(&rollout.Spec.Template)`,
 //! and `status.currentStepHash` over `json.Marshal(rollout.Spec.Strategy.Canary.Steps)`, with the
@@ -32,6 +33,9 @@ pub enum Root {
     CanarySteps,
     /// `v1alpha1.RolloutSpec` (argo-rollouts): what Argo writes back when it updates a Rollout.
     RolloutSpec,
+    /// `v1alpha1.AnalysisRunSpec` (argo-rollouts): what Argo writes when it creates an
+    /// AnalysisRun (a job metric's Job spec with Go's `"metadata":{}` and `"resources":{}`).
+    AnalysisRunSpec,
 }
 
 /// Why a value could not be written as Go would.
@@ -99,6 +103,7 @@ pub fn encode(root: Root, value: &Value) -> Result<String, GoJsonError> {
         Root::PodTemplateSpec => "PodTemplateSpec",
         Root::CanarySteps => "CanarySteps",
         Root::RolloutSpec => "RolloutSpec",
+        Root::AnalysisRunSpec => "AnalysisRunSpec",
     };
     let name = types.roots.get(key).ok_or_else(|| err("", format!("layout.json has no root {key}")))?;
     let mut out = String::new();

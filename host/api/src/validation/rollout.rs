@@ -79,8 +79,9 @@ pub mod messages {
     /// `MissedAlbRootServiceMessage`.
     pub const ALB_ROOT_SERVICE: &str =
         "Root service field is required for the configuration with ALB and ping-pong feature enabled";
-    /// `PingPongWithAlbOnlyMessage`.
-    pub const PING_PONG_ALB_ONLY: &str = "Ping-pong feature works with the ALB traffic routing only";
+    /// `PingPongWithRouterOnlyMessage`.
+    pub const PING_PONG_ROUTER_ONLY: &str =
+        "Ping-pong feature works with the ALB, Istio, and plugin-based traffic routers only";
     /// `InvalideStepRouteNameNotFoundInManagedRoutes`.
     pub const ROUTE_NOT_IN_MANAGED_ROUTES: &str =
         "Steps define a route that does not exist in spec.strategy.canary.trafficRouting.managedRoutes";
@@ -296,8 +297,12 @@ fn validate_canary(errs: &mut Vec<FieldError>, rollout: &Rollout, canary: &Canar
     }
     let tr = canary.traffic_routing.as_ref();
     if let Some(pp) = &canary.ping_pong {
-        if tr.is_some_and(|t| t.alb.is_none()) {
-            errs.push(FieldError::invalid(format!("{path}.trafficRouting.alb"), "null", messages::PING_PONG_ALB_ONLY));
+        if tr.is_some_and(|t| t.alb.is_none() && t.istio.is_none() && t.plugins.is_empty()) {
+            errs.push(FieldError::invalid(
+                format!("{path}.trafficRouting.alb"),
+                "null",
+                messages::PING_PONG_ROUTER_ONLY,
+            ));
         }
         if pp.ping_service.is_empty() {
             errs.push(FieldError::invalid(
@@ -332,7 +337,18 @@ fn validate_canary(errs: &mut Vec<FieldError>, rollout: &Rollout, canary: &Canar
     }
     let requires_services = match tr {
         None => false,
-        Some(t) => !(t.istio.as_ref().is_some_and(|i| i.destination_rule.is_some()) || canary.ping_pong.is_some()),
+        // Argo's requireCanaryStableServices: ALB and host-level Istio unless ping-pong names the
+        // Services, and every other built-in router always; router plugins never.
+        Some(t) => {
+            let ping_pong = canary.ping_pong.is_some();
+            (!ping_pong && (t.alb.is_some() || t.istio.as_ref().is_some_and(|i| i.destination_rule.is_none())))
+                || t.smi.is_some()
+                || t.apisix.is_some()
+                || t.ambassador.is_some()
+                || t.nginx.is_some()
+                || t.app_mesh.is_some()
+                || t.traefik.is_some()
+        }
     };
     if requires_services {
         if canary.stable_service.is_empty() {

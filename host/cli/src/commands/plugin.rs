@@ -186,7 +186,12 @@ fn run_measurement(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = runtime.block_on(async {
         let host = args.plugins.host().await?;
         let name = resolve(&host, &args.plugin, extra)?;
-        let ctx = CallContext { namespace: "default".into(), run_name: "aviary-cli".into(), metric_name: "cli".into() };
+        let ctx = CallContext {
+            namespace: "default".into(),
+            run_name: "aviary-cli".into(),
+            metric_name: "cli".into(),
+            ..Default::default()
+        };
         let m = follow(&host, &name, &ctx, &config, args.follow_limit).await;
         anyhow::Ok(judged(&host, &args.conditions, m).await)
     })?;
@@ -308,6 +313,17 @@ async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result
     Ok(Inspected { label: args.plugin.clone(), bytes, registered: Some(entry) })
 }
 
+/// What a first-party plugin may reach by default: the host named by one field of its config, a
+/// default site, or nothing.
+fn builtin_reach(host_field: Option<&str>, default_url: Option<&str>) -> String {
+    match (host_field, default_url) {
+        (Some(f), Some(d)) => format!("the host of its `{f}` field, else {d}"),
+        (Some(f), None) => format!("the host of its `{f}` field"),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => "no network".into(),
+    }
+}
+
 fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let (found, info) = runtime.block_on(async {
@@ -337,6 +353,26 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             println!("exports:");
             for e in &info.exports {
                 println!("  {e}");
+            }
+            if let Some(b) = aviary_plugins::builtin::find(&found.label) {
+                println!();
+                println!(
+                    "first-party ({}):",
+                    b.argo_name.map_or("an Aviary plugin".to_string(), |a| format!("Argo's {a:?}"))
+                );
+                println!("  may reach: {}", builtin_reach(b.host_field, b.default_url));
+                if b.kubernetes.is_empty() {
+                    println!("  kubernetes: nothing");
+                }
+                for g in b.kubernetes {
+                    let group = if g.api_group.is_empty() { "core" } else { g.api_group };
+                    let verbs: Vec<String> = g.verbs.iter().map(|v| format!("{v:?}").to_lowercase()).collect();
+                    println!(
+                        "  kubernetes: {} ({group}): {}, in the object's namespace",
+                        g.kinds.join(", "),
+                        verbs.join(", ")
+                    );
+                }
             }
             println!();
             println!("registry entry (add it under `plugins:` in the controller's ConfigMap aviary-config,");

@@ -52,7 +52,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let host = runtime.block_on(args.plugins.host())?;
     let evaluate = |expression: &str, value: &str| -> Result<bool, String> {
-        runtime.block_on(host.evaluate(&args.condition, expression, value)).map_err(|e| e.to_string())
+        // As the controller: a condition may name its own plugin (`aviary/judge: {...}`).
+        let (plugin, expression) = aviary_engine::analysis::measurement::condition_plugin(expression)
+            .unwrap_or((args.condition.as_str(), expression));
+        runtime.block_on(host.evaluate(plugin, expression, value)).map_err(|e| e.to_string())
     };
     let outcome = replay(&template, &recording, &evaluate);
     match args.output {

@@ -139,6 +139,10 @@ pub struct ReplicaSetInfo {
     pub active: bool,
     /// Blue-green: the ReplicaSet the preview Service selects (when it is not the active one).
     pub preview: bool,
+    /// Ping-pong: the stable or canary ReplicaSet the ping Service carries.
+    pub ping: bool,
+    /// Ping-pong: the stable or canary ReplicaSet the pong Service carries.
+    pub pong: bool,
     /// Pods it has.
     pub replicas: i32,
     /// Pods available.
@@ -371,6 +375,12 @@ fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i
         let blue_green = objects.rollout.spec.blue_green().is_some() && !hash.is_empty();
         let active = blue_green && hash == st.blue_green.active_selector;
         let preview = blue_green && !active && hash == st.blue_green.preview_selector;
+        // Argo's replicaset_info: with ping-pong, the stable and canary ReplicaSets are also
+        // tagged with the Service that carries them.
+        let ping_pong = objects.rollout.spec.canary().is_some_and(|c| c.ping_pong.is_some());
+        let stable_is_ping = aviary_engine::rollout::stable_is_ping(&objects.rollout);
+        let ping = ping_pong && ((stable && stable_is_ping) || (is_canary && !stable_is_ping));
+        let pong = ping_pong && ((stable && !stable_is_ping) || (is_canary && stable_is_ping));
         let rs_uid = meta.uid.clone().unwrap_or_default();
         let mut pods: Vec<&Pod> = objects.pods.iter().filter(|p| owned_by(&p.metadata, &rs_uid)).collect();
         pods.sort_by_key(|p| (created(&p.metadata), p.metadata.name.clone()));
@@ -386,6 +396,8 @@ fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i
             canary: is_canary,
             active,
             preview,
+            ping,
+            pong,
             replicas: rs_status.replicas,
             available: rs_status.available_replicas.unwrap_or(0),
             scale_down_delay,
@@ -511,6 +523,12 @@ fn images(replica_sets: &[(i64, ReplicaSetInfo)]) -> Vec<ImageInfo> {
             }
             if rs.preview {
                 tags.push("preview".to_string());
+            }
+            if rs.ping {
+                tags.push("ping".to_string());
+            }
+            if rs.pong {
+                tags.push("pong".to_string());
             }
             match out.iter_mut().find(|i| &i.image == image) {
                 Some(existing) => {

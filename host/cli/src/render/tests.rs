@@ -187,3 +187,25 @@ fn a_timed_pause_counts_down() {
     let info = rollout_info(&objects, now());
     assert_eq!(info.waiting_for.as_deref(), Some("the pause to end in 45s"));
 }
+
+/// Argo's TestGetCanaryPingPongRollout: with ping-pong, the stable and canary ReplicaSets are
+/// tagged with the Service carrying them (`stablePingPong: pong` here), in the tree and the images.
+#[test]
+fn ping_pong_services_tag_the_stable_and_canary_replica_sets() {
+    let mut objects = canary_mid_step();
+    objects.rollout.spec.strategy.canary.as_mut().unwrap().ping_pong =
+        Some(aviary_api::rollout::PingPongSpec { ping_service: "ping".into(), pong_service: "pong".into() });
+    objects.rollout.status.as_mut().unwrap().canary.stable_ping_pong = "pong".into();
+    let info = rollout_info(&objects, now());
+    let text = render(&info, Style { width: Some(120), color: false });
+    let line = |name: &str| text.lines().find(|l| l.contains(name) && l.contains("ReplicaSet")).unwrap().to_string();
+    assert!(line("guestbook-7d9c5b6f48").trim_end().ends_with("canary,ping"), "{text}");
+    assert!(line("guestbook-5f8b7c9d6").trim_end().ends_with("stable,pong"), "{text}");
+    assert!(text.contains("shop/guestbook:2.0 (canary, ping)"), "{text}");
+    assert!(text.contains("shop/guestbook:1.0 (stable, pong)"), "{text}");
+    // Without ping-pong, the same status field changes nothing.
+    let mut plain = canary_mid_step();
+    plain.rollout.status.as_mut().unwrap().canary.stable_ping_pong = "pong".into();
+    let text = render(&rollout_info(&plain, now()), Style { width: Some(120), color: false });
+    assert!(!text.contains("ping") && !text.contains("pong"), "{text}");
+}

@@ -55,6 +55,7 @@ fn tag_color(tag: &str) -> Option<Color> {
         "canary" => Some(Color::Yellow),
         "stable" | "active" => Some(Color::Green),
         "preview" => Some(Color::Cyan),
+        "ping" | "pong" => Some(Color::Blue),
         _ => None,
     }
 }
@@ -240,7 +241,8 @@ fn tree_rows(info: &RolloutInfo) -> Vec<Row> {
 }
 
 fn replica_set_rows(rows: &mut Vec<Row>, rs: &ReplicaSetInfo, prefix: &str, sub: &str) {
-    // Argo's order: stable, then canary, active or preview; the name takes the last one's colour.
+    // Argo's order: stable, then canary, active or preview, then ping or pong; the name takes the
+    // last one's colour.
     let mut tags: Vec<Span> = Vec::new();
     let second = if rs.canary {
         Some("canary")
@@ -251,7 +253,9 @@ fn replica_set_rows(rows: &mut Vec<Row>, rs: &ReplicaSetInfo, prefix: &str, sub:
     } else {
         None
     };
-    let roles: Vec<&str> = rs.stable.then_some("stable").into_iter().chain(second).collect();
+    let ping_pong = [rs.ping.then_some("ping"), rs.pong.then_some("pong")];
+    let roles: Vec<&str> =
+        rs.stable.then_some("stable").into_iter().chain(second).chain(ping_pong.into_iter().flatten()).collect();
     for (i, role) in roles.iter().enumerate() {
         if i > 0 {
             tags.push(plain(","));

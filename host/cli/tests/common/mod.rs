@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the `aviary` binary. Compiled components are cached across runs: compiling the Python
@@ -14,6 +14,38 @@ pub fn aviary(args: &[&str]) -> Output {
         .env("AVIARY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("aviary-plugin-cache"))
         .output()
         .expect("run aviary")
+}
+
+/// stdout parsed as JSON, once the command succeeded (the failure shows both streams).
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// A file a first-party provider ships for its tests, `plugins/<dir>/<file>` (dir such as
+/// `graphite/test`), as a path the binary can open.
+pub fn fixture(dir: &str, file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins").join(dir).join(file).display().to_string()
+}
+
+/// `aviary plugin test <plugin> --config @<dir>/config.json --replay <dir>/replay.json <extra>`
+/// for a recording shipped in `plugins/<dir>`: every one of its `measurements` must be as
+/// recorded. Returns stdout for the caller's look at single measurements.
+pub fn replays_shipped(plugin: &str, dir: &str, extra: &[&str], measurements: usize) -> String {
+    let config = format!("@{}", fixture(dir, "config.json"));
+    let replay = fixture(dir, "replay.json");
+    let args = [&["plugin", "test", plugin, "--config", &config, "--replay", &replay][..], extra].concat();
+    let out = aviary(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.trim_end().ends_with(&format!("{measurements} passed, 0 failed")), "{stdout}");
+    stdout
 }
 
 /// stdout then stderr, as text.

@@ -3,7 +3,7 @@
 //! Argo's order, and the verdict; reference §3.1); this only evaluates what it asks for with the
 //! plugin host. `aviary replay` drives the same `Judge` with a synchronous evaluator.
 
-use aviary_engine::analysis::measurement::{Judge, Verdict};
+use aviary_engine::analysis::measurement::{Judge, Verdict, condition_plugin};
 use aviary_plugins::PluginHost;
 use aviary_value::Value;
 
@@ -22,7 +22,10 @@ pub async fn judge(host: &PluginHost, evaluator: &str, value: Option<&str>, cond
     let empty = Value::parse(text).map(|v| v.is_empty_result()).unwrap_or(false);
     let mut judge = Judge::new(conditions.success.unwrap_or_default(), conditions.failure.unwrap_or_default(), empty);
     while let Some(expression) = judge.next() {
-        judge.record(host.evaluate(evaluator, expression, text).await.map_err(|e| e.to_string()));
+        // A condition may name its own plugin (`aviary/judge: {...}`); the others go to
+        // `evaluator`.
+        let (plugin, expression) = condition_plugin(expression).unwrap_or((evaluator, expression));
+        judge.record(host.evaluate(plugin, expression, text).await.map_err(|e| e.to_string()));
     }
     judge.verdict()
 }

@@ -3,8 +3,10 @@
 //! run's status as Argo does (reference §3). Metrics of one run are measured concurrently, and
 //! runs are reconciled concurrently: a slow provider delays only its own run.
 
+pub mod aws;
 pub mod credentials;
 pub mod judge;
+pub mod profile_secrets;
 pub mod providers;
 
 use std::collections::BTreeMap;
@@ -175,6 +177,14 @@ async fn measure(
         Ok(p) => p,
         Err(e) => return error(e),
     };
+    // kayenta's `lookback` starts at the run's start (not set yet at its first reconcile: now).
+    if metric.provider.kayenta.is_some() {
+        let run_started = run.status.as_ref().and_then(|s| s.started_at).map_or(started, |t| t.0);
+        match providers::with_run_started_at(&config, run_started) {
+            Ok(with_start) => config = with_start,
+            Err(e) => return error(e),
+        }
+    }
     let mut secrets = secrets.to_vec();
     if let Some(datadog) = &metric.provider.datadog {
         match datadog_credentials(ctx, run, &datadog.secret_ref).await.and_then(|c| {
@@ -185,11 +195,38 @@ async fn measure(
             Err(e) => return error(e),
         }
     }
+    // influxdb, wavefront and newRelic: the Secret Argo reads, in the controller's namespace.
+    match profile_secrets::resolve(&ctx.client, &ctx.namespace, &metric, &config).await {
+        Some(Ok(resolved)) => {
+            secrets.extend(resolved.secrets);
+            config = resolved.config;
+        }
+        Some(Err(e)) => return error(e),
+        None => {}
+    }
+    // cloudWatch and Amazon Managed Prometheus sign with the controller's AWS environment.
+    let aws_env = aws::AwsEnvironment::read(|k| std::env::var(k).ok());
+    match aws::add_credentials(&metric.provider, &config, &aws_env) {
+        Ok(Some(with_keys)) => {
+            secrets.extend(aws_env.secrets());
+            config = with_keys;
+        }
+        Ok(None) => {}
+        Err(e) => return error(e),
+    }
     let secrets = secrets.as_slice();
+    // Argo's job provider numbers a metric's Jobs `count + error + 1`.
+    let sequence = run
+        .status
+        .as_ref()
+        .and_then(|s| s.metric_results.iter().find(|r| r.name == metric_name))
+        .map_or(1, |r| r.count.saturating_add(r.error).saturating_add(1));
     let call = CallContext {
         namespace: run.namespace().unwrap_or_default(),
         run_name: run.name_any(),
         metric_name: metric_name.clone(),
+        run_uid: run.metadata.uid.clone().unwrap_or_default(),
+        sequence: u32::try_from(sequence).unwrap_or(0),
     };
     let span = tracing::info_span!("measurement", metric = %metric_name, plugin = %plugin);
     let _enter = span.enter();
@@ -241,7 +278,13 @@ async fn measure(
     if let Some(reason) = &overdue {
         tracing::warn!("{reason}: terminated");
     }
+    // An overdue measurement is Aviary's own Error; any other answer to resume or terminate
+    // keeps what Argo keeps.
+    let follow_up = in_flight.as_ref().filter(|_| overdue.is_none());
     let mut stored = stored_measurement(answer, started_at.0, finished, ctx.max_measurement_running, overdue);
+    if let Some(previous) = follow_up {
+        stored = aviary_engine::analysis::measurement::followed_up(previous, stored, terminating);
+    }
     stored.message = redact(&stored.message, secrets);
     stored
 }

@@ -320,6 +320,14 @@ async fn create(
     annotations.extend(analysis.analysis_run_metadata.annotations.clone());
 
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &ns);
+    // Created as JSON: the spec in the form Argo's Go types write it (see
+    // `aviary_api::hash::normalized_analysis_run_spec`), which the typed API would not keep.
+    let go_spec =
+        serde_json::to_value(&spec).map_err(Error::serde("serialising an AnalysisRun spec")).and_then(|v| {
+            aviary_api::hash::normalized_analysis_run_spec(&v).map_err(|e| Error::Invalid(format!("spec: {e}")))
+        })?;
+    let resource = kube::api::ApiResource::erase::<AnalysisRun>(&());
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource);
     let base = name.clone();
     for attempt in 1..=100 {
         let run = AnalysisRun {
@@ -334,7 +342,16 @@ async fn create(
             spec: spec.clone(),
             status: None,
         };
-        match api.create(&PostParams::default(), &run).await {
+        let mut body: kube::api::DynamicObject = serde_json::to_value(&run)
+            .and_then(serde_json::from_value)
+            .map_err(Error::serde("serialising an AnalysisRun"))?;
+        if let Some(data) = body.data.as_object_mut() {
+            data.insert("spec".into(), go_spec.clone());
+        }
+        let created = raw.create(&PostParams::default(), &body).await.and_then(|o| {
+            serde_json::to_value(o).and_then(serde_json::from_value::<AnalysisRun>).map_err(kube::Error::SerdeError)
+        });
+        match created {
             Ok(created) => {
                 tracing::info!(run = %created.name_any(), "created AnalysisRun");
                 return Ok(Arc::new(created));

@@ -131,9 +131,6 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
     {
         return Some(e);
     }
-    if canary.ping_pong.is_some() {
-        return not_yet("spec.strategy.canary.pingPong", "ping-pong services");
-    }
     for (i, step) in canary.steps.iter().enumerate() {
         let field = |name: &str| format!("spec.strategy.canary.steps[{i}].{name}");
         if step.experiment.is_some() {

@@ -45,16 +45,22 @@ impl Use {
 pub async fn first_error(ctx: &Context, rollout: &Rollout) -> Result<Option<FieldError>, Error> {
     let ns = rollout.namespace().unwrap_or_default();
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
-    let referenced = if let Some(bg) = rollout.spec.blue_green() {
-        [
+    // Argo's getReferencedServices, in its order.
+    let referenced: Vec<(&String, &str)> = if let Some(bg) = rollout.spec.blue_green() {
+        vec![
             (&bg.active_service, "spec.strategy.blueGreen.activeService"),
             (&bg.preview_service, "spec.strategy.blueGreen.previewService"),
         ]
     } else if let Some(canary) = rollout.spec.canary() {
-        [
+        let mut services = vec![
             (&canary.stable_service, "spec.strategy.canary.stableService"),
             (&canary.canary_service, "spec.strategy.canary.canaryService"),
-        ]
+        ];
+        if let Some(pp) = &canary.ping_pong {
+            services.push((&pp.ping_service, "spec.strategy.canary.pingPong.pingService"));
+            services.push((&pp.pong_service, "spec.strategy.canary.pingPong.pongService"));
+        }
+        services
     } else {
         return Ok(None);
     };

@@ -1,27 +1,22 @@
 //! Traffic routing (Argo's `reconcileTrafficRouting`): the engine's plan run on every router of
 //! a canary, each a Wasm component called through the plugin host, whose Kubernetes calls go
-//! through [`KubeAccess`], confined to the Rollout's namespace and the router's grants.
+//! through [`crate::kube_access::KubeAccess`], confined to the Rollout's namespace and the router's grants.
 //!
 //! Argo's routers map to first-party components: `trafficRouting.smi` → `aviary/smi`,
 //! `nginx` → `aviary/nginx`, `istio` → `aviary/istio`, and the `argoproj-labs/gatewayAPI`
 //! plugin → `aviary/gateway-api`. Any other `trafficRouting.plugins` key names a registry entry
 //! of that name, so a team ports its router as a component without changing its manifests.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aviary_api::Rollout;
 use aviary_api::rollout::RolloutTrafficRouting;
 use aviary_api::rollout_status::WeightDestination;
 use aviary_api::validation::FieldError;
 use aviary_engine::rollout::traffic::{self, TrafficOperation, TrafficPlan};
-use aviary_plugins::kubernetes::{KubernetesApi, KubernetesCall, KubernetesError, KubernetesResult, PatchKind};
+use aviary_plugins::kubernetes::KubernetesApi;
 use aviary_plugins::{RouterCall, RouterError, RouterOperation};
-use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::GroupVersionKind;
-use kube::{Api, Client, ResourceExt};
+use kube::ResourceExt;
 
 use crate::context::Context;
 use crate::error::Error;
@@ -75,6 +70,16 @@ pub fn routers(tr: &RolloutTrafficRouting) -> Result<Vec<Router>, FieldError> {
     Ok(out)
 }
 
+/// Adds the controller's TrafficSplit version (`--traffic-split-api-version`) to `aviary/smi`'s
+/// config: Argo's `smi` block has no version, its controller flag decides.
+fn pin_traffic_split_version(router: &mut Router, version: Option<&str>) {
+    if let (Some(version), "aviary/smi", serde_json::Value::Object(config)) =
+        (version, router.plugin.as_str(), &mut router.config)
+    {
+        config.entry("apiVersion").or_insert_with(|| version.into());
+    }
+}
+
 /// A router block as JSON (the API types always serialise).
 fn value<T: serde::Serialize>(block: &T) -> serde_json::Value {
     serde_json::to_value(block).unwrap_or(serde_json::Value::Null)
@@ -110,10 +115,11 @@ pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result
     let namespace = rollout.namespace().unwrap_or_default();
     let name = rollout.name_any();
     let json = serde_json::to_string(rollout).map_err(Error::serde("serialising the Rollout for its routers"))?;
-    let api: Arc<dyn KubernetesApi> = Arc::new(KubeAccess::new(ctx.client.clone(), ctx.discovery.clone()));
+    let api: Arc<dyn KubernetesApi> = ctx.kube_access.clone();
     let uid = rollout.metadata.uid.clone().unwrap_or_default();
     let mut outcome = Outcome::default();
-    for router in routers {
+    for mut router in routers {
+        pin_traffic_split_version(&mut router, ctx.traffic_split_api_version.as_deref());
         let config = router.config.to_string();
         let key = format!("{uid}/{}", router.plugin);
         for op in &plan.operations {
@@ -202,105 +208,6 @@ fn operation(op: &TrafficOperation) -> Result<RouterOperation, serde_json::Error
     })
 }
 
-/// Kinds resolved to their API resource (plural, scope), shared by every call.
-pub type Discovery = Arc<Mutex<HashMap<(String, String), ApiResource>>>;
-
-/// The controller's side of the `kubernetes` import: a call the plugin host has checked, made
-/// with the controller's client (its RBAC applies on top of the grant).
-pub struct KubeAccess {
-    client: Client,
-    discovery: Discovery,
-}
-
-impl KubeAccess {
-    /// Calls through `client`, resolving kinds with (and into) `discovery`.
-    pub fn new(client: Client, discovery: Discovery) -> Self {
-        Self { client, discovery }
-    }
-
-    async fn resource(&self, api_version: &str, kind: &str) -> Result<ApiResource, KubernetesError> {
-        let key = (api_version.to_string(), kind.to_string());
-        if let Some(found) = self.discovery.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(found.clone());
-        }
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|e| match &e {
-            kube::Error::Api(s) if s.code == 404 => {
-                KubernetesError::NotFound(format!("no kind {kind} in {api_version}"))
-            }
-            _ => from_kube(e),
-        })?;
-        if caps.scope != kube::discovery::Scope::Namespaced {
-            return Err(KubernetesError::Rejected {
-                code: 403,
-                message: format!("{kind} is cluster-scoped; plugins only reach objects of their namespace"),
-            });
-        }
-        self.discovery.lock().unwrap_or_else(|p| p.into_inner()).insert(key, resource.clone());
-        Ok(resource)
-    }
-
-    async fn send(&self, call: KubernetesCall) -> KubernetesResult {
-        use aviary_plugins::kubernetes::Verb;
-        let resource = self.resource(&call.api_version, &call.kind).await?;
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &call.namespace, &resource);
-        let object =
-            |o: DynamicObject| serde_json::to_value(o).map_err(|e| KubernetesError::Unavailable(e.to_string()));
-        match call.verb {
-            Verb::Get => object(api.get(&call.name).await.map_err(from_kube)?),
-            Verb::List => {
-                let mut params = ListParams::default();
-                if let Some(selector) = &call.label_selector {
-                    params = params.labels(selector);
-                }
-                let list = api.list(&params).await.map_err(from_kube)?;
-                let items: Result<Vec<serde_json::Value>, _> = list.items.into_iter().map(object).collect();
-                Ok(serde_json::Value::Array(items?))
-            }
-            Verb::Create => {
-                let body = call.body.unwrap_or_default();
-                let o: DynamicObject = serde_json::from_value(body)
-                    .map_err(|e| KubernetesError::Rejected { code: 400, message: e.to_string() })?;
-                object(api.create(&PostParams::default(), &o).await.map_err(from_kube)?)
-            }
-            Verb::Patch => {
-                let body = call.body.unwrap_or_default();
-                let params = PatchParams::default();
-                let patched = match call.patch {
-                    Some(PatchKind::Json) => {
-                        let p: json_patch::Patch = serde_json::from_value(body).map_err(|e| {
-                            KubernetesError::Rejected { code: 400, message: format!("not a JSON patch: {e}") }
-                        })?;
-                        api.patch(&call.name, &params, &Patch::<()>::Json(p)).await
-                    }
-                    _ => api.patch(&call.name, &params, &Patch::Merge(body)).await,
-                };
-                object(patched.map_err(from_kube)?)
-            }
-            Verb::Delete => {
-                api.delete(&call.name, &DeleteParams::default()).await.map_err(from_kube)?;
-                Ok(serde_json::Value::Null)
-            }
-        }
-    }
-}
-
-impl KubernetesApi for KubeAccess {
-    fn call(&self, call: KubernetesCall) -> Pin<Box<dyn Future<Output = KubernetesResult> + Send + '_>> {
-        Box::pin(self.send(call))
-    }
-}
-
-fn from_kube(e: kube::Error) -> KubernetesError {
-    match e {
-        kube::Error::Api(s) if s.code == 404 => KubernetesError::NotFound(s.message.clone()),
-        kube::Error::Api(s) if s.code == 409 => KubernetesError::Conflict(s.message.clone()),
-        kube::Error::Api(s) => KubernetesError::Rejected { code: s.code, message: s.message.clone() },
-        other => KubernetesError::Unavailable(other.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +241,24 @@ mod tests {
         let err = routers(&alb).unwrap_err().to_string();
         assert!(err.starts_with("spec.strategy.canary.trafficRouting.alb: "), "{err}");
         assert!(err.contains("aviary-controller has no alb router yet"), "{err}");
+    }
+
+    /// `--traffic-split-api-version` reaches `aviary/smi` only, and never overrides a version the
+    /// config already names.
+    #[test]
+    fn the_traffic_split_version_flag_pins_the_smi_router_only() {
+        let smi = || Router { plugin: "aviary/smi".into(), config: serde_json::json!({"rootService": "root"}) };
+        let mut pinned = smi();
+        pin_traffic_split_version(&mut pinned, Some("v1alpha3"));
+        assert_eq!(pinned.config, serde_json::json!({"rootService": "root", "apiVersion": "v1alpha3"}));
+        let mut unpinned = smi();
+        pin_traffic_split_version(&mut unpinned, None);
+        assert_eq!(unpinned.config, smi().config);
+        let mut named = Router { plugin: "aviary/smi".into(), config: serde_json::json!({"apiVersion": "v1alpha2"}) };
+        pin_traffic_split_version(&mut named, Some("v1alpha3"));
+        assert_eq!(named.config, serde_json::json!({"apiVersion": "v1alpha2"}));
+        let mut nginx = Router { plugin: "aviary/nginx".into(), config: serde_json::json!({}) };
+        pin_traffic_split_version(&mut nginx, Some("v1alpha3"));
+        assert_eq!(nginx.config, serde_json::json!({}));
     }
 }

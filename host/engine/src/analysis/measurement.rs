@@ -176,6 +176,22 @@ impl<'a> Judge<'a> {
     }
 }
 
+/// The condition plugin a condition names for itself, and the expression it hands that plugin:
+/// `aviary/judge: {"is": "pass", ...}` is evaluated by `aviary/judge` with the text after the
+/// colon. A condition that names none (every expr condition: `name/name: ` is no valid
+/// expression) is `None`, and goes to the controller's condition plugin. This is how one metric
+/// uses a condition plugin other than the default while the others keep theirs.
+pub fn condition_plugin(expression: &str) -> Option<(&str, &str)> {
+    let (name, rest) = expression.trim_start().split_once(':')?;
+    let (org, plugin) = name.split_once('/')?;
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    (part(org) && part(plugin) && (rest.is_empty() || rest.starts_with(char::is_whitespace)))
+        .then(|| (name, rest.trim()))
+}
+
 /// [`Judge`] driven by a synchronous evaluator (replay, tests).
 pub fn judge(
     success_condition: &str,
@@ -289,9 +305,71 @@ pub fn stored_measurement(
     }
 }
 
+/// Argo's message on a measurement its provider terminated as Successful or Inconclusive.
+pub const METRIC_TERMINATED: &str = "Metric Terminated";
+
+/// What Argo's controller keeps of an in-flight measurement when its provider answers `resume`
+/// or `terminate`: Argo's providers change the measurement they are given, so a completed one
+/// still carries the `resumeAt` it was polled for; and a terminated one that is Successful or
+/// Inconclusive says [`METRIC_TERMINATED`] (Argo's `runMeasurements`).
+pub fn followed_up(previous: &Measurement, mut stored: Measurement, terminated: bool) -> Measurement {
+    if stored.phase.is_completed() && stored.resume_at.is_none() {
+        stored.resume_at = previous.resume_at;
+    }
+    if terminated && matches!(stored.phase, AnalysisPhase::Successful | AnalysisPhase::Inconclusive) {
+        stored.message = METRIC_TERMINATED.into();
+    }
+    stored
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A condition may name its plugin (`org/name: expression`); expr conditions never do, even
+    /// those with a `/` or a `:` of their own.
+    #[test]
+    fn a_condition_may_name_its_plugin() {
+        assert_eq!(
+            condition_plugin(r#"aviary/judge: {"is": "pass", "pass": 95, "marginal": 75}"#),
+            Some(("aviary/judge", r#"{"is": "pass", "pass": 95, "marginal": 75}"#))
+        );
+        assert_eq!(condition_plugin("acme/rank-1.2: top(3)"), Some(("acme/rank-1.2", "top(3)")));
+        for expr in [
+            "result[0] > 0.9",
+            "result / 2 > 1",
+            "a/b ? c : d",
+            "{\"a\": 1}.a == 1",
+            "result/total:x",
+            "Org/Name: x",
+            "",
+        ] {
+            assert_eq!(condition_plugin(expr), None, "{expr}");
+        }
+    }
+
+    /// A completed answer to `resume` keeps the `resumeAt` it was polled for; a terminated one
+    /// that is Successful or Inconclusive says "Metric Terminated", a Failed or Error one keeps
+    /// its own message; a measurement still Running takes its new `resumeAt`.
+    #[test]
+    fn follow_ups_keep_what_argo_keeps() {
+        let at = |s: i64| Some(Time(DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()));
+        let previous = Measurement { phase: AnalysisPhase::Running, resume_at: at(10), ..Default::default() };
+        let answer = |phase, message: &str, resume_at| Measurement {
+            phase,
+            message: message.into(),
+            resume_at,
+            ..Default::default()
+        };
+        let done = followed_up(&previous, answer(AnalysisPhase::Successful, "", None), false);
+        assert_eq!((done.resume_at, done.message.as_str()), (at(10), ""));
+        let again = followed_up(&previous, answer(AnalysisPhase::Running, "", at(20)), false);
+        assert_eq!(again.resume_at, at(20));
+        let stopped = followed_up(&previous, answer(AnalysisPhase::Inconclusive, "", None), true);
+        assert_eq!((stopped.resume_at, stopped.message.as_str()), (at(10), METRIC_TERMINATED));
+        let failed = followed_up(&previous, answer(AnalysisPhase::Failed, "exit 1", None), true);
+        assert_eq!(failed.message, "exit 1");
+    }
 
     fn c<'a>(expr: &'a str, outcome: Result<bool, &str>) -> Option<ConditionEval<'a>> {
         Some(ConditionEval { expression: expr, outcome: outcome.map_err(str::to_string) })

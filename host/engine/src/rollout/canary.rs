@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::describe::{selector_string, step_string};
 use super::pause::{PauseContext, condition};
-use super::{Observed, RolloutAction, RolloutDecision};
+use super::{Observed, PING_PONG_PING, PING_PONG_PONG, RolloutAction, RolloutDecision};
 use crate::clock::until;
 use crate::conditions::{self as cond, Event, kind, reason};
 use crate::observed::ReplicaSetState;
@@ -247,6 +247,11 @@ impl<'a> Decider<'a> {
             s.current_step_index = (steps > 0).then_some(steps);
         }
         if s.stable_rs != s.current_pod_hash {
+            // With ping-pong, the Service that carried the canary now carries the stable.
+            if self.rollout.spec.canary().is_some_and(|c| c.ping_pong.is_some()) {
+                s.canary.stable_ping_pong =
+                    if super::stable_is_ping(self.rollout) { PING_PONG_PONG } else { PING_PONG_PING }.into();
+            }
             s.stable_rs = s.current_pod_hash.clone();
             // A full promotion is done once its revision is stable. Argo clears the flag on the
             // next reconcile (its base status compares with the old stable); clearing it in the
@@ -286,6 +291,7 @@ impl<'a> Decider<'a> {
                 current_step_analysis_run_status: self.o.step_run.as_ref().map(|r| r.record.clone()),
                 current_background_analysis_run_status: self.o.background_run.as_ref().map(|r| r.record.clone()),
                 weights: self.weights.clone().unwrap_or_else(|| old.canary.weights.clone()),
+                stable_ping_pong: old.canary.stable_ping_pong.clone(),
                 ..Default::default()
             },
             observed_generation: self.rollout.metadata.generation.unwrap_or(0).to_string(),

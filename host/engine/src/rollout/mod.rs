@@ -329,7 +329,39 @@ pub struct ServiceTarget {
     pub check_availability: bool,
 }
 
-/// Argo's `reconcileStableAndCanaryService`: the stable Service follows the stable ReplicaSet;
+/// `status.canary.stablePingPong` when the ping Service carries the stable (Argo's `PPPing`).
+pub const PING_PONG_PING: &str = "ping";
+/// `status.canary.stablePingPong` when the pong Service carries the stable (Argo's `PPPong`).
+pub const PING_PONG_PONG: &str = "pong";
+
+/// Argo's `IsStablePing`: the ping Service carries the stable (`status.canary.stablePingPong`
+/// is `ping`; empty, before the first promotion, counts as pong).
+pub fn stable_is_ping(rollout: &Rollout) -> bool {
+    rollout.status.as_ref().is_some_and(|s| s.canary.stable_ping_pong == PING_PONG_PING)
+}
+
+/// Argo's `GetStableAndCanaryServices`: the (stable, canary) Service names. With ping-pong, the
+/// ping and pong Services by `stablePingPong` when `prefer_ping_pong` (what the controller's own
+/// Service switching uses) or when the Rollout names neither canaryService nor stableService (what
+/// Argo's Istio router uses); otherwise `stableService` and `canaryService`.
+pub fn stable_and_canary_services(rollout: &Rollout, prefer_ping_pong: bool) -> (&str, &str) {
+    let Some(canary) = rollout.spec.canary() else { return ("", "") };
+    if let Some(pp) = &canary.ping_pong
+        && (prefer_ping_pong || (canary.stable_service.is_empty() && canary.canary_service.is_empty()))
+    {
+        return if stable_is_ping(rollout) {
+            (&pp.ping_service, &pp.pong_service)
+        } else {
+            (&pp.pong_service, &pp.ping_service)
+        };
+    }
+    (&canary.stable_service, &canary.canary_service)
+}
+
+/// Argo's `reconcilePingAndPongService` then `reconcileStableAndCanaryService`. With ping-pong,
+/// until the update is fully promoted, the Service that is not the stable one follows the new
+/// ReplicaSet at once (no availability wait: the router gives it weight only as pods come up).
+/// Then the stable Service follows the stable ReplicaSet;
 /// the canary Service the new one, except on an abort without traffic routing (the stable, at
 /// once) and while a dynamic rollback still needs the interrupted canary. With traffic routing,
 /// an abort moves the canary Service in [`traffic::TrafficPlan::canary_service_to_stable`].
@@ -337,6 +369,16 @@ pub fn canary_service_targets(rollout: &Rollout, o: &ObservedReplicaSets) -> Vec
     let Some(canary) = rollout.spec.canary() else { return Vec::new() };
     let target = |service: &str, role| ServiceTarget { service: service.to_string(), role, check_availability: true };
     let mut targets = Vec::new();
+    if canary.ping_pong.is_some() && !crate::weight::fully_promoted(rollout) {
+        let (_, canary_service) = stable_and_canary_services(rollout, true);
+        if !canary_service.is_empty() {
+            targets.push(ServiceTarget {
+                service: canary_service.to_string(),
+                role: ReplicaSetRole::Canary,
+                check_availability: false,
+            });
+        }
+    }
     if !canary.stable_service.is_empty() {
         targets.push(target(&canary.stable_service, ReplicaSetRole::Stable));
     }

@@ -343,6 +343,34 @@ fn completing_every_step_promotes_the_canary_to_stable() {
     );
 }
 
+/// Argo's promoteStable with ping-pong: the Service that carried the canary carries the stable
+/// once it is promoted (`stablePingPong` flips, from empty to `ping` on the first promotion), and
+/// the value is kept on every other reconcile.
+#[test]
+fn promotion_flips_stable_ping_pong() {
+    let with = |value: &str, steps_done: bool| {
+        let mut ro = rollout(4, (0, 0), (10, 10));
+        ro.spec.strategy.canary.as_mut().unwrap().ping_pong =
+            Some(aviary_api::rollout::PingPongSpec { ping_service: "ping".into(), pong_service: "pong".into() });
+        let st = ro.status.as_mut().unwrap();
+        st.canary.stable_ping_pong = value.into();
+        if !steps_done {
+            st.current_step_index = Some(1);
+        }
+        ro
+    };
+    for (before, after) in [("", "ping"), ("ping", "pong"), ("pong", "ping")] {
+        let ro = with(before, true);
+        let d = reconcile(&ro, &observed(&ro, (0, 0), (10, 10)), PauseContext::start(&ro), at(1));
+        assert_eq!(d.status.stable_rs, "canary", "{before:?}: promoted");
+        assert_eq!(d.status.canary.stable_ping_pong, after, "{before:?}");
+    }
+    let mid = with("pong", false);
+    let d = reconcile(&mid, &observed(&mid, (5, 5), (5, 5)), PauseContext::start(&mid), at(1));
+    assert_eq!(d.status.stable_rs, "stable", "not promoted mid-update");
+    assert_eq!(d.status.canary.stable_ping_pong, "pong", "kept while not promoted");
+}
+
 #[test]
 fn the_old_stable_is_scaled_down_after_the_last_step() {
     let ro = rollout(4, (8, 8), (10, 10));
@@ -790,6 +818,57 @@ fn services_follow_their_replica_set_and_an_adopted_one_waits_for_full_availabil
         service_switched_message("app-canary", "stable", "canary"),
         "Switched selector for service 'app-canary' from 'stable' to 'canary'"
     );
+}
+
+/// Argo's reconcilePingAndPongService and GetStableAndCanaryServices: until the update is fully
+/// promoted, the Service that is not the stable one (by `stablePingPong`) follows the new
+/// ReplicaSet without waiting for availability; stable/canary Services, when named, still follow
+/// their own rules, and the Istio router's view only uses ping-pong without them.
+#[test]
+fn ping_pong_services_follow_stable_ping_pong() {
+    let o = ObservedReplicaSets {
+        new_rs: Some(rs("canary", 2, 0)),
+        stable_rs: Some(rs("stable", 4, 4)),
+        older: Vec::new(),
+    };
+    let with_ping_pong = |stable_ping_pong: &str| {
+        let mut ro = RolloutBuilder::canary(4).traffic_routing().set_weight(50).services("", "").build();
+        ro.spec.strategy.canary.as_mut().unwrap().ping_pong =
+            Some(aviary_api::rollout::PingPongSpec { ping_service: "ping".into(), pong_service: "pong".into() });
+        ro.status.as_mut().unwrap().canary.stable_ping_pong = stable_ping_pong.into();
+        ro
+    };
+    let targets = |ro: &Rollout| -> Vec<(String, ReplicaSetRole, bool)> {
+        canary_service_targets(ro, &o).into_iter().map(|t| (t.service, t.role, t.check_availability)).collect()
+    };
+    // Before the first promotion (empty) the stable counts as pong, so ping follows the canary.
+    assert_eq!(targets(&with_ping_pong("")), vec![("ping".to_string(), ReplicaSetRole::Canary, false)]);
+    assert_eq!(targets(&with_ping_pong("ping")), vec![("pong".to_string(), ReplicaSetRole::Canary, false)]);
+    assert_eq!(targets(&with_ping_pong("pong")), vec![("ping".to_string(), ReplicaSetRole::Canary, false)]);
+    assert_eq!(stable_and_canary_services(&with_ping_pong("ping"), false), ("ping", "pong"));
+    assert_eq!(stable_and_canary_services(&with_ping_pong("pong"), false), ("pong", "ping"));
+
+    // Fully promoted: nothing to switch.
+    let mut promoted = with_ping_pong("ping");
+    promoted.status.as_mut().unwrap().stable_rs = "canary".into();
+    assert!(targets(&promoted).is_empty());
+
+    // With stable and canary Services as well (ALB), those follow their rules after ping-pong's,
+    // and the router's view (not preferring ping-pong) is the named Services.
+    let mut both = with_ping_pong("ping");
+    let c = both.spec.strategy.canary.as_mut().unwrap();
+    c.stable_service = "s".into();
+    c.canary_service = "c".into();
+    assert_eq!(
+        targets(&both),
+        vec![
+            ("pong".to_string(), ReplicaSetRole::Canary, false),
+            ("s".to_string(), ReplicaSetRole::Stable, true),
+            ("c".to_string(), ReplicaSetRole::Canary, true),
+        ]
+    );
+    assert_eq!(stable_and_canary_services(&both, false), ("s", "c"));
+    assert_eq!(stable_and_canary_services(&both, true), ("ping", "pong"));
 }
 
 #[test]

@@ -27,6 +27,39 @@ pub(crate) struct Grant {
     pub(crate) max_response_bytes: u64,
     /// The call's deadline: no request outlives it, whatever timeout the guest asks for.
     pub(crate) deadline: Instant,
+    /// Skip TLS certificate verification ([`skips_tls_verification`]).
+    pub(crate) skip_tls_verification: bool,
+}
+
+/// The first-party plugins whose config may turn TLS verification off, as Argo's `insecure` does
+/// for its `web` and `prometheus` providers (by where they were loaded from: a plugin of anyone
+/// else never can, whatever its config says).
+pub(crate) const MAY_SKIP_TLS_VERIFICATION: &[&str] = &["builtin:aviary/web", "builtin:aviary/prometheus"];
+
+/// Whether a call of the plugin loaded from `location` with `config` skips TLS verification:
+/// only for [`MAY_SKIP_TLS_VERIFICATION`] with `insecure: true` in the config.
+pub(crate) fn skips_tls_verification(location: &str, config: &str) -> bool {
+    MAY_SKIP_TLS_VERIFICATION.contains(&location)
+        && serde_json::from_str::<serde_json::Value>(config)
+            .is_ok_and(|c| c.get("insecure").and_then(serde_json::Value::as_bool) == Some(true))
+}
+
+/// The client for calls that skip TLS verification: otherwise the same as [`client`]. Built on
+/// first use (few installations ever need it) and shared.
+fn insecure_client() -> Result<reqwest::Client, HttpError> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .user_agent(concat!("aviary-plugin-host/", env!("CARGO_PKG_VERSION")))
+                .danger_accept_invalid_certs(true)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| HttpError::Transport(format!("cannot build the HTTP client without TLS verification: {e}")))
 }
 
 /// Builds the client shared by all plugin calls. Redirects are disabled: [`send`] follows them
@@ -123,7 +156,14 @@ async fn hop(
     headers: &[(String, String)],
     body: Option<&[u8]>,
 ) -> Result<Response, HttpError> {
-    let mut builder = backend.client.request(method.clone(), url.clone());
+    let insecure;
+    let client = if grant.skip_tls_verification && url.scheme() == "https" {
+        insecure = insecure_client()?;
+        &insecure
+    } else {
+        &backend.client
+    };
+    let mut builder = client.request(method.clone(), url.clone());
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -191,4 +231,20 @@ fn go_dial_error(e: &reqwest::Error) -> Option<String> {
         source = s.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skips_tls_verification;
+
+    #[test]
+    fn only_first_party_web_and_prometheus_may_skip_tls_verification() {
+        assert!(skips_tls_verification("builtin:aviary/web", r#"{"url":"https://x","insecure":true}"#));
+        assert!(skips_tls_verification("builtin:aviary/prometheus", r#"{"address":"https://x","insecure":true}"#));
+        assert!(!skips_tls_verification("builtin:aviary/web", r#"{"insecure":false}"#));
+        assert!(!skips_tls_verification("builtin:aviary/web", r#"{"insecure":"true"}"#));
+        assert!(!skips_tls_verification("builtin:aviary/datadog", r#"{"insecure":true}"#));
+        assert!(!skips_tls_verification("./web.wasm", r#"{"insecure":true}"#));
+        assert!(!skips_tls_verification("acme/web", r#"{"insecure":true}"#));
+    }
 }

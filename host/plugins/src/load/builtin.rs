@@ -58,6 +58,17 @@ pub static BUILTINS: &[Builtin] = &[
         default_url: None,
         kubernetes: &[],
     },
+    // Kayenta's NetflixACAJudge (canary versus baseline, Mann–Whitney); selected as the
+    // condition plugin in force (`conditionPlugin`, `--condition`), never by a provider name.
+    Builtin {
+        name: "aviary/judge",
+        argo_name: None,
+        kind: PluginKind::Condition,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_judge.wasm")),
+        host_field: None,
+        default_url: None,
+        kubernetes: &[],
+    },
     Builtin {
         name: "aviary/web",
         argo_name: Some("web"),
@@ -85,6 +96,92 @@ pub static BUILTINS: &[Builtin] = &[
         host_field: Some("address"),
         default_url: Some("https://api.datadoghq.com"),
         kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/cloudwatch",
+        argo_name: Some("cloudWatch"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_cloudwatch.wasm")),
+        // The controller adds `endpoint` (https://monitoring.<region>.amazonaws.com, or the AWS
+        // SDK's AWS_ENDPOINT_URL_CLOUDWATCH / AWS_ENDPOINT_URL) with the credentials.
+        host_field: Some("endpoint"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/graphite",
+        argo_name: Some("graphite"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_graphite.wasm")),
+        host_field: Some("address"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/influxdb",
+        argo_name: Some("influxdb"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_influxdb.wasm")),
+        // `address` comes from the Secret named by Argo's `profile` (the controller adds it).
+        host_field: Some("address"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/wavefront",
+        argo_name: Some("wavefront"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_wavefront.wasm")),
+        // A bare host, as Argo writes it: reached over https (see `default_hosts`).
+        host_field: Some("address"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/newrelic",
+        argo_name: Some("newRelic"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_newrelic.wasm")),
+        // The controller sets it from the Secret's `base-url-nerdgraph` or `region`.
+        host_field: Some("baseUrlNerdgraph"),
+        default_url: Some("https://api.newrelic.com/graphql"),
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/kayenta",
+        argo_name: Some("kayenta"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_kayenta.wasm")),
+        host_field: Some("address"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/skywalking",
+        argo_name: Some("skywalking"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_skywalking.wasm")),
+        host_field: Some("address"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    Builtin {
+        name: "aviary/job",
+        argo_name: Some("job"),
+        kind: PluginKind::MetricProvider,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_plugin_job.wasm")),
+        host_field: None,
+        default_url: None,
+        // Jobs of the AnalysisRun's namespace and the pods it reads their state from: the
+        // grants of plugins/job (`GRANTS`), nothing else.
+        kubernetes: &[
+            BuiltinGrant {
+                api_group: "batch",
+                kinds: &["Job"],
+                verbs: &[Verb::Get, Verb::List, Verb::Create, Verb::Delete],
+            },
+            BuiltinGrant { api_group: "", kinds: &["Pod"], verbs: &[Verb::List] },
+        ],
     },
     // Traffic routers (contract 0.2.0): Argo's routers, each reaching exactly the routing
     // objects its code needs (the grants listed in each crate's documentation).
@@ -174,7 +271,8 @@ impl Builtin {
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
             .or(self.default_url)
-            .and_then(|s| Url::parse(s).ok())
+            // A bare host (`example.wavefront.com`, Wavefront's `address`) is reached over https.
+            .and_then(|s| if s.contains("://") { Url::parse(s).ok() } else { Url::parse(&format!("https://{s}")).ok() })
             .and_then(|u| Some(format!("{}://{}:{}", u.scheme(), u.host_str()?, u.port_or_known_default()?)));
         match target {
             Some(t) => AllowedHosts::parse(&[t]).unwrap_or_default(),
@@ -193,6 +291,7 @@ mod tests {
         assert_eq!(find("aviary/web").map(|b| b.name), Some("aviary/web"));
         assert_eq!(find("prometheus").map(|b| b.name), Some("aviary/prometheus"));
         assert_eq!(find("aviary/expr").map(|b| b.kind), Some(PluginKind::Condition));
+        assert_eq!(find("aviary/judge").map(|b| b.kind), Some(PluginKind::Condition));
         assert!(find("datadog-nope").is_none());
     }
 
@@ -219,10 +318,54 @@ mod tests {
     }
 
     #[test]
+    fn argos_graphite_influxdb_wavefront_and_newrelic_reach_their_configured_host() {
+        let graphite = find("graphite").unwrap();
+        assert!(
+            graphite.default_hosts(&serde_json::json!({"address": "http://graphite:8080"})).allows("graphite", 8080)
+        );
+        let influx = find("aviary/influxdb").unwrap();
+        assert!(
+            influx
+                .default_hosts(&serde_json::json!({"address": "https://influx.example"}))
+                .allows("influx.example", 443)
+        );
+        let wavefront = find("wavefront").unwrap();
+        let bare = wavefront.default_hosts(&serde_json::json!({"address": "acme.wavefront.com"}));
+        assert!(bare.allows("acme.wavefront.com", 443) && !bare.allows("acme.wavefront.com", 80));
+        assert!(wavefront.default_hosts(&serde_json::json!({"address": "http://127.0.0.1:9"})).allows("127.0.0.1", 9));
+        let newrelic = find("newRelic").unwrap();
+        assert!(newrelic.default_hosts(&serde_json::json!({})).allows("api.newrelic.com", 443));
+        let eu =
+            newrelic.default_hosts(&serde_json::json!({"baseUrlNerdgraph": "https://api.eu.newrelic.com/graphql"}));
+        assert!(eu.allows("api.eu.newrelic.com", 443) && !eu.allows("api.newrelic.com", 443));
+    }
+
+    #[test]
+    fn argos_kayenta_and_skywalking_reach_only_their_address() {
+        for (argo, name) in [("kayenta", "aviary/kayenta"), ("skywalking", "aviary/skywalking")] {
+            let b = find(argo).unwrap();
+            assert_eq!(b.name, name);
+            let hosts = b.default_hosts(&serde_json::json!({"address": "http://judge.example:8090"}));
+            assert!(hosts.allows("judge.example", 8090) && !hosts.allows("judge.example", 80), "{name}");
+            assert!(b.default_hosts(&serde_json::json!({})).is_empty(), "{name}: no address, no network");
+        }
+    }
+
+    #[test]
     fn every_builtin_is_a_component_with_valid_grants() {
         for b in BUILTINS {
             assert_eq!(&b.bytes[..8], b"\0asm\x0d\0\x01\0", "{} is not a component", b.name);
             assert_eq!(b.grants().is_empty(), b.kubernetes.is_empty(), "{}: a grant is invalid", b.name);
         }
+    }
+
+    #[test]
+    fn cloudwatch_reaches_the_endpoint_the_controller_gives_it() {
+        let cw = find("cloudWatch").unwrap();
+        assert_eq!(cw.name, "aviary/cloudwatch");
+        let hosts = cw.default_hosts(&serde_json::json!({"endpoint": "https://monitoring.eu-west-1.amazonaws.com"}));
+        assert!(hosts.allows("monitoring.eu-west-1.amazonaws.com", 443));
+        assert!(!hosts.allows("monitoring.us-east-1.amazonaws.com", 443));
+        assert!(cw.default_hosts(&serde_json::json!({"region": "eu-west-1"})).is_empty());
     }
 }

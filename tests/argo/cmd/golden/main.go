@@ -158,6 +158,9 @@ func layout() error {
 		// RolloutSpec's MarshalJSON writes the plain struct unless a workloadRef was resolved
 		// into it (never the case for a Rollout the controller writes back): its fields, then.
 		"RolloutSpec": describe(reflect.TypeOf(rolloutSpecFields{}), types),
+		// What Argo writes when it creates an AnalysisRun from templates (a job metric's
+		// embedded Job spec included).
+		"AnalysisRunSpec": describe(reflect.TypeOf(v1alpha1.AnalysisRunSpec{}), types),
 	}
 	names := make([]string, 0, len(types))
 	for n := range types {

@@ -246,6 +246,7 @@ fn vendored_sdk() -> Vec<(String, String)> {
         (format!("{sdk}/Cargo.toml"), templates::sdk::CARGO.to_string()),
         ("vendor/aviary-value/Cargo.toml".to_string(), templates::sdk::VALUE_CARGO.to_string()),
         ("vendor/aviary-value/src/lib.rs".to_string(), templates::sdk::VALUE_LIB.to_string()),
+        ("vendor/aviary-value/src/duration.rs".to_string(), templates::sdk::VALUE_DURATION.to_string()),
     ];
     for (file, text) in templates::sdk::SOURCES {
         files.push((format!("{sdk}/src/{file}"), wit_path(text)));
@@ -307,17 +308,23 @@ mod templates {
         pub const CARGO: &str = include_str!("../../../templates/rust/sdk.Cargo.toml");
         pub const VALUE_CARGO: &str = include_str!("../../../templates/rust/value.Cargo.toml");
         pub const VALUE_LIB: &str = include_str!("../../../../../common/value/src/lib.rs");
+        pub const VALUE_DURATION: &str = include_str!("../../../../../common/value/src/duration.rs");
         pub const SOURCES: &[(&str, &str)] = &[
             ("lib.rs", include_str!("../../../../../plugins/sdk/src/lib.rs")),
             ("auth.rs", include_str!("../../../../../plugins/sdk/src/auth.rs")),
             ("condition.rs", include_str!("../../../../../plugins/sdk/src/condition.rs")),
+            ("duration.rs", include_str!("../../../../../plugins/sdk/src/duration.rs")),
             ("fake.rs", include_str!("../../../../../plugins/sdk/src/fake.rs")),
             ("http.rs", include_str!("../../../../../plugins/sdk/src/http.rs")),
             ("kubernetes.rs", include_str!("../../../../../plugins/sdk/src/kubernetes.rs")),
             ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
+            ("measurement.rs", include_str!("../../../../../plugins/sdk/src/measurement.rs")),
             ("preinit.rs", include_str!("../../../../../plugins/sdk/src/preinit.rs")),
             ("provider.rs", include_str!("../../../../../plugins/sdk/src/provider.rs")),
+            ("provider2.rs", include_str!("../../../../../plugins/sdk/src/provider2.rs")),
             ("router.rs", include_str!("../../../../../plugins/sdk/src/router.rs")),
+            ("sigv4.rs", include_str!("../../../../../plugins/sdk/src/sigv4.rs")),
+            ("url.rs", include_str!("../../../../../plugins/sdk/src/url.rs")),
         ];
     }
 }

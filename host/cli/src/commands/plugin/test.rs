@@ -192,7 +192,12 @@ async fn follow(host: &PluginHost, name: &str, config: &str) -> Measurement {
 }
 
 fn context() -> CallContext {
-    CallContext { namespace: "default".into(), run_name: "aviary-plugin-test".into(), metric_name: "test".into() }
+    CallContext {
+        namespace: "default".into(),
+        run_name: "aviary-plugin-test".into(),
+        metric_name: "test".into(),
+        ..Default::default()
+    }
 }
 
 fn summarise(measurements: Vec<TestedMeasurement>) -> TestOutput {

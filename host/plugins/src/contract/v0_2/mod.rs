@@ -117,6 +117,8 @@ impl Pre {
             namespace: ctx.namespace.clone(),
             run_name: ctx.run_name.clone(),
             metric_name: ctx.metric_name.clone(),
+            run_uid: ctx.run_uid.clone(),
+            sequence: ctx.sequence,
         };
         let previous = previous.map(|m| measurement_to_wit(&v0_1::convert::to_wit(m)));
         let config = config.to_string();
