@@ -64,6 +64,8 @@ pub struct Context {
     /// What each router returned as its state, by `rollout uid/plugin` (lost on restart: the
     /// contract tells routers to rebuild from their objects).
     router_states: Mutex<HashMap<String, String>>,
+    /// AWS credentials of `cloudWatch` and signing Prometheus metrics (the SDK's default chain).
+    pub aws: crate::analysis::aws::AwsCredentials,
     /// Panics caught per object, for the back-off (see [`crate::panic_guard`]).
     pub panics: crate::panic_guard::PanicGuard,
     events: Mutex<Events>,
@@ -128,6 +130,7 @@ impl Context {
             kube_access,
             traffic_split_api_version: None,
             router_states: Mutex::new(HashMap::new()),
+            aws: crate::analysis::aws::AwsCredentials::new(),
         }
     }
 

@@ -168,7 +168,11 @@ async fn the_helm_chart_renders_what_its_values_say_and_the_api_server_accepts_i
          plugins:\n\
          - name: acme/error-rate\n  kind: metric-provider\n  location: https://plugins.acme.example/error-rate.wasm\n  \
            sha256: '0000000000000000000000000000000000000000000000000000000000000000'\n  allowedHosts: [metrics.acme.example]\n\
-         serviceMonitor: {enabled: true, labels: {release: prometheus}}\n",
+         serviceMonitor: {enabled: true, labels: {release: prometheus}}\n\
+         serviceAccount: {annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/aviary'}}\n\
+         extraEnv:\n\
+         - {name: AWS_REGION, value: eu-west-1}\n\
+         - {name: AWS_ACCESS_KEY_ID, valueFrom: {secretKeyRef: {name: cloudwatch, key: access-key-id}}}\n",
     )?;
     let out =
         run(Command::new(&helm).args(["template", "aviary"]).arg(&chart).args(["-n", team.name(), "-f"]).arg(&values));
@@ -181,6 +185,16 @@ async fn the_helm_chart_renders_what_its_values_say_and_the_api_server_accepts_i
     assert_eq!(container["image"], "registry.example.com/aviary-controller:9.9.9");
     assert_eq!(container["resources"]["limits"]["memory"], "256Mi");
     assert!(container["args"].as_array().unwrap().contains(&Value::from("--namespaced")));
+    // extraEnv after the chart's own variables; IRSA's role on the ServiceAccount.
+    let env = container["env"].as_array().unwrap();
+    assert_eq!(env[env.len() - 2], serde_json::json!({"name": "AWS_REGION", "value": "eu-west-1"}));
+    assert_eq!(env[env.len() - 1]["valueFrom"]["secretKeyRef"]["key"], "access-key-id");
+    assert_eq!(env[0]["name"], "POD_NAMESPACE");
+    let account = find(&docs, "ServiceAccount")[0];
+    assert_eq!(
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/aviary"
+    );
     // The registry the controller will read is one it accepts.
     let config = find(&docs, "ConfigMap")[0];
     let registry: aviary_plugins::registry::RegistryFile =

@@ -11,9 +11,9 @@
 //! matrix's values, as Argo shapes it).
 //!
 //! SigV4, as Argo applies it: only for an Amazon Managed Prometheus address (`aps-workspaces`),
-//! signed for the service `aps` with the credentials the host adds to `authentication.sigv4`
-//! from the controller's AWS environment; `profile` is ignored (with a warning) and `roleArn` is
-//! refused, since Aviary reads no shared config files and assumes no roles.
+//! signed for the service `aps` with the credentials the host adds to `authentication.sigv4`:
+//! the AWS SDK chain's of the controller for `profile`, or those of `roleArn` assumed with them
+//! (the host does both; the component only signs).
 
 pub mod range;
 
@@ -45,13 +45,13 @@ pub struct Sigv4 {
     /// The region (the host fills in the controller's when empty).
     #[serde(default)]
     pub region: String,
-    /// An AWS profile: ignored (Aviary reads no shared config files).
+    /// The AWS profile whose chain the host takes the credentials from.
     #[serde(default)]
     pub profile: String,
-    /// A role to assume: refused.
+    /// The role the host assumes (STS AssumeRole) for the credentials.
     #[serde(default)]
     pub role_arn: String,
-    /// Added by the host from the controller's environment.
+    /// Added by the host: the profile's or the role's credentials.
     #[serde(flatten)]
     pub aws: sigv4::HostCredentials,
 }
@@ -159,23 +159,9 @@ pub fn sigv4_headers(
     body: &str,
     now: SystemTime,
 ) -> Result<Vec<(String, String)>, Error> {
-    if !s.role_arn.is_empty() {
-        return Err(Error(format!(
-            "authentication.sigv4.roleArn ({}) is not supported by Aviary: give the controller credentials for \
-             that role in its environment",
-            s.role_arn
-        )));
-    }
-    if !s.profile.is_empty() {
-        log::warn(&format!(
-            "authentication.sigv4.profile ({}) is ignored: Aviary signs with the controller's environment credentials",
-            s.profile
-        ));
-    }
     let Some(credentials) = s.aws.credentials() else {
         return Err(Error::msg(
-            "authentication.sigv4: no AWS credentials (the controller adds them from AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY)",
+            "authentication.sigv4: no AWS credentials (the controller adds them from the AWS SDK's default chain)",
         ));
     };
     let request = sigv4::Request { method: "POST", url, headers, body: body.as_bytes() };
@@ -351,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn sigv4_applies_to_managed_prometheus_only_and_refuses_role_arn() {
+    fn sigv4_signs_with_the_keys_the_host_added() {
         let amp = "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-1";
         let keys = json!({"region": "us-west-2", "accessKeyId": "AKID", "secretAccessKey": "s"});
         let c = config(json!({"address": amp, "query": "up", "authentication": {"sigv4": keys}}));
@@ -359,8 +345,9 @@ mod tests {
         let headers = sigv4_headers(s, &format!("{amp}/api/v1/query"), &[], "query=up", UNIX_EPOCH).unwrap();
         assert_eq!(headers[0], ("X-Amz-Date".to_string(), "19700101T000000Z".to_string()));
         assert!(headers[1].1.starts_with("AWS4-HMAC-SHA256 Credential=AKID/19700101/us-west-2/aps/aws4_request, "));
+        // With a role, the host has put the role's keys in: they are what signs.
         let role = Sigv4 { role_arn: "arn:aws:iam::1:role/r".into(), ..s.clone() };
-        assert!(sigv4_headers(&role, amp, &[], "", UNIX_EPOCH).unwrap_err().0.contains("roleArn"));
+        assert_eq!(sigv4_headers(&role, amp, &[], "", UNIX_EPOCH).unwrap()[1].1[..45], headers[1].1[..45]);
         let none = Sigv4 { region: "us-west-2".into(), ..Sigv4::default() };
         assert!(sigv4_headers(&none, amp, &[], "", UNIX_EPOCH).unwrap_err().0.contains("no AWS credentials"));
     }

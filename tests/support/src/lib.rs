@@ -32,6 +32,7 @@
 pub mod e2e;
 pub mod kubernetes_memory;
 pub mod oracle;
+pub mod sigv4;
 
 use std::{
     fmt,

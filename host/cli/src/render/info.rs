@@ -193,6 +193,24 @@ pub struct AnalysisRunInfo {
     pub age: String,
     /// Each metric's phase and latest measurements.
     pub metrics: Vec<MetricInfo>,
+    /// The Jobs of its `job` measurements, from their `job-name` metadata (Argo's `JobInfo`).
+    pub jobs: Vec<JobInfo>,
+}
+
+/// A Job an AnalysisRun's `job` metric ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobInfo {
+    /// The Job's name.
+    pub name: String,
+    /// Its namespace (`job-namespace`, else the run's).
+    pub namespace: String,
+    /// The measurement's phase.
+    pub status: String,
+    /// The metric it measured.
+    pub metric_name: String,
+    /// Age, from the measurement's start.
+    pub age: String,
 }
 
 /// A metric of an AnalysisRun.
@@ -468,6 +486,11 @@ fn pod_info(pod: &Pod, now: DateTime<Utc>) -> PodInfo {
     }
 }
 
+/// The measurement metadata Argo's `job` provider writes (and `get rollout` reads).
+const JOB_NAME_KEY: &str = "job-name";
+/// See [`JOB_NAME_KEY`].
+const JOB_NAMESPACE_KEY: &str = "job-namespace";
+
 fn analysis_run_info(run: &AnalysisRun, now: DateTime<Utc>) -> AnalysisRunInfo {
     let st = run.status.clone().unwrap_or_default();
     let sum = |f: fn(&aviary_api::MetricResult) -> i32| st.metric_results.iter().map(f).sum();
@@ -494,6 +517,26 @@ fn analysis_run_info(run: &AnalysisRun, now: DateTime<Utc>) -> AnalysisRunInfo {
             }
         })
         .collect();
+    // Argo's `getAnalysisRunInfo`: every measurement carrying `job-name` is a Job of the run.
+    let jobs = st
+        .metric_results
+        .iter()
+        .flat_map(|r| r.measurements.iter().map(move |m| (r, m)))
+        .filter_map(|(r, m)| {
+            let name = m.metadata.get(JOB_NAME_KEY)?;
+            Some(JobInfo {
+                name: name.clone(),
+                namespace: m
+                    .metadata
+                    .get(JOB_NAMESPACE_KEY)
+                    .cloned()
+                    .unwrap_or_else(|| run.metadata.namespace.clone().unwrap_or_default()),
+                status: m.phase.as_str().to_string(),
+                metric_name: r.name.clone(),
+                age: m.started_at.as_ref().map_or_else(|| "-".to_string(), |t| human_duration(now - t.0)),
+            })
+        })
+        .collect();
     AnalysisRunInfo {
         name: run.metadata.name.clone().unwrap_or_default(),
         status: st.phase.as_str().to_string(),
@@ -503,6 +546,7 @@ fn analysis_run_info(run: &AnalysisRun, now: DateTime<Utc>) -> AnalysisRunInfo {
         error: sum(|r| r.error),
         age: age(&run.metadata, now),
         metrics,
+        jobs,
     }
 }
 

@@ -209,3 +209,41 @@ fn ping_pong_services_tag_the_stable_and_canary_replica_sets() {
     let text = render(&rollout_info(&plain, now()), Style { width: Some(120), color: false });
     assert!(!text.contains("ping") && !text.contains("pong"), "{text}");
 }
+
+#[test]
+fn the_jobs_of_job_metrics_show_under_their_analysis_run_as_argo_prints_them() {
+    let mut objects = canary_mid_step();
+    let run = &mut objects.analysis_runs[0];
+    let status = run.status.as_mut().unwrap();
+    let job = |name: &str, phase: &str, started: &str| {
+        serde_json::from_value::<aviary_api::Measurement>(json!({"phase": phase, "startedAt": started,
+            "metadata": {"job-name": name, "job-namespace": "shop"}}))
+        .unwrap()
+    };
+    let mut smoke: aviary_api::MetricResult =
+        serde_json::from_value(json!({"name": "smoke", "phase": "Running"})).unwrap();
+    smoke.measurements = vec![
+        job("run-1.smoke.1", "Failed", "2026-03-01T12:09:41Z"),
+        job("run-1.smoke.2", "Running", "2026-03-01T12:10:01Z"),
+    ];
+    status.metric_results.push(smoke);
+    let info = rollout_info(&objects, now());
+    let runs = |info: &super::info::RolloutInfo| {
+        info.revisions.iter().flat_map(|r| r.analysis_runs.clone()).collect::<Vec<_>>()
+    };
+    let jobs = &runs(&info)[0].jobs;
+    assert_eq!(
+        jobs.iter().map(|j| (j.name.as_str(), j.status.as_str(), j.metric_name.as_str())).collect::<Vec<_>>(),
+        vec![("run-1.smoke.1", "Failed", "smoke"), ("run-1.smoke.2", "Running", "smoke")]
+    );
+    let text = render(&info, Style { width: Some(120), color: false });
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("Job")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows[0].contains("├──⊞ run-1.smoke.1") && rows[0].contains("Job") && rows[0].contains("✖ Failed"),
+        "{text}"
+    );
+    assert!(rows[1].contains("└──⊞ run-1.smoke.2") && rows[1].contains("◌ Running"), "{text}");
+    // A web metric's measurements have no job-name: no Job rows.
+    assert!(runs(&rollout_info(&canary_mid_step(), now()))[0].jobs.is_empty());
+}

@@ -25,6 +25,7 @@ const ICON_REPLICA_SET: &str = "⧉";
 const ICON_POD: &str = "□";
 const ICON_ANALYSIS: &str = "α";
 const ICON_METRIC: &str = "⊙";
+const ICON_JOB: &str = "⊞";
 
 /// The icon of a status word (Argo's `info` package).
 pub fn status_icon(status: &str) -> &'static str {
@@ -311,9 +312,22 @@ fn analysis_run_rows(rows: &mut Vec<Row>, run: &AnalysisRunInfo, prefix: &str, s
         age: run.age.clone(),
         info,
     });
+    let children = run.metrics.len() + run.jobs.len();
     for (k, metric) in run.metrics.iter().enumerate() {
-        let (p, _) = prefixes(k + 1 == run.metrics.len(), sub);
+        let (p, _) = prefixes(k + 1 == children, sub);
         rows.push(metric_row(metric, &p));
+    }
+    // Argo's `PrintJob`: the Jobs of `job` metrics, each with its measurement's phase.
+    for (k, job) in run.jobs.iter().enumerate() {
+        let (p, _) = prefixes(run.metrics.len() + k + 1 == children, sub);
+        let color = matches!(job.status.as_str(), "Pending" | "Running").then_some(Color::Blue);
+        rows.push(Row {
+            name: vec![plain(format!("{p}{ICON_JOB} ")), colored(&job.name, color)],
+            kind: "Job",
+            status: status_cell(&job.status),
+            age: job.age.clone(),
+            info: Vec::new(),
+        });
     }
 }
 

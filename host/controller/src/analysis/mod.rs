@@ -204,15 +204,16 @@ async fn measure(
         Some(Err(e)) => return error(e),
         None => {}
     }
-    // cloudWatch and Amazon Managed Prometheus sign with the controller's AWS environment.
-    let aws_env = aws::AwsEnvironment::read(|k| std::env::var(k).ok());
-    match aws::add_credentials(&metric.provider, &config, &aws_env) {
-        Ok(Some(with_keys)) => {
-            secrets.extend(aws_env.secrets());
-            config = with_keys;
+    // cloudWatch and Amazon Managed Prometheus sign with the AWS SDK chain's credentials.
+    if let Some((profile, role_arn)) = aws::source(&metric.provider) {
+        match ctx.aws.keys(&profile, &role_arn).await.and_then(|keys| {
+            secrets.extend(keys.secrets());
+            aws::add_credentials(&metric.provider, &config, &keys)
+        }) {
+            Ok(Some(with_keys)) => config = with_keys,
+            Ok(None) => {}
+            Err(e) => return error(e),
         }
-        Ok(None) => {}
-        Err(e) => return error(e),
     }
     let secrets = secrets.as_slice();
     // Argo's job provider numbers a metric's Jobs `count + error + 1`.
