@@ -224,6 +224,48 @@ async fn malformed_rollouts_are_invalid_spec_and_others_keep_working() -> TestRe
     Ok(())
 }
 
+/// What the controller cannot run yet is refused up front, naming the field — never accepted and
+/// left waiting at the step past its progress deadline: an `experiment` step, a `plugin` step (at
+/// any position) and `workloadRef`. No ReplicaSet is made for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_and_fields_not_implemented_are_invalid_spec_naming_the_field() -> TestResult {
+    env().await;
+    let ns = namespace("not-yet").await?;
+    let experiment =
+        json!({"experiment": {"duration": "1m", "templates": [{"name": "baseline", "specRef": "stable"}]}});
+    let plugin = json!({"plugin": {"name": "acme/smoke-test", "config": {"url": "http://127.0.0.1:9/"}}});
+    let _: Rollout =
+        create(&ns, rollout("experiment", 1, "nginx:1.19", json!([{"setWeight": 20}, experiment]), json!({}))).await;
+    let _: Rollout =
+        create(&ns, rollout("plugin", 1, "nginx:1.19", json!([plugin, {"setWeight": 50}]), json!({}))).await;
+    let _: Rollout = create(
+        &ns,
+        json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "workload-ref"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "workload-ref"}},
+                     "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "scaleDown": "never"},
+                     "strategy": {"canary": {"steps": [{"setWeight": 50}]}}}
+        }),
+    )
+    .await;
+    for (name, field) in [
+        ("experiment", "spec.strategy.canary.steps[1].experiment"),
+        ("plugin", "spec.strategy.canary.steps[0].plugin"),
+        ("workload-ref", "spec.workloadRef"),
+    ] {
+        let degraded = wait_phase(&ns, name, "Degraded", T).await;
+        let status = degraded.status.unwrap();
+        assert!(status.message.starts_with("InvalidSpec: "), "{name}: {}", status.message);
+        assert!(status.message.contains(field), "{name}: the message names {field}: {}", status.message);
+        assert!(status.message.contains("does not support"), "{name}: {}", status.message);
+        let invalid = status.conditions.iter().find(|c| c.type_ == "InvalidSpec").expect("an InvalidSpec condition");
+        assert_eq!(invalid.status, "True");
+    }
+    let replica_sets = ns.api::<k8s_openapi::api::apps::v1::ReplicaSet>().list(&Default::default()).await?;
+    assert!(replica_sets.items.is_empty(), "nothing is half done: {:?}", replica_sets.items.len());
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_resolve_from_values_secrets_field_refs_and_hashes_and_secrets_are_redacted() -> TestResult {
     env().await;
