@@ -47,6 +47,7 @@ pub mod plan;
 pub mod reconcile_order;
 pub mod replay;
 pub mod rollout;
+pub mod step_plugin;
 pub mod steps;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
