@@ -86,8 +86,8 @@ impl Cached {
     }
 }
 
-/// The controller's AWS credentials: one SDK configuration per profile, loaded on first use, and
-/// the credentials of each (profile, role) cached until shortly before they expire.
+/// The controller's AWS credentials: the credentials of each (profile, role) cached until shortly
+/// before they expire, each fetch with the profile's SDK configuration loaded afresh.
 pub struct AwsCredentials {
     configs: tokio::sync::Mutex<HashMap<String, SdkConfig>>,
     cache: Mutex<HashMap<Source, Cached>>,
@@ -105,10 +105,12 @@ impl AwsCredentials {
         Self { configs: tokio::sync::Mutex::new(HashMap::new()), cache: Mutex::new(HashMap::new()) }
     }
 
-    /// The SDK configuration of `profile` ("" for the default: `AWS_PROFILE`, else `default`).
-    async fn config(&self, profile: &str) -> SdkConfig {
+    /// The SDK configuration of `profile` ("" for the default: `AWS_PROFILE`, else `default`),
+    /// loaded afresh when `reload` (or the first time): the SDK parses the environment and the
+    /// shared files when it loads, so credentials fetched with a new load see a rotated file.
+    async fn config(&self, profile: &str, reload: bool) -> SdkConfig {
         let mut configs = self.configs.lock().await;
-        if let Some(c) = configs.get(profile) {
+        if !reload && let Some(c) = configs.get(profile) {
             return c.clone();
         }
         // The SDK's own HTTPS client, with ring (the rest of the controller's TLS) rather than
@@ -127,19 +129,19 @@ impl AwsCredentials {
 
     /// The keys of `profile`'s chain, or of `role_arn` assumed with them (both may be "").
     pub async fn keys(&self, profile: &str, role_arn: &str) -> Result<Keys, String> {
-        let config = self.config(profile).await;
         let source = (profile.to_string(), role_arn.to_string());
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.get(&source).filter(|c| c.fresh(SystemTime::now())).map(|c| c.credentials.clone())
         };
-        let credentials = match cached {
-            Some(c) => c,
+        let (config, credentials) = match cached {
+            Some(c) => (self.config(profile, false).await, c),
             None => {
+                let config = self.config(profile, true).await;
                 let fetched = fetch(&config, role_arn).await?;
                 let entry = Cached { credentials: fetched.clone(), fetched: Instant::now() };
                 self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(source, entry);
-                fetched
+                (config, fetched)
             }
         };
         let endpoint = std::env::var(CLOUDWATCH_ENDPOINT)
