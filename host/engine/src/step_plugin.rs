@@ -82,18 +82,9 @@ pub fn run_due(persisted: &[StepPluginStatus], index: i32, name: &str, now: Date
     let existing = find(persisted, index, StepPluginOperation::Run).filter(|e| e.name == name && !e.disabled);
     let Some(entry) = existing else {
         return RunDue::Call(StepPluginStatus {
-            index,
-            name: name.to_string(),
-            operation: StepPluginOperation::Run,
             phase: Some(StepPluginPhase::Running),
-            message: String::new(),
             started_at: time(now),
-            updated_at: None,
-            finished_at: None,
-            backoff: String::new(),
-            executions: 0,
-            disabled: false,
-            status: None,
+            ..blank(index, name, StepPluginOperation::Run)
         });
     };
     if matches!(entry.phase, Some(StepPluginPhase::Successful | StepPluginPhase::Failed)) {
@@ -229,27 +220,25 @@ pub fn after_stop(
         Answer::Result { phase, message, .. } => (phase, message),
     };
     StepPluginStatus {
-        index,
-        name: name.to_string(),
-        operation,
         phase: Some(phase),
         message,
         started_at: time(started),
-        updated_at: None,
         finished_at: time(now),
-        backoff: String::new(),
-        executions: 0,
-        disabled: false,
-        status: None,
+        ..blank(index, name, operation)
     }
 }
 
 /// The entry of a step whose plugin is disabled in the registry: complete at once, no call.
 pub fn disabled(index: i32, name: &str) -> StepPluginStatus {
+    StepPluginStatus { disabled: true, ..blank(index, name, StepPluginOperation::Run) }
+}
+
+/// An entry with nothing recorded yet.
+fn blank(index: i32, name: &str, operation: StepPluginOperation) -> StepPluginStatus {
     StepPluginStatus {
         index,
         name: name.to_string(),
-        operation: StepPluginOperation::Run,
+        operation,
         phase: None,
         message: String::new(),
         started_at: None,
@@ -257,7 +246,7 @@ pub fn disabled(index: i32, name: &str) -> StepPluginStatus {
         finished_at: None,
         backoff: String::new(),
         executions: 0,
-        disabled: true,
+        disabled: false,
         status: None,
     }
 }
@@ -274,7 +263,7 @@ mod tests {
     }
 
     fn entry(index: i32, operation: StepPluginOperation, phase: StepPluginPhase) -> StepPluginStatus {
-        StepPluginStatus { operation, phase: Some(phase), ..disabled(index, "acme/step") }.tap(|e| e.disabled = false)
+        StepPluginStatus { phase: Some(phase), ..blank(index, "acme/step", operation) }
     }
 
     trait Tap: Sized {
