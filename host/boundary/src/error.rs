@@ -99,6 +99,12 @@ pub enum Invalid {
     /// A remote location without a pinned digest.
     #[error("is required for a remote location: Aviary never runs unpinned remote code")]
     Unpinned,
+    /// `disabled` on an entry that is not a step plugin (Argo allows it for those only).
+    #[error("only a step plugin can be disabled; this entry is a {kind} plugin")]
+    DisabledNotStep {
+        /// The entry's kind.
+        kind: &'static str,
+    },
     /// A zero deadline, which no call could meet.
     #[error("must be greater than zero")]
     ZeroTimeout,

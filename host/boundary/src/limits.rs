@@ -25,6 +25,9 @@ impl Limits {
     /// Default deadline of a traffic-router call: a few reads and patches of routing objects
     /// through the host; a router call holds up its Rollout's reconcile, so it is short.
     pub const ROUTER_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default deadline of a step-plugin call: a step polls (it answers `running` and is called
+    /// again later) rather than blocking, and a call holds up its Rollout's reconcile.
+    pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default memory cap: 64 MiB, enough for an interpreter-based (Python, JS) plugin.
     pub const MEMORY: u64 = 64 << 20;
     /// Default response-size cap: 10 MiB, larger than any sane metrics answer.
@@ -37,6 +40,7 @@ impl Limits {
                 PluginKind::MetricProvider => Self::PROVIDER_TIMEOUT,
                 PluginKind::Condition => Self::CONDITION_TIMEOUT,
                 PluginKind::TrafficRouter => Self::ROUTER_TIMEOUT,
+                PluginKind::Step => Self::STEP_TIMEOUT,
             },
             memory: Self::MEMORY,
             max_response_bytes: Self::MAX_RESPONSE_BYTES,

@@ -42,15 +42,23 @@ pub enum PluginKind {
     Condition,
     /// The `traffic-router` world (contract 0.2.0 and later).
     TrafficRouter,
+    /// The `step` world: a canary `plugin:` step (contract 0.2.0 and later).
+    Step,
 }
 
 impl PluginKind {
+    /// The worlds that exist from contract 0.2.0 on (there is no 0.1.0 form of them).
+    pub fn since_0_2(self) -> bool {
+        matches!(self, PluginKind::TrafficRouter | PluginKind::Step)
+    }
+
     /// The WIT world name.
     pub fn as_str(self) -> &'static str {
         match self {
             PluginKind::MetricProvider => "metric-provider",
             PluginKind::Condition => "condition",
             PluginKind::TrafficRouter => "traffic-router",
+            PluginKind::Step => "step",
         }
     }
 }
@@ -82,6 +90,10 @@ pub struct RegistryEntry {
     /// Empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kubernetes: Vec<KubernetesGrant>,
+    /// A step plugin switched off cluster-wide (Argo's `disabled` of its `stepPlugins`): its
+    /// steps complete at once without a call, and its component is not loaded. Step plugins only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// A registry document.
@@ -145,6 +157,8 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// The Kubernetes objects it may touch through the host.
     pub kubernetes: KubernetesGrants,
+    /// A step plugin switched off: not loaded, its steps complete without a call.
+    pub disabled: bool,
 }
 
 /// Names under this prefix are the first-party plugins'.
@@ -193,6 +207,9 @@ impl RegistryEntry {
             None if matches!(location, Location::Remote(_)) => return Err(invalid("sha256", Invalid::Unpinned)),
             None => None,
         };
+        if self.disabled && self.kind != PluginKind::Step {
+            return Err(invalid("disabled", Invalid::DisabledNotStep { kind: self.kind.as_str() }));
+        }
         let allowed_hosts = AllowedHosts::parse(&self.allowed_hosts).map_err(|e| invalid("allowedHosts", e))?;
         let kubernetes = KubernetesGrants::parse(&self.kubernetes).map_err(|e| invalid("kubernetes", e))?;
         let mut limits = Limits::defaults(self.kind);
@@ -217,6 +234,7 @@ impl RegistryEntry {
             allowed_hosts_set: !self.allowed_hosts.is_empty(),
             limits,
             kubernetes,
+            disabled: self.disabled,
         })
     }
 }

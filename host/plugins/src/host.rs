@@ -28,6 +28,7 @@ use crate::preinit;
 use crate::recording::HttpMode;
 use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
 use crate::router::{RouterCall, RouterError, RouterOperation, RouterReply};
+use crate::step::{StepCall, StepError, StepOperation, StepReply};
 use crate::store::StoreState;
 use aviary_boundary::kubernetes::KubernetesGrants;
 
@@ -84,6 +85,10 @@ pub struct PluginInfo {
     /// Time to compile or load it.
     #[serde(with = "humantime_serde_compat")]
     pub load_time: Duration,
+    /// A step plugin its entry switched off: not loaded (no digest, no size), its steps complete
+    /// without a call.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 mod humantime_serde_compat {
@@ -148,6 +153,8 @@ struct Inner {
     client: reqwest::Client,
     plugins: RwLock<HashMap<String, Arc<Plugin>>>,
     broken: RwLock<HashMap<String, String>>,
+    /// Step plugins whose entry says `disabled`: known, not loaded.
+    disabled: RwLock<HashMap<String, PluginInfo>>,
     /// Pre-initialisations that failed, by digest and limits, with the reason: a component whose
     /// init loops or explodes costs its timeout once, not at every reload of the registry.
     preinit_failed: RwLock<HashMap<String, String>>,
@@ -206,6 +213,7 @@ impl PluginHost {
                 client,
                 plugins: RwLock::new(HashMap::new()),
                 broken: RwLock::new(HashMap::new()),
+                disabled: RwLock::new(HashMap::new()),
                 preinit_failed: RwLock::new(HashMap::new()),
                 calls: Semaphore::new(config.max_concurrent_calls.max(1)),
                 builtin_compile: tokio::sync::Mutex::new(()),
@@ -247,6 +255,9 @@ impl PluginHost {
     /// Fetches, verifies, compiles and registers one validated entry under its name, replacing
     /// any previous version of that name (calls in flight keep the old one).
     pub async fn load(&self, spec: &PluginSpec) -> Result<PluginInfo, Error> {
+        if spec.disabled {
+            return Ok(self.disable(spec));
+        }
         let download_dir = self.inner.cache.dir().map(|d| d.join("downloads"));
         let bytes = registry::fetch(spec, &self.inner.client, download_dir.as_deref()).await?;
         let builtin_hosts = match &spec.location {
@@ -284,6 +295,40 @@ impl PluginHost {
         .await
         .map_err(|e| Error::Compile { name: spec.name.clone(), cause: CompileError::Task(e) })??;
         Ok(self.insert(&spec.name, plugin))
+    }
+
+    /// Records a disabled step plugin (Argo's `disabled: true`): nothing is fetched or compiled,
+    /// and a version loaded before is dropped.
+    fn disable(&self, spec: &PluginSpec) -> PluginInfo {
+        let info = PluginInfo {
+            name: spec.name.clone(),
+            kind: spec.kind,
+            sha256: spec.sha256.clone().unwrap_or_default(),
+            size: 0,
+            location: match &spec.location {
+                Location::File(p) => p.display().to_string(),
+                Location::Remote(u) => u.to_string(),
+                Location::Builtin(n) => format!("builtin:{n}"),
+            },
+            version: String::new(),
+            timeout: spec.limits.timeout,
+            memory_limit: spec.limits.memory,
+            allowed_hosts: spec.allowed_hosts.to_string(),
+            cached: false,
+            preinitialised: false,
+            load_time: Duration::ZERO,
+            disabled: true,
+        };
+        write(&self.inner.broken).remove(&spec.name);
+        write(&self.inner.plugins).remove(&spec.name);
+        write(&self.inner.disabled).insert(spec.name.clone(), info.clone());
+        tracing::info!(plugin = %spec.name, "step plugin disabled");
+        info
+    }
+
+    /// Whether `name` is a step plugin its entry disabled: its steps complete without a call.
+    pub fn step_disabled(&self, name: &str) -> bool {
+        read(&self.inner.disabled).contains_key(name)
     }
 
     /// Registers a component from bytes, for a plugin run by path (`aviary plugin run ./x.wasm`).
@@ -342,12 +387,14 @@ impl PluginHost {
     /// Removes a plugin; calls already running finish with it.
     pub fn remove(&self, name: &str) -> bool {
         write(&self.inner.broken).remove(name);
-        write(&self.inner.plugins).remove(name).is_some()
+        let disabled = write(&self.inner.disabled).remove(name).is_some();
+        write(&self.inner.plugins).remove(name).is_some() || disabled
     }
 
     /// The loaded plugins, sorted by name.
     pub fn plugins(&self) -> Vec<PluginInfo> {
         let mut v: Vec<PluginInfo> = read(&self.inner.plugins).values().map(|p| p.info.clone()).collect();
+        v.extend(read(&self.inner.disabled).values().cloned());
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -383,18 +430,26 @@ impl PluginHost {
     /// Whether `name` is a traffic router this host can call (a first-party one, or a loaded
     /// entry of that world); `Err` says why not, for the Rollout's InvalidSpec message.
     pub fn router_available(&self, name: &str) -> Result<(), String> {
-        let kind = match (self.registered(name), builtin::find(name)) {
-            (Some(p), _) => p.kind,
-            (None, Some(b)) => b.kind,
-            (None, None) => {
+        self.available(name, PluginKind::TrafficRouter)
+    }
+
+    /// Whether `name` is a plugin of world `kind` this host can call (a first-party one, a
+    /// loaded entry, or a disabled step plugin); `Err` says why not.
+    pub fn available(&self, name: &str, kind: PluginKind) -> Result<(), String> {
+        let disabled = read(&self.inner.disabled).get(name).map(|i| i.kind);
+        let found = match (self.registered(name), builtin::find(name), disabled) {
+            (Some(p), _, _) => p.kind,
+            (None, Some(b), _) => b.kind,
+            (None, None, Some(k)) => k,
+            (None, None, None) => {
                 return Err(match read(&self.inner.broken).get(name) {
                     Some(reason) => format!("plugin {name:?} failed to load: {reason}"),
-                    None => format!("no traffic-router plugin {name:?} is registered"),
+                    None => format!("no {} plugin {name:?} is registered", kind.as_str()),
                 });
             }
         };
-        if kind != PluginKind::TrafficRouter {
-            return Err(format!("plugin {name:?} is a {} plugin, not a traffic-router", kind.as_str()));
+        if found != kind {
+            return Err(format!("plugin {name:?} is a {} plugin, not a {}", found.as_str(), kind.as_str()));
         }
         Ok(())
     }
@@ -630,6 +685,92 @@ impl PluginHost {
         }
     }
 
+    /// One operation of step plugin `plugin` for a step of a Rollout (Argo's step-plugin
+    /// interface), in a fresh sandbox with the plugin's network and Kubernetes grants, the
+    /// latter confined to the Rollout's namespace. Never panics: a plugin that is not loaded (or
+    /// not a step plugin) is [`StepError::Plugin`] with [`Failure::Unavailable`], one the sandbox
+    /// ended another [`StepError::Plugin`], the plugin's own error [`StepError::Step`]. The answer
+    /// is bounded: a message of at most 1 KiB, a status of valid JSON of at most 64 KiB, a
+    /// requeue of at most a day.
+    pub async fn step(
+        &self,
+        plugin: &str,
+        call: StepCall<'_>,
+        operation: StepOperation,
+        api: Arc<dyn KubernetesApi>,
+    ) -> Result<StepReply, StepError> {
+        let started = Instant::now();
+        let result = self.step_inner(plugin, call, operation, api).await;
+        let outcome = result.as_ref().err().map_or("ok", StepError::reason);
+        self.inner.metrics.record(plugin, operation.name(), outcome, started.elapsed());
+        result
+    }
+
+    async fn step_inner(
+        &self,
+        plugin: &str,
+        call: StepCall<'_>,
+        operation: StepOperation,
+        api: Arc<dyn KubernetesApi>,
+    ) -> Result<StepReply, StepError> {
+        let p = self.resolve_kind(plugin, PluginKind::Step).await.map_err(StepError::Plugin)?;
+        let _permit = self.inner.calls.acquire().await;
+        let deadline = deadline_after(p.limits.timeout);
+        let grant = Grant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            allowed: Arc::new(p.allowed_for(call.config)),
+            max_response_bytes: p.limits.max_response_bytes,
+            deadline: deadline.into(),
+            skip_tls_verification: false,
+        };
+        let mut store = self.new_store(&p, Some(grant), deadline);
+        store.data_mut().kubernetes = Some(KubernetesGrant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            grants: p.kubernetes.clone(),
+            namespace: call.namespace.to_string(),
+            api,
+            max_response_bytes: p.limits.max_response_bytes,
+        });
+        let outcome = tokio::time::timeout_at(
+            deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
+            p.pre.step(&mut store, plugin, &call, operation),
+        )
+        .await;
+        store.data().flush_stdio();
+        let invalid = |detail: String| StepError::Plugin(Failure::InvalidValue { plugin: p.info.name.clone(), detail });
+        match outcome {
+            Err(_) => Err(StepError::Plugin(timeout(&p))),
+            Ok(None) => Err(StepError::Plugin(Failure::Unavailable {
+                detail: format!("plugin {plugin:?} is not a step plugin"),
+            })),
+            Ok(Some(Err(e))) => Err(StepError::Plugin(classify(&p, &store, e))),
+            Ok(Some(Ok(Err(message)))) => Err(StepError::Step {
+                plugin: p.info.name.clone(),
+                operation: operation.name(),
+                message: bounded(message),
+            }),
+            Ok(Some(Ok(Ok(mut reply)))) => {
+                // The status is kept in the Rollout's status: bound it, and keep only JSON.
+                if let Some(status) = &reply.status {
+                    if u64::try_from(status.len()).unwrap_or(u64::MAX) > MAX_ROUTER_STATE {
+                        return Err(invalid(format!(
+                            "its status is {} bytes, over the cap of {MAX_ROUTER_STATE}",
+                            status.len()
+                        )));
+                    }
+                    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(status) {
+                        return Err(invalid(format!("its status is not JSON: {e}")));
+                    }
+                }
+                reply.message = bounded(reply.message);
+                reply.requeue_after = reply.requeue_after.map(|d| d.min(MAX_STEP_REQUEUE));
+                Ok(reply)
+            }
+        }
+    }
+
     /// A fresh Store for one call: deny-all WASI, memory cap, network grant, and a deadline
     /// checked at every epoch tick. Between ticks the guest yields to the executor, so even a
     /// guest spinning in a loop leaves the worker thread to other tasks.
@@ -752,6 +893,7 @@ impl PluginHost {
             cached: origin != Origin::Compiled,
             preinitialised,
             load_time: started.elapsed(),
+            disabled: false,
         };
         Ok(Plugin {
             kind: world,
@@ -831,6 +973,7 @@ impl PluginHost {
         let info = plugin.info.clone();
         tracing::info!(plugin = %name, sha256 = %info.sha256, cached = info.cached, load_time = ?info.load_time, "plugin loaded");
         write(&self.inner.broken).remove(name);
+        write(&self.inner.disabled).remove(name);
         write(&self.inner.plugins).insert(name.to_string(), Arc::new(plugin));
         info
     }
@@ -838,6 +981,9 @@ impl PluginHost {
 
 /// Cap on the state a router may ask the controller to keep for one Rollout.
 const MAX_ROUTER_STATE: u64 = 64 << 10;
+/// Cap on the wait a step plugin may ask for between two `run` calls: a plugin asking for more is
+/// polled daily rather than forgotten.
+const MAX_STEP_REQUEUE: Duration = Duration::from_secs(86_400);
 /// Cap on a router's error message (it becomes an event on the Rollout).
 const MAX_ROUTER_MESSAGE: usize = 1024;
 

@@ -40,7 +40,7 @@ pub mod host;
 mod load;
 
 pub(crate) use call::{http, limits, store};
-pub use call::{kubernetes, measurement, metrics, recording, router};
+pub use call::{kubernetes, measurement, metrics, recording, router, step};
 pub use load::{builtin, cache, inspect, registry};
 pub(crate) use load::{engine, preinit};
 
@@ -53,6 +53,7 @@ pub use measurement::{CallContext, Measurement, Phase};
 pub use recording::HttpMode;
 pub use registry::{PluginKind, RegistryEntry, RegistryFile};
 pub use router::{RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply, Verification, WeightDestination};
+pub use step::{StepCall, StepError, StepOperation, StepPhase, StepReply};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of
 /// other crates load the test components (`aviary_test_hostile.wasm`, ...) from here.

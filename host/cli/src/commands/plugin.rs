@@ -230,6 +230,13 @@ pub(crate) fn resolve(host: &PluginHost, plugin: &str, extra: AllowedHosts) -> a
              with `aviary plugin inspect {plugin}`"
         );
     }
+    if host.available(plugin, PluginKind::Step).is_ok() {
+        bail!(
+            "{plugin} is a step plugin: it is run by the controller as a canary `plugin:` step (run, \
+             terminate, abort), not by hand. Test one with its own tests (`cargo test` in its project), \
+             and look at it with `aviary plugin inspect {plugin}`"
+        );
+    }
     Ok(plugin.to_string())
 }
 
@@ -296,6 +303,7 @@ async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result
                     verbs: g.verbs.to_vec(),
                 })
                 .collect(),
+            disabled: false,
         },
         (None, None) => bail!(
             "{:?} is neither a file, nor registered in {}, nor a first-party plugin ({})",
@@ -376,7 +384,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             }
             println!();
             println!("registry entry (add it under `plugins:` in the controller's ConfigMap aviary-config,");
-            if world == PluginKind::TrafficRouter {
+            if world.since_0_2() {
                 println!("key plugins.yaml, or in a --plugins file; list the Kubernetes objects it reads and");
                 println!(
                     "writes in kubernetes, as apiGroup, kinds and verbs, and the hosts it calls in allowedHosts):"
@@ -391,7 +399,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             if world == PluginKind::MetricProvider && no_hosts {
                 println!("  allowedHosts: []");
             }
-            if world == PluginKind::TrafficRouter && no_grants {
+            if world.since_0_2() && no_grants {
                 println!("  kubernetes: []");
             }
         }
@@ -422,6 +430,7 @@ fn registry_entry(
                 timeout: None,
                 memory_limit: None,
                 kubernetes: Vec::new(),
+                disabled: false,
             }
         }
     };
@@ -446,7 +455,7 @@ fn registry_entry(
 /// imports, or, for one that imports none, the version its world first appeared in.
 fn contract_version(info: &aviary_plugins::inspect::ComponentInfo, world: PluginKind) -> &str {
     let versions = aviary_plugins::inspect::SUPPORTED_VERSIONS;
-    let first = if world == PluginKind::TrafficRouter { versions[1] } else { versions[0] };
+    let first = if world.since_0_2() { versions[1] } else { versions[0] };
     info.version.as_deref().unwrap_or(first)
 }
 

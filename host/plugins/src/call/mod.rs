@@ -10,4 +10,5 @@ pub mod measurement;
 pub mod metrics;
 pub mod recording;
 pub mod router;
+pub mod step;
 pub(crate) mod store;

@@ -11,6 +11,7 @@ use wasmtime::component::Component;
 
 use crate::call::measurement::{CallContext, Measurement};
 use crate::call::router::{RouterCall, RouterOperation, RouterReply};
+use crate::call::step::{StepCall, StepOperation, StepReply};
 use crate::call::store::StoreState;
 use crate::load::engine::Linkers;
 use crate::load::registry::PluginKind;
@@ -32,7 +33,7 @@ impl Pre {
     /// Type-checks `component` against the `kind` world of the version it imports (`version`,
     /// from its import names); a component importing none of our interfaces is tried against
     /// each version, newest first, and the error is the newest version's. A traffic router
-    /// exists from 0.2.0 on.
+    /// and a step plugin exist from 0.2.0 on.
     pub(crate) fn link(
         linkers: &Linkers,
         component: &Component,
@@ -40,12 +41,10 @@ impl Pre {
         version: Option<&str>,
     ) -> wasmtime::Result<Self> {
         match version {
-            Some(v0_1::VERSION) if kind != PluginKind::TrafficRouter => {
-                v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1)
-            }
+            Some(v0_1::VERSION) if !kind.since_0_2() => v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1),
             Some(_) => v0_2::Pre::link(linkers, component, kind).map(Pre::V0_2),
             None => v0_2::Pre::link(linkers, component, kind).map(Pre::V0_2).or_else(|newest| {
-                if kind == PluginKind::TrafficRouter {
+                if kind.since_0_2() {
                     return Err(newest);
                 }
                 v0_1::Pre::link(linkers, component, kind).map(Pre::V0_1).map_err(|_| newest)
@@ -72,6 +71,21 @@ impl Pre {
         match self {
             Pre::V0_1(_) => None,
             Pre::V0_2(p) => p.route(store, call, operation).await,
+        }
+    }
+
+    /// One step-plugin operation on a fresh instance in `store`. `None` when the component is
+    /// not a step plugin.
+    pub(crate) async fn step(
+        &self,
+        store: &mut Store<StoreState>,
+        plugin_name: &str,
+        call: &StepCall<'_>,
+        operation: StepOperation,
+    ) -> Option<wasmtime::Result<Result<StepReply, String>>> {
+        match self {
+            Pre::V0_1(_) => None,
+            Pre::V0_2(p) => p.step(store, plugin_name, call, operation).await,
         }
     }
 

@@ -33,7 +33,7 @@ pub enum Incompatibility {
     },
     /// A component that exports neither world.
     #[error(
-        "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, a condition exports evaluate, and a traffic-router exports set-weight, update-hash and the rest of its world (aviary:plugin@{})",
+        "not an Aviary plugin: it exports [{}], but a metric-provider exports measure, resume and terminate, a condition exports evaluate, and a traffic-router exports set-weight, update-hash and the rest of its world, and a step exports run, terminate and abort (aviary:plugin@{})",
         .exports.join(", "),
         v0_2::VERSION
     )]
@@ -111,6 +111,8 @@ pub(crate) fn world_of(exports: &[String]) -> Option<PluginKind> {
         Some(PluginKind::Condition)
     } else if has("set-weight") && has("update-hash") && has("remove-managed-routes") {
         Some(PluginKind::TrafficRouter)
+    } else if has("run") && has("terminate") && has("abort") {
+        Some(PluginKind::Step)
     } else {
         None
     }

@@ -63,8 +63,11 @@ impl Pre {
             PluginKind::Condition => {
                 Pre::Condition(condition::ConditionPre::new(linkers.condition.instantiate_pre(component)?)?)
             }
-            PluginKind::TrafficRouter => {
-                return Err(wasmtime::Error::msg("the traffic-router world exists from aviary:plugin@0.2.0 on"));
+            PluginKind::TrafficRouter | PluginKind::Step => {
+                return Err(wasmtime::Error::msg(format!(
+                    "the {} world exists from aviary:plugin@0.2.0 on",
+                    kind.as_str()
+                )));
             }
         })
     }

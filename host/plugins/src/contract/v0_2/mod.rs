@@ -8,6 +8,7 @@ use wasmtime::component::Component;
 
 use crate::call::measurement::{CallContext, Measurement};
 use crate::call::router::{RouterCall, RouterOperation, RouterReply, Verification, WeightDestination};
+use crate::call::step::{StepCall, StepOperation, StepPhase, StepReply};
 use crate::call::store::StoreState;
 use crate::contract::v0_1;
 use crate::kubernetes::{CallError, KubernetesError, PatchKind, create_call, object_call};
@@ -66,8 +67,26 @@ pub mod router {
     });
 }
 
+/// The `step` world.
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod step {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.2",
+        world: "step",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "aviary:plugin/log": super::provider::aviary::plugin::log,
+            "aviary:plugin/types": super::provider::aviary::plugin::types,
+            "aviary:plugin/http": super::provider::aviary::plugin::http,
+            "aviary:plugin/kubernetes": super::provider::aviary::plugin::kubernetes,
+        },
+    });
+}
+
 pub use provider::aviary::plugin::{http, kubernetes, log, types};
 pub use router::aviary::plugin::routing;
+pub use step::aviary::plugin::steps;
 
 /// A component linked against one world of this version.
 #[derive(Clone)]
@@ -78,6 +97,8 @@ pub(crate) enum Pre {
     Condition(condition::ConditionPre<StoreState>),
     /// The `traffic-router` world.
     Router(router::TrafficRouterPre<StoreState>),
+    /// The `step` world.
+    Step(step::StepPre<StoreState>),
 }
 
 impl Pre {
@@ -92,6 +113,7 @@ impl Pre {
             PluginKind::TrafficRouter => {
                 Pre::Router(router::TrafficRouterPre::new(linkers.router.instantiate_pre(component)?)?)
             }
+            PluginKind::Step => Pre::Step(step::StepPre::new(linkers.step.instantiate_pre(component)?)?),
         })
     }
 
@@ -100,6 +122,7 @@ impl Pre {
             Pre::Provider(_) => PluginKind::MetricProvider,
             Pre::Condition(_) => PluginKind::Condition,
             Pre::Router(_) => PluginKind::TrafficRouter,
+            Pre::Step(_) => PluginKind::Step,
         }
     }
 
@@ -211,6 +234,51 @@ impl Pre {
     }
 }
 
+impl Pre {
+    /// One step operation on a fresh instance: the plugin's answer, or its error message.
+    pub(crate) async fn step(
+        &self,
+        store: &mut Store<StoreState>,
+        plugin_name: &str,
+        call: &StepCall<'_>,
+        operation: StepOperation,
+    ) -> Option<wasmtime::Result<Result<StepReply, String>>> {
+        let Pre::Step(pre) = self else { return None };
+        let ctx = steps::StepContext {
+            namespace: call.namespace.to_string(),
+            rollout_name: call.rollout_name.to_string(),
+            rollout: call.rollout.to_string(),
+            plugin_name: plugin_name.to_string(),
+            config: call.config.to_string(),
+            step_index: call.step_index,
+            status: call.status.map(str::to_string),
+        };
+        let answer = async {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let s = &mut *store;
+            match operation {
+                StepOperation::Run => instance.call_run(s, &ctx).await,
+                StepOperation::Terminate => instance.call_terminate(s, &ctx).await,
+                StepOperation::Abort => instance.call_abort(s, &ctx).await,
+            }
+        }
+        .await;
+        Some(answer.map(|r| {
+            r.map(|r| StepReply {
+                phase: match r.phase {
+                    steps::StepPhase::Running => StepPhase::Running,
+                    steps::StepPhase::Successful => StepPhase::Successful,
+                    steps::StepPhase::Failed => StepPhase::Failed,
+                    steps::StepPhase::Error => StepPhase::Error,
+                },
+                message: r.message,
+                requeue_after: r.requeue_after_ms.map(std::time::Duration::from_millis),
+                status: r.status,
+            })
+        }))
+    }
+}
+
 /// The 0.1.0 measurement under its 0.2.0 name (the record is the same).
 fn measurement_to_wit(m: &v0_1::types::Measurement) -> types::Measurement {
     types::Measurement {
@@ -247,6 +315,7 @@ fn measurement_from_wit(m: types::Measurement) -> v0_1::types::Measurement {
 }
 
 impl types::Host for StoreState {}
+impl steps::Host for StoreState {}
 impl routing::Host for StoreState {
     fn record_event(&mut self, warning: bool, reason: String, message: String) -> wasmtime::Result<()> {
         StoreState::record_event(self, warning, reason, message);
