@@ -330,6 +330,18 @@ pub enum StepPluginPhase {
     Error,
 }
 
+impl StepPluginPhase {
+    /// The phase as Argo writes it (`Running`), for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepPluginPhase::Running => "Running",
+            StepPluginPhase::Successful => "Successful",
+            StepPluginPhase::Failed => "Failed",
+            StepPluginPhase::Error => "Error",
+        }
+    }
+}
+
 /// One step plugin entry of `status.canary.stepPluginStatuses`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

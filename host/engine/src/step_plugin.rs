@@ -42,6 +42,73 @@ pub enum Answer {
     Error(String),
 }
 
+/// A call a reconcile needs answered before it can decide (see
+/// [`crate::rollout::RolloutDecision::step_plugin_calls`]): the controller makes them in order and
+/// decides again with the answers ([`crate::rollout::Observed::step_plugin_answers`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// The step's index in `spec.strategy.canary.steps`.
+    pub index: i32,
+    /// The step's `plugin.name`.
+    pub name: String,
+    /// Run, Terminate or Abort.
+    pub operation: StepPluginOperation,
+    /// The step's `plugin.config` (`null` when absent).
+    pub config: serde_json::Value,
+    /// The status the step's `run` entry keeps, handed to the plugin.
+    pub status: Option<serde_json::Value>,
+}
+
+/// What came of a [`Call`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The plugin answered, or its call failed (an `Error` entry, retried for a run).
+    Answered(Answer),
+    /// The plugin's registry entry disables it: a run completes at once, nothing else happens.
+    Disabled,
+    /// The plugin is not loaded (not registered, failed to load, not a step plugin): Argo's
+    /// resolve error, a `ReconciliationError` with nothing recorded, and the step stays put.
+    Unavailable(String),
+}
+
+/// The answer to one [`Call`], with when it came.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallAnswer {
+    /// The call's step index.
+    pub index: i32,
+    /// The call's operation.
+    pub operation: StepPluginOperation,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// When the answer came (the entry's `updatedAt` or `finishedAt`).
+    pub at: DateTime<Utc>,
+}
+
+/// The `StepPluginTransition` event of an entry whose phase changed (Argo's `recordPhase`):
+/// `None` for a run that succeeded or a disabled one.
+pub fn transition_event(entry: &StepPluginStatus) -> Option<crate::conditions::Event> {
+    let phase = entry.phase?;
+    let what = match entry.operation {
+        StepPluginOperation::Run if phase == StepPluginPhase::Successful => return None,
+        StepPluginOperation::Run => format!("transitioned to {}", phase.as_str()),
+        StepPluginOperation::Terminate => format!("terminated ({})", phase.as_str()),
+        StepPluginOperation::Abort => format!("aborted ({})", phase.as_str()),
+    };
+    let message = format!("Step plugin {} (step {}) {what}", entry.name, entry.index.saturating_add(1));
+    let normal = match entry.operation {
+        StepPluginOperation::Run => phase == StepPluginPhase::Running,
+        _ => phase == StepPluginPhase::Successful,
+    };
+    Some(if normal {
+        crate::conditions::Event::normal(TRANSITION, message)
+    } else {
+        crate::conditions::Event::warning(TRANSITION, message)
+    })
+}
+
+/// The reason of the events of a step plugin's phase changes.
+pub const TRANSITION: &str = "StepPluginTransition";
+
 /// Whether a `run` call is due for the step at `index`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunDue {

@@ -120,8 +120,10 @@ pub struct StepContext {
     pub step_analysis: Option<AnalysisPhase>,
     /// The current step's Experiment phase, if it exists.
     pub experiment: Option<AnalysisPhase>,
-    /// The current step plugin's phase, if it ran.
-    pub plugin: Option<aviary_api::rollout_status::StepPluginPhase>,
+    /// The current plugin step is complete (Argo's `isStepPluginCompleted`: its run finished, its
+    /// plugin is disabled, or a running run was terminated or aborted; never in a reconcile whose
+    /// step-plugin stage failed).
+    pub plugin_complete: bool,
     /// `status.canary.weights.verified` after this reconcile's traffic update.
     pub weight_verified: Option<bool>,
     /// The pause state.
@@ -161,7 +163,7 @@ pub fn completed_current_step(
         return true;
     }
     if step.plugin.is_some() {
-        return ctx.plugin == Some(aviary_api::rollout_status::StepPluginPhase::Successful);
+        return ctx.plugin_complete;
     }
     false
 }

@@ -41,6 +41,8 @@ pub(super) struct Decider<'a> {
     requeue: Option<Duration>,
     /// See [`RolloutDecision::keep_scale_down_deadline`].
     pub(super) keep_scale_down_deadline: bool,
+    /// The step-plugin stage's list, error and calls.
+    pub(super) step_plugins: super::step_plugins::StepPlugins,
 }
 
 impl<'a> Decider<'a> {
@@ -55,6 +57,7 @@ impl<'a> Decider<'a> {
             events: Vec::new(),
             requeue: None,
             keep_scale_down_deadline: false,
+            step_plugins: Default::default(),
         }
     }
 
@@ -80,14 +83,16 @@ impl<'a> Decider<'a> {
     }
 
     /// Argo's `reconcileCanaryPause`: reaching a pause step adds the CanaryPauseStep pause (once:
-    /// after a promote, controllerPause remembers that the step was already paused).
-    pub(super) fn reconcile_pause_step(&mut self) {
+    /// after a promote, controllerPause remembers that the step was already paused). Returns
+    /// whether the reconcile ends at the pause step (Argo's `stillReconciling`: the step-plugin
+    /// stage is not reached).
+    pub(super) fn reconcile_pause_step(&mut self) -> bool {
         let status = self.status();
         if self.rollout.spec.paused || status.promote_full {
-            return;
+            return false;
         }
-        let (Some(step), Some(_)) = current_step(self.rollout) else { return };
-        let Some(pause) = &step.pause else { return };
+        let (Some(step), Some(_)) = current_step(self.rollout) else { return false };
+        let Some(pause) = &step.pause else { return false };
         match condition(self.rollout, PauseReason::CanaryPauseStep) {
             None if !status.controller_pause => self.pause.add_pause(PauseReason::CanaryPauseStep),
             None => {}
@@ -97,6 +102,7 @@ impl<'a> Decider<'a> {
                 }
             }
         }
+        true
     }
 
     /// The status Argo computes in `syncRolloutStatusCanary`; `reset` is Argo's
@@ -138,6 +144,9 @@ impl<'a> Decider<'a> {
             return self.finish(s);
         }
 
+        if let Some(list) = &self.step_plugins.list {
+            s.canary.step_plugin_statuses = list.clone();
+        }
         if old.promote_full || self.is_rollback_within_window() {
             self.pause.clear();
             self.pause.remove_abort();
@@ -161,6 +170,7 @@ impl<'a> Decider<'a> {
             experiment: self.o.experiment,
             pause: PauseState::of(self.rollout),
             weight_verified: self.weights.clone().flatten().and_then(|w| w.verified),
+            plugin_complete: self.step_plugin_complete(),
             ..Default::default()
         };
         if completed_current_step(self.rollout, &self.o.replica_sets, &step_ctx, self.now) {
@@ -292,6 +302,7 @@ impl<'a> Decider<'a> {
                 current_background_analysis_run_status: self.o.background_run.as_ref().map(|r| r.record.clone()),
                 weights: self.weights.clone().unwrap_or_else(|| old.canary.weights.clone()),
                 stable_ping_pong: old.canary.stable_ping_pong.clone(),
+                step_plugin_statuses: old.canary.step_plugin_statuses.clone(),
                 ..Default::default()
             },
             observed_generation: self.rollout.metadata.generation.unwrap_or(0).to_string(),
@@ -335,6 +346,7 @@ impl<'a> Decider<'a> {
             events: self.events,
             requeue_after: self.requeue,
             keep_scale_down_deadline: self.keep_scale_down_deadline,
+            step_plugin_calls: self.step_plugins.calls,
         }
     }
 

@@ -19,6 +19,9 @@ pub mod restart;
 pub mod revision;
 pub mod runs;
 #[cfg(test)]
+mod step_plugin_tests;
+mod step_plugins;
+#[cfg(test)]
 mod tests;
 pub mod traffic;
 
@@ -76,6 +79,10 @@ pub struct Observed {
     /// Traffic routing: what the routers answered to this reconcile's `verify-weight` (`None`:
     /// they cannot tell, or were not asked).
     pub weight_verified: Option<bool>,
+    /// Step plugins: the answers to the calls a first decision asked for
+    /// ([`RolloutDecision::step_plugin_calls`]); `None` before they are made. With answers the
+    /// decision asks for no call.
+    pub step_plugin_answers: Option<Vec<crate::step_plugin::CallAnswer>>,
 }
 
 /// A Service whose `rollouts-pod-template-hash` selector the rollout switches.
@@ -141,6 +148,10 @@ pub struct RolloutDecision {
     /// Look again this soon (a timed pause, the progress deadline, the next step, a
     /// scale-down deadline); `None`: only on a change or the resync.
     pub requeue_after: Option<Duration>,
+    /// Step plugin calls this decision needs answered: when not empty, the decision is not
+    /// applied; the controller makes the calls, in order (stopping after one whose plugin is
+    /// unavailable), and decides again with [`Observed::step_plugin_answers`].
+    pub step_plugin_calls: Vec<crate::step_plugin::Call>,
 }
 
 impl RolloutDecision {
@@ -222,8 +233,8 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
     d.actions =
         scaling.deadlines.into_iter().map(|(which, at)| RolloutAction::ScaleDownDeadline { which, at }).collect();
     d.actions.extend(scaling.actions.into_iter().map(RolloutAction::Scale));
-    if !scaled {
-        d.reconcile_pause_step();
+    if !scaled && !d.reconcile_pause_step() {
+        d.reconcile_step_plugins();
     }
     d.sync_status(false)
 }
