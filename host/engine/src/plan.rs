@@ -415,6 +415,21 @@ impl Walker {
         }
     }
 
+    /// A step plugin's call, answered Successful.
+    fn step_succeeded(&self, c: &crate::step_plugin::Call) -> crate::step_plugin::CallAnswer {
+        crate::step_plugin::CallAnswer {
+            index: c.index,
+            operation: c.operation,
+            outcome: crate::step_plugin::Outcome::Answered(crate::step_plugin::Answer::Result {
+                phase: aviary_api::rollout_status::StepPluginPhase::Successful,
+                message: String::new(),
+                requeue_after: None,
+                status: c.status.clone(),
+            }),
+            at: self.now,
+        }
+    }
+
     /// The people around the controller: a pause step is promoted (an indefinite one by
     /// `kubectl argo rollouts promote`, a timed one by waiting it out), a user pause lifted.
     fn operate(&mut self) {
@@ -452,7 +467,13 @@ impl Walker {
         }
         let o = self.observe();
         let pause = PauseContext::start(&self.ro);
-        let decision = rollout::reconcile(&self.ro, &o, pause, self.now);
+        let mut decision = rollout::reconcile(&self.ro, &o, pause.clone(), self.now);
+        if !decision.step_plugin_calls.is_empty() {
+            // Step plugins answer Successful at once, as analyses and experiments do here.
+            let mut o = o;
+            o.step_plugin_answers = Some(decision.step_plugin_calls.iter().map(|c| self.step_succeeded(c)).collect());
+            decision = rollout::reconcile(&self.ro, &o, pause, self.now);
+        }
         let actions: Vec<PlanAction> = decision.actions.iter().filter_map(|a| self.carry_out(a)).collect();
         let was_promoted = self.promoted();
         self.ro.status = Some(decision.status);
@@ -740,8 +761,9 @@ fn describe_step(step: &CanaryStep) -> String {
         let names: Vec<_> = a.templates.iter().map(|t| t.template_name.as_str()).collect();
         return format!("analysis {}", names.join(","));
     }
-    if step.experiment.is_some() {
-        return "experiment".to_string();
+    if let Some(e) = &step.experiment {
+        let names: Vec<_> = e.templates.iter().map(|t| t.name.as_str()).collect();
+        return format!("experiment {} (waits until it succeeds)", names.join(","));
     }
     if let Some(h) = &step.set_header_route {
         return format!("setHeaderRoute {}", h.name);
@@ -750,7 +772,7 @@ fn describe_step(step: &CanaryStep) -> String {
         return format!("setMirrorRoute {}", m.name);
     }
     if let Some(p) = &step.plugin {
-        return format!("plugin {}", p.name);
+        return format!("plugin {} (waits until it answers successful)", p.name);
     }
     "preview".to_string()
 }
@@ -908,6 +930,22 @@ mod tests {
         // pause step.
         assert_eq!(plan.steps[0].actions, vec![act("canary", 0, 3)]);
         assert_eq!(plan.steps[1].actions.first(), Some(&act("stable", 10, 8)), "{:?}", plan.steps[1]);
+    }
+
+    /// A plugin step waits for its plugin (assumed to answer Successful at once here) and the
+    /// walk goes on through it, as the controller's own decision asks for the call.
+    #[test]
+    fn a_walk_runs_through_plugin_steps() {
+        let plugin = aviary_api::CanaryStep {
+            plugin: Some(aviary_api::rollout::PluginStep { name: "acme/check".into(), config: None }),
+            ..Default::default()
+        };
+        let ro = valid(RolloutBuilder::canary(10).set_weight(25).step(plugin).set_weight(50));
+        let plan = walk(&ro, t0()).unwrap();
+        assert_eq!(plan.steps.len(), 3);
+        assert_eq!(describe_step(&plan.steps[1].step), "plugin acme/check (waits until it answers successful)");
+        assert!(plan.steps[1].actions.is_empty(), "{:?}", plan.steps[1]);
+        assert_eq!((plan.steps[2].canary, plan.promotion.canary), (5, 10));
     }
 
     #[test]

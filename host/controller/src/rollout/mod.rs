@@ -8,6 +8,7 @@ pub mod replicasets;
 pub mod restart;
 pub mod routing;
 pub mod services;
+pub mod step_plugins;
 pub mod sync;
 
 use std::sync::Arc;
@@ -135,9 +136,6 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
         let field = |name: &str| format!("spec.strategy.canary.steps[{i}].{name}");
         if step.experiment.is_some() {
             return not_yet(&field("experiment"), "experiment steps");
-        }
-        if step.plugin.is_some() {
-            return not_yet(&field("plugin"), "step plugins");
         }
     }
     None

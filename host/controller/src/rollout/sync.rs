@@ -22,6 +22,7 @@ use super::replicasets::{self, Created, Roles, hash};
 use super::restart;
 use super::routing;
 use super::services;
+use super::step_plugins;
 use crate::context::Context;
 use crate::error::Error;
 use crate::status_write::Write;
@@ -92,6 +93,7 @@ impl<'a> RolloutSync<'a> {
             pre_promotion_run: None,
             post_promotion_run: None,
             weight_verified: None,
+            step_plugin_answers: None,
         }
     }
 
@@ -168,7 +170,13 @@ impl<'a> RolloutSync<'a> {
         observed.pre_promotion_run = runs.pre_promotion.as_deref().map(analysis::observation);
         observed.post_promotion_run = runs.post_promotion.as_deref().map(analysis::observation);
 
-        let decision = decide::reconcile(&self.rollout, &observed, pause, self.now);
+        let mut decision = decide::reconcile(&self.rollout, &observed, pause.clone(), self.now);
+        // Step plugins: the calls the decision needs, then the decision again with their answers.
+        if !decision.step_plugin_calls.is_empty() {
+            let answers = step_plugins::call(self.ctx, &self.rollout, &decision.step_plugin_calls).await?;
+            observed.step_plugin_answers = Some(answers);
+            decision = decide::reconcile(&self.rollout, &observed, pause, self.now);
+        }
         self.apply(decision).await
     }
 
