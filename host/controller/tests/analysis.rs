@@ -233,11 +233,8 @@ async fn steps_and_fields_not_implemented_are_invalid_spec_naming_the_field() ->
     let ns = namespace("not-yet").await?;
     let experiment =
         json!({"experiment": {"duration": "1m", "templates": [{"name": "baseline", "specRef": "stable"}]}});
-    let plugin = json!({"plugin": {"name": "acme/smoke-test", "config": {"url": "http://127.0.0.1:9/"}}});
     let _: Rollout =
         create(&ns, rollout("experiment", 1, "nginx:1.19", json!([{"setWeight": 20}, experiment]), json!({}))).await;
-    let _: Rollout =
-        create(&ns, rollout("plugin", 1, "nginx:1.19", json!([plugin, {"setWeight": 50}]), json!({}))).await;
     let _: Rollout = create(
         &ns,
         json!({
@@ -248,11 +245,9 @@ async fn steps_and_fields_not_implemented_are_invalid_spec_naming_the_field() ->
         }),
     )
     .await;
-    for (name, field) in [
-        ("experiment", "spec.strategy.canary.steps[1].experiment"),
-        ("plugin", "spec.strategy.canary.steps[0].plugin"),
-        ("workload-ref", "spec.workloadRef"),
-    ] {
+    for (name, field) in
+        [("experiment", "spec.strategy.canary.steps[1].experiment"), ("workload-ref", "spec.workloadRef")]
+    {
         let degraded = wait_phase(&ns, name, "Degraded", T).await;
         let status = degraded.status.unwrap();
         assert!(status.message.starts_with("InvalidSpec: "), "{name}: {}", status.message);

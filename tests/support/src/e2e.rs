@@ -396,7 +396,7 @@ pub async fn apply_file(client: &Client, path: &Path) -> Result<(), Box<dyn std:
     Ok(())
 }
 
-/// The registry the tests use: two test components by name.
+/// The registry the tests use: the test components by name.
 async fn apply_registry(client: &Client) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let dir = Path::new(aviary_plugins::GUEST_DIR);
     let hostile = dir.join("aviary_test_hostile.wasm");
@@ -406,9 +406,12 @@ async fn apply_registry(client: &Client) -> Result<(), Box<dyn std::error::Error
          - name: acme/hang\n  kind: metric-provider\n  location: file://{h}\n  timeout: 3s\n\
          - name: acme/liar\n  kind: metric-provider\n  location: file://{h}\n  timeout: 5s\n\
          - name: acme/hostile-router\n  kind: traffic-router\n  location: file://{r}\n  timeout: 2s\n  memoryLimit: 32Mi\n  \
-           kubernetes: [{{apiGroup: split.smi-spec.io, kinds: [TrafficSplit], verbs: [get, create, patch]}}]\n",
+           kubernetes: [{{apiGroup: split.smi-spec.io, kinds: [TrafficSplit], verbs: [get, create, patch]}}]\n\
+         - name: step/e2e-test\n  kind: step\n  location: file://{s}\n  timeout: 2s\n  memoryLimit: 32Mi\n\
+         - name: step/e2e-test-disabled\n  kind: step\n  location: file://{s}\n  disabled: true\n",
         h = hostile.display(),
-        r = dir.join("aviary_test_hostile_router.wasm").display()
+        r = dir.join("aviary_test_hostile_router.wasm").display(),
+        s = dir.join("aviary_test_step.wasm").display()
     );
     let cm = json!({
         "apiVersion": "v1", "kind": "ConfigMap",
