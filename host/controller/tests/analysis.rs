@@ -225,8 +225,8 @@ async fn malformed_rollouts_are_invalid_spec_and_others_keep_working() -> TestRe
 }
 
 /// What the controller cannot run yet is refused up front, naming the field — never accepted and
-/// left waiting at the step past its progress deadline: an `experiment` step, a `plugin` step (at
-/// any position) and `workloadRef`. No ReplicaSet is made for them.
+/// left waiting at the step past its progress deadline: an `experiment` step and `workloadRef`.
+/// No ReplicaSet is made for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_and_fields_not_implemented_are_invalid_spec_naming_the_field() -> TestResult {
     env().await;
