@@ -144,6 +144,24 @@ pub enum TemplateStatusCode {
     Error,
 }
 
+impl TemplateStatusCode {
+    /// Successful, Failed and Error are final: a template never leaves them.
+    pub fn is_completed(self) -> bool {
+        matches!(self, TemplateStatusCode::Successful | TemplateStatusCode::Failed | TemplateStatusCode::Error)
+    }
+
+    /// The status as Argo spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateStatusCode::Progressing => "Progressing",
+            TemplateStatusCode::Running => "Running",
+            TemplateStatusCode::Successful => "Successful",
+            TemplateStatusCode::Failed => "Failed",
+            TemplateStatusCode::Error => "Error",
+        }
+    }
+}
+
 /// The status of one experiment template.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -166,7 +184,11 @@ pub struct TemplateStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collision_count: Option<i32>,
     /// Progressing, Running, Successful, Failed or Error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::serde_util::empty_as_none::deserialize"
+    )]
     pub status: Option<TemplateStatusCode>,
     /// Why.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -207,10 +229,13 @@ pub struct ExperimentCondition {
 pub struct ExperimentAnalysisRunStatus {
     /// Analysis name.
     pub name: String,
-    /// AnalysisRun name.
+    /// AnalysisRun name (`""` until it is created).
+    #[serde(default)]
     pub analysis_run: String,
-    /// Its phase.
-    pub phase: AnalysisPhase,
+    /// Its phase; `""` (none) until its run exists.
+    #[serde(default, with = "crate::serde_util::empty_as_none")]
+    #[schemars(with = "String")]
+    pub phase: Option<AnalysisPhase>,
     /// Its message.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,

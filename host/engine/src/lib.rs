@@ -40,6 +40,7 @@ pub mod clock;
 pub mod conditions;
 pub mod ephemeral;
 pub mod error;
+pub mod experiment;
 pub mod fenceposts;
 pub mod observed;
 pub mod phase;

@@ -220,6 +220,14 @@ pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, Arg
     if let Some(a) = args.iter().find(|a| a.value.is_none()) {
         return Err(ArgsError::NotSupplied { name: a.name.clone() });
     }
+    resolve_tags(template, |key| {
+        key.strip_prefix("args.").and_then(|name| args.iter().find(|a| a.name == name)).and_then(|a| a.value.clone())
+    })
+}
+
+/// Argo's `resolve`: every `{{...}}` tag of `template` replaced by what `lookup` gives for it
+/// (whitespace trimmed), the first tag it knows nothing of an error (`failed to resolve {{tag}}`).
+pub fn resolve_tags(template: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ArgsError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     let mut unresolved = None;
@@ -231,9 +239,8 @@ pub fn resolve_template(template: &str, args: &[Argument]) -> Result<String, Arg
             rest = "";
             break;
         };
-        let key = tag.trim();
-        match key.strip_prefix("args.").and_then(|name| args.iter().find(|a| a.name == name)) {
-            Some(a) => out.push_str(a.value.as_deref().unwrap_or_default()),
+        match lookup(tag.trim()) {
+            Some(value) => out.push_str(&value),
             None => {
                 if unresolved.is_none() {
                     unresolved = Some(ArgsError::Unresolved { tag: tag.to_string() });
