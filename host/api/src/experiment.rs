@@ -231,10 +231,11 @@ pub struct ExperimentAnalysisRunStatus {
     pub name: String,
     /// AnalysisRun name (`""` until it is created).
     #[serde(default)]
+    #[schemars(required)]
     pub analysis_run: String,
     /// Its phase; `""` (none) until its run exists.
     #[serde(default, with = "crate::serde_util::empty_as_none")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", required)]
     pub phase: Option<AnalysisPhase>,
     /// Its message.
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -32,6 +32,10 @@ pub struct Context {
     pub replica_sets: Store<ReplicaSet>,
     /// Cache of every AnalysisRun.
     pub analysis_runs: Store<AnalysisRun>,
+    /// Cache of every Experiment (empty until [`crate::run`] sets the watched one).
+    pub experiments: Store<aviary_api::Experiment>,
+    /// Cache of every Service (experiments claim theirs from it).
+    pub services: Store<k8s_openapi::api::core::v1::Service>,
     /// The namespace the controller runs in (its ConfigMap lives there).
     pub namespace: String,
     /// Prometheus metrics.
@@ -116,6 +120,8 @@ impl Context {
             plugins,
             replica_sets,
             analysis_runs,
+            experiments: kube::runtime::reflector::store().0,
+            services: kube::runtime::reflector::store().0,
             namespace,
             metrics,
             instance_id,
@@ -193,6 +199,12 @@ impl Context {
     pub fn owned_replica_sets(&self, rollout: &Rollout) -> Vec<std::sync::Arc<ReplicaSet>> {
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
         self.replica_sets.state().into_iter().filter(|rs| controlled_by(&rs.metadata, &uid)).collect()
+    }
+
+    /// The Experiments whose controller is this Rollout.
+    pub fn owned_experiments(&self, rollout: &Rollout) -> Vec<std::sync::Arc<aviary_api::Experiment>> {
+        let uid = rollout.metadata.uid.clone().unwrap_or_default();
+        self.experiments.state().into_iter().filter(|e| controlled_by(&e.metadata, &uid)).collect()
     }
 
     /// The AnalysisRuns whose controller is the Rollout with this uid.

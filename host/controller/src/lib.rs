@@ -24,6 +24,7 @@ pub mod cli;
 mod compat;
 mod context;
 mod error;
+mod experiment;
 pub mod kube_access;
 mod leader;
 mod metrics;
@@ -135,13 +136,21 @@ pub async fn run(
 ) -> Result<(), Error> {
     let health = Arc::new(server::Health::default());
     let (rollout_reader, rollout_writer) = reflector::store::<Rollout>();
-    let (rs_reader, rs_writer) = reflector::store::<ReplicaSet>();
+    // ReplicaSets, AnalysisRuns and Experiments are each cached once and shared: the Rollout
+    // controller owns all three kinds, the Experiment controller ReplicaSets and runs too.
+    let (rs_reader, rs_writer) = reflector::store_shared::<ReplicaSet>(AR_SUBSCRIBER_BUFFER);
+    let rs_for_rollouts = rs_writer.subscribe().ok_or_else(|| Error::Invalid("shared ReplicaSet store".into()))?;
+    let rs_for_experiments = rs_writer.subscribe().ok_or_else(|| Error::Invalid("shared ReplicaSet store".into()))?;
+    let (ex_reader, ex_writer) = reflector::store_shared::<aviary_api::Experiment>(AR_SUBSCRIBER_BUFFER);
+    let ex_for_rollouts = ex_writer.subscribe().ok_or_else(|| Error::Invalid("shared Experiment store".into()))?;
+    let ex_for_experiments = ex_writer.subscribe().ok_or_else(|| Error::Invalid("shared Experiment store".into()))?;
     let (svc_reader, svc_writer) = reflector::store::<Service>();
     // One AnalysisRun cache for both controllers: the Rollout controller owns runs, the
     // AnalysisRun controller reconciles them (a second watch would double the memory).
     let (ar_reader, ar_writer) = reflector::store_shared::<AnalysisRun>(AR_SUBSCRIBER_BUFFER);
     let ar_for_rollouts = ar_writer.subscribe().ok_or_else(|| Error::Invalid("shared AnalysisRun store".into()))?;
     let ar_for_runs = ar_writer.subscribe().ok_or_else(|| Error::Invalid("shared AnalysisRun store".into()))?;
+    let ar_for_experiments = ar_writer.subscribe().ok_or_else(|| Error::Invalid("shared AnalysisRun store".into()))?;
 
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry, rollout_reader.clone(), ar_reader.clone(), &plugins);
@@ -165,9 +174,25 @@ pub async fn run(
     .touched_objects();
     // Only ReplicaSets with the pod-template-hash label can belong to a Rollout.
     let rs_config = watcher::Config::default().labels(rollout::replicasets::HASH_LABEL);
-    let rs_stream = reflector(rs_writer, watcher(api::<ReplicaSet>(&client, &config), rs_config).modify(slim))
+    let rs_root = watcher(api::<ReplicaSet>(&client, &config), rs_config)
+        .modify(slim)
         .default_backoff()
-        .touched_objects();
+        .reflect_shared(rs_writer)
+        .for_each(|event| async move {
+            if let Err(e) = event {
+                tracing::warn!("watching ReplicaSets: {e}");
+            }
+        });
+    let ex_root =
+        watcher(api::<aviary_api::Experiment>(&client, &config), watcher::Config::default().labels(&selector))
+            .modify(slim)
+            .default_backoff()
+            .reflect_shared(ex_writer)
+            .for_each(|event| async move {
+                if let Err(e) = event {
+                    tracing::warn!("watching Experiments: {e}");
+                }
+            });
     let svc_stream =
         reflector(svc_writer, watcher(api::<Service>(&client, &config), watcher::Config::default()).modify(slim))
             .default_backoff()
@@ -196,6 +221,8 @@ pub async fn run(
     ctx.analysis_run_budget = config.analysis_run_budget;
     ctx.resync = config.resync;
     ctx.traffic_split_api_version = config.traffic_split_api_version.clone();
+    ctx.experiments = ex_reader.clone();
+    ctx.services = svc_reader.clone();
     let ctx = Arc::new(ctx);
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;
@@ -208,24 +235,28 @@ pub async fn run(
     let (synced_tx, synced_rx) = tokio::sync::watch::channel(false);
     {
         let (health, r, s, a) = (health.clone(), rollout_reader.clone(), rs_reader.clone(), ar_reader.clone());
-        let services = svc_reader.clone();
+        let (services, experiments) = (svc_reader.clone(), ex_reader.clone());
         tokio::spawn(async move {
             synced(&r).await;
             synced(&s).await;
             synced(&a).await;
             synced(&services).await;
+            synced(&experiments).await;
             health.synced.store(true, Ordering::SeqCst);
             let _ = synced_tx.send(true);
             tracing::info!("caches synced");
         });
     }
-    let (rollout_synced, analysis_synced, services_synced) = (synced_rx.clone(), synced_rx.clone(), synced_rx);
+    let (rollout_synced, analysis_synced, experiments_synced) =
+        (synced_rx.clone(), synced_rx.clone(), synced_rx.clone());
+    let services_synced = synced_rx;
 
     let workers = |n: u16| kube::runtime::controller::Config::default().concurrency(n);
     let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader.clone())
         .with_config(workers(config.rollout_workers))
-        .owns_stream(rs_stream)
+        .owns_shared_stream(rs_for_rollouts)
         .owns_shared_stream(ar_for_rollouts)
+        .owns_shared_stream(ex_for_rollouts)
         .shutdown_on_signal()
         .run(
             move |r, ctx: Arc<Context>| {
@@ -274,6 +305,29 @@ pub async fn run(
                 tracing::debug!("analysis reconcile: {e}");
             }
         });
+    let experiment_controller = Controller::for_shared_stream(ex_for_experiments, ex_reader.clone())
+        .with_config(workers(config.rollout_workers))
+        .owns_shared_stream(rs_for_experiments)
+        .owns_shared_stream(ar_for_experiments)
+        .shutdown_on_signal()
+        .run(
+            move |ex, ctx: Arc<Context>| {
+                let mut synced = experiments_synced.clone();
+                async move {
+                    let _ = synced.wait_for(|s| *s).await;
+                    let (ns, name) = (ex.namespace().unwrap_or_default(), ex.name_any());
+                    let reconcile = experiment::reconcile(ex, ctx.clone());
+                    panic_guard::guarded(&ctx.panics, &ctx.metrics, "Experiment", (&ns, &name), reconcile).await
+                }
+            },
+            experiment::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!("experiment reconcile: {e}");
+            }
+        });
     // Services handed back when their Rollout no longer manages them (Argo's service controller).
     let service_ctx =
         Arc::new(service_release::ServiceContext { client: client.clone(), rollouts: rollout_reader.clone() });
@@ -306,7 +360,7 @@ pub async fn run(
     let controllers = async {
         let rollouts = async {
             if run_rollouts {
-                tokio::join!(rollout_controller, service_controller);
+                tokio::join!(rollout_controller, service_controller, experiment_controller);
             } else {
                 std::future::pending::<()>().await;
             }
@@ -321,6 +375,8 @@ pub async fn run(
         tokio::select! {
             _ = async { tokio::join!(rollouts, runs) } => {}
             () = ar_root => {}
+            () = rs_root => {}
+            () = ex_root => {}
         }
     };
     match elector.as_mut() {

@@ -263,36 +263,12 @@ async fn create(
         return Err(Error::Invalid("the latest ReplicaSet has no pod template hash".into()));
     }
     let stable_hash = roles.stable_rs.as_deref().map(hash).unwrap_or_default().to_string();
-    let specs: Vec<AnalysisTemplateSpec> = super::references::templates(ctx, &ns, &analysis.templates, "templates")
-        .await?
-        .map_err(|e| Error::Invalid(e.to_string()))?
-        .into_iter()
-        .map(|(_, spec)| spec)
-        .collect();
     let rollout_args = build_rollout_args(&analysis.args, &stable_hash, &new_hash, rollout)
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    let mut spec = AnalysisRunSpec {
-        dry_run: analysis.dry_run.clone(),
-        measurement_retention: analysis.measurement_retention.clone(),
-        ..Default::default()
-    };
-    let mut template_args = Vec::new();
-    for t in &specs {
-        for m in &t.metrics {
-            if spec.metrics.iter().any(|x| x.name == m.name) {
-                return Err(Error::Invalid(format!("two metrics have the same name {:?}", m.name)));
-            }
-            spec.metrics.push(m.clone());
-        }
-        for a in &t.args {
-            if !template_args.iter().any(|x: &aviary_api::Argument| x.name == a.name) {
-                template_args.push(a.clone());
-            }
-        }
-        spec.dry_run.extend(t.dry_run.iter().cloned());
-        spec.measurement_retention.extend(t.measurement_retention.iter().cloned());
-    }
-    spec.args = merge_args(&rollout_args, &template_args).map_err(|e| Error::Invalid(e.to_string()))?;
+    let spec =
+        run_spec(ctx, &ns, &analysis.templates, &rollout_args, &analysis.dry_run, &analysis.measurement_retention)
+            .await?
+            .map_err(Error::Invalid)?;
 
     let rev = revision(&rollout.metadata);
     let mut name = format!("{}-{new_hash}-{rev}", rollout.name_any());
@@ -318,7 +294,75 @@ async fn create(
     }
     let mut annotations = BTreeMap::from([(REVISION.to_string(), rev.to_string())]);
     annotations.extend(analysis.analysis_run_metadata.annotations.clone());
+    let meta = ObjectMeta {
+        name: Some(name),
+        namespace: Some(ns),
+        labels: Some(labels),
+        annotations: Some(annotations),
+        owner_references: Some(vec![owner_reference(rollout)]),
+        ..Default::default()
+    };
+    create_with_collisions(ctx, meta, spec).await
+}
 
+/// Argo's run spec from analysis templates: their metrics (flattened, nested templates
+/// included; two of the same name refused), the caller's arguments merged with the templates',
+/// and the dry-run and retention lists with the templates' appended. `Ok(Err)` says what is wrong
+/// with the templates (one missing, a clash).
+pub async fn run_spec(
+    ctx: &Context,
+    namespace: &str,
+    templates: &[aviary_api::rollout::AnalysisTemplateRef],
+    args: &[aviary_api::Argument],
+    dry_run: &[aviary_api::DryRun],
+    retention: &[aviary_api::MeasurementRetention],
+) -> Result<Result<AnalysisRunSpec, String>, Error> {
+    let specs: Vec<AnalysisTemplateSpec> =
+        match super::references::templates(ctx, namespace, templates, "templates").await? {
+            Ok(found) => found.into_iter().map(|(_, spec)| spec).collect(),
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+    let mut spec =
+        AnalysisRunSpec { dry_run: dry_run.to_vec(), measurement_retention: retention.to_vec(), ..Default::default() };
+    let mut template_args = Vec::new();
+    for t in &specs {
+        for m in &t.metrics {
+            if spec.metrics.iter().any(|x| x.name == m.name) {
+                return Ok(Err(format!("two metrics have the same name {:?}", m.name)));
+            }
+            spec.metrics.push(m.clone());
+        }
+        for a in &t.args {
+            if !template_args.iter().any(|x: &aviary_api::Argument| x.name == a.name) {
+                template_args.push(a.clone());
+            }
+        }
+        spec.dry_run.extend(t.dry_run.iter().cloned());
+        spec.measurement_retention.extend(t.measurement_retention.iter().cloned());
+    }
+    match merge_args(args, &template_args) {
+        Ok(merged) => spec.args = merged,
+        Err(e) => return Ok(Err(e.to_string())),
+    }
+    Ok(Ok(spec))
+}
+
+/// Argo's `CreateWithCollisionCounter`: creates the run `meta` names; when the name is taken by
+/// a run of the same controller, unfinished and with the same metrics, that run is the answer
+/// (a stale cache or a restart), otherwise the name gets a `.N` suffix.
+pub async fn create_with_collisions(
+    ctx: &Context,
+    meta: ObjectMeta,
+    spec: AnalysisRunSpec,
+) -> Result<Arc<AnalysisRun>, Error> {
+    let ns = meta.namespace.clone().unwrap_or_default();
+    let owner_uid = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.clone())
+        .unwrap_or_default();
     let api: Api<AnalysisRun> = Api::namespaced(ctx.client.clone(), &ns);
     // Created as JSON: the spec in the form Argo's Go types write it (see
     // `aviary_api::hash::normalized_analysis_run_spec`), which the typed API would not keep.
@@ -328,17 +372,11 @@ async fn create(
         })?;
     let resource = kube::api::ApiResource::erase::<AnalysisRun>(&());
     let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource);
-    let base = name.clone();
+    let base = meta.name.clone().unwrap_or_default();
+    let mut name = base.clone();
     for attempt in 1..=100 {
         let run = AnalysisRun {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(ns.clone()),
-                labels: Some(labels.clone()),
-                annotations: Some(annotations.clone()),
-                owner_references: Some(vec![owner_reference(rollout)]),
-                ..Default::default()
-            },
+            metadata: ObjectMeta { name: Some(name.clone()), ..meta.clone() },
             spec: spec.clone(),
             status: None,
         };
@@ -358,11 +396,10 @@ async fn create(
             }
             Err(e) if is_already_exists(&e) => {
                 let existing = api.get(&name).await.map_err(Error::kube("reading an existing AnalysisRun"))?;
-                let uid = rollout.metadata.uid.clone().unwrap_or_default();
                 if !phase(&existing).is_completed()
                     && !existing.spec.terminate
                     && existing.spec.metrics == spec.metrics
-                    && crate::context::controlled_by(&existing.metadata, &uid)
+                    && crate::context::controlled_by(&existing.metadata, &owner_uid)
                 {
                     return Ok(Arc::new(existing));
                 }

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod conditions;
 pub mod ephemeral;
+pub mod experiments;
 pub mod references;
 pub mod replicasets;
 pub mod restart;
@@ -131,12 +132,6 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
         && let Err(e) = routing::routers(tr)
     {
         return Some(e);
-    }
-    for (i, step) in canary.steps.iter().enumerate() {
-        let field = |name: &str| format!("spec.strategy.canary.steps[{i}].{name}");
-        if step.experiment.is_some() {
-            return not_yet(&field("experiment"), "experiment steps");
-        }
     }
     None
 }

@@ -18,6 +18,7 @@ use kube::{Api, ResourceExt};
 
 use super::analysis;
 use super::ephemeral;
+use super::experiments;
 use super::replicasets::{self, Created, Roles, hash};
 use super::restart;
 use super::routing;
@@ -94,6 +95,8 @@ impl<'a> RolloutSync<'a> {
             post_promotion_run: None,
             weight_verified: None,
             step_plugin_answers: None,
+            current_experiment: String::new(),
+            experiment_destinations: Vec::new(),
         }
     }
 
@@ -144,9 +147,16 @@ impl<'a> RolloutSync<'a> {
 
         services::reconcile(self.ctx, &self.rollout, &self.roles).await?;
 
-        // Traffic routing, before the analysis runs and any scaling (Argo's order): a router
-        // that fails ends the reconcile here.
-        if let Some(plan) = decide::traffic::plan(&self.rollout, &observed.replica_sets, &[]) {
+        // The current experiment, whose weighted templates take traffic while it runs.
+        let canary = self.rollout.spec.canary().is_some();
+        let (current_experiment, destinations) =
+            if canary { experiments::current(self.ctx, &self.rollout).await? } else { (None, Vec::new()) };
+        observed.experiment_destinations = destinations;
+        // Traffic routing, before the experiments, the analysis runs and any scaling (Argo's
+        // order): a router that fails ends the reconcile here.
+        if let Some(plan) =
+            decide::traffic::plan(&self.rollout, &observed.replica_sets, &observed.experiment_destinations)
+        {
             if plan.canary_service_to_stable
                 && let Some(c) = self.rollout.spec.canary()
             {
@@ -162,6 +172,12 @@ impl<'a> RolloutSync<'a> {
 
         if self.rollout.spec.blue_green().is_some() {
             observed.services = services::observe_blue_green(self.ctx, &self.rollout).await?;
+        }
+        if canary {
+            let found =
+                experiments::reconcile(self.ctx, &self.rollout, &self.roles, &mut pause, current_experiment).await?;
+            observed.experiment = found.phase;
+            observed.current_experiment = found.current;
         }
         let skip_analysis = decide::skip_analysis(&self.rollout, &observed, &pause, self.now);
         let runs = analysis::reconcile(self.ctx, &self.rollout, &self.roles, &mut pause, skip_analysis).await?;

@@ -132,3 +132,156 @@ pub fn react(pause: &mut PauseContext, phase: Option<AnalysisPhase>, message: &s
         _ => true,
     }
 }
+
+/// Argo's `calculateWeightDestinationsFromExperiment`: while the rollout's current experiment
+/// (as stored) is Running, each of its templates the step gives a `weight` is a destination of
+/// traffic besides the canary and the stable, through the template's Service.
+pub fn weight_destinations(
+    rollout: &Rollout,
+    current: Option<&Experiment>,
+) -> Vec<aviary_api::rollout_status::WeightDestination> {
+    let (Some((_, step)), Some(ex)) = (current_experiment_step(rollout), current) else { return Vec::new() };
+    let status = ex.status.clone().unwrap_or_default();
+    if status.phase != Some(AnalysisPhase::Running) {
+        return Vec::new();
+    }
+    status
+        .template_statuses
+        .iter()
+        .filter_map(|ts| {
+            let weight = step.templates.iter().find(|t| t.name == ts.name)?.weight?;
+            Some(aviary_api::rollout_status::WeightDestination {
+                weight,
+                service_name: ts.service_name.clone(),
+                pod_template_hash: ts.pod_template_hash.clone(),
+            })
+        })
+        .collect()
+}
+
+/// One experiment of a rollout, as its cleanup sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedExperiment<'a> {
+    /// Its creation time (ties broken by name).
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its name.
+    pub name: &'a str,
+    /// Its `rollouts-pod-template-hash` label.
+    pub pod_hash: Option<&'a str>,
+    /// Its phase.
+    pub phase: Option<AnalysisPhase>,
+}
+
+/// Argo's `FilterExperimentsToDelete` over the rollout's experiments that are not current
+/// (indexes into `exs`): those of no live ReplicaSet of the rollout (`replica_sets`: hash → being
+/// deleted), and finished ones beyond the history limits, newest kept.
+pub fn experiments_to_delete(
+    exs: &[OwnedExperiment<'_>],
+    replica_sets: &BTreeMap<&str, bool>,
+    limit_successful: i32,
+    limit_unsuccessful: i32,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..exs.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&exs[a], &exs[b]);
+        (y.created, y.name).cmp(&(x.created, x.name))
+    });
+    let (mut successful, mut unsuccessful) = (0, 0);
+    let mut out = Vec::new();
+    for i in order {
+        let ex = &exs[i];
+        let live = ex.pod_hash.and_then(|h| replica_sets.get(h)).is_some_and(|deleting| !deleting);
+        if !live {
+            out.push(i);
+            continue;
+        }
+        match ex.phase {
+            Some(AnalysisPhase::Successful) => {
+                if successful < limit_successful {
+                    successful += 1;
+                } else {
+                    out.push(i);
+                }
+            }
+            Some(AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive) => {
+                if unsuccessful < limit_unsuccessful {
+                    unsuccessful += 1;
+                } else {
+                    out.push(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aviary_api::experiment::{ExperimentStatus, TemplateStatus};
+    use aviary_api::rollout::{CanaryStep, RolloutExperimentTemplate};
+
+    fn at(s: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(1_800_000_000 + s, 0)
+    }
+
+    #[test]
+    fn experiments_of_gone_replica_sets_and_beyond_the_limits_are_deleted_newest_kept() {
+        let ex = |name, s, hash, phase| OwnedExperiment { created: at(s), name, pod_hash: hash, phase };
+        let exs = vec![
+            ex("old-ok", 1, Some("a"), Some(AnalysisPhase::Successful)),
+            ex("new-ok", 2, Some("a"), Some(AnalysisPhase::Successful)),
+            ex("failed", 3, Some("a"), Some(AnalysisPhase::Failed)),
+            ex("no-label", 4, None, Some(AnalysisPhase::Running)),
+            ex("gone-rs", 5, Some("z"), Some(AnalysisPhase::Running)),
+            ex("deleting-rs", 6, Some("d"), Some(AnalysisPhase::Successful)),
+            ex("running", 7, Some("a"), Some(AnalysisPhase::Running)),
+        ];
+        let rs = BTreeMap::from([("a", false), ("d", true)]);
+        let mut got: Vec<&str> = experiments_to_delete(&exs, &rs, 1, 1).into_iter().map(|i| exs[i].name).collect();
+        got.sort_unstable();
+        assert_eq!(got, vec!["deleting-rs", "gone-rs", "no-label", "old-ok"]);
+    }
+
+    #[test]
+    fn a_running_experiment_adds_its_weighted_templates_as_destinations() {
+        let step = RolloutExperimentStep {
+            templates: vec![
+                RolloutExperimentTemplate { name: "exp".into(), weight: Some(20), ..Default::default() },
+                RolloutExperimentTemplate { name: "plain".into(), ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        let mut ro = crate::testing::RolloutBuilder::canary(4)
+            .set_weight(10)
+            .step(CanaryStep { experiment: Some(step), ..Default::default() })
+            .index(1)
+            .build();
+        let mut ex = Experiment::new("e", Default::default());
+        let ts = |name: &str| TemplateStatus {
+            name: name.into(),
+            service_name: format!("svc-{name}"),
+            pod_template_hash: format!("h-{name}"),
+            ..Default::default()
+        };
+        ex.status = Some(ExperimentStatus {
+            phase: Some(AnalysisPhase::Running),
+            template_statuses: vec![ts("exp"), ts("plain")],
+            ..Default::default()
+        });
+        let want = vec![aviary_api::rollout_status::WeightDestination {
+            weight: 20,
+            service_name: "svc-exp".into(),
+            pod_template_hash: "h-exp".into(),
+        }];
+        assert_eq!(weight_destinations(&ro, Some(&ex)), want);
+        // Still on the reconcile after a promote (the nearest experiment step before).
+        ro.status.as_mut().unwrap().current_step_index = Some(2);
+        assert_eq!(weight_destinations(&ro, Some(&ex)), want);
+        // Not before it runs, nor without an experiment.
+        ex.status.as_mut().unwrap().phase = Some(AnalysisPhase::Pending);
+        assert!(weight_destinations(&ro, Some(&ex)).is_empty());
+        assert!(weight_destinations(&ro, None).is_empty());
+    }
+}

@@ -303,6 +303,7 @@ impl<'a> Decider<'a> {
                 weights: self.weights.clone().unwrap_or_else(|| old.canary.weights.clone()),
                 stable_ping_pong: old.canary.stable_ping_pong.clone(),
                 step_plugin_statuses: old.canary.step_plugin_statuses.clone(),
+                current_experiment: self.o.current_experiment.clone(),
                 ..Default::default()
             },
             observed_generation: self.rollout.metadata.generation.unwrap_or(0).to_string(),

@@ -67,9 +67,15 @@ pub struct Observed {
     pub step_run: Option<RunObservation>,
     /// The background AnalysisRun, likewise.
     pub background_run: Option<RunObservation>,
-    /// The current step's Experiment phase (experiments are not run by the controller yet;
-    /// `aviary plan` treats them as successful).
+    /// The phase of the Experiment the rollout's status names as current (what completes an
+    /// experiment step; `aviary plan` treats experiments as successful).
     pub experiment: Option<AnalysisPhase>,
+    /// The Experiment to record as `status.canary.currentExperiment` after this reconcile's
+    /// reaction to it (none once it finished).
+    pub current_experiment: String,
+    /// The traffic the current experiment's weighted templates take (see
+    /// [`crate::experiment::from_step::weight_destinations`]).
+    pub experiment_destinations: Vec<aviary_api::rollout_status::WeightDestination>,
     /// Blue-green: the active and preview Services as read at the start of the reconcile.
     pub services: BlueGreenServices,
     /// Blue-green: the pre-promotion AnalysisRun, after this reconcile created or cancelled runs.
@@ -212,7 +218,7 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
     // With traffic routing, the weight is set before the analysis runs and the ReplicaSets
     // (Argo's `reconcileTrafficRouting`: the controller ran the plan's router operations), and
     // recorded in the status at the end.
-    let traffic = traffic::plan(rollout, &o.replica_sets, &[]);
+    let traffic = traffic::plan(rollout, &o.replica_sets, &o.experiment_destinations);
     let new_weights = traffic.as_ref().and_then(|t| t.status_weights(rollout, o.weight_verified));
     if let Some(t) = &traffic {
         d.events.extend(t.event.clone());
