@@ -63,6 +63,7 @@ pub async fn reconcile(ex: Arc<Experiment>, ctx: Arc<Context>) -> Result<Action,
     let requeue = [requeue, decide::requeue_after(&ex, &status, now)].into_iter().flatten().min();
     write_status(&ctx, &ex, &status).await?;
     for e in events.into_iter().chain(phase_event) {
+        tracing::info!(reason = e.reason, "{}", e.message);
         ctx.event(&ex, e.warning, e.reason, e.message).await;
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))

@@ -252,8 +252,27 @@ pub async fn run(
     let services_synced = synced_rx;
 
     let workers = |n: u16| kube::runtime::controller::Config::default().concurrency(n);
+    // A Deployment a Rollout references (workloadRef) wakes that Rollout when it changes: only
+    // metadata is watched (the generation moves with the template), and the reconcile reads it.
+    let deployments = watcher(
+        api::<kube::core::PartialObjectMeta<k8s_openapi::api::apps::v1::Deployment>>(&client, &config),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let referencing = rollout_reader.clone();
     let rollout_controller = Controller::for_stream(rollout_stream, rollout_reader.clone())
         .with_config(workers(config.rollout_workers))
+        .watches_stream(deployments, move |d| {
+            let (ns, name) = (d.namespace(), d.name_any());
+            referencing
+                .state()
+                .into_iter()
+                .filter(|r| r.namespace() == ns)
+                .filter(|r| r.spec.workload_ref.as_ref().is_some_and(|w| w.kind == "Deployment" && w.name == name))
+                .map(|r| kube::runtime::reflector::ObjectRef::from_obj(&*r))
+                .collect::<Vec<_>>()
+        })
         .owns_shared_stream(rs_for_rollouts)
         .owns_shared_stream(ar_for_rollouts)
         .owns_shared_stream(ex_for_rollouts)

@@ -224,31 +224,23 @@ async fn malformed_rollouts_are_invalid_spec_and_others_keep_working() -> TestRe
     Ok(())
 }
 
-/// What the controller cannot run yet is refused up front, naming the field — never accepted and
-/// left waiting past its progress deadline: `workloadRef`. No ReplicaSet is made for it.
+/// What the controller cannot run (a router of Argo's that no component serves) is refused up
+/// front, naming the field — never accepted and left waiting past its progress deadline. No
+/// ReplicaSet is made for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn steps_and_fields_not_implemented_are_invalid_spec_naming_the_field() -> TestResult {
+async fn fields_not_implemented_are_invalid_spec_naming_the_field() -> TestResult {
     env().await;
     let ns = namespace("not-yet").await?;
-    let _: Rollout = create(
-        &ns,
-        json!({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "workload-ref"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "workload-ref"}},
-                     "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "scaleDown": "never"},
-                     "strategy": {"canary": {"steps": [{"setWeight": 50}]}}}
-        }),
-    )
-    .await;
-    for (name, field) in [("workload-ref", "spec.workloadRef")] {
-        let degraded = wait_phase(&ns, name, "Degraded", T).await;
-        let status = degraded.status.unwrap();
-        assert!(status.message.starts_with("InvalidSpec: "), "{name}: {}", status.message);
-        assert!(status.message.contains(field), "{name}: the message names {field}: {}", status.message);
-        assert!(status.message.contains("does not support"), "{name}: {}", status.message);
-        let invalid = status.conditions.iter().find(|c| c.type_ == "InvalidSpec").expect("an InvalidSpec condition");
-        assert_eq!(invalid.status, "True");
-    }
+    let extra = json!({"canaryService": "c", "stableService": "s",
+                       "trafficRouting": {"alb": {"ingress": "web", "servicePort": 80}}});
+    let _: Rollout = create(&ns, rollout("alb", 1, "nginx:1.19", json!([{"setWeight": 50}]), extra)).await;
+    let degraded = wait_phase(&ns, "alb", "Degraded", T).await;
+    let status = degraded.status.unwrap();
+    assert!(status.message.starts_with("InvalidSpec: "), "{}", status.message);
+    assert!(status.message.contains("spec.strategy.canary.trafficRouting.alb"), "{}", status.message);
+    assert!(status.message.contains("aviary-controller has no alb router yet"), "{}", status.message);
+    let invalid = status.conditions.iter().find(|c| c.type_ == "InvalidSpec").expect("an InvalidSpec condition");
+    assert_eq!(invalid.status, "True");
     let replica_sets = ns.api::<k8s_openapi::api::apps::v1::ReplicaSet>().list(&Default::default()).await?;
     assert!(replica_sets.items.is_empty(), "nothing is half done: {:?}", replica_sets.items.len());
     Ok(())

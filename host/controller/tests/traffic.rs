@@ -441,3 +441,66 @@ async fn nginx_canary_ingress_follows_the_steps() -> TestResult {
     .await;
     Ok(())
 }
+
+/// Argo's TestSMIExperimentStep: at an experiment step whose template has a weight, the
+/// TrafficSplit sends that weight to the experiment's Service (canary, experiment, stable); a
+/// promote past the step takes it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smi_experiment_step() -> TestResult {
+    routed_env().await;
+    let ns = namespace("smi-experiment").await?;
+    for name in ["smix-canary", "smix-stable"] {
+        service(&ns, name, "smix").await;
+    }
+    let steps = json!([
+        {"setWeight": 5},
+        {"experiment": {"templates": [{"name": "experiment-smi", "specRef": "canary", "weight": 5}]}}
+    ]);
+    let extra = json!({
+        "canaryService": "smix-canary",
+        "stableService": "smix-stable",
+        "trafficRouting": {"smi": {"trafficSplitName": "smix-split"}}
+    });
+    let mut manifest = rollout("smix", 1, "nginx:1.19", steps, extra);
+    manifest["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"name": "http", "containerPort": 8080}]);
+    let _: Rollout = create(&ns, manifest).await;
+    let old = wait_phase(&ns, "smix", "Healthy", T).await.status.unwrap().stable_rs;
+    let splits = dynamic(&ns, "split.smi-spec.io", "v1alpha4", "TrafficSplit");
+    wait_object(&splits, "smix-split", "all traffic to the stable", |s| {
+        split_weights(s) == vec![("smix-canary".into(), 0), ("smix-stable".into(), 100)]
+    })
+    .await;
+    let experiments = ns.api::<aviary_api::Experiment>();
+    assert!(experiments.list(&Default::default()).await?.items.is_empty());
+
+    set_image(&ns, "smix", "nginx:1.20").await;
+    let exp_service = eventually_ok("the experiment running with its Service", T, || async {
+        let s = status(&ns, "smix").await;
+        let ex = experiments.get(&s.canary.current_experiment).await.ok()?;
+        let st = ex.status?;
+        (s.current_step_index == Some(1) && st.phase == Some(aviary_api::AnalysisPhase::Running))
+            .then(|| st.template_statuses.first().map(|t| t.service_name.clone()))
+            .flatten()
+            .filter(|n| !n.is_empty())
+    })
+    .await?;
+    wait_object(&splits, "smix-split", "5 to the canary, 5 to the experiment, 90 to the stable", |s| {
+        split_weights(s) == vec![("smix-canary".into(), 5), (exp_service.clone(), 5), ("smix-stable".into(), 90)]
+    })
+    .await;
+    let s = status(&ns, "smix").await;
+    let w = s.canary.weights.expect("weights");
+    assert_eq!(w.additional.len(), 1);
+    assert_eq!((w.additional[0].service_name.as_str(), w.additional[0].weight), (exp_service.as_str(), 5));
+
+    // `kubectl argo rollouts promote` past a step with no pause: the next step index.
+    patch_status(&ns, "smix", json!({"status": {"currentStepIndex": 2}})).await;
+    wait_phase(&ns, "smix", "Healthy", T).await;
+    wait_object(&splits, "smix-split", "all traffic to the new stable", |s| {
+        split_weights(s) == vec![("smix-canary".into(), 0), ("smix-stable".into(), 100)]
+    })
+    .await;
+    let new = status(&ns, "smix").await.stable_rs;
+    assert_ne!(new, old);
+    Ok(())
+}

@@ -11,6 +11,7 @@ pub mod routing;
 pub mod services;
 pub mod step_plugins;
 pub mod sync;
+pub mod workload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,8 +70,21 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
         );
         ctx.event(&*rollout, false, conditions::reason::ADDED_TO_INFORMER, note).await;
     }
+    // workloadRef: the template comes from the referenced workload, in memory only.
+    let rollout = match workload::resolve(&ctx, &rollout).await? {
+        workload::Resolved::Invalid(why) => {
+            let message = format!("The Rollout {:?} is invalid: {why}", rollout.name_any());
+            return write_invalid(&ctx, &rollout, message, WORKLOAD_RETRY).await;
+        }
+        workload::Resolved::Rollout(resolved, generation) => {
+            if rollout.spec.workload_ref.is_some() {
+                workload::record_generation(&ctx, &rollout, generation).await?;
+            }
+            Arc::new(*resolved)
+        }
+    };
     if let Some(message) = invalid_spec(&ctx, &rollout).await? {
-        return write_invalid(&ctx, &rollout, message).await;
+        return write_invalid(&ctx, &rollout, message, INVALID_RETRY).await;
     }
     // Argo writes `spec.replicas: 1` into a Rollout that has none (so that an HPA can scale it,
     // argo-rollouts#119), and acts on the next reconcile.
@@ -91,6 +105,11 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
         other => other,
     }
 }
+
+/// How soon an invalid rollout is looked at again: referenced objects may appear later.
+const INVALID_RETRY: Duration = Duration::from_secs(30);
+/// The same for a workload reference that cannot be resolved (Argo's 20 s).
+const WORKLOAD_RETRY: Duration = Duration::from_secs(20);
 
 /// Backs off on errors; a conflict is retried at once.
 pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -118,15 +137,10 @@ async fn invalid_spec(ctx: &Context, rollout: &Rollout) -> Result<Option<String>
     Ok(None)
 }
 
-/// What Argo would run but this controller cannot yet, named by its field: refused with the
-/// InvalidSpec condition (the rollout stops, Degraded, and says why) rather than half done.
+/// What Argo would run but this controller cannot (a traffic router no component serves),
+/// named by its field: refused with the InvalidSpec condition (the rollout stops, Degraded, and
+/// says why) rather than half done.
 fn unsupported(rollout: &Rollout) -> Option<FieldError> {
-    let not_yet = |field: &str, what: &str| {
-        Some(FieldError::forbidden(field, format!("aviary-controller does not support {what} yet")))
-    };
-    if rollout.spec.workload_ref.is_some() {
-        return not_yet("spec.workloadRef", "workloadRef (use spec.template)");
-    }
     let canary = rollout.spec.canary()?;
     if let Some(tr) = &canary.traffic_routing
         && let Err(e) = routing::routers(tr)
@@ -139,7 +153,7 @@ fn unsupported(rollout: &Rollout) -> Option<FieldError> {
 /// Argo's `createInvalidRolloutCondition` (decided by
 /// [`aviary_engine::rollout::invalid_spec_status`]): the InvalidSpec condition, phase Degraded,
 /// written when it changes. No Event, as Argo.
-async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String) -> Result<Action, Error> {
+async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String, retry: Duration) -> Result<Action, Error> {
     let (status, changed) = aviary_engine::rollout::invalid_spec_status(rollout, &message, Utc::now());
     if rollout.status.as_ref() != Some(&status) {
         let mut next = rollout.clone();
@@ -153,6 +167,6 @@ async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String) -> Res
     if changed {
         tracing::warn!("{message}");
     }
-    // Referenced objects (a Service, a template) may appear later; look again in a while.
-    Ok(Action::requeue(Duration::from_secs(30)))
+    // Referenced objects (a Service, a template, the workload) may appear later.
+    Ok(Action::requeue(retry))
 }

@@ -59,6 +59,17 @@ impl<'a> RolloutSync<'a> {
     fn adopt(&mut self, written: Rollout) {
         let mut next = written;
         next.status = self.rollout.status.clone();
+        // A workloadRef's template and selector live in memory only (the API server returns the
+        // Rollout without them), as does the generation this reconcile resolved.
+        if next.spec.workload_ref.is_some() {
+            next.spec.template = self.rollout.spec.template.clone();
+            if next.spec.selector.is_none() {
+                next.spec.selector = self.rollout.spec.selector.clone();
+            }
+            if let Some(g) = self.rollout.annotations().get(aviary_engine::rollout::workload::WORKLOAD_GENERATION) {
+                next.annotations_mut().insert(aviary_engine::rollout::workload::WORKLOAD_GENERATION.into(), g.clone());
+            }
+        }
         self.rollout = Arc::new(next);
     }
 
@@ -216,6 +227,17 @@ impl<'a> RolloutSync<'a> {
                     services::switch(self.ctx, &self.rollout, service, from, to, *adopt).await?;
                 }
             }
+        }
+        // workloadRef: the Deployment gives up its pods as `scaleDown` says.
+        let new_count = decision.scales().find(|a| a.which == ReplicaSetRole::Canary).map(|a| a.to);
+        let promoted =
+            !decision.status.stable_rs.is_empty() && decision.status.stable_rs == decision.status.current_pod_hash;
+        let new_rs = self.roles.observed().new_rs;
+        if let Some(replicas) =
+            aviary_engine::rollout::workload::deployment_replicas(&self.rollout, new_rs.as_ref(), new_count, promoted)
+            && let Err(e) = super::workload::scale_deployment(self.ctx, &self.rollout, replicas).await
+        {
+            tracing::warn!("scaling down the referenced Deployment: {e}");
         }
         let how = if self.full_write { Write::Replace } else { Write::Patch };
         if self.rollout.status.as_ref() != Some(&decision.status) || how == Write::Replace {

@@ -24,6 +24,7 @@ mod step_plugins;
 #[cfg(test)]
 mod tests;
 pub mod traffic;
+pub mod workload;
 
 use std::time::Duration;
 
@@ -249,6 +250,7 @@ pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: Date
 /// early write of a reconcile carries.
 fn with_phase(rollout: &Rollout, mut status: RolloutStatus) -> RolloutStatus {
     status.observed_generation = rollout.metadata.generation.unwrap_or(0).to_string();
+    status.workload_observed_generation = workload::observed_generation(rollout);
     let pm = phase_of(&rollout.spec, &status);
     status.phase = Some(pm.phase);
     status.message = pm.message;
