@@ -169,3 +169,29 @@ fn defaults_are_never_written() {
     assert_eq!(ro.spec.replicas_or_default(), 1);
     assert_eq!(serde_json::to_value(&ro).unwrap(), v);
 }
+
+/// A workloadRef Rollout with a template of its own is refused before resolving; once the
+/// controller resolved the workload's template into it, that template is validated like an
+/// inline one instead (its labels must match the selector, it needs containers).
+#[test]
+fn a_resolved_workload_template_is_validated_as_a_template() {
+    use aviary_api::validation::{validate_resolved_rollout, validate_rollout};
+    let rollout: aviary_api::Rollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r"},
+        "spec": {
+            "replicas": 1,
+            "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "a", "image": "i"}]}},
+            "strategy": {"canary": {}}
+        }
+    }))
+    .unwrap();
+    let raw: Vec<String> = validate_rollout(&rollout).iter().map(ToString::to_string).collect();
+    assert!(raw.iter().any(|e| e.contains("template must be empty for workload reference rollout")), "{raw:?}");
+    assert!(validate_resolved_rollout(&rollout).is_empty(), "{:?}", validate_resolved_rollout(&rollout));
+    let mut mismatched = rollout.clone();
+    mismatched.spec.selector.as_mut().unwrap().match_labels = Some([("app".to_string(), "other".to_string())].into());
+    let errs: Vec<String> = validate_resolved_rollout(&mismatched).iter().map(ToString::to_string).collect();
+    assert!(errs.iter().any(|e| e.contains("`selector` does not match template `labels`")), "{errs:?}");
+}

@@ -483,7 +483,19 @@ async fn smi_experiment_step() -> TestResult {
             .flatten()
             .filter(|n| !n.is_empty())
     })
-    .await?;
+    .await;
+    let exp_service = match exp_service {
+        Ok(s) => s,
+        Err(e) => {
+            let exs = experiments.list(&Default::default()).await.map(|l| l.items).unwrap_or_default();
+            panic!(
+                "{e}\nrollout: {:?}\nexperiments: {}\ncontroller log:\n{}",
+                status(&ns, "smix").await,
+                serde_json::to_string_pretty(&exs.iter().map(|x| &x.status).collect::<Vec<_>>()).unwrap_or_default(),
+                env().await.log_tail(60)
+            )
+        }
+    };
     wait_object(&splits, "smix-split", "5 to the canary, 5 to the experiment, 90 to the stable", |s| {
         split_weights(s) == vec![("smix-canary".into(), 5), (exp_service.clone(), 5), ("smix-stable".into(), 90)]
     })

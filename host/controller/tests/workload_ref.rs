@@ -196,7 +196,8 @@ async fn never_scale_down() -> TestResult {
 
 /// Argo's TestScaleDownProgressivelyCompletedCanary, with availability watched all along: a
 /// 4-pod Deployment migrated to a canary Rollout with `maxUnavailable: 0` never has fewer than 4
-/// pods available between the two; later scaling and updates leave the Deployment at zero.
+/// pods available between the two; the Deployment is at zero after later scaling (once the
+/// Rollout is Healthy) and stays there through a later revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_down_progressively_completed_canary_never_below_max_unavailable() -> TestResult {
     env().await;
@@ -242,10 +243,20 @@ async fn scale_down_progressively_completed_canary_never_below_max_unavailable()
         (s.available_replicas == 8 && s.replicas == 8).then_some(())
     })
     .await?;
-    assert_eq!(deployment_replicas(&ns, app).await, Some(0));
+    // While the new pods become ready, Argo's rule gives the Deployment the difference back
+    // (`replicas - ready`, the first revision still current); once Healthy, it is at zero again.
+    wait_phase(&ns, "rollout-ref", "Healthy", T).await;
+    wait_deployment_replicas(&ns, app, 0).await;
+    let before = rollouts.get("rollout-ref").await?.status.unwrap_or_default().stable_rs;
     set_deployment_image(&ns, app, "nginx:blue").await;
-    let s = wait_phase(&ns, "rollout-ref", "Healthy", Duration::from_secs(200)).await.status.unwrap();
-    assert_eq!(s.workload_observed_generation, "2");
+    let generation = ns.api::<Deployment>().get(app).await?.metadata.generation.unwrap_or(0).to_string();
+    let done = eventually_ok("the new revision promoted", Duration::from_secs(200), || async {
+        let s = rollouts.get("rollout-ref").await.ok()?.status?;
+        let healthy = s.phase.map(|p| format!("{p:?}")).as_deref() == Some("Healthy");
+        (healthy && s.stable_rs != before && s.workload_observed_generation == generation).then_some(())
+    })
+    .await;
+    assert!(done.is_ok(), "{done:?}\ncontroller log:\n{}", env().await.log_tail(40));
     assert_eq!(deployment_replicas(&ns, app).await, Some(0), "later revisions never touch the Deployment");
     Ok(())
 }

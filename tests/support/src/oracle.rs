@@ -583,11 +583,12 @@ fn has_unstarted_run(snapshot: &Value) -> bool {
     })
 }
 
-/// The namespace's Rollouts, ReplicaSets, Services, AnalysisRuns and Events, normalised.
+/// The namespace's Rollouts, Experiments, ReplicaSets, Services, AnalysisRuns and Events,
+/// normalised.
 async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError> {
     let dynamic = |kind: &str| kube::api::GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind);
     let mut out = serde_json::Map::new();
-    for kind in ["Rollout", "AnalysisRun"] {
+    for kind in ["Rollout", "AnalysisRun", "Experiment"] {
         let (resource, _) = pinned_kind(client, &dynamic(kind)).await?;
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
         let mut objects = serde_json::Map::new();

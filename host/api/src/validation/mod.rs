@@ -11,7 +11,9 @@ mod rollout;
 use std::fmt;
 
 pub use analysis::{MetricsError, metric_errors, validate_analysis_run, validate_analysis_template, validate_metrics};
-pub use rollout::{downward_api_metadata as rollout_downward_api, messages, validate_rollout};
+pub use rollout::{
+    downward_api_metadata as rollout_downward_api, messages, validate_resolved_rollout, validate_rollout,
+};
 
 /// The kind of a field error, as in Kubernetes' `field.ErrorType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

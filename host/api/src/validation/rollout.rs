@@ -93,6 +93,17 @@ pub mod messages {
 
 /// Validates a Rollout with Argo's rules. An empty list means valid.
 pub fn validate_rollout(rollout: &Rollout) -> Vec<FieldError> {
+    validate(rollout, false)
+}
+
+/// [`validate_rollout`] for a Rollout whose `workloadRef` the controller resolved: its pod
+/// template (from the workload) is validated, and the rule that a referencing Rollout's own
+/// template be empty was checked before resolving.
+pub fn validate_resolved_rollout(rollout: &Rollout) -> Vec<FieldError> {
+    validate(rollout, true)
+}
+
+fn validate(rollout: &Rollout, resolved: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let spec = &rollout.spec;
     let replicas = spec.replicas_or_default();
@@ -113,10 +124,10 @@ pub fn validate_rollout(rollout: &Rollout) -> Vec<FieldError> {
     let template_has_metadata = spec.template.as_ref().and_then(|t| t.metadata.as_ref()).is_some_and(|m| {
         m.labels.as_ref().is_some_and(|l| !l.is_empty()) || m.annotations.as_ref().is_some_and(|a| !a.is_empty())
     });
-    if spec.workload_ref.is_some() && template_has_metadata {
+    if spec.workload_ref.is_some() && template_has_metadata && !resolved {
         errs.push(FieldError::internal("spec.template", "template must be empty for workload reference rollout"));
     }
-    if spec.workload_ref.is_none() {
+    if spec.workload_ref.is_none() || resolved {
         validate_pod_template(&mut errs, rollout);
     }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aviary_api::Rollout;
-use aviary_api::validation::{FieldError, validate_rollout};
+use aviary_api::validation::{FieldError, validate_resolved_rollout};
 use chrono::Utc;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
@@ -122,7 +122,8 @@ pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> 
 async fn invalid_spec(ctx: &Context, rollout: &Rollout) -> Result<Option<String>, Error> {
     // Argo reports the first error, with its own paths (see `FieldError::as_argo`); `aviary
     // lint` lists them all.
-    if let Some(first) = validate_rollout(rollout).first() {
+    // A workloadRef's template was resolved (and its emptiness checked) before this.
+    if let Some(first) = validate_resolved_rollout(rollout).first() {
         return Ok(Some(format!("The Rollout {:?} is invalid: {}", rollout.name_any(), first.as_argo())));
     }
     if let Some(e) = unsupported(rollout) {

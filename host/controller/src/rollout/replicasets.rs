@@ -134,7 +134,7 @@ pub fn desired_hash(rollout: &Rollout) -> Result<String, Error> {
 /// Finds the ReplicaSet of the current pod template among `owned`:
 /// 1. the one labelled with the template's hash (Aviary made it for this template);
 /// 2. after a switch from Argo, the one labelled with `status.currentPodHash` when the status was
-///    written for the current generation;
+///    written for the current generation (and the current workload generation);
 /// 3. one whose template equals the current template as the API server defaults it (a rollback
 ///    or `undo` to an older revision reuses that ReplicaSet, as in Argo).
 pub async fn find_new(
@@ -147,7 +147,10 @@ pub async fn find_new(
         return Ok(Some(rs.clone()));
     }
     if let Some(status) = &rollout.status {
-        let observed_current = status.observed_generation == rollout.metadata.generation.unwrap_or(0).to_string();
+        // With a workloadRef, the template can change without the Rollout's generation: the
+        // workload's generation must have been observed too.
+        let observed_current = status.observed_generation == rollout.metadata.generation.unwrap_or(0).to_string()
+            && status.workload_observed_generation == aviary_engine::rollout::workload::observed_generation(rollout);
         if observed_current
             && !status.current_pod_hash.is_empty()
             && let Some(rs) = owned.iter().find(|r| hash(r) == status.current_pod_hash)
