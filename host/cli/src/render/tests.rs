@@ -104,7 +104,13 @@ pub fn canary_mid_step() -> Objects {
                 {"phase": "Successful", "value": "0.009", "startedAt": "2026-03-01T12:09:51Z", "finishedAt": "2026-03-01T12:09:51Z"}
             ]}]}
     });
-    Objects { rollout, replica_sets, pods, analysis_runs: vec![serde_json::from_value(run).unwrap()] }
+    Objects {
+        rollout,
+        replica_sets,
+        pods,
+        analysis_runs: vec![serde_json::from_value(run).unwrap()],
+        experiments: Vec::new(),
+    }
 }
 
 fn check_snapshot(file: &str, actual: &str) {
