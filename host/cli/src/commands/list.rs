@@ -277,3 +277,76 @@ fn list_rollouts(kube: &KubeArgs, list: RolloutsArgs) -> anyhow::Result<ExitCode
         Ok(ExitCode::SUCCESS)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-01T12:10:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn experiment(name: &str, phase: Option<&str>, duration: &str, available_at: Option<&str>) -> Experiment {
+        let mut status = json!({});
+        if let Some(p) = phase {
+            status["phase"] = json!(p);
+        }
+        if let Some(a) = available_at {
+            status["availableAt"] = json!(a);
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Experiment",
+            "metadata": {"name": name, "namespace": "shop", "creationTimestamp": "2026-03-01T12:00:00Z"},
+            "spec": {"duration": duration, "templates": []},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn remaining_time_counts_from_available_at_while_the_experiment_runs() {
+        let row = experiment_row(&experiment("a", Some("Running"), "1h", Some("2026-03-01T12:05:00Z")), now());
+        assert_eq!(
+            (row.status.as_str(), row.duration.as_str(), row.remaining.as_str(), row.age.as_str()),
+            ("Running", "60m", "55m", "10m")
+        );
+        // Not yet available, completed, past its duration, without a duration, or with one that
+        // is not a Go duration: no time remaining.
+        for (phase, duration, available) in [
+            (Some("Running"), "1h", None),
+            (Some("Successful"), "1h", Some("2026-03-01T12:05:00Z")),
+            (Some("Running"), "1m", Some("2026-03-01T12:05:00Z")),
+        ] {
+            assert_eq!(experiment_row(&experiment("a", phase, duration, available), now()).remaining, "-");
+        }
+        let row = experiment_row(&experiment("a", None, "", None), now());
+        assert_eq!((row.status.as_str(), row.duration.as_str(), row.remaining.as_str()), ("", "-", "-"));
+        assert_eq!(experiment_row(&experiment("a", None, "5 minutes", None), now()).duration, "-");
+    }
+
+    #[test]
+    fn the_experiments_table_has_argos_least_column_widths() {
+        let rows = vec![
+            experiment_row(&experiment("a", Some("Running"), "1h", Some("2026-03-01T12:05:00Z")), now()),
+            experiment_row(&experiment("an-experiment-name", None, "", None), now()),
+        ];
+        // Argo: "%-10s\t%-6s\t%-8s\t%-9s\t%-3s\n" through a tabwriter with padding 2.
+        assert_eq!(
+            render_experiments(&rows, false),
+            "\
+NAME                STATUS   DURATION  REMAINING  AGE
+a                   Running  60m       55m        10m
+an-experiment-name           -         -          10m
+"
+        );
+        let short = vec![experiment_row(&experiment("a", Some("Error"), "", None), now())];
+        assert_eq!(
+            render_experiments(&short, true),
+            "\
+NAMESPACE  NAME        STATUS  DURATION  REMAINING  AGE
+shop       a           Error   -         -          10m
+"
+        );
+    }
+}
