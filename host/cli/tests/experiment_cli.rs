@@ -226,6 +226,15 @@ async fn get_and_list_experiments_print_what_kubectl_argo_rollouts_prints() -> T
     let ours = |l: &&str| l.split_whitespace().take(3).collect::<Vec<_>>() == [ns.name(), "exp", "Running"];
     assert!(all.lines().any(|l| ours(&l)), "{all}");
 
+    // --watch: a first frame at once (no terminal: printed once while nothing but ages change),
+    // then exit code 2 at the timeout.
+    let watched =
+        run(PathBuf::from(env!("CARGO_BIN_EXE_aviary")), &ns, &["get", "exp", "exp", "-w", "--timeout", "3s"]).await;
+    assert_eq!(watched.status.code(), Some(2), "{}", String::from_utf8_lossy(&watched.stderr));
+    let frames = String::from_utf8_lossy(&watched.stdout);
+    assert_eq!(frames.matches("Name:            exp\n").count(), 1, "{frames}");
+    assert!(frames.contains("└──α exp-checks "), "{frames}");
+
     let missing = run(PathBuf::from(env!("CARGO_BIN_EXE_aviary")), &ns, &["get", "experiment", "nope"]).await;
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("experiment \"nope\" not found"));
@@ -329,6 +338,11 @@ async fn a_rollout_shows_its_experiment_as_kubectl_argo_rollouts_does() -> TestR
     }
     let json: Value = serde_json::from_str(&aviary(&ns, &["get", "rollout", "app", "-o", "json"]).await)?;
     assert_eq!(json["revisions"][0]["experiments"][0]["name"], "app-h2-2-0");
+    // --watch follows the experiments too; the frame has the experiment's tree.
+    let args = ["get", "rollout", "app", "-w", "--timeout", "3s"];
+    let watched = run(PathBuf::from(env!("CARGO_BIN_EXE_aviary")), &ns, &args).await;
+    assert_eq!(watched.status.code(), Some(2), "{}", String::from_utf8_lossy(&watched.stderr));
+    assert!(String::from_utf8_lossy(&watched.stdout).contains("│  └──Σ app-h2-2-0 "));
     assert_eq!(json["revisions"][1]["experiments"], json!([]));
     Ok(())
 }
