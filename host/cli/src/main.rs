@@ -43,16 +43,18 @@ enum Command {
     Plan(commands::plan::Args),
     /// Replay recorded measurements through an AnalysisTemplate's state machine (offline).
     Replay(commands::replay::Args),
-    /// Show a rollout as a tree (revisions, ReplicaSets, pods, analysis), once or live.
+    /// Show a rollout or an experiment as a tree (revisions, ReplicaSets, pods, analysis), once or live.
     Get(commands::get::Args),
-    /// List rollouts.
+    /// List rollouts or experiments.
     List(commands::list::Args),
     /// Promote a paused rollout to its next step, or fully with --full.
     Promote(commands::ops::PromoteArgs),
     /// Abort an update: the stable version takes all traffic back.
     Abort(commands::ops::AbortArgs),
-    /// Retry an aborted rollout.
+    /// Retry an aborted rollout or a failed experiment.
     Retry(commands::ops::RetryArgs),
+    /// Terminate a running AnalysisRun or Experiment.
+    Terminate(commands::ops::TerminateArgs),
     /// Roll back to a previous revision's pod template.
     Undo(commands::ops::UndoArgs),
     /// Pause a rollout (resume it with `promote`).
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Promote(args) => commands::ops::promote(args),
         Command::Abort(args) => commands::ops::abort(args),
         Command::Retry(args) => commands::ops::retry(args),
+        Command::Terminate(args) => commands::ops::terminate(args),
         Command::Undo(args) => commands::ops::undo(args),
         Command::Pause(args) => commands::ops::pause(args),
         Command::Restart(args) => commands::ops::restart(args),

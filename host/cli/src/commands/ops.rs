@@ -9,6 +9,8 @@
 //! | `promote --full`   | status `{"promoteFull":true}`, only while the update is not stable     |
 //! | `abort`            | status `{"abort":true}`                                                |
 //! | `retry rollout`    | status `{"abort":false}`                                               |
+//! | `retry experiment` | `{"status":null}` on the Experiment itself (no status subresource)      |
+//! | `terminate experiment`, `terminate analysisrun` | `{"spec":{"terminate":true}}`             |
 //! | `pause`            | spec `{"paused":true}`                                                 |
 //! | `restart [--in D]` | spec `{"restartAt":"<RFC 3339, now + D>"}`                             |
 //! | `set image C=I`    | JSON patch of each matching container's `image` in spec.template       |
@@ -21,14 +23,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use aviary_api::Rollout;
 use aviary_api::rollout::POD_TEMPLATE_HASH_LABEL;
+use aviary_api::{AnalysisRun, Experiment, Rollout};
 use aviary_engine::weight::current_step;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Subcommand;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Resource};
 use serde_json::{Value, json};
 
 use super::kubeargs::{Connection, KubeArgs};
@@ -42,6 +44,13 @@ pub struct Patches {
     /// A merge patch of the object (spec).
     pub spec: Option<Value>,
 }
+
+/// `retry experiment`: Argo's CLI clears the whole status, so that the controller starts the
+/// experiment over (new ReplicaSets and AnalysisRuns). Sent to the object itself, not a status
+/// subresource: the Experiment CRD has none.
+pub const RETRY_EXPERIMENT_PATCH: &str = r#"{"status":null}"#;
+/// `terminate experiment` and `terminate analysisrun`.
+pub const TERMINATE_PATCH: &str = r#"{"spec":{"terminate":true}}"#;
 
 /// `promote` and `promote --full` (Argo's `getPatches`).
 pub fn promote_patches(ro: &Rollout, full: bool) -> Patches {
@@ -197,6 +206,40 @@ enum RetryCommand {
     /// Retry an aborted rollout (clears status.abort).
     #[command(visible_alias = "ro", after_help = "Example:\n  aviary retry rollout guestbook")]
     Rollout(NameArgs),
+    /// Retry a failed experiment (clears its status: the controller runs it again).
+    #[command(visible_aliases = ["exp", "experiments"], after_help = "Example:\n  aviary retry experiment my-experiment")]
+    Experiment(NamesArgs),
+}
+
+/// `retry experiment` and `terminate ...` take one name or more, as Argo's CLI does.
+#[derive(Debug, clap::Args)]
+pub struct NamesArgs {
+    /// The objects, one or more.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    kube: KubeArgs,
+}
+
+/// `terminate ...`
+#[derive(Debug, clap::Args)]
+pub struct TerminateArgs {
+    #[command(subcommand)]
+    command: TerminateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TerminateCommand {
+    /// Terminate a running AnalysisRun (sets spec.terminate).
+    #[command(
+        visible_aliases = ["ar", "analysisruns"],
+        after_help = "Example:\n  aviary terminate analysisrun guestbook-877894d5b-4-success-rate.1"
+    )]
+    Analysisrun(NamesArgs),
+    /// Terminate a running experiment (sets spec.terminate): its ReplicaSets are scaled down and
+    /// its AnalysisRuns terminated.
+    #[command(visible_aliases = ["exp", "experiments"], after_help = "Example:\n  aviary terminate experiment my-experiment")]
+    Experiment(NamesArgs),
 }
 
 /// Flags of `undo`.
@@ -334,9 +377,14 @@ pub fn abort(args: AbortArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Runs `retry rollout`.
+/// Runs `retry rollout` and `retry experiment`.
 pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
-    let RetryCommand::Rollout(target) = args.command;
+    let target = match args.command {
+        RetryCommand::Rollout(target) => target,
+        RetryCommand::Experiment(targets) => {
+            return merge_patch_each::<Experiment>(&targets, RETRY_EXPERIMENT_PATCH, "experiment '{}' retried");
+        }
+    };
     with_conn(&target, |conn, name| async move {
         apply(&conn, &name, &Patches { status: Some(json!({"status": {"abort": false}})), spec: None }).await?;
         println!("rollout '{name}' retried");
@@ -406,6 +454,44 @@ pub fn undo(args: UndoArgs) -> anyhow::Result<ExitCode> {
         println!("rollout '{name}' undo");
         Ok(())
     })
+}
+
+/// Runs `terminate analysisrun` and `terminate experiment`.
+pub fn terminate(args: TerminateArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        TerminateCommand::Analysisrun(targets) => {
+            merge_patch_each::<AnalysisRun>(&targets, TERMINATE_PATCH, "analysisRun '{}' terminated")
+        }
+        // Argo's CLI says "retried" here too (its terminate command reuses the retry message);
+        // scripts written against it read exactly this line, so Aviary prints the same.
+        TerminateCommand::Experiment(targets) => {
+            merge_patch_each::<Experiment>(&targets, TERMINATE_PATCH, "experiment '{}' retried")
+        }
+    }
+}
+
+/// Sends the merge patch `patch` to each object named in `targets`, in order, printing `done`
+/// (its `{}` replaced by the name) after each; stops at the first error, as Argo's CLI does.
+fn merge_patch_each<K>(targets: &NamesArgs, patch: &str, done: &str) -> anyhow::Result<ExitCode>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let patch: Value = serde_json::from_str(patch)?;
+    super::runtime()?.block_on(async {
+        let conn = targets.kube.connect().await?;
+        let api: Api<K> = Api::namespaced(conn.client.clone(), &conn.namespace);
+        for name in &targets.names {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .with_context(|| format!("patching {} {name} in namespace {:?}", K::kind(&()), conn.namespace))?;
+            println!("{}", done.replace("{}", name));
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn with_conn<F, Fut>(target: &NameArgs, f: F) -> anyhow::Result<ExitCode>

@@ -1,17 +1,20 @@
-//! What `get rollout` shows, computed from the objects alone: a rollout, the ReplicaSets, pods
-//! and AnalysisRuns it owns, and the time now. No I/O and no clock here, so the same objects
-//! always give the same view (snapshot tests), and `-o json|yaml` prints this very model.
+//! What `get rollout` and `get experiment` show, computed from the objects alone: a rollout (or
+//! an experiment), the ReplicaSets, pods, Experiments and AnalysisRuns it owns, and the time now.
+//! No I/O and no clock here, so the same objects always give the same view (snapshot tests), and
+//! `-o json|yaml` prints this very model.
 //!
 //! The rules follow Argo's CLI (`pkg/kubectl-argo-rollouts/info`): a ReplicaSet's revision is its
 //! `rollout.argoproj.io/revision` annotation, it is `stable` when its pod-template hash is
 //! `status.stableRS` and `canary` when it is `status.currentPodHash`; the actual weight of a
-//! basic canary is the canary's available pods over all available pods.
+//! basic canary is the canary's available pods over all available pods. An experiment belongs to
+//! the revision of its own `rollout.argoproj.io/revision` annotation, and its ReplicaSets are
+//! named by their `experiment.argoproj.io/template-name` annotation.
 
 use std::collections::BTreeSet;
 
 use aviary_api::rollout::POD_TEMPLATE_HASH_LABEL;
 use aviary_api::rollout_status::{PauseReason, RolloutPhase};
-use aviary_api::{AnalysisPhase, AnalysisRun, Rollout};
+use aviary_api::{AnalysisPhase, AnalysisRun, Experiment, Rollout};
 use aviary_engine::phase::observed_phase;
 use aviary_engine::steps::{PauseState, pause_step_ends_at};
 use aviary_engine::weight::{current_set_weight, current_step, status};
@@ -25,6 +28,8 @@ use serde::Serialize;
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
 /// The annotation holding when an old ReplicaSet will be scaled down.
 pub const SCALE_DOWN_DEADLINE_ANNOTATION: &str = "scale-down-deadline";
+/// The annotation naming the experiment template a ReplicaSet runs.
+pub const TEMPLATE_NAME_ANNOTATION: &str = "experiment.argoproj.io/template-name";
 /// How many of a metric's latest measurements the view shows.
 pub const LAST_MEASUREMENTS: usize = 3;
 
@@ -71,12 +76,10 @@ impl RolloutInfo {
         let mut info = self.clone();
         info.age.clear();
         for rev in &mut info.revisions {
-            for rs in &mut rev.replica_sets {
-                rs.age.clear();
-                rs.scale_down_delay = rs.scale_down_delay.as_ref().map(|_| String::new());
-                rs.pods.iter_mut().for_each(|p| p.age.clear());
+            blank_ages(&mut rev.replica_sets, &mut rev.analysis_runs);
+            for exp in &mut rev.experiments {
+                *exp = exp.without_ages();
             }
-            rev.analysis_runs.iter_mut().for_each(|r| r.age.clear());
         }
         if let Some(w) = &info.waiting_for
             && w.starts_with("the pause to end in ")
@@ -119,11 +122,61 @@ pub struct RevisionInfo {
     pub revision: i64,
     /// Its ReplicaSets.
     pub replica_sets: Vec<ReplicaSetInfo>,
+    /// Its Experiments (those of its experiment steps), oldest first.
+    pub experiments: Vec<ExperimentInfo>,
     /// Its AnalysisRuns, oldest first.
     pub analysis_runs: Vec<AnalysisRunInfo>,
 }
 
-/// A ReplicaSet of the rollout.
+/// Everything `get experiment` shows, and what `get rollout` shows of each experiment the
+/// rollout owns (Argo's `ExperimentInfo`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentInfo {
+    /// The experiment's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its phase (Pending, Running, Successful, Failed, Error, Inconclusive), empty before the
+    /// controller wrote one.
+    pub status: String,
+    /// Why, as the controller wrote it.
+    pub message: String,
+    /// Its `rollout.argoproj.io/revision` annotation (0 when there is none).
+    pub revision: i64,
+    /// The images running, each tagged `Σ:TEMPLATE` with the templates running it.
+    pub images: Vec<ImageInfo>,
+    /// Age.
+    pub age: String,
+    /// Its ReplicaSets (one per template), by name.
+    pub replica_sets: Vec<ReplicaSetInfo>,
+    /// Its AnalysisRuns, oldest first.
+    pub analysis_runs: Vec<AnalysisRunInfo>,
+}
+
+impl ExperimentInfo {
+    /// The same view with every age blanked (see [`RolloutInfo::without_ages`]).
+    pub fn without_ages(&self) -> ExperimentInfo {
+        let mut info = self.clone();
+        info.age.clear();
+        blank_ages(&mut info.replica_sets, &mut info.analysis_runs);
+        info
+    }
+}
+
+fn blank_ages(replica_sets: &mut [ReplicaSetInfo], runs: &mut [AnalysisRunInfo]) {
+    for rs in replica_sets {
+        rs.age.clear();
+        rs.scale_down_delay = rs.scale_down_delay.as_ref().map(|_| String::new());
+        rs.pods.iter_mut().for_each(|p| p.age.clear());
+    }
+    for run in runs {
+        run.age.clear();
+        run.jobs.iter_mut().for_each(|j| j.age.clear());
+    }
+}
+
+/// A ReplicaSet of the rollout or of an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaSetInfo {
@@ -143,6 +196,9 @@ pub struct ReplicaSetInfo {
     pub ping: bool,
     /// Ping-pong: the stable or canary ReplicaSet the pong Service carries.
     pub pong: bool,
+    /// The experiment template it runs (its `experiment.argoproj.io/template-name` annotation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Pods it has.
     pub replicas: i32,
     /// Pods available.
@@ -248,6 +304,22 @@ pub struct Objects {
     pub pods: Vec<Pod>,
     /// AnalysisRuns in its namespace (those it does not own are ignored).
     pub analysis_runs: Vec<AnalysisRun>,
+    /// Experiments in its namespace (those it does not own are ignored); their ReplicaSets, pods
+    /// and AnalysisRuns are among the lists above.
+    pub experiments: Vec<Experiment>,
+}
+
+/// The objects `get experiment` is built from.
+#[derive(Debug, Clone, Default)]
+pub struct ExperimentObjects {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// ReplicaSets in its namespace (those it does not own are ignored).
+    pub replica_sets: Vec<ReplicaSet>,
+    /// Pods in its namespace (those of other ReplicaSets are ignored).
+    pub pods: Vec<Pod>,
+    /// AnalysisRuns in its namespace (those it does not own are ignored).
+    pub analysis_runs: Vec<AnalysisRun>,
 }
 
 fn owned_by(meta: &ObjectMeta, uid: &str) -> bool {
@@ -314,11 +386,21 @@ pub fn rollout_info(objects: &Objects, now: DateTime<Utc>) -> RolloutInfo {
     let st = status(ro);
     let uid = ro.metadata.uid.clone().unwrap_or_default();
     let replica_sets = replica_set_infos(objects, &uid, now);
-    let analysis_runs: Vec<(i64, AnalysisRunInfo)> = {
-        let mut runs: Vec<&AnalysisRun> =
-            objects.analysis_runs.iter().filter(|r| owned_by(&r.metadata, &uid)).collect();
-        runs.sort_by_key(|r| (created(&r.metadata), r.metadata.name.clone()));
-        runs.into_iter().map(|r| (revision_of(&r.metadata), analysis_run_info(r, now))).collect()
+    let analysis_runs = owned_analysis_runs(&objects.analysis_runs, &uid, now);
+    // Argo's `getExperimentInfo`: the experiments the rollout owns, newest revision first, then
+    // oldest first.
+    let experiments: Vec<ExperimentInfo> = {
+        let mut owned: Vec<&Experiment> = objects.experiments.iter().filter(|e| owned_by(&e.metadata, &uid)).collect();
+        owned.sort_by(|a, b| {
+            revision_of(&b.metadata)
+                .cmp(&revision_of(&a.metadata))
+                .then(created(&a.metadata).cmp(&created(&b.metadata)))
+                .then(a.metadata.name.cmp(&b.metadata.name))
+        });
+        owned
+            .into_iter()
+            .map(|e| experiment_info(e, &objects.replica_sets, &objects.pods, &objects.analysis_runs, now))
+            .collect()
     };
 
     let phase = observed_phase(ro, None);
@@ -345,6 +427,7 @@ pub fn rollout_info(objects: &Objects, now: DateTime<Utc>) -> RolloutInfo {
     };
 
     let mut revisions: BTreeSet<i64> = replica_sets.iter().map(|r| r.0).collect();
+    revisions.extend(experiments.iter().map(|e| e.revision));
     revisions.extend(analysis_runs.iter().map(|r| r.0));
     let revisions = revisions
         .into_iter()
@@ -352,6 +435,7 @@ pub fn rollout_info(objects: &Objects, now: DateTime<Utc>) -> RolloutInfo {
         .map(|rev| RevisionInfo {
             revision: rev,
             replica_sets: replica_sets.iter().filter(|r| r.0 == rev).map(|r| r.1.clone()).collect(),
+            experiments: experiments.iter().filter(|e| e.revision == rev).cloned().collect(),
             analysis_runs: analysis_runs.iter().filter(|r| r.0 == rev).map(|r| r.1.clone()).collect(),
         })
         .collect();
@@ -367,7 +451,7 @@ pub fn rollout_info(objects: &Objects, now: DateTime<Utc>) -> RolloutInfo {
         set_weight,
         actual_weight,
         waiting_for,
-        images: images(&replica_sets),
+        images: images(&replica_sets, &experiments),
         replicas: Replicas {
             desired: ro.spec.replicas_or_default(),
             current: st.replicas,
@@ -383,11 +467,10 @@ pub fn rollout_info(objects: &Objects, now: DateTime<Utc>) -> RolloutInfo {
 /// The ReplicaSets the rollout owns with their revision, newest revision first.
 fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i64, ReplicaSetInfo)> {
     let st = status(&objects.rollout);
-    let mut out: Vec<(i64, Option<DateTime<Utc>>, ReplicaSetInfo)> = Vec::new();
-    for rs in objects.replica_sets.iter().filter(|rs| owned_by(&rs.metadata, uid)) {
-        let meta = &rs.metadata;
-        let hash = meta.labels.as_ref().and_then(|l| l.get(POD_TEMPLATE_HASH_LABEL)).cloned().unwrap_or_default();
-        let rs_status = rs.status.clone().unwrap_or_default();
+    let mut out = owned_replica_sets(&objects.replica_sets, &objects.pods, uid, now);
+    for (_, info, rs) in &mut out {
+        let hash =
+            rs.metadata.labels.as_ref().and_then(|l| l.get(POD_TEMPLATE_HASH_LABEL)).cloned().unwrap_or_default();
         let stable = !hash.is_empty() && hash == st.stable_rs;
         let is_canary = objects.rollout.spec.canary().is_some() && !stable && hash == st.current_pod_hash;
         let blue_green = objects.rollout.spec.blue_green().is_some() && !hash.is_empty();
@@ -397,25 +480,48 @@ fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i
         // tagged with the Service that carries them.
         let ping_pong = objects.rollout.spec.canary().is_some_and(|c| c.ping_pong.is_some());
         let stable_is_ping = aviary_engine::rollout::stable_is_ping(&objects.rollout);
-        let ping = ping_pong && ((stable && stable_is_ping) || (is_canary && !stable_is_ping));
-        let pong = ping_pong && ((stable && !stable_is_ping) || (is_canary && stable_is_ping));
+        info.stable = stable;
+        info.canary = is_canary;
+        info.active = active;
+        info.preview = preview;
+        info.ping = ping_pong && ((stable && stable_is_ping) || (is_canary && !stable_is_ping));
+        info.pong = ping_pong && ((stable && !stable_is_ping) || (is_canary && stable_is_ping));
+    }
+    out.into_iter().map(|(rev, info, _)| (rev, info)).collect()
+}
+
+/// The ReplicaSets among `all` that `uid` owns, with their pods, revision and object, without
+/// roles (an experiment's have none), in Argo's order: newest revision first, then by name (its
+/// comparator means to look at the creation time too, but never returns that comparison).
+fn owned_replica_sets<'a>(
+    all: &'a [ReplicaSet],
+    pods: &[Pod],
+    uid: &str,
+    now: DateTime<Utc>,
+) -> Vec<(i64, ReplicaSetInfo, &'a ReplicaSet)> {
+    let mut out = Vec::new();
+    for rs in all.iter().filter(|rs| owned_by(&rs.metadata, uid)) {
+        let meta = &rs.metadata;
+        let rs_status = rs.status.clone().unwrap_or_default();
         let rs_uid = meta.uid.clone().unwrap_or_default();
-        let mut pods: Vec<&Pod> = objects.pods.iter().filter(|p| owned_by(&p.metadata, &rs_uid)).collect();
+        let mut pods: Vec<&Pod> = pods.iter().filter(|p| owned_by(&p.metadata, &rs_uid)).collect();
         pods.sort_by_key(|p| (created(&p.metadata), p.metadata.name.clone()));
         let deadline = meta.annotations.as_ref().and_then(|a| a.get(SCALE_DOWN_DEADLINE_ANNOTATION));
         let scale_down_delay = deadline.and_then(|d| DateTime::parse_from_rfc3339(d).ok()).map(|d| {
             let d = d.with_timezone(&Utc);
             if d < now { "passed".to_string() } else { human_duration(d - now) }
         });
+        let template = meta.annotations.as_ref().and_then(|a| a.get(TEMPLATE_NAME_ANNOTATION)).cloned();
         let info = ReplicaSetInfo {
             name: meta.name.clone().unwrap_or_default(),
             status: replica_set_health(rs).to_string(),
-            stable,
-            canary: is_canary,
-            active,
-            preview,
-            ping,
-            pong,
+            stable: false,
+            canary: false,
+            active: false,
+            preview: false,
+            ping: false,
+            pong: false,
+            template: template.filter(|t| !t.is_empty()),
             replicas: rs_status.replicas,
             available: rs_status.available_replicas.unwrap_or(0),
             scale_down_delay,
@@ -429,10 +535,76 @@ fn replica_set_infos(objects: &Objects, uid: &str, now: DateTime<Utc>) -> Vec<(i
                 .unwrap_or_default(),
             pods: pods.into_iter().map(|p| pod_info(p, now)).collect(),
         };
-        out.push((revision_of(meta), created(meta), info));
+        out.push((revision_of(meta), info, rs));
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.name.cmp(&b.2.name)));
-    out.into_iter().map(|(rev, _, info)| (rev, info)).collect()
+    out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.name.cmp(&b.1.name)));
+    out
+}
+
+/// The AnalysisRuns among `all` that `uid` owns, with their revision, in Argo's order: newest
+/// revision first, then oldest first, then by name backwards (as Argo's comparator has it).
+fn owned_analysis_runs(all: &[AnalysisRun], uid: &str, now: DateTime<Utc>) -> Vec<(i64, AnalysisRunInfo)> {
+    let mut runs: Vec<&AnalysisRun> = all.iter().filter(|r| owned_by(&r.metadata, uid)).collect();
+    runs.sort_by(|a, b| {
+        revision_of(&b.metadata)
+            .cmp(&revision_of(&a.metadata))
+            .then(created(&a.metadata).cmp(&created(&b.metadata)))
+            .then(b.metadata.name.cmp(&a.metadata.name))
+    });
+    runs.into_iter().map(|r| (revision_of(&r.metadata), analysis_run_info(r, now))).collect()
+}
+
+/// Builds the view of one experiment (Argo's `NewExperimentInfo`): its ReplicaSets with their
+/// pods, its AnalysisRuns, and the images its templates run.
+pub fn experiment_info(
+    experiment: &Experiment,
+    replica_sets: &[ReplicaSet],
+    pods: &[Pod],
+    analysis_runs: &[AnalysisRun],
+    now: DateTime<Utc>,
+) -> ExperimentInfo {
+    let meta = &experiment.metadata;
+    let uid = meta.uid.clone().unwrap_or_default();
+    let st = experiment.status.clone().unwrap_or_default();
+    let replica_sets: Vec<ReplicaSetInfo> =
+        owned_replica_sets(replica_sets, pods, &uid, now).into_iter().map(|(_, info, _)| info).collect();
+    let mut images = Vec::new();
+    for rs in replica_sets.iter().filter(|r| r.replicas > 0) {
+        for image in &rs.images {
+            let tags = rs.template.iter().map(|t| format!("Σ:{t}")).collect();
+            merge_image(&mut images, ImageInfo { image: image.clone(), tags });
+        }
+    }
+    ExperimentInfo {
+        name: meta.name.clone().unwrap_or_default(),
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        status: st.phase.map(|p| p.as_str().to_string()).unwrap_or_default(),
+        message: st.message,
+        revision: revision_of(meta),
+        images,
+        age: age(meta, now),
+        replica_sets,
+        analysis_runs: owned_analysis_runs(analysis_runs, &uid, now).into_iter().map(|(_, r)| r).collect(),
+    }
+}
+
+/// [`experiment_info`] of [`ExperimentObjects`].
+pub fn experiment_view(objects: &ExperimentObjects, now: DateTime<Utc>) -> ExperimentInfo {
+    experiment_info(&objects.experiment, &objects.replica_sets, &objects.pods, &objects.analysis_runs, now)
+}
+
+/// Adds `image` to `images`, or its tags to the entry of the same image (Argo's
+/// `mergeImageAndTags`): tags sorted and unique, images sorted.
+fn merge_image(images: &mut Vec<ImageInfo>, image: ImageInfo) {
+    match images.iter_mut().find(|i| i.image == image.image) {
+        Some(existing) => {
+            existing.tags.extend(image.tags);
+            existing.tags.sort();
+            existing.tags.dedup();
+        }
+        None => images.push(image),
+    }
+    images.sort_by(|a, b| a.image.cmp(&b.image));
 }
 
 /// Argo's ReplicaSet health: Progressing until observed and available, ScaledDown at 0.
@@ -550,41 +722,27 @@ fn analysis_run_info(run: &AnalysisRun, now: DateTime<Utc>) -> AnalysisRunInfo {
     }
 }
 
-/// Images of ReplicaSets with pods, sorted, each with the roles running it (Argo's `Images`).
-fn images(replica_sets: &[(i64, ReplicaSetInfo)]) -> Vec<ImageInfo> {
+/// Images of ReplicaSets with pods, sorted, each with the roles running it, then those of the
+/// experiments with their `Σ:TEMPLATE` tags (Argo's `Images`).
+fn images(replica_sets: &[(i64, ReplicaSetInfo)], experiments: &[ExperimentInfo]) -> Vec<ImageInfo> {
     let mut out: Vec<ImageInfo> = Vec::new();
     for (_, rs) in replica_sets.iter().filter(|r| r.1.replicas > 0) {
+        let roles = [
+            (rs.canary, "canary"),
+            (rs.stable, "stable"),
+            (rs.active, "active"),
+            (rs.preview, "preview"),
+            (rs.ping, "ping"),
+            (rs.pong, "pong"),
+        ];
         for image in &rs.images {
-            let mut tags = Vec::new();
-            if rs.canary {
-                tags.push("canary".to_string());
-            }
-            if rs.stable {
-                tags.push("stable".to_string());
-            }
-            if rs.active {
-                tags.push("active".to_string());
-            }
-            if rs.preview {
-                tags.push("preview".to_string());
-            }
-            if rs.ping {
-                tags.push("ping".to_string());
-            }
-            if rs.pong {
-                tags.push("pong".to_string());
-            }
-            match out.iter_mut().find(|i| &i.image == image) {
-                Some(existing) => {
-                    existing.tags.extend(tags);
-                    existing.tags.sort();
-                    existing.tags.dedup();
-                }
-                None => out.push(ImageInfo { image: image.clone(), tags }),
-            }
+            let tags = roles.iter().filter(|r| r.0).map(|r| r.1.to_string()).collect();
+            merge_image(&mut out, ImageInfo { image: image.clone(), tags });
         }
     }
-    out.sort_by(|a, b| a.image.cmp(&b.image));
+    for image in experiments.iter().flat_map(|e| e.images.iter()) {
+        merge_image(&mut out, image.clone());
+    }
     out
 }
 

@@ -104,7 +104,13 @@ pub fn canary_mid_step() -> Objects {
                 {"phase": "Successful", "value": "0.009", "startedAt": "2026-03-01T12:09:51Z", "finishedAt": "2026-03-01T12:09:51Z"}
             ]}]}
     });
-    Objects { rollout, replica_sets, pods, analysis_runs: vec![serde_json::from_value(run).unwrap()] }
+    Objects {
+        rollout,
+        replica_sets,
+        pods,
+        analysis_runs: vec![serde_json::from_value(run).unwrap()],
+        experiments: Vec::new(),
+    }
 }
 
 fn check_snapshot(file: &str, actual: &str) {
@@ -246,4 +252,140 @@ fn the_jobs_of_job_metrics_show_under_their_analysis_run_as_argo_prints_them() {
     assert!(rows[1].contains("└──⊞ run-1.smoke.2") && rows[1].contains("◌ Running"), "{text}");
     // A web metric's measurements have no job-name: no Job rows.
     assert!(runs(&rollout_info(&canary_mid_step(), now()))[0].jobs.is_empty());
+}
+
+fn experiment_replica_set(template: &str, hash: &str, image: &str, created: &str) -> serde_json::Value {
+    let name = format!("guestbook-exp-{template}");
+    json!({
+        "metadata": {
+            "name": name, "namespace": "shop", "uid": format!("rs-exp-{template}"),
+            "creationTimestamp": created, "generation": 1,
+            "labels": {"app": "guestbook", "rollouts-pod-template-hash": hash},
+            "annotations": {"experiment.argoproj.io/name": "guestbook-exp",
+                            "experiment.argoproj.io/template-name": template},
+            "ownerReferences": owner("Experiment", "guestbook-exp", "exp-1"),
+        },
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "guestbook"}},
+                 "template": {"metadata": {"labels": {"app": "guestbook"}},
+                              "spec": {"containers": [{"name": "web", "image": image}]}}},
+        "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "observedGeneration": 1}
+    })
+}
+
+/// [`canary_mid_step`] at an experiment step instead: the rollout owns a Running experiment of
+/// revision 2 with a `baseline` and a `canary` template (one pod each) and one AnalysisRun.
+pub fn canary_with_experiment() -> Objects {
+    let mut objects = canary_mid_step();
+    let experiment = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Experiment",
+        "metadata": {"name": "guestbook-exp", "namespace": "shop", "uid": "exp-1",
+                     "creationTimestamp": "2026-03-01T12:09:00Z",
+                     "annotations": {"rollout.argoproj.io/revision": "2"},
+                     "ownerReferences": owner("Rollout", "guestbook", "ro-1")},
+        "spec": {"duration": "5m", "templates": [
+            {"name": "baseline", "selector": {"matchLabels": {"app": "guestbook"}},
+             "template": {"metadata": {"labels": {"app": "guestbook"}}, "spec": {"containers": [{"name": "web", "image": "shop/guestbook:1.0"}]}}},
+            {"name": "canary", "selector": {"matchLabels": {"app": "guestbook"}},
+             "template": {"metadata": {"labels": {"app": "guestbook"}}, "spec": {"containers": [{"name": "web", "image": "shop/guestbook:2.0"}]}}}
+        ]},
+        "status": {"phase": "Running", "message": "", "availableAt": "2026-03-01T12:09:30Z",
+                   "templateStatuses": [
+                       {"name": "baseline", "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1, "status": "Running"},
+                       {"name": "canary", "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1, "status": "Running"}],
+                   "analysisRuns": [{"name": "error-rate", "analysisRun": "guestbook-exp-error-rate", "phase": "Pending"}]}
+    });
+    objects.experiments.push(serde_json::from_value(experiment).unwrap());
+    for (template, hash, image) in
+        [("canary", "6c8f9d7b5", "shop/guestbook:2.0"), ("baseline", "5f8b7c9d6", "shop/guestbook:1.0")]
+    {
+        objects.replica_sets.push(
+            serde_json::from_value(experiment_replica_set(template, hash, image, "2026-03-01T12:09:01Z")).unwrap(),
+        );
+        let mut p = pod(hash, "x", "2026-03-01T12:09:02Z", true);
+        p["metadata"]["name"] = json!(format!("guestbook-exp-{template}-q7w2z"));
+        p["metadata"]["ownerReferences"] =
+            owner("ReplicaSet", &format!("guestbook-exp-{template}"), &format!("rs-exp-{template}"));
+        objects.pods.push(serde_json::from_value(p).unwrap());
+    }
+    let run = json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+        "metadata": {"name": "guestbook-exp-error-rate", "namespace": "shop", "creationTimestamp": "2026-03-01T12:09:31Z",
+                     "ownerReferences": owner("Experiment", "guestbook-exp", "exp-1")},
+        "spec": {"metrics": [{"name": "errors", "provider": {"web": {"url": "http://metrics/"}}}]},
+        "status": {"phase": "Pending"}
+    });
+    objects.analysis_runs.push(serde_json::from_value(run).unwrap());
+    objects
+}
+
+fn experiment_objects() -> super::info::ExperimentObjects {
+    let objects = canary_with_experiment();
+    super::info::ExperimentObjects {
+        experiment: objects.experiments[0].clone(),
+        replica_sets: objects.replica_sets,
+        pods: objects.pods,
+        analysis_runs: objects.analysis_runs,
+    }
+}
+
+#[test]
+fn an_experiment_renders_as_the_snapshot() {
+    let info = super::info::experiment_view(&experiment_objects(), now());
+    check_snapshot("experiment.txt", &super::tree::render_experiment(&info, Style { width: Some(100), color: false }));
+}
+
+#[test]
+fn an_experiment_has_only_its_own_replica_sets_by_name_with_template_tags_on_its_images() {
+    let info = super::info::experiment_view(&experiment_objects(), now());
+    assert_eq!((info.status.as_str(), info.revision), ("Running", 2));
+    // By name, as Argo sorts them; the rollout's own ReplicaSets are not the experiment's.
+    let names: Vec<&str> = info.replica_sets.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["guestbook-exp-baseline", "guestbook-exp-canary"]);
+    assert!(info.replica_sets.iter().all(|r| !r.stable && !r.canary && r.pods.len() == 1));
+    assert_eq!(info.replica_sets[0].template.as_deref(), Some("baseline"));
+    let images: Vec<(String, Vec<String>)> = info.images.iter().map(|i| (i.image.clone(), i.tags.clone())).collect();
+    assert_eq!(
+        images,
+        [
+            ("shop/guestbook:1.0".to_string(), vec!["Σ:baseline".to_string()]),
+            ("shop/guestbook:2.0".to_string(), vec!["Σ:canary".to_string()])
+        ]
+    );
+    assert_eq!(info.analysis_runs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["guestbook-exp-error-rate"]);
+    // An experiment the controller has not written a status for yet: no phase, a blank icon.
+    let mut objects = experiment_objects();
+    objects.experiment.status = None;
+    let info = super::info::experiment_view(&objects, now());
+    assert_eq!(info.status, "");
+    let text = super::tree::render_experiment(&info, Style { width: None, color: false });
+    assert!(text.lines().any(|l| l == "Status:"), "{text}");
+}
+
+#[test]
+fn a_rollout_shows_its_experiment_under_its_revision_between_replica_sets_and_analysis_runs() {
+    let info = rollout_info(&canary_with_experiment(), now());
+    check_snapshot("canary_with_experiment.txt", &render(&info, Style { width: Some(110), color: false }));
+    assert_eq!(info.revisions[0].experiments.len(), 1);
+    assert!(info.revisions[1].experiments.is_empty());
+    // The experiment's templates tag the images as Argo's `Images` does, merged with the roles.
+    let image = |name: &str| info.images.iter().find(|i| i.image == name).unwrap().tags.clone();
+    assert_eq!(image("shop/guestbook:1.0"), ["stable", "Σ:baseline"]);
+    assert_eq!(image("shop/guestbook:2.0"), ["canary", "Σ:canary"]);
+    // An experiment another rollout owns is not shown.
+    let mut objects = canary_with_experiment();
+    objects.experiments[0].metadata.owner_references.as_mut().unwrap()[0].uid = "ro-other".into();
+    let info = rollout_info(&objects, now());
+    assert!(info.revisions.iter().all(|r| r.experiments.is_empty()));
+}
+
+#[test]
+fn pending_analysis_waits_rather_than_progresses() {
+    use super::tree::analysis_icon;
+    assert_eq!(analysis_icon("Pending"), "◷");
+    assert_eq!(analysis_icon("Running"), "◌");
+    assert_eq!(analysis_icon("Successful"), "✔");
+    assert_eq!(analysis_icon("Failed"), "✖");
+    assert_eq!(analysis_icon("Error"), "⚠");
+    assert_eq!(analysis_icon("Inconclusive"), "?");
+    assert_eq!(analysis_icon(""), " ");
 }

@@ -1,6 +1,6 @@
-//! `get rollout` as text: the summary block and the tree of revisions, ReplicaSets, pods,
-//! AnalysisRuns and their metrics, laid out as Argo's CLI lays them out (same icons, same
-//! columns: NAME KIND STATUS AGE INFO).
+//! `get rollout` and `get experiment` as text: the summary block and the tree of revisions,
+//! ReplicaSets, pods, Experiments, AnalysisRuns and their metrics, laid out as Argo's CLI lays
+//! them out (same icons, same columns: NAME KIND STATUS AGE INFO).
 //!
 //! Every line is cut to the terminal's width: a wrapped line would push the frame down and break
 //! the in-place redraw of `--watch`. Colours are applied after the layout is computed, so they
@@ -8,7 +8,7 @@
 
 use crossterm::style::{Color, Stylize};
 
-use super::info::{AnalysisRunInfo, MetricInfo, ReplicaSetInfo, RolloutInfo};
+use super::info::{AnalysisRunInfo, ExperimentInfo, ImageInfo, MetricInfo, ReplicaSetInfo, RolloutInfo};
 
 /// How to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,7 @@ const ICON_ROLLOUT: &str = "⟳";
 const ICON_REVISION: &str = "#";
 const ICON_REPLICA_SET: &str = "⧉";
 const ICON_POD: &str = "□";
+const ICON_EXPERIMENT: &str = "Σ";
 const ICON_ANALYSIS: &str = "α";
 const ICON_METRIC: &str = "⊙";
 const ICON_JOB: &str = "⊞";
@@ -41,9 +42,24 @@ pub fn status_icon(status: &str) -> &'static str {
     }
 }
 
+/// The icon of an AnalysisRun's, a Job's or an Experiment's phase (Argo's `analysisIcon`):
+/// unlike a rollout, a Pending run has not started yet, so it waits (◷) rather than progresses.
+pub fn analysis_icon(phase: &str) -> &'static str {
+    match phase {
+        "Successful" => "✔",
+        "Inconclusive" => "?",
+        "Failed" => "✖",
+        "Error" => "⚠",
+        "Running" => "◌",
+        "Pending" => "◷",
+        _ => " ",
+    }
+}
+
 fn icon_color(icon: &str) -> Option<Color> {
     match icon {
         "◌" => Some(Color::Blue),
+        "◷" => Some(Color::Yellow),
         "✔" => Some(Color::Green),
         "✖" | "⚠" => Some(Color::Red),
         "?" => Some(Color::Yellow),
@@ -108,6 +124,29 @@ pub fn render(info: &RolloutInfo, style: Style) -> String {
     let mut lines: Vec<Line> = summary(info);
     lines.push(Vec::new());
     lines.extend(table(tree_rows(info)));
+    finish_all(lines, style)
+}
+
+/// Renders `get experiment` (Argo's `PrintExperiment`): name, namespace, status, message and
+/// images, then the tree of the experiment's ReplicaSets, pods and AnalysisRuns.
+pub fn render_experiment(info: &ExperimentInfo, style: Style) -> String {
+    let mut lines = vec![
+        field("Name:", vec![plain(&info.name)]),
+        field("Namespace:", vec![plain(&info.namespace)]),
+        field("Status:", icon_cell(analysis_icon(&info.status), &info.status)),
+    ];
+    if !info.message.is_empty() {
+        lines.push(field("Message:", vec![plain(&info.message)]));
+    }
+    image_lines(&mut lines, &info.images);
+    lines.push(Vec::new());
+    let mut rows = Vec::new();
+    experiment_rows(&mut rows, info, "", "");
+    lines.extend(table(rows));
+    finish_all(lines, style)
+}
+
+fn finish_all(lines: Vec<Line>, style: Style) -> String {
     let mut out = String::new();
     for line in lines {
         out.push_str(&finish(line, style));
@@ -168,7 +207,21 @@ fn summary(info: &RolloutInfo) -> Vec<Line> {
         lines.push(field("  SetWeight:", vec![plain(info.set_weight.unwrap_or(0).to_string())]));
         lines.push(field("  ActualWeight:", vec![plain(info.actual_weight.unwrap_or(0).to_string())]));
     }
-    for (i, image) in info.images.iter().enumerate() {
+    image_lines(&mut lines, &info.images);
+    lines.push(vec![plain("Replicas:")]);
+    let r = info.replicas;
+    for (label, n) in
+        [("  Desired:", r.desired), ("  Current:", r.current), ("  Updated:", r.updated), ("  Ready:", r.ready)]
+    {
+        lines.push(field(label, vec![plain(n.to_string())]));
+    }
+    lines.push(field("  Available:", vec![plain(r.available.to_string())]));
+    lines
+}
+
+/// `Images:` and one image a line, each with its tags (Argo's `formatImage`).
+fn image_lines(lines: &mut Vec<Line>, images: &[ImageInfo]) {
+    for (i, image) in images.iter().enumerate() {
         let mut value = vec![plain(&image.image)];
         if !image.tags.is_empty() {
             value.push(plain(" ("));
@@ -182,15 +235,6 @@ fn summary(info: &RolloutInfo) -> Vec<Line> {
         }
         lines.push(field(if i == 0 { "Images:" } else { "" }, value));
     }
-    lines.push(vec![plain("Replicas:")]);
-    let r = info.replicas;
-    for (label, n) in
-        [("  Desired:", r.desired), ("  Current:", r.current), ("  Updated:", r.updated), ("  Ready:", r.ready)]
-    {
-        lines.push(field(label, vec![plain(n.to_string())]));
-    }
-    lines.push(field("  Available:", vec![plain(r.available.to_string())]));
-    lines
 }
 
 /// One row of the tree table: NAME (with the tree prefix), KIND, STATUS, AGE, INFO.
@@ -228,17 +272,47 @@ fn tree_rows(info: &RolloutInfo) -> Vec<Row> {
             age: String::new(),
             info: Vec::new(),
         });
-        let total = rev.replica_sets.len() + rev.analysis_runs.len();
-        for (j, rs) in rev.replica_sets.iter().enumerate() {
-            let (p, s) = prefixes(j + 1 == total, &sub);
+        // Argo's `PrintRevision`: ReplicaSets, then experiments, then AnalysisRuns.
+        let total = rev.replica_sets.len() + rev.experiments.len() + rev.analysis_runs.len();
+        let mut n = 0;
+        for rs in &rev.replica_sets {
+            n += 1;
+            let (p, s) = prefixes(n == total, &sub);
             replica_set_rows(&mut rows, rs, &p, &s);
         }
-        for (j, run) in rev.analysis_runs.iter().enumerate() {
-            let (p, s) = prefixes(rev.replica_sets.len() + j + 1 == total, &sub);
+        for exp in &rev.experiments {
+            n += 1;
+            let (p, s) = prefixes(n == total, &sub);
+            experiment_rows(&mut rows, exp, &p, &s);
+        }
+        for run in &rev.analysis_runs {
+            n += 1;
+            let (p, s) = prefixes(n == total, &sub);
             analysis_run_rows(&mut rows, run, &p, &s);
         }
     }
     rows
+}
+
+/// Argo's `PrintExperimentInfo`: the experiment, then its ReplicaSets and AnalysisRuns.
+fn experiment_rows(rows: &mut Vec<Row>, exp: &ExperimentInfo, prefix: &str, sub: &str) {
+    let name_color = matches!(exp.status.as_str(), "Pending" | "Running").then_some(Color::Blue);
+    rows.push(Row {
+        name: vec![plain(format!("{prefix}{ICON_EXPERIMENT} ")), colored(&exp.name, name_color)],
+        kind: "Experiment",
+        status: icon_cell(analysis_icon(&exp.status), &exp.status),
+        age: exp.age.clone(),
+        info: Vec::new(),
+    });
+    let total = exp.replica_sets.len() + exp.analysis_runs.len();
+    for (n, rs) in exp.replica_sets.iter().enumerate() {
+        let (p, s) = prefixes(n + 1 == total, sub);
+        replica_set_rows(rows, rs, &p, &s);
+    }
+    for (n, run) in exp.analysis_runs.iter().enumerate() {
+        let (p, s) = prefixes(exp.replica_sets.len() + n + 1 == total, sub);
+        analysis_run_rows(rows, run, &p, &s);
+    }
 }
 
 fn replica_set_rows(rows: &mut Vec<Row>, rs: &ReplicaSetInfo, prefix: &str, sub: &str) {
@@ -308,7 +382,7 @@ fn analysis_run_rows(rows: &mut Vec<Row>, run: &AnalysisRunInfo, prefix: &str, s
     rows.push(Row {
         name: vec![plain(format!("{prefix}{ICON_ANALYSIS} ")), colored(&run.name, name_color)],
         kind: "AnalysisRun",
-        status: status_cell(&run.status),
+        status: icon_cell(analysis_icon(&run.status), &run.status),
         age: run.age.clone(),
         info,
     });
@@ -324,7 +398,7 @@ fn analysis_run_rows(rows: &mut Vec<Row>, run: &AnalysisRunInfo, prefix: &str, s
         rows.push(Row {
             name: vec![plain(format!("{p}{ICON_JOB} ")), colored(&job.name, color)],
             kind: "Job",
-            status: status_cell(&job.status),
+            status: icon_cell(analysis_icon(&job.status), &job.status),
             age: job.age.clone(),
             info: Vec::new(),
         });
@@ -349,7 +423,7 @@ fn metric_row(metric: &MetricInfo, prefix: &str) -> Row {
     Row {
         name: vec![plain(format!("{prefix}{ICON_METRIC} {}", metric.name))],
         kind: "Metric",
-        status: status_cell(&metric.status),
+        status: icon_cell(analysis_icon(&metric.status), &metric.status),
         age: String::new(),
         info,
     }
