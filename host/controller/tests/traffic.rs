@@ -473,7 +473,9 @@ async fn smi_experiment_step() -> TestResult {
     let experiments = ns.api::<aviary_api::Experiment>();
     assert!(experiments.list(&Default::default()).await?.items.is_empty());
 
-    set_image(&ns, "smix", "nginx:1.20").await;
+    // Argo's `UpdateSpec()`: a new revision through a template annotation (keeping the ports the
+    // experiment's Service is made from).
+    patch_spec(&ns, "smix", json!({"spec": {"template": {"metadata": {"annotations": {"update": "1"}}}}})).await;
     let exp_service = eventually_ok("the experiment running with its Service", T, || async {
         let s = status(&ns, "smix").await;
         let ex = experiments.get(&s.canary.current_experiment).await.ok()?;
