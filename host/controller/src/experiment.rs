@@ -336,7 +336,7 @@ impl<'a> Reconcile<'a> {
             if has {
                 return Ok(None);
             }
-            let at = self.now + chrono::Duration::seconds(i64::from(delay));
+            let at = self.now.checked_add_signed(chrono::Duration::seconds(i64::from(delay))).unwrap_or(self.now);
             json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         };
         let api: Api<ReplicaSet> = Api::namespaced(self.ctx.client.clone(), &self.ns());
@@ -506,7 +506,7 @@ impl<'a> Reconcile<'a> {
                 Ok(Some(run)) if terminating => {
                     let completed = run.status.as_ref().is_some_and(|s| s.phase.is_completed());
                     if !completed && !run.spec.terminate {
-                        if let Err(e) = crate::rollout::analysis::cancel(self.ctx, &[run.clone()]).await {
+                        if let Err(e) = crate::rollout::analysis::cancel(self.ctx, std::slice::from_ref(&run)).await {
                             tracing::warn!(run = %run.name_any(), "terminating: {e}");
                         }
                         self.events.push(Event::normal(

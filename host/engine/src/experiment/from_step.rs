@@ -181,36 +181,27 @@ pub fn experiments_to_delete(
     limit_successful: i32,
     limit_unsuccessful: i32,
 ) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..exs.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&exs[a], &exs[b]);
-        (y.created, y.name).cmp(&(x.created, x.name))
-    });
-    let (mut successful, mut unsuccessful) = (0, 0);
+    let mut order: Vec<(usize, &OwnedExperiment<'_>)> = exs.iter().enumerate().collect();
+    order.sort_by(|(_, x), (_, y)| (y.created, y.name).cmp(&(x.created, x.name)));
+    let (mut successful, mut unsuccessful) = (0_i32, 0_i32);
     let mut out = Vec::new();
-    for i in order {
-        let ex = &exs[i];
+    for (i, ex) in order {
         let live = ex.pod_hash.and_then(|h| replica_sets.get(h)).is_some_and(|deleting| !deleting);
         if !live {
             out.push(i);
             continue;
         }
-        match ex.phase {
-            Some(AnalysisPhase::Successful) => {
-                if successful < limit_successful {
-                    successful += 1;
-                } else {
-                    out.push(i);
-                }
-            }
+        let (kept, limit) = match ex.phase {
+            Some(AnalysisPhase::Successful) => (&mut successful, limit_successful),
             Some(AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive) => {
-                if unsuccessful < limit_unsuccessful {
-                    unsuccessful += 1;
-                } else {
-                    out.push(i);
-                }
+                (&mut unsuccessful, limit_unsuccessful)
             }
-            _ => {}
+            _ => continue,
+        };
+        if *kept < limit {
+            *kept = kept.saturating_add(1);
+        } else {
+            out.push(i);
         }
     }
     out

@@ -487,7 +487,9 @@ mod tests {
     /// Argo's `calculateStatus` table: templates × analyses → phase and message.
     #[test]
     fn the_phase_follows_the_worst_template_then_the_analyses() {
-        let rows: Vec<(&str, [T; 2], Vec<ExperimentAnalysisRunStatus>, &[(&str, bool)], P, &str)> = vec![
+        /// (name, template statuses, analysis statuses, analyses (name, required), phase, message)
+        type Row<'a> = (&'a str, [T; 2], Vec<ExperimentAnalysisRunStatus>, &'a [(&'a str, bool)], P, &'a str);
+        let rows: Vec<Row<'_>> = vec![
             ("templates progressing", [T::Running, T::Progressing], vec![], &[], P::Pending, ""),
             ("all running", [T::Running, T::Running], vec![], &[], P::Running, ""),
             ("done without analyses", [T::Successful, T::Successful], vec![], &[], P::Successful, ""),

@@ -171,7 +171,6 @@ impl<'a> Decider<'a> {
             pause: PauseState::of(self.rollout),
             weight_verified: self.weights.clone().flatten().and_then(|w| w.verified),
             plugin_complete: self.step_plugin_complete(),
-            ..Default::default()
         };
         if completed_current_step(self.rollout, &self.o.replica_sets, &step_ctx, self.now) {
             let (step, i) = current_step(self.rollout);
@@ -304,7 +303,6 @@ impl<'a> Decider<'a> {
                 stable_ping_pong: old.canary.stable_ping_pong.clone(),
                 step_plugin_statuses: old.canary.step_plugin_statuses.clone(),
                 current_experiment: self.o.current_experiment.clone(),
-                ..Default::default()
             },
             observed_generation: self.rollout.metadata.generation.unwrap_or(0).to_string(),
             abort: old.abort,
