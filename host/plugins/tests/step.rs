@@ -147,7 +147,9 @@ async fn a_looping_exploding_or_panicking_step_fails_its_call_and_the_host_carri
 
     for (mode, why) in [("huge-status", "over the cap"), ("bad-status", "not JSON")] {
         match run(&host, json!({"hostile": mode}), None).await {
-            Err(StepError::Plugin(Failure::InvalidValue { detail, .. })) => assert!(detail.contains(why), "{mode}: {detail}"),
+            Err(StepError::Plugin(Failure::InvalidValue { detail, .. })) => {
+                assert!(detail.contains(why), "{mode}: {detail}")
+            }
             other => panic!("{mode}: expected an invalid value, got {other:?}"),
         }
     }
@@ -181,12 +183,19 @@ async fn wait_for_http_runs_until_the_endpoint_answers_as_expected() {
     assert!(first.message.contains("answered 503 Service Unavailable"), "{}", first.message);
     let status = status_of(&first);
     assert_eq!((status["attempts"].clone(), status["lastStatus"].clone()), (json!(1), json!(503)));
-    assert!(status["firstAttemptAt"].as_str().is_some_and(|t| t.ends_with('Z')), "the guest read the wall clock: {status}");
+    assert!(
+        status["firstAttemptAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "the guest read the wall clock: {status}"
+    );
 
     let second =
         call(&host, "aviary/wait-for-http", StepOperation::Run, config, first.status.as_deref()).await.unwrap();
     assert_eq!(second.phase, StepPhase::Successful, "{second:?}");
-    assert!(second.message.ends_with("answered 200 OK with {$.status} = \"ready\" after 2 attempts"), "{}", second.message);
+    assert!(
+        second.message.ends_with("answered 200 OK with {$.status} = \"ready\" after 2 attempts"),
+        "{}",
+        second.message
+    );
     let status = status_of(&second);
     assert_eq!((status["attempts"].clone(), status["lastValue"].clone()), (json!(2), json!("ready")));
     assert_eq!(status["firstAttemptAt"], status_of(&first)["firstAttemptAt"], "the first attempt's time is kept");
@@ -212,21 +221,26 @@ async fn wait_for_http_gives_up_after_its_attempts_and_reports_a_denied_host() {
     assert_eq!(last.phase, StepPhase::Failed);
     assert!(
         last.message.starts_with("gave up after 2 attempts")
-            && last.message.contains(&format!("expected a 2xx status, but GET http://{addr}/health answered 503 Service Unavailable")),
+            && last.message.contains(&format!(
+                "expected a 2xx status, but GET http://{addr}/health answered 503 Service Unavailable"
+            )),
         "{}",
         last.message
     );
 
     // An entry that does not allow the url's host: the step keeps waiting (the entry may be
     // fixed), saying why.
-    let denied = call(&host, "test/wait-denied", StepOperation::Run, json!({"url": format!("http://{addr}/health")}), None)
-        .await
-        .unwrap();
+    let denied =
+        call(&host, "test/wait-denied", StepOperation::Run, json!({"url": format!("http://{addr}/health")}), None)
+            .await
+            .unwrap();
     assert_eq!(denied.phase, StepPhase::Running);
     assert!(denied.message.contains("got no response: denied host: 127.0.0.1"), "{}", denied.message);
 
     // A config error names the field, as the step's error.
-    let result = call(&host, "aviary/wait-for-http", StepOperation::Run, json!({"url": "http://x", "interval": "soon"}), None).await;
+    let result =
+        call(&host, "aviary/wait-for-http", StepOperation::Run, json!({"url": "http://x", "interval": "soon"}), None)
+            .await;
     assert!(
         matches!(&result, Err(StepError::Step { message, .. }) if message.starts_with("invalid config: interval: ")),
         "{result:?}"

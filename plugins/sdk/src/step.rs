@@ -509,7 +509,10 @@ mod tests {
         assert_eq!(running.requeue_after_ms, Some(17_000));
         assert_eq!(running.status.as_deref(), Some(r#"{"n":1}"#));
         let failed = to_wit(StepResult::failed("expected 200, got 503"));
-        assert_eq!((failed.phase, failed.message.as_str(), failed.status), (wit::StepPhase::Failed, "expected 200, got 503", None));
+        assert_eq!(
+            (failed.phase, failed.message.as_str(), failed.status),
+            (wit::StepPhase::Failed, "expected 200, got 503", None)
+        );
         assert_eq!(to_wit(StepResult::successful().with_message("ok")).message, "ok");
         assert_eq!(to_wit(StepResult::error("e")).phase, wit::StepPhase::Error);
     }
@@ -522,11 +525,12 @@ mod tests {
                 return Err(Error::msg("asked to fail"));
             }
             let count = ctx.status_as::<Value>()?.and_then(|s| s["count"].as_u64()).unwrap_or(0);
-            Ok(StepResult::running(None).with_message(format!(
-                "{}/{} {} step {}",
-                ctx.namespace, ctx.rollout_name, ctx.plugin_name, ctx.step_index
-            ))
-            .with_status(json!({"count": count + 1})))
+            Ok(StepResult::running(None)
+                .with_message(format!(
+                    "{}/{} {} step {}",
+                    ctx.namespace, ctx.rollout_name, ctx.plugin_name, ctx.step_index
+                ))
+                .with_status(json!({"count": count + 1})))
         }
     }
 

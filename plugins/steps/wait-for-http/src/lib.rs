@@ -305,9 +305,9 @@ pub fn judge(
     let status = serde_json::to_value(&state).unwrap_or(Value::Null);
     let attempt_word = if attempts == 1 { "attempt" } else { "attempts" };
     match verdict {
-        Verdict::Matches(how) => {
-            StepResult::successful().with_message(format!("{target} {how} after {attempts} {attempt_word}")).with_status(status)
-        }
+        Verdict::Matches(how) => StepResult::successful()
+            .with_message(format!("{target} {how} after {attempts} {attempt_word}"))
+            .with_status(status),
         Verdict::Fails(how) => StepResult::failed(format!("{target} {how}")).with_status(status),
         Verdict::NotYet(why) => {
             let elapsed = match (now, state.first_attempt_at.as_deref().and_then(parse_rfc3339)) {
@@ -461,13 +461,17 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err:?} does not contain {expected:?}");
         }
         let p = plan(json!({"url": "http://x", "method": "post", "interval": "15s", "timeout": "5m"}));
-        assert_eq!((p.method.as_str(), p.interval, p.timeout), ("POST", Duration::from_secs(15), Some(Duration::from_secs(300))));
+        assert_eq!(
+            (p.method.as_str(), p.interval, p.timeout),
+            ("POST", Duration::from_secs(15), Some(Duration::from_secs(300)))
+        );
         assert_eq!(plan(json!({"url": "https://x"})).interval, DEFAULT_INTERVAL);
     }
 
     #[test]
     fn the_request_carries_the_method_headers_and_body() {
-        let p = plan(json!({"url": "http://x/y", "method": "PUT", "headers": [{"key": "A", "value": "1"}], "body": "b"}));
+        let p =
+            plan(json!({"url": "http://x/y", "method": "PUT", "headers": [{"key": "A", "value": "1"}], "body": "b"}));
         let expected = Request::new("PUT", "http://x/y").header("A", "1").body(b"b".to_vec());
         assert_eq!(p.request(), expected);
         assert_eq!(plan(json!({"url": "http://x"})).request(), Request::get("http://x"));
@@ -611,7 +615,12 @@ mod tests {
             let state: State = serde_json::from_value(result.status.clone().unwrap()).unwrap();
             assert_eq!(state.attempts, 1);
             assert_eq!(state.first_attempt_at.as_deref(), Some("2025-06-15T15:06:40Z"));
-            assert_eq!((state.last_status, state.last_value.as_deref()), (case.last_status, case.last_value), "{}", case.config);
+            assert_eq!(
+                (state.last_status, state.last_value.as_deref()),
+                (case.last_status, case.last_value),
+                "{}",
+                case.config
+            );
         }
     }
 
@@ -650,7 +659,10 @@ mod tests {
         // A response that matches after the limit still counts: it came.
         assert_eq!(judge(&p, Some(kept.clone()), Some(T0 + 3600), response(200, "")).phase, Phase::Successful);
         // Without a clock the timeout cannot be told, and the step keeps waiting.
-        assert_eq!(judge(&p, Some(State { attempts: 9, ..State::default() }), None, response(500, "")).phase, Phase::Running);
+        assert_eq!(
+            judge(&p, Some(State { attempts: 9, ..State::default() }), None, response(500, "")).phase,
+            Phase::Running
+        );
     }
 
     #[test]

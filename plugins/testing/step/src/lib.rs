@@ -96,7 +96,9 @@ fn object<'v>(value: &'v Value, path: &str, go_type: &str) -> Result<Option<&'v 
     match value {
         Value::Null => Ok(None),
         Value::Object(map) => Ok(Some(map)),
-        other if path.is_empty() => Err(format!("json: cannot unmarshal {} into Go value of type {go_type}", go_kind(other))),
+        other if path.is_empty() => {
+            Err(format!("json: cannot unmarshal {} into Go value of type {go_type}", go_kind(other)))
+        }
         other => Err(mismatch(other, path, go_type)),
     }
 }
@@ -323,11 +325,27 @@ mod tests {
     #[test]
     fn errors_are_argos() {
         let cases = [
-            (json!({"return": "invalidPhaseCausingPluginError"}), None, "could not parse phase: phase 'invalidPhaseCausingPluginError' is not valid"),
+            (
+                json!({"return": "invalidPhaseCausingPluginError"}),
+                None,
+                "could not parse phase: phase 'invalidPhaseCausingPluginError' is not valid",
+            ),
             (json!({"requeue": "soon"}), None, "could not parse requeue duration: time: invalid duration \"soon\""),
-            (json!({"return": 5}), None, "could not unmarshal config: json: cannot unmarshal number into Go struct field Config.Return of type string"),
-            (json!("x"), None, "could not unmarshal config: json: cannot unmarshal string into Go value of type plugin.Config"),
-            (json!({}), Some(json!({"Count": "x"})), "could not unmarshal status: json: cannot unmarshal string into Go struct field State.Count of type int"),
+            (
+                json!({"return": 5}),
+                None,
+                "could not unmarshal config: json: cannot unmarshal number into Go struct field Config.Return of type string",
+            ),
+            (
+                json!("x"),
+                None,
+                "could not unmarshal config: json: cannot unmarshal string into Go value of type plugin.Config",
+            ),
+            (
+                json!({}),
+                Some(json!({"Count": "x"})),
+                "could not unmarshal status: json: cannot unmarshal string into Go struct field State.Count of type int",
+            ),
             (json!({"hostile": "other"}), None, "unknown hostile mode \"other\""),
         ];
         for (config, kept, expected) in cases {
@@ -346,7 +364,10 @@ mod tests {
         let default = Export::abort_for_test(context(json!({}), None)).unwrap();
         assert_eq!((default.phase, status(&default)), (StepPhase::Successful, json!({"Data": "", "Count": 0})));
         let bad = Export::terminate_for_test(context(json!({"terminate": "x"}), None)).unwrap_err();
-        assert_eq!(bad, "could not unmarshal config: json: cannot unmarshal string into Go struct field Config.Terminate of type plugin.Terminate");
+        assert_eq!(
+            bad,
+            "could not unmarshal config: json: cannot unmarshal string into Go struct field Config.Terminate of type plugin.Terminate"
+        );
     }
 
     #[test]
