@@ -1,5 +1,5 @@
-//! The Aviary plugin SDK: write a metric provider, a condition evaluator or a traffic router in
-//! Rust.
+//! The Aviary plugin SDK: write a metric provider, a condition evaluator, a traffic router or a
+//! canary step plugin in Rust.
 //!
 //! A provider is a type implementing [`Provider`] with its own `Config` type, exported with
 //! [`export_provider!`]; a condition evaluator implements [`Condition`] and is exported with
