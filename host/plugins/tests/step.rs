@@ -23,8 +23,7 @@ async fn step_host() -> PluginHost {
     let host = common::host();
     let registry = RegistryFile::parse(&format!(
         "plugins:\n\
-         - {{name: step/e2e-test, kind: step, location: 'file://{}', timeout: 1s, memoryLimit: 32Mi}}\n\
-         - {{name: test/wait-denied, kind: step, location: 'builtin:aviary/wait-for-http', allowedHosts: [example.invalid]}}\n",
+         - {{name: step/e2e-test, kind: step, location: 'file://{}', timeout: 1s, memoryLimit: 32Mi}}\n",
         common::test_component(TEST_STEP).display(),
     ))
     .unwrap();
@@ -228,12 +227,19 @@ async fn wait_for_http_gives_up_after_its_attempts_and_reports_a_denied_host() {
         last.message
     );
 
-    // An entry that does not allow the url's host: the step keeps waiting (the entry may be
-    // fixed), saying why.
-    let denied =
-        call(&host, "test/wait-denied", StepOperation::Run, json!({"url": format!("http://{addr}/health")}), None)
-            .await
-            .unwrap();
+    // An entry for the first-party step that allows another host only: the step keeps waiting
+    // (the entry may be fixed), saying why.
+    let restricted = common::host();
+    let registry = RegistryFile::parse(
+        "plugins: [{name: aviary/wait-for-http, kind: step, location: 'builtin:aviary/wait-for-http', \
+         allowedHosts: [example.invalid]}]",
+    )
+    .unwrap();
+    for (name, result) in restricted.load_registry(&registry).await {
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let config = json!({"url": format!("http://{addr}/health")});
+    let denied = call(&restricted, "aviary/wait-for-http", StepOperation::Run, config, None).await.unwrap();
     assert_eq!(denied.phase, StepPhase::Running);
     assert!(denied.message.contains("got no response: denied host: 127.0.0.1"), "{}", denied.message);
 
