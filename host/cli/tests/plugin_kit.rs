@@ -306,3 +306,94 @@ fn plugin_new_traffic_router_builds_a_router_the_host_runs() {
         );
     });
 }
+
+/// `plugin new --kind step`, then what its README says: the tests pass natively, the component
+/// builds for wasm32-wasip2, `plugin inspect` sees a 0.2.0 step plugin with a `kind: step`
+/// entry, and the host runs it: its run waits (Running, with the status counting its checks)
+/// until the approval ConfigMap it reads through the kubernetes import, within the grants the
+/// README lists, says approved. `plugin run` refuses it, saying who runs steps.
+#[test]
+fn plugin_new_step_builds_a_step_the_host_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("my-gate");
+    let out = aviary(&["plugin", "new", "my-gate", project.to_str().unwrap(), "--lang", "rust", "--kind", "step"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("created my-gate (Rust step)"), "{}", text(&out));
+    let wit = std::fs::read_to_string(project.join("wit/plugin.wit")).unwrap();
+    assert_eq!(wit, include_str!("../../../wit/v0.2/plugin.wit"));
+    let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+    for step in ["cargo test", "cargo build --release --target wasm32-wasip2", "kind: step"] {
+        assert!(readme.contains(step), "the README says {step:?}:\n{readme}");
+    }
+    let refused = aviary(&["plugin", "new", "my-gate", "--lang", "python", "--kind", "step"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("a step project is Rust only: use --lang rust"), "{}", text(&refused));
+
+    let tested = cargo(&project, &["test"]);
+    let log = format!("{}{}", String::from_utf8_lossy(&tested.stdout), String::from_utf8_lossy(&tested.stderr));
+    assert!(tested.status.success(), "cargo test failed:\n{log}");
+    assert!(log.contains("test result: ok. 3 passed"), "{log}");
+
+    let built = cargo(&project, &["build", "--release", "--target", "wasm32-wasip2"]);
+    assert!(built.status.success(), "the wasm32-wasip2 build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    let wasm = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-new-target/wasm32-wasip2/release/my_gate.wasm");
+    let wasm_s = wasm.to_str().unwrap();
+
+    let out = aviary(&["plugin", "inspect", wasm_s, "--name", "acme/my-gate", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["world"].as_str(), v["version"].as_str()), (Some("step"), Some("0.2.0")), "{v}");
+    assert_eq!(v["registryEntry"]["kind"], "step");
+    assert_eq!(v["registryEntry"]["name"], "acme/my-gate");
+    let shown = text(&aviary(&["plugin", "inspect", wasm_s]));
+    assert!(shown.contains("world:     step\ncontract:  aviary:plugin@0.2.0\n"), "{shown}");
+    assert!(shown.contains("  kind: step\n"), "{shown}");
+    assert!(shown.contains("  allowedHosts: []") && shown.contains("  kubernetes: []"), "{shown}");
+
+    let run = aviary(&["plugin", "run", wasm_s, "--config", "{}"]);
+    assert!(!run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("is a step plugin: it is run by the controller"), "{}", text(&run));
+
+    // The component in the host, registered with the grants of its README.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let host = aviary_plugins::PluginHost::new(aviary_plugins::HostConfig::default()).unwrap();
+        let registry = aviary_plugins::RegistryFile::parse(&format!(
+            "plugins:\n- {{name: acme/my-gate, kind: step, location: 'file://{wasm_s}',\n   \
+             kubernetes: [{{apiGroup: '', kinds: [ConfigMap], verbs: [get]}}]}}\n"
+        ))
+        .unwrap();
+        for (name, result) in host.load_registry(&registry).await {
+            result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let api = std::sync::Arc::new(aviary_test_support::kubernetes_memory::MemoryApi::default());
+        let rollout = json!({"metadata": {"name": "web", "namespace": "shop", "uid": "web-uid"}}).to_string();
+        let run = |status: Option<String>| {
+            let (host, api, rollout) = (host.clone(), api.clone(), rollout.clone());
+            async move {
+                let call = aviary_plugins::StepCall {
+                    namespace: "shop",
+                    rollout_name: "web",
+                    rollout: &rollout,
+                    config: r#"{"interval": "15s"}"#,
+                    step_index: 1,
+                    status: status.as_deref(),
+                };
+                host.step("acme/my-gate", call, aviary_plugins::StepOperation::Run, api).await.unwrap()
+            }
+        };
+        let first = run(None).await;
+        assert_eq!(first.phase, aviary_plugins::StepPhase::Running, "{first:?}");
+        assert_eq!(first.requeue_after, Some(std::time::Duration::from_secs(15)));
+        assert_eq!(first.status.as_deref(), Some(r#"{"checks":1}"#));
+        api.insert(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-approval"},
+                          "data": {"approved": "true"}}));
+        let second = run(first.status).await;
+        assert_eq!(second.phase, aviary_plugins::StepPhase::Successful, "{second:?}");
+        assert_eq!(second.message, "approved by ConfigMap \"web-approval\"");
+        assert_eq!(second.status.as_deref(), Some(r#"{"checks":2}"#));
+        let calls = api.calls();
+        assert!(calls.iter().all(|c| c.namespace == "shop" && c.kind == "ConfigMap"), "{calls:?}");
+        assert_eq!(calls.len(), 2);
+    });
+}

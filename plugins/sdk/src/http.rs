@@ -1,13 +1,20 @@
 //! Outbound HTTP through the host. The host decides which hosts are reachable (the plugin's
 //! `allowedHosts`), enforces the deadline and caps the response size; a refusal comes back as an
 //! [`Error`], never as a silent empty response.
+//!
+//! The same module serves contract 0.1.0's providers (feature `v0-1`) and 0.2.0's step plugins
+//! (feature `step`): the two `http` imports have the same shape and differ only by version, and a
+//! component built with one world's feature imports that world's version only.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "v0-1")]
 use crate::provider::bindings::aviary::plugin::http as wit;
+#[cfg(all(feature = "step", not(feature = "v0-1")))]
+use crate::step::bindings::aviary::plugin::http as wit;
 
 /// An HTTP request under construction.
 #[derive(Debug, Clone, PartialEq, Eq)]

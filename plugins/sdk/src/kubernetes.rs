@@ -1,5 +1,5 @@
 //! Kubernetes objects through the host: the `kubernetes` import of `aviary:plugin@0.2.0`
-//! (feature `router`).
+//! (features `router`, `provider-v0-2` and `step`).
 //!
 //! Every call acts in the namespace of the object the call is for (the Rollout): a plugin never
 //! names a namespace. The host allows only the API groups, kinds and verbs of the plugin's
@@ -27,6 +27,8 @@ use serde_json::{Map, Value};
 use crate::provider2::bindings::aviary::plugin::kubernetes as wit;
 #[cfg(feature = "router")]
 use crate::router::bindings::aviary::plugin::kubernetes as wit;
+#[cfg(all(feature = "step", not(feature = "router"), not(feature = "provider-v0-2")))]
+use crate::step::bindings::aviary::plugin::kubernetes as wit;
 
 // A file of src/ rather than src/kubernetes/: `aviary plugin new` vendors the files of src/.
 #[cfg(feature = "testing")]
@@ -299,12 +301,15 @@ impl Cluster for Host {
     fn record_event(&self, event: Event) {
         #[cfg(all(target_arch = "wasm32", feature = "router"))]
         crate::router::bindings::aviary::plugin::routing::record_event(event.warning, &event.reason, &event.message);
-        // A metric provider has no object to record Events on: its log is where they go.
-        #[cfg(all(target_arch = "wasm32", not(feature = "router")))]
+        // A metric provider has no object to record Events on, and the step world no
+        // `record-event` import: their log is where Events go.
+        #[cfg(all(target_arch = "wasm32", not(feature = "router"), feature = "provider-v0-2"))]
         crate::provider2::bindings::aviary::plugin::log::log(
             crate::provider2::bindings::aviary::plugin::log::Level::Info,
             &format!("{}: {}", event.reason, event.message),
         );
+        #[cfg(all(target_arch = "wasm32", not(feature = "router"), not(feature = "provider-v0-2")))]
+        crate::step::log::info(&format!("{}: {}", event.reason, event.message));
         #[cfg(not(target_arch = "wasm32"))]
         eprintln!("[event] {} {}: {}", if event.warning { "Warning" } else { "Normal" }, event.reason, event.message);
     }

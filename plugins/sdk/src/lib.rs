@@ -1,5 +1,5 @@
-//! The Aviary plugin SDK: write a metric provider, a condition evaluator or a traffic router in
-//! Rust.
+//! The Aviary plugin SDK: write a metric provider, a condition evaluator, a traffic router or a
+//! canary step plugin in Rust.
 //!
 //! A provider is a type implementing [`Provider`] with its own `Config` type, exported with
 //! [`export_provider!`]; a condition evaluator implements [`Condition`] and is exported with
@@ -37,15 +37,35 @@
 //! takes its cluster from its context, so that with the `testing` feature (in
 //! `[dev-dependencies]`) its tests run natively against `kubernetes::fake::FakeCluster`. A
 //! router logs with `router::log`, the 0.2.0 import, not with [`log`].
+//!
+//! # Step plugins (`aviary:plugin@0.2.0`)
+//!
+//! With the `step` feature (again `default-features = false`), the `step` module exports a
+//! `Step` implementation as the `step` world with `export_step!`: the step of a canary's
+//! `plugin:` entry, as Argo Rollouts' step plugins are. The controller calls `run` until it
+//! answers successful or failed (a running answer asks to be called again after a delay, with
+//! the plugin's own status kept in the Rollout and handed back), and `terminate` or `abort` when
+//! the rollout is promoted past the step or aborted. A step sends HTTP requests with [`http`]
+//! (the 0.2.0 import, to the hosts its entry allows), reaches the Kubernetes objects its entry
+//! grants through its context's cluster, and logs with `step::log`. Its logic is tested natively
+//! like a router's: build a `step::Context` over `kubernetes::fake::FakeCluster` (feature
+//! `testing`, which turns on no world of its own).
+//!
+//! One world per crate: `router`, `provider-v0-2` and `step` each make the SDK's shared modules
+//! (`kubernetes`, `http`) import their world's interfaces, so a crate enables exactly one of
+//! them (and `v0-1` off), and host/plugins/build.rs builds each group in a cargo invocation of
+//! its own so features never unify in a component.
 
 #[cfg(feature = "v0-1")]
 pub mod auth;
 #[cfg(feature = "v0-1")]
 pub mod condition;
 pub mod duration;
-#[cfg(feature = "v0-1")]
+#[cfg(any(feature = "v0-1", feature = "step"))]
 pub mod http;
-#[cfg(any(feature = "router", feature = "provider-v0-2"))]
+#[cfg(feature = "jsonpath")]
+pub mod jsonpath;
+#[cfg(any(feature = "router", feature = "provider-v0-2", feature = "step"))]
 pub mod kubernetes;
 #[cfg(feature = "v0-1")]
 pub mod log;
@@ -60,6 +80,8 @@ pub mod provider2;
 pub mod router;
 #[cfg(feature = "sigv4")]
 pub mod sigv4;
+#[cfg(feature = "step")]
+pub mod step;
 #[cfg(any(feature = "v0-1", feature = "sigv4"))]
 pub mod url;
 
@@ -70,6 +92,8 @@ pub use condition::Condition;
 pub use provider::{Context, Error, Measurement, Phase, Provider};
 #[cfg(feature = "router")]
 pub use router::Router;
+#[cfg(feature = "step")]
+pub use step::Step;
 
 /// The contract version this SDK's providers and conditions build against (routers:
 /// `router::CONTRACT_VERSION`).

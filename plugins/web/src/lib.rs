@@ -123,16 +123,10 @@ fn go_url_error(method: &str, url: &str, e: http::Error) -> Error {
 /// Evaluates a Kubernetes JSONPath template (`{$.data.ok}`, `{.data}`) on the body. One match is
 /// the value itself; several make an array; none is Argo's "Could not find JSONPath" error.
 pub fn select(body: &serde_json::Value, template: &str) -> Result<Value, Error> {
-    let inner = template.trim();
-    let inner = inner.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(inner).trim();
-    let expression = if inner.starts_with('$') { inner.to_string() } else { format!("${inner}") };
-    let path = serde_json_path::JsonPath::parse(&expression)
-        .map_err(|e| Error(format!("Could not find JSONPath in body: invalid jsonPath {template:?}: {e}")))?;
-    let found = path.query(body).all();
-    match found.as_slice() {
-        [] => Err(Error(format!("Could not find JSONPath in body: {template} is not found"))),
-        [one] => Ok(Value::from_json((*one).clone())),
-        many => Ok(Value::Array(many.iter().map(|v| Value::from_json((*v).clone())).collect())),
+    match aviary_plugin_sdk::jsonpath::select(body, template) {
+        Err(e) => Err(Error(format!("Could not find JSONPath in body: invalid jsonPath {template:?}: {e}"))),
+        Ok(None) => Err(Error(format!("Could not find JSONPath in body: {template} is not found"))),
+        Ok(Some(found)) => Ok(Value::from_json(found)),
     }
 }
 

@@ -28,6 +28,14 @@ impl MemoryApi {
         self.objects.lock().unwrap_or_else(|p| p.into_inner()).get(&(kind.to_string(), name.to_string())).cloned()
     }
 
+    /// Stores `object` under its `kind` and `metadata.name`, as if created by someone else (what
+    /// a test sets up before the plugin reads it); no call is recorded.
+    pub fn insert(&self, object: Value) {
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        self.objects.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, name), object);
+    }
+
     fn answer(&self, call: KubernetesCall) -> KubernetesResult {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(call.clone());
         let key = (call.kind.clone(), call.name.clone());

@@ -240,6 +240,17 @@ pub static BUILTINS: &[Builtin] = &[
             BuiltinGrant { api_group: "apps", kinds: &["ReplicaSet"], verbs: &[Verb::List] },
         ],
     },
+    // A canary `plugin:` step that waits for an HTTP endpoint to answer as expected. It may
+    // reach the host of its `url` only, and no Kubernetes object.
+    Builtin {
+        name: "aviary/wait-for-http",
+        argo_name: None,
+        kind: PluginKind::Step,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_step_wait_for_http.wasm")),
+        host_field: Some("url"),
+        default_url: None,
+        kubernetes: &[],
+    },
 ];
 
 /// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.
@@ -357,6 +368,17 @@ mod tests {
             assert_eq!(&b.bytes[..8], b"\0asm\x0d\0\x01\0", "{} is not a component", b.name);
             assert_eq!(b.grants().is_empty(), b.kubernetes.is_empty(), "{}: a grant is invalid", b.name);
         }
+    }
+
+    #[test]
+    fn wait_for_http_is_a_step_that_reaches_the_host_of_its_url_only() {
+        let step = find("aviary/wait-for-http").unwrap();
+        assert_eq!((step.kind, step.argo_name), (PluginKind::Step, None));
+        assert!(step.kubernetes.is_empty() && step.grants().is_empty());
+        let hosts = step.default_hosts(&serde_json::json!({"url": "http://web-canary.shop.svc:8080/healthz"}));
+        assert!(hosts.allows("web-canary.shop.svc", 8080));
+        assert!(!hosts.allows("web-canary.shop.svc", 80));
+        assert!(step.default_hosts(&serde_json::json!({})).is_empty());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `aviary plugin new`: a ready plugin project, in Rust, Python or JavaScript.
 //!
 //! Every project holds the WIT of the contract its kind is written against (`wit/plugin.wit`:
-//! `aviary:plugin@0.1.0` for providers and conditions, `0.2.0` for traffic routers), a config
-//! type, a test that passes, a README, and a build command that produces a component. Traffic
-//! routers have a Rust template only. Tool
+//! `aviary:plugin@0.1.0` for providers and conditions, `0.2.0` for traffic routers and step
+//! plugins), a config type, a test that passes, a README, and a build command that produces a
+//! component. Traffic routers and step plugins have a Rust template only. Tool
 //! versions are pinned in the project itself; the same versions are pinned for CI in
 //! `plugins/examples/install-tools.sh` (a test checks they agree).
 //!
@@ -25,7 +25,8 @@ pub const JCO_VERSION: &str = "1.24.6";
 pub const COMPONENTIZE_JS_VERSION: &str = "0.21.0";
 /// The contract the provider and condition templates are written against.
 const CONTRACT: &str = aviary_plugins::inspect::SUPPORTED_VERSIONS[0];
-/// The contract the traffic-router template is written against (its world is new in 0.2.0).
+/// The contract the traffic-router and step templates are written against (their worlds are new
+/// in 0.2.0).
 const ROUTER_CONTRACT: &str = aviary_plugins::inspect::SUPPORTED_VERSIONS[1];
 
 /// Flags of `plugin new`.
@@ -65,6 +66,9 @@ pub enum Kind {
     /// A traffic router: shifts a canary's traffic by editing routing objects (Rust only;
     /// contract 0.2.0).
     TrafficRouter,
+    /// A step plugin: a canary `plugin:` step that waits for a condition or does a task (Rust
+    /// only; contract 0.2.0).
+    Step,
 }
 
 pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
@@ -86,6 +90,7 @@ fn kind(k: Kind) -> PluginKind {
         Kind::MetricProvider => PluginKind::MetricProvider,
         Kind::Condition => PluginKind::Condition,
         Kind::TrafficRouter => PluginKind::TrafficRouter,
+        Kind::Step => PluginKind::Step,
     }
 }
 
@@ -98,15 +103,16 @@ pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, S
     if !valid {
         bail!("{name:?} is not a plugin name: use lower-case letters, digits and '-', starting with a letter");
     }
-    let router = k == Kind::TrafficRouter;
-    if router && lang != Lang::Rust {
+    let v0_2 = matches!(k, Kind::TrafficRouter | Kind::Step);
+    if v0_2 && lang != Lang::Rust {
         bail!(
-            "a traffic-router project is Rust only: use --lang rust (the Python and JavaScript templates \
-             are metric providers and conditions, contract 0.1.0)"
+            "a {} project is Rust only: use --lang rust (the Python and JavaScript templates \
+             are metric providers and conditions, contract 0.1.0)",
+            kind(k).as_str()
         );
     }
     let provider = k == Kind::MetricProvider;
-    let contract = if router { ROUTER_CONTRACT } else { CONTRACT };
+    let contract = if v0_2 { ROUTER_CONTRACT } else { CONTRACT };
     let crate_name = name.replace('-', "_");
     let world = kind(k).as_str();
     let wasm = match lang {
@@ -157,8 +163,11 @@ pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, S
         ("componentize_js", COMPONENTIZE_JS_VERSION.to_string()),
     ];
     let render = |text: &str| render(text, &vars, provider);
-    let (readme, wit) =
-        if router { (templates::README_ROUTER, templates::WIT_V0_2) } else { (templates::README, templates::WIT) };
+    let (readme, wit) = match k {
+        Kind::TrafficRouter => (templates::README_ROUTER, templates::WIT_V0_2),
+        Kind::Step => (templates::README_STEP, templates::WIT_V0_2),
+        Kind::MetricProvider | Kind::Condition => (templates::README, templates::WIT),
+    };
     let mut files = vec![("README.md".to_string(), render(readme)), ("wit/plugin.wit".to_string(), wit.to_string())];
     if provider {
         files.push(("test/config.json".into(), templates::CONFIG.to_string()));
@@ -170,6 +179,7 @@ pub fn project(name: &str, lang: Lang, k: Kind) -> anyhow::Result<Vec<(String, S
                 Kind::MetricProvider => (templates::rust::CARGO, templates::rust::PROVIDER),
                 Kind::Condition => (templates::rust::CARGO, templates::rust::CONDITION),
                 Kind::TrafficRouter => (templates::rust::ROUTER_CARGO, templates::rust::ROUTER),
+                Kind::Step => (templates::rust::STEP_CARGO, templates::rust::STEP),
             };
             files.push(("Cargo.toml".into(), render(cargo)));
             files.push(("src/lib.rs".into(), render(lib)));
@@ -236,8 +246,9 @@ fn render(text: &str, vars: &[(&str, String)], provider: bool) -> String {
 fn vendored_sdk() -> Vec<(String, String)> {
     let sdk = "vendor/aviary-plugin-sdk";
     // The SDK finds the WIT two levels up, as in Aviary's tree (wit/v0.1 for providers and
-    // conditions, wit/v0.2 for routers); here that is the project's wit/, which holds the WIT of
-    // the project's contract (the other version's modules are behind a feature it leaves off).
+    // conditions, wit/v0.2 for routers and steps); here that is the project's wit/, which holds
+    // the WIT of the project's contract (the other version's modules are behind a feature it
+    // leaves off).
     let wit_path = |s: &str| {
         s.replace("path: \"../../wit/v0.1\"", "path: \"../../wit\"")
             .replace("path: \"../../wit/v0.2\"", "path: \"../../wit\"")
@@ -272,6 +283,7 @@ fn write_project(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
 mod templates {
     pub const README: &str = include_str!("../../../templates/common/README.md");
     pub const README_ROUTER: &str = include_str!("../../../templates/common/README.router.md");
+    pub const README_STEP: &str = include_str!("../../../templates/common/README.step.md");
     pub const CONFIG: &str = include_str!("../../../templates/common/config.json");
     pub const REPLAY: &str = include_str!("../../../templates/common/replay.json");
     pub const WIT: &str = include_str!("../../../../../wit/v0.1/plugin.wit");
@@ -283,6 +295,8 @@ mod templates {
         pub const CONDITION: &str = include_str!("../../../templates/rust/condition.rs");
         pub const ROUTER_CARGO: &str = include_str!("../../../templates/rust/router.Cargo.toml");
         pub const ROUTER: &str = include_str!("../../../templates/rust/router.rs");
+        pub const STEP_CARGO: &str = include_str!("../../../templates/rust/step.Cargo.toml");
+        pub const STEP: &str = include_str!("../../../templates/rust/step.rs");
     }
 
     pub mod python {
@@ -316,6 +330,7 @@ mod templates {
             ("duration.rs", include_str!("../../../../../plugins/sdk/src/duration.rs")),
             ("fake.rs", include_str!("../../../../../plugins/sdk/src/fake.rs")),
             ("http.rs", include_str!("../../../../../plugins/sdk/src/http.rs")),
+            ("jsonpath.rs", include_str!("../../../../../plugins/sdk/src/jsonpath.rs")),
             ("kubernetes.rs", include_str!("../../../../../plugins/sdk/src/kubernetes.rs")),
             ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
             ("measurement.rs", include_str!("../../../../../plugins/sdk/src/measurement.rs")),
@@ -324,6 +339,7 @@ mod templates {
             ("provider2.rs", include_str!("../../../../../plugins/sdk/src/provider2.rs")),
             ("router.rs", include_str!("../../../../../plugins/sdk/src/router.rs")),
             ("sigv4.rs", include_str!("../../../../../plugins/sdk/src/sigv4.rs")),
+            ("step.rs", include_str!("../../../../../plugins/sdk/src/step.rs")),
             ("url.rs", include_str!("../../../../../plugins/sdk/src/url.rs")),
         ];
     }
@@ -409,6 +425,47 @@ mod tests {
         for lang in [Lang::Python, Lang::Js] {
             let err = project("my-router", lang, Kind::TrafficRouter).unwrap_err().to_string();
             assert!(err.contains("Rust only") && err.contains("--lang rust"), "{lang:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_step_project_is_rust_against_contract_0_2_0() {
+        let files = project("my-gate", Lang::Rust, Kind::Step).unwrap();
+        let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        for expected in ["README.md", "wit/plugin.wit", "Cargo.toml", "src/lib.rs", ".gitignore"] {
+            assert!(names.contains(&expected), "{expected} missing: {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.starts_with("test/")), "no HTTP recording for a step: {names:?}");
+        for (path, text) in files.iter().filter(|(p, _)| !p.starts_with("vendor/") && p != "wit/plugin.wit") {
+            assert!(!text.contains("{{"), "{path}: a placeholder is left");
+        }
+        let wit = file(&files, "wit/plugin.wit");
+        assert!(wit.contains(&format!("package aviary:plugin@{ROUTER_CONTRACT};")), "the WIT is 0.2.0's");
+        assert!(wit.contains("world step"));
+        let cargo = file(&files, "Cargo.toml");
+        assert!(cargo.contains("name = \"my_gate\""), "{cargo}");
+        assert!(cargo.contains("aviary:plugin@0.2.0, world `step`"), "{cargo}");
+        assert!(cargo.contains("default-features = false, features = [\"step\"]"), "{cargo}");
+        assert!(cargo.contains("default-features = false, features = [\"step\", \"testing\"]"), "{cargo}");
+        assert!(!cargo.contains("\"router\""), "a step's tests do not pull in the router world: {cargo}");
+        assert!(file(&files, "src/lib.rs").contains("export_step!(Approval);"));
+        let readme = file(&files, "README.md");
+        assert!(readme.contains("`aviary:plugin@0.2.0`, world `step`"), "{readme}");
+        assert!(readme.contains("target/wasm32-wasip2/release/my_gate.wasm"), "{readme}");
+        assert!(readme.contains("kind: step") && readme.contains("name: acme/my-gate"), "{readme}");
+        // The vendored SDK's step module finds the project's wit/, and the SDK has its feature.
+        let step = file(&files, "vendor/aviary-plugin-sdk/src/step.rs");
+        assert!(step.contains("path: \"../../wit\","), "the step bindings read the project's wit/");
+        assert!(!step.contains("\"../../wit/v0."));
+        let sdk = file(&files, "vendor/aviary-plugin-sdk/Cargo.toml");
+        assert!(sdk.contains("\nstep = [") && sdk.contains("\ntesting = [\"dep:json-patch\"]"), "{sdk}");
+    }
+
+    #[test]
+    fn a_step_in_another_language_is_refused_naming_rust() {
+        for lang in [Lang::Python, Lang::Js] {
+            let err = project("my-gate", lang, Kind::Step).unwrap_err().to_string();
+            assert!(err.starts_with("a step project is Rust only: use --lang rust"), "{lang:?}: {err}");
         }
     }
 
