@@ -1,7 +1,7 @@
 //! Canary `plugin:` steps run by Wasm step plugins on the real control plane, named after Argo's
 //! `test/e2e/step_plugin_test.go` and asserting what it asserts. `step/e2e-test` is the test
 //! component `aviary-test-step` (plugins/testing/step), which answers as Argo's e2e step plugin
-//! does (`return`, `requeue`, `abort.return`, `terminate.return`; its status counts its runs);
+//! does (`return`, `requeue`, `abort: {return}`, `terminate: {return}`; its status `{Data, Count}` counts its runs);
 //! `step/e2e-test-disabled` is the same component under an entry with `disabled: true`. Both
 //! are in the test registry (tests/support/src/e2e.rs), with a 2 s deadline and a 32 MiB cap.
 //!
@@ -94,7 +94,7 @@ async fn rollout_completes_when_step_successful() -> TestResult {
     assert_eq!(shape(&l), vec![(0, Op::Run, Some(Ph::Successful)), (1, Op::Run, Some(Ph::Successful))]);
     assert_eq!(l[1].name, NAME);
     // The plugin's status went through: a first run of each step counts one.
-    assert_eq!(l[1].status.as_ref().and_then(|s| s.get("count")), Some(&json!(1)), "{:?}", l[1].status);
+    assert_eq!(l[1].status.as_ref().and_then(|s| s.get("Count")), Some(&json!(1)), "{:?}", l[1].status);
     let ev = events(&ns).await;
     assert!(ev.contains(&("RolloutStepCompleted".into(), format!("Rollout step 2/2 completed (plugin: {NAME})"))));
     Ok(())
@@ -180,7 +180,7 @@ async fn rollout_retry_aborted_rollout() -> TestResult {
     let l = &s.canary.step_plugin_statuses;
     assert_eq!(shape(l), vec![(0, Op::Run, Some(Ph::Successful)), (1, Op::Run, Some(Ph::Running))]);
     assert_eq!(l[0].executions, 1, "step 0 ran again from scratch");
-    assert_eq!(l[0].status.as_ref().and_then(|s| s.get("count")), Some(&json!(1)));
+    assert_eq!(l[0].status.as_ref().and_then(|s| s.get("Count")), Some(&json!(1)));
     Ok(())
 }
 
@@ -276,7 +276,7 @@ async fn rollout_status_is_not_used_on_new_rollout() -> TestResult {
     assert_eq!(stable_revision(&ns, "app").await, "3");
     let l = list(&ns, "app").await;
     assert_eq!(shape(&l), vec![(0, Op::Run, Some(Ph::Successful))]);
-    assert_eq!(l[0].status.as_ref().and_then(|s| s.get("count")), Some(&json!(1)), "a fresh status");
+    assert_eq!(l[0].status.as_ref().and_then(|s| s.get("Count")), Some(&json!(1)), "a fresh status");
     Ok(())
 }
 
@@ -366,5 +366,52 @@ async fn a_hostile_step_plugin_fails_its_step_with_the_reason_and_the_progress_d
     }
     wait_phase(&ns, "honest", "Healthy", T).await;
     assert_eq!(stable_revision(&ns, "honest").await, "2");
+    Ok(())
+}
+
+/// The first-party `aviary/wait-for-http`: the step waits while the endpoint answers 503, polled
+/// at its `interval`, and completes once it answers 200 with the expected value; its status
+/// counts the attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_http_waits_until_the_endpoint_answers_as_expected() -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    env().await;
+    let ns = namespace("step-wait-for-http").await?;
+    let hits = Arc::new(AtomicU32::new(0));
+    let counter = hits.clone();
+    let router = axum::Router::new().route(
+        "/ready",
+        axum::routing::get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "warming"})))
+                } else {
+                    (axum::http::StatusCode::OK, axum::Json(json!({"status": "ready"})))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let config = json!({"url": format!("http://{addr}/ready"), "jsonPath": "{$.status}", "expectedValue": "ready",
+                        "interval": "11s", "maxAttempts": 5});
+    let steps =
+        json!([{"plugin": {"name": "aviary/wait-for-http", "config": config}}, {"setWeight": 50}, {"pause": {}}]);
+    let _: Rollout = create(&ns, rollout("app", 2, "nginx:1.19", steps, json!({}))).await;
+    wait_phase(&ns, "app", "Healthy", T).await;
+    update(&ns, "app", 1).await;
+    wait_step_running(&ns, "app", 0).await;
+    let paused = wait_phase(&ns, "app", "Paused", T).await.status.unwrap();
+    assert_eq!(paused.current_step_index, Some(2));
+    let l = paused.canary.step_plugin_statuses;
+    assert_eq!(shape(&l), vec![(0, Op::Run, Some(Ph::Successful))]);
+    assert_eq!(l[0].executions, 2, "one 503, then the 200");
+    assert_eq!(l[0].status.as_ref().and_then(|s| s.get("attempts")), Some(&json!(2)), "{:?}", l[0].status);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
     Ok(())
 }
