@@ -932,20 +932,33 @@ mod tests {
         assert_eq!(plan.steps[1].actions.first(), Some(&act("stable", 10, 8)), "{:?}", plan.steps[1]);
     }
 
-    /// A plugin step waits for its plugin (assumed to answer Successful at once here) and the
-    /// walk goes on through it, as the controller's own decision asks for the call.
+    /// A plugin step waits for its plugin and an experiment step for its experiment (both
+    /// assumed to succeed at once here); the walk goes on through them, the plugin's call asked
+    /// for by the controller's own decision.
     #[test]
-    fn a_walk_runs_through_plugin_steps() {
+    fn a_walk_runs_through_plugin_and_experiment_steps() {
         let plugin = aviary_api::CanaryStep {
             plugin: Some(aviary_api::rollout::PluginStep { name: "acme/check".into(), config: None }),
             ..Default::default()
         };
-        let ro = valid(RolloutBuilder::canary(10).set_weight(25).step(plugin).set_weight(50));
+        let experiment = aviary_api::CanaryStep {
+            experiment: Some(aviary_api::rollout::RolloutExperimentStep {
+                templates: vec![aviary_api::rollout::RolloutExperimentTemplate {
+                    name: "baseline".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let ro = valid(RolloutBuilder::canary(10).set_weight(25).step(plugin).step(experiment).set_weight(50));
         let plan = walk(&ro, t0()).unwrap();
-        assert_eq!(plan.steps.len(), 3);
+        assert_eq!(plan.steps.len(), 4);
         assert_eq!(describe_step(&plan.steps[1].step), "plugin acme/check (waits until it answers successful)");
+        assert_eq!(describe_step(&plan.steps[2].step), "experiment baseline (waits until it succeeds)");
         assert!(plan.steps[1].actions.is_empty(), "{:?}", plan.steps[1]);
-        assert_eq!((plan.steps[2].canary, plan.promotion.canary), (5, 10));
+        assert!(plan.steps[2].actions.is_empty(), "{:?}", plan.steps[2]);
+        assert_eq!((plan.steps[3].canary, plan.promotion.canary), (5, 10));
     }
 
     #[test]
