@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{AnalysisPhase, Argument};
 use crate::common::{AnalysisRunMetadata, DryRun, MeasurementRetention, embedded_object};
 use crate::rollout::TemplateService;
-use crate::serde_util::{is_default, is_false, is_zero_i32};
+use crate::serde_util::{is_false, is_zero_i32};
 use crate::time::Time;
 
 /// The spec of an Experiment.
@@ -59,8 +59,9 @@ pub struct ExperimentSpec {
     /// How many measurements to keep per metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurement_retention: Vec<MeasurementRetention>,
-    /// Labels and annotations for the AnalysisRuns.
-    #[serde(default, skip_serializing_if = "is_default")]
+    /// Labels and annotations for the AnalysisRuns. Always written (`{}` when empty), as Argo's
+    /// Go struct is.
+    #[serde(default)]
     pub analysis_run_metadata: AnalysisRunMetadata,
 }
 

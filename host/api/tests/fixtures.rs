@@ -89,6 +89,15 @@ fn valid_fixtures_round_trip_without_losing_a_field() {
                 }
             }
         }
+        // An Experiment spec always carries `analysisRunMetadata`, `{}` when empty, as Argo's
+        // Go struct does.
+        if kind(&original) == "Experiment"
+            && let Some(spec) = back.get_mut("spec").and_then(Value::as_object_mut)
+            && spec.get("analysisRunMetadata") == Some(&serde_json::json!({}))
+            && original.pointer("/spec/analysisRunMetadata").is_none()
+        {
+            spec.remove("analysisRunMetadata");
+        }
         assert_eq!(back, original, "{} did not round-trip", path.display());
     }
 }

@@ -516,9 +516,9 @@ impl<'a> Reconcile<'a> {
                     }
                 }
                 Ok(Some(run)) => {
-                    let s = run.status.clone().unwrap_or_default();
-                    entry.phase = Some(s.phase);
-                    entry.message = s.message;
+                    // A run its controller has not started yet has no phase (Argo copies `""`).
+                    entry.phase = run.status.as_ref().map(|s| s.phase);
+                    entry.message = run.status.as_ref().map(|s| s.message.clone()).unwrap_or_default();
                 }
             }
         }

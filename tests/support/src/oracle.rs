@@ -594,6 +594,13 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
         let mut objects = serde_json::Map::new();
         for o in api.list(&ListParams::default()).await? {
             let mut v = normalize_object(serde_json::to_value(&o)?);
+            // An Experiment has no status subresource either: its generation counts its status
+            // writes, one per change of a template's pod counts as each side happens to see them.
+            if kind == "Experiment"
+                && let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                meta.remove("generation");
+            }
             if kind == "AnalysisRun" && polls_a_job(&v) {
                 // An AnalysisRun has no status subresource, so its generation counts its writes;
                 // a Job measurement is written at each poll, and how many polls a Job takes to
@@ -890,10 +897,14 @@ pub fn normalize_text(s: &str) -> String {
     let s = s.replace("(combined from similar events): ", "");
     let mut out = String::with_capacity(s.len());
     for line in s.split_inclusive('\n') {
-        let words: Vec<String> = line
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(|word| {
+        let raw: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+        let words: Vec<String> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, word)| {
+                // In a tree, the word before `Pod` is a pod's name: an experiment's pods are
+                // `<experiment>-<template>-<5 random characters>`, with no hash to recognise.
+                let before_pod = raw.get(i + 1).is_some_and(|next| *next == "Pod") && has_random_suffix(word);
                 let (core, trail) = word.split_at(word.trim_end_matches(['\n', ',', '.', ')']).len());
                 let delay = core.rfind("delay:").filter(|at| is_age(&core[at + "delay:".len()..]));
                 let normalized = if is_age(core) {
@@ -903,7 +914,7 @@ pub fn normalize_text(s: &str) -> String {
                     format!("{}delay:<age>", &core[..at])
                 } else if looks_like_time(core) {
                     "<time>".to_string()
-                } else if is_pod_name(core) {
+                } else if is_pod_name(core) || before_pod {
                     "<pod>".to_string()
                 } else if find_uuid(core).is_some() {
                     replace_uuids(core)
@@ -923,6 +934,13 @@ fn is_age(word: &str) -> bool {
         && word.chars().all(|c| c.is_ascii_digit() || matches!(c, 'd' | 'h' | 'm' | 's'))
         && word.chars().next().is_some_and(|c| c.is_ascii_digit())
         && word.chars().last().is_some_and(|c| matches!(c, 'd' | 'h' | 'm' | 's'))
+}
+
+/// `<anything>-<5 random characters>`.
+fn has_random_suffix(word: &str) -> bool {
+    word.rsplit_once('-').is_some_and(|(base, suffix)| {
+        !base.is_empty() && suffix.len() == 5 && suffix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
 }
 
 /// `<rollout>-<pod template hash>-<5 random characters>`: a pod of a ReplicaSet.
