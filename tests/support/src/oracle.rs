@@ -688,7 +688,16 @@ async fn snapshot(client: &Client, namespace: &str) -> Result<Value, OracleError
             e.type_.clone().unwrap_or_default(),
             e.reason.clone().unwrap_or_default(),
         );
-        let message = normalize_text(&e.message.clone().unwrap_or_default());
+        let mut message = normalize_text(&e.message.clone().unwrap_or_default());
+        // An experiment's analysis goes Pending (created) → no phase (its run not started yet) →
+        // Running; whether the experiment is reconciled in between is a race under either
+        // controller (Argo's own runs show both), so `from  -> Running` and `from Pending ->
+        // Running` are one event.
+        if e.reason.as_deref() == Some("AnalysisRunRunning")
+            && message.contains("' transitioned from Pending -> Running")
+        {
+            message = message.replace("' transitioned from Pending -> Running", "' transitioned from -> Running");
+        }
         if e.reason.as_deref() == Some("ScalingReplicaSet") {
             for at in event_micros(&e) {
                 scaling.push((at, head.clone(), message.clone()));
