@@ -358,9 +358,25 @@ mod tests {
             RegistryFile::parse("plugins: [{name: a/b, kind: condition, location: 'file:///x', allowedHost: [x]}]")
                 .is_err()
         );
-        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: step, location: 'file:///x'}]").is_err());
+        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: webhook, location: 'file:///x'}]").is_err());
         assert!(RegistryFile::parse("plugins: [{name: a/b, kind: traffic-router, location: 'file:///x'}]").is_ok());
+        assert!(RegistryFile::parse("plugins: [{name: a/b, kind: step, location: 'file:///x'}]").is_ok());
         assert_eq!(RegistryFile::parse("").unwrap().plugins.len(), 0);
+    }
+
+    /// Argo's `disabled` is for step plugins only: a disabled step entry validates (and keeps
+    /// the flag), any other kind is refused naming the field.
+    #[test]
+    fn only_step_plugins_can_be_disabled() {
+        let step = entry("{name: a/gate, kind: step, location: 'file:///x.wasm', disabled: true}").validate().unwrap();
+        assert!(step.disabled);
+        assert_eq!(step.limits.timeout, std::time::Duration::from_secs(10), "a step's default deadline");
+        let err = entry("{name: a/m, kind: metric-provider, location: 'file:///x.wasm', disabled: true}")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("disabled"), "{err}");
+        assert!(err.contains("only a step plugin can be disabled"), "{err}");
     }
 
     #[test]
