@@ -71,7 +71,8 @@ scripts/fuzz.sh --build-only >"$fuzz_build_log" 2>&1 &
 fuzz_build=$!
 
 phase "cargo test: run (the fuzz targets build alongside)"
-cargo test --workspace
+# Every test binary runs even after one fails, so that one run reports every failure.
+cargo test --workspace --no-fail-fast
 done_phase "cargo test: run (the fuzz targets build alongside)"
 
 phase "fuzz (scripts/fuzz.sh, ${AVIARY_FUZZ_SECONDS:-120}s per target, one per core)"
