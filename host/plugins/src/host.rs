@@ -629,24 +629,7 @@ impl PluginHost {
     ) -> Result<RouterReply, RouterError> {
         let p = self.resolve_kind(plugin, PluginKind::TrafficRouter).await.map_err(RouterError::Plugin)?;
         let _permit = self.inner.calls.acquire().await;
-        let deadline = deadline_after(p.limits.timeout);
-        let grant = Grant {
-            plugin: p.info.name.as_str().into(),
-            metrics: self.inner.metrics.clone(),
-            allowed: Arc::new(p.allowed.clone()),
-            max_response_bytes: p.limits.max_response_bytes,
-            deadline: deadline.into(),
-            skip_tls_verification: false,
-        };
-        let mut store = self.new_store(&p, Some(grant), deadline);
-        store.data_mut().kubernetes = Some(KubernetesGrant {
-            plugin: p.info.name.as_str().into(),
-            metrics: self.inner.metrics.clone(),
-            grants: p.kubernetes.clone(),
-            namespace: call.namespace.to_string(),
-            api,
-            max_response_bytes: p.limits.max_response_bytes,
-        });
+        let mut store = self.store_with_kubernetes(&p, p.allowed.clone(), call.namespace, api);
         let outcome = tokio::time::timeout_at(
             deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
             p.pre.route(&mut store, &call, operation),
@@ -715,24 +698,7 @@ impl PluginHost {
     ) -> Result<StepReply, StepError> {
         let p = self.resolve_kind(plugin, PluginKind::Step).await.map_err(StepError::Plugin)?;
         let _permit = self.inner.calls.acquire().await;
-        let deadline = deadline_after(p.limits.timeout);
-        let grant = Grant {
-            plugin: p.info.name.as_str().into(),
-            metrics: self.inner.metrics.clone(),
-            allowed: Arc::new(p.allowed_for(call.config)),
-            max_response_bytes: p.limits.max_response_bytes,
-            deadline: deadline.into(),
-            skip_tls_verification: false,
-        };
-        let mut store = self.new_store(&p, Some(grant), deadline);
-        store.data_mut().kubernetes = Some(KubernetesGrant {
-            plugin: p.info.name.as_str().into(),
-            metrics: self.inner.metrics.clone(),
-            grants: p.kubernetes.clone(),
-            namespace: call.namespace.to_string(),
-            api,
-            max_response_bytes: p.limits.max_response_bytes,
-        });
+        let mut store = self.store_with_kubernetes(&p, p.allowed_for(call.config), call.namespace, api);
         let outcome = tokio::time::timeout_at(
             deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
             p.pre.step(&mut store, plugin, &call, operation),
@@ -769,6 +735,36 @@ impl PluginHost {
                 Ok(reply)
             }
         }
+    }
+
+    /// The Store of a router or step call: the network grant `allowed` and Kubernetes access
+    /// through `api` under the plugin's grants, confined to `namespace`, with the call's deadline.
+    fn store_with_kubernetes(
+        &self,
+        p: &Plugin,
+        allowed: AllowedHosts,
+        namespace: &str,
+        api: Arc<dyn KubernetesApi>,
+    ) -> Store<StoreState> {
+        let deadline = deadline_after(p.limits.timeout);
+        let grant = Grant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            allowed: Arc::new(allowed),
+            max_response_bytes: p.limits.max_response_bytes,
+            deadline: deadline.into(),
+            skip_tls_verification: false,
+        };
+        let mut store = self.new_store(p, Some(grant), deadline);
+        store.data_mut().kubernetes = Some(KubernetesGrant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            grants: p.kubernetes.clone(),
+            namespace: namespace.to_string(),
+            api,
+            max_response_bytes: p.limits.max_response_bytes,
+        });
+        store
     }
 
     /// A fresh Store for one call: deny-all WASI, memory cap, network grant, and a deadline
