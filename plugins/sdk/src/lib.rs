@@ -58,6 +58,7 @@
 
 #[cfg(feature = "v0-1")]
 pub mod auth;
+pub mod civil;
 #[cfg(feature = "v0-1")]
 pub mod condition;
 pub mod duration;

@@ -42,6 +42,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aviary_plugin_sdk::civil::{civil_from_days, days_from_civil};
 use aviary_plugin_sdk::duration::parse_go_duration;
 use aviary_plugin_sdk::export_step;
 use aviary_plugin_sdk::http::{self, Request, Response, status_line};
@@ -376,31 +377,6 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
         return None;
     }
     Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 + s)
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
-
-/// (year ≥ 1970, month, day) → days since 1970-01-01, Howard Hinnant's `days_from_civil`.
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
 }
 
 /// The step.

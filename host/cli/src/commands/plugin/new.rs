@@ -326,6 +326,7 @@ mod templates {
         pub const SOURCES: &[(&str, &str)] = &[
             ("lib.rs", include_str!("../../../../../plugins/sdk/src/lib.rs")),
             ("auth.rs", include_str!("../../../../../plugins/sdk/src/auth.rs")),
+            ("civil.rs", include_str!("../../../../../plugins/sdk/src/civil.rs")),
             ("condition.rs", include_str!("../../../../../plugins/sdk/src/condition.rs")),
             ("duration.rs", include_str!("../../../../../plugins/sdk/src/duration.rs")),
             ("fake.rs", include_str!("../../../../../plugins/sdk/src/fake.rs")),
