@@ -18,11 +18,11 @@
 use std::time::{Duration, Instant};
 
 use aviary_api::{AnalysisTemplate, Rollout};
+use aviary_test_support::bench;
 use aviary_test_support::e2e::{self, Metrics, web_template};
 use aviary_test_support::namespace;
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
@@ -34,22 +34,8 @@ fn var(name: &str, default: u64) -> u64 {
 
 /// (resident KiB now, peak resident KiB, CPU seconds) of a process.
 fn usage(pid: u32) -> (u64, u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at state, field 3.
-    let after = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (kib("VmRSS:"), kib("VmHWM:"), ticks as f64 / 100.0)
+    let u = bench::usage(pid);
+    (u.rss_kib, u.hwm_kib, u.cpu_s)
 }
 
 async fn metrics_text(port: u16) -> String {
@@ -101,59 +87,7 @@ fn manifest(name: &str, image: &str) -> Rollout {
 }
 
 async fn create_rollouts(api: &Api<Rollout>, names: impl Iterator<Item = String>, image: &str) -> Result<()> {
-    futures::stream::iter(names)
-        .map(|name| {
-            let api = api.clone();
-            let ro = manifest(&name, image);
-            async move { api.create(&PostParams::default(), &ro).await.map(|_| ()) }
-        })
-        .buffer_unordered(32)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
-}
-
-async fn count_healthy(api: &Api<Rollout>, image: &str) -> Result<usize> {
-    let mut healthy = 0;
-    let mut continue_token: Option<String> = None;
-    loop {
-        let mut lp = ListParams::default().limit(2000);
-        if let Some(t) = &continue_token {
-            lp = lp.continue_token(t);
-        }
-        let page = api.list(&lp).await?;
-        healthy += page
-            .items
-            .iter()
-            .filter(|r| {
-                let img =
-                    r.spec.template.as_ref().and_then(|t| t.spec.as_ref()).and_then(|p| p.containers[0].image.clone());
-                let s = r.status.clone().unwrap_or_default();
-                img.as_deref() == Some(image)
-                    && s.phase.map(|p| format!("{p:?}")).as_deref() == Some("Healthy")
-                    && s.observed_generation == r.metadata.generation.unwrap_or(0).to_string()
-                    && s.stable_rs == s.current_pod_hash
-            })
-            .count();
-        continue_token = page.metadata.continue_.filter(|t| !t.is_empty());
-        if continue_token.is_none() {
-            return Ok(healthy);
-        }
-    }
-}
-
-async fn wait_healthy(api: &Api<Rollout>, image: &str, n: usize, timeout: Duration) -> Result<Duration> {
-    let started = Instant::now();
-    loop {
-        let healthy = count_healthy(api, image).await?;
-        if healthy >= n {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() > timeout {
-            return Err(format!("only {healthy}/{n} Healthy on {image} after {timeout:?}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    bench::create_all(api, names, |name| Ok(manifest(name, image))).await
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -185,11 +119,14 @@ async fn main() -> Result<()> {
     let template: AnalysisTemplate = serde_json::from_value(web_template("ok", &metrics.url(), "1s", 2))?;
     templates.create(&PostParams::default(), &template).await?;
     let rollouts: Api<Rollout> = ns.api();
+    let resource = kube::api::ApiResource::erase::<Rollout>(&());
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(ns.client().clone(), ns.name(), &resource);
+    let wait_healthy = |image: &'static str, n: usize| bench::wait_healthy(&raw, image, n, timeout);
 
     let t = Instant::now();
     create_rollouts(&rollouts, (0..n).map(|i| format!("r{i:05}")), "nginx:1.0").await?;
     let created = t.elapsed();
-    let first = wait_healthy(&rollouts, "nginx:1.0", n, timeout).await?;
+    let first = wait_healthy("nginx:1.0", n).await?;
     let (rss_initial, _, cpu_initial) = usage(pid);
     println!(
         "{n} Rollouts created in {:.1}s, all Healthy {:.1}s after creation began; controller {rss_initial} KiB, {:.1} CPU s",
@@ -203,21 +140,10 @@ async fn main() -> Result<()> {
     let (_, _, cpu_before) = usage(pid);
     let update_started = chrono::Utc::now().timestamp_millis();
     let t = Instant::now();
-    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.1"}]}}}});
     // When each Rollout's update was accepted, to time its first step action from that moment.
-    let sent: std::collections::HashMap<String, i64> = futures::stream::iter((0..n).map(|i| format!("r{i:05}")))
-        .map(|name| {
-            let (api, patch) = (rollouts.clone(), patch.clone());
-            async move {
-                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-                Ok::<_, kube::Error>((name, chrono::Utc::now().timestamp_millis()))
-            }
-        })
-        .buffer_unordered(32)
-        .try_collect()
-        .await?;
+    let sent = bench::set_images(&rollouts, (0..n).map(|i| format!("r{i:05}")), "nginx:1.1").await?;
     let patched = t.elapsed();
-    let all_healthy = wait_healthy(&rollouts, "nginx:1.1", n, timeout).await? + patched;
+    let all_healthy = wait_healthy("nginx:1.1", n).await? + patched;
     let (rss_after, hwm, cpu_after) = usage(pid);
     let after = buckets(&metrics_text(env.ports.0).await);
 
@@ -270,7 +196,7 @@ async fn main() -> Result<()> {
         let t = Instant::now();
         create_rollouts(&rollouts, (n..idle_n).map(|i| format!("r{i:05}")), "nginx:1.1").await?;
         let created = t.elapsed();
-        let ready = wait_healthy(&rollouts, "nginx:1.1", idle_n, timeout).await?;
+        let ready = wait_healthy("nginx:1.1", idle_n).await?;
         let (rss, hwm, cpu) = usage(pid);
         println!("\n## {idle_n} Rollouts");
         println!(

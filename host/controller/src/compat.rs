@@ -25,10 +25,13 @@ pub struct ArgoFlags {
     /// Verbosity of the Kubernetes client's logs (klog's levels: 4 and up debug, 8 and up trace).
     #[arg(long, default_value_t = 0)]
     pub kloglevel: i32,
-    /// Requests per second to the API server, on average (client-go's throttle; 0 turns it off).
+    /// Requests per second to the API server, on average, per client as in Argo (client-go's
+    /// throttle; 0 turns it off). Argo's controller has one throttled client for Kubernetes'
+    /// objects and one for its own (Rollouts, AnalysisRuns, Experiments), each with this budget;
+    /// Aviary's single client gets their sum, twice this figure.
     #[arg(long, default_value_t = crate::throttle::DEFAULT_QPS)]
     pub qps: f32,
-    /// Requests the throttle lets through at once.
+    /// Requests the throttle lets through at once, per client as in Argo (see `--qps`).
     #[arg(long, default_value_t = crate::throttle::DEFAULT_BURST)]
     pub burst: u32,
     /// Rollouts reconciled at once.
@@ -122,9 +125,13 @@ impl ArgoFlags {
         }
     }
 
-    /// The throttle of `--qps` and `--burst`.
+    /// The throttle of `--qps` and `--burst`: the budget of Argo's two clients together.
     pub fn throttle(&self) -> Option<crate::throttle::ThrottleLayer> {
-        crate::throttle::ThrottleLayer::new(self.qps, self.burst)
+        let clients = crate::throttle::ARGO_CLIENTS;
+        crate::throttle::ThrottleLayer::new(
+            self.qps * f32::from(clients),
+            self.burst.saturating_mul(u32::from(clients)),
+        )
     }
 
     /// `--rollout-resync`, at least a second.

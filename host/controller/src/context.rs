@@ -6,9 +6,10 @@ use std::sync::Mutex;
 use aviary_api::{AnalysisRun, Rollout};
 use aviary_plugins::PluginHost;
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
+
+use crate::compact::Compact;
 
 /// What the controller learnt about where each kind keeps its status.
 #[derive(Debug, Default)]
@@ -28,10 +29,14 @@ pub struct Context {
     pub client: Client,
     /// The Wasm plugin host (providers and condition evaluators).
     pub plugins: PluginHost,
-    /// Cache of every ReplicaSet (the controllers own the ones with a Rollout owner).
-    pub replica_sets: Store<ReplicaSet>,
+    /// Cache of every ReplicaSet (the controllers own the ones with a Rollout owner), kept as
+    /// JSON ([`crate::compact`]).
+    pub replica_sets: Store<Compact<ReplicaSet>>,
     /// Cache of every AnalysisRun.
     pub analysis_runs: Store<AnalysisRun>,
+    /// Cache of every Rollout, as JSON (empty until [`crate::run`] sets the watched one): the
+    /// stored spec as it is, unknown fields included, for the revision write.
+    pub rollouts: Store<Compact<Rollout>>,
     /// Cache of every Experiment (empty until [`crate::run`] sets the watched one).
     pub experiments: Store<aviary_api::Experiment>,
     /// Cache of every Service (experiments claim theirs from it).
@@ -72,25 +77,16 @@ pub struct Context {
     pub aws: crate::analysis::aws::AwsCredentials,
     /// Panics caught per object, for the back-off (see [`crate::panic_guard`]).
     pub panics: crate::panic_guard::PanicGuard,
-    events: Mutex<Events>,
+    /// Rollouts as this controller wrote them, until the cache shows it (see [`crate::own_writes`]).
+    pub own_rollouts: crate::own_writes::OwnWrites<Rollout>,
+    /// ReplicaSets as this controller created, wrote or deleted them, until the cache shows it.
+    pub own_replica_sets: crate::own_writes::OwnWrites<ReplicaSet>,
+    events: crate::events::Recorder,
 }
 
-/// The event recorder and the last note published per (object, reason, type).
-///
-/// kube's `Recorder` folds a repeat of (object, reason, action, type) into the first Event's
-/// series and keeps that first Event's note, so "plugin X loaded (sha256 B)" would show as another
-/// occurrence of "... (sha256 A)". When the note changes, publishing goes through a fresh
-/// recorder, so the new note gets an Event of its own; identical repeats still fold into a series.
-struct Events {
-    recorder: Recorder,
-    last_notes: HashMap<(String, String, bool), String>,
-}
-
-/// Past this many remembered notes the memory is cleared (a repeat then starts a new series).
-const MAX_REMEMBERED_NOTES: usize = 10_000;
-
-fn reporter() -> Reporter {
-    Reporter { controller: REPORTER.into(), instance: std::env::var("POD_NAME").ok() }
+fn reporter() -> crate::events::Reporter {
+    let instance = std::env::var("POD_NAME").ok().unwrap_or_else(|| REPORTER.into());
+    crate::events::Reporter { controller: REPORTER.into(), instance }
 }
 
 impl Context {
@@ -98,7 +94,7 @@ impl Context {
     pub fn new(
         client: Client,
         plugins: PluginHost,
-        replica_sets: Store<ReplicaSet>,
+        replica_sets: Store<Compact<ReplicaSet>>,
         analysis_runs: Store<AnalysisRun>,
         namespace: String,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
@@ -112,15 +108,13 @@ impl Context {
         ));
         let plugins = plugins.with_kubernetes(kube_access.clone());
         Self {
-            events: Mutex::new(Events {
-                recorder: Recorder::new(client.clone(), reporter()),
-                last_notes: HashMap::new(),
-            }),
+            events: crate::events::Recorder::new(client.clone(), reporter()),
             client,
             plugins,
             replica_sets,
             analysis_runs,
             experiments: kube::runtime::reflector::store().0,
+            rollouts: kube::runtime::reflector::store().0,
             services: kube::runtime::reflector::store().0,
             namespace,
             metrics,
@@ -137,6 +131,8 @@ impl Context {
             traffic_split_api_version: None,
             router_states: Mutex::new(HashMap::new()),
             aws: crate::analysis::aws::AwsCredentials::new(),
+            own_rollouts: Default::default(),
+            own_replica_sets: Default::default(),
         }
     }
 
@@ -155,50 +151,46 @@ impl Context {
         self.condition_plugin.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Records an Event on `object`. A failure to record is logged, never fatal: events are
-    /// for people, and losing one must not stop a rollout.
+    /// Records an Event on `object`, off the reconcile path (see [`crate::events`]). A failure to
+    /// record is logged, never fatal: events are for people, and losing one must not stop a
+    /// rollout.
     pub async fn event<K: Resource<DynamicType = ()>>(&self, object: &K, warning: bool, reason: &str, note: String) {
-        let note = truncate(note, 1000);
-        let reference = object.object_ref(&());
-        let recorder = {
-            let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-            let key = (
-                format!(
-                    "{}/{}/{}",
-                    reference.kind.clone().unwrap_or_default(),
-                    reference.namespace.clone().unwrap_or_default(),
-                    reference.name.clone().unwrap_or_default()
-                ),
-                reason.to_string(),
-                warning,
-            );
-            if events.last_notes.len() >= MAX_REMEMBERED_NOTES {
-                events.last_notes.clear();
-            }
-            match events.last_notes.insert(key, note.clone()) {
-                Some(previous) if previous != note => {
-                    events.recorder = Recorder::new(self.client.clone(), reporter());
-                }
-                _ => {}
-            }
-            events.recorder.clone()
-        };
-        let event = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
+        self.events.record(crate::events::Recorded {
+            regarding: object.object_ref(&()),
+            warning,
             reason: reason.to_string(),
-            note: Some(note),
-            action: reason.to_string(),
-            secondary: None,
-        };
-        if let Err(e) = recorder.publish(&event, &reference).await {
-            tracing::warn!(reason, "cannot record event: {e}");
+            note: truncate(note, 1000),
+        });
+    }
+
+    /// The ReplicaSets whose controller is the Rollout with this uid, with this controller's
+    /// own writes the cache does not show yet.
+    pub fn owned_replica_sets(&self, rollout: &Rollout) -> Vec<std::sync::Arc<ReplicaSet>> {
+        let uid = rollout.metadata.uid.clone().unwrap_or_default();
+        let ns = rollout.metadata.namespace.clone().unwrap_or_default();
+        let cached = self
+            .replica_sets
+            .state()
+            .into_iter()
+            .filter(|rs| rs.meta().namespace.as_deref() == Some(ns.as_str()) && controlled_by(rs.meta(), &uid))
+            .filter_map(|rs| decoded(&rs))
+            .collect();
+        self.own_replica_sets.merge(&ns, cached, |rs| controlled_by(&rs.metadata, &uid))
+    }
+
+    /// Records a Rollout as the API server stored it after a write made on `before`, when the
+    /// write changed it.
+    pub fn wrote_rollout(&self, before: &Rollout, written: &Rollout) {
+        let (was, is) = (&before.metadata.resource_version, &written.metadata.resource_version);
+        if was != is {
+            self.own_rollouts.wrote(was.as_deref(), written.clone());
         }
     }
 
-    /// The ReplicaSets whose controller is the Rollout with this uid.
-    pub fn owned_replica_sets(&self, rollout: &Rollout) -> Vec<std::sync::Arc<ReplicaSet>> {
-        let uid = rollout.metadata.uid.clone().unwrap_or_default();
-        self.replica_sets.state().into_iter().filter(|rs| controlled_by(&rs.metadata, &uid)).collect()
+    /// Records a ReplicaSet as the API server stored it after a write made on `before` (`None`:
+    /// created).
+    pub fn wrote_replica_set(&self, before: Option<&ReplicaSet>, written: ReplicaSet) -> std::sync::Arc<ReplicaSet> {
+        self.own_replica_sets.wrote(before.and_then(|b| b.metadata.resource_version.as_deref()), written)
     }
 
     /// The Experiments whose controller is this Rollout.
@@ -211,6 +203,26 @@ impl Context {
     pub fn owned_analysis_runs(&self, rollout: &Rollout) -> Vec<std::sync::Arc<AnalysisRun>> {
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
         self.analysis_runs.state().into_iter().filter(|r| controlled_by(&r.metadata, &uid)).collect()
+    }
+}
+
+/// A cached object decoded; one that does not decode (never expected: the API server sent it)
+/// is logged and left out.
+pub fn decoded<K: serde::de::DeserializeOwned + Resource<DynamicType = ()>>(
+    compact: &Compact<K>,
+) -> Option<std::sync::Arc<K>> {
+    match compact.decode() {
+        Ok(k) => Some(std::sync::Arc::new(k)),
+        Err(e) => {
+            let meta = compact.meta();
+            tracing::error!(
+                kind = %K::kind(&()),
+                namespace = meta.namespace.as_deref().unwrap_or_default(),
+                name = meta.name.as_deref().unwrap_or_default(),
+                "cannot decode a cached object: {e}"
+            );
+            None
+        }
     }
 }
 

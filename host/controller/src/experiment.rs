@@ -21,9 +21,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::instrument;
 
@@ -110,8 +110,9 @@ impl<'a> Reconcile<'a> {
             ex.spec.templates.iter().any(|s| &s.name == t).then(|| t.clone())
         };
         let mut replica_sets = BTreeMap::new();
-        for rs in ctx.replica_sets.state().into_iter().filter(|r| r.metadata.deletion_timestamp.is_none()) {
-            if let Some(t) = template_of(&rs.metadata)
+        for cached in ctx.replica_sets.state().into_iter().filter(|r| r.meta().deletion_timestamp.is_none()) {
+            if let Some(t) = template_of(cached.meta())
+                && let Some(rs) = crate::context::decoded(&cached)
                 && replica_sets.insert(t.clone(), rs).is_some()
             {
                 return Err(Error::Invalid(format!("multiple ReplicaSets match single experiment template: {t}")));

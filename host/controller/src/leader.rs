@@ -38,6 +38,9 @@ pub struct Elector {
     config: LeaderConfig,
     /// The last lease record seen (holder and renew time) and when this process saw it change.
     observed: Option<(String, Instant)>,
+    /// The Lease as this process last wrote it while leading: a renewal updates it directly,
+    /// without reading it first (client-go's fast path); a conflict falls back to a read.
+    held: Option<Lease>,
 }
 
 /// What one attempt found.
@@ -52,7 +55,7 @@ pub enum Attempt {
 impl Elector {
     /// A candidate using `client`.
     pub fn new(client: kube::Client, config: LeaderConfig) -> Self {
-        Self { api: Api::namespaced(client, &config.namespace), config, observed: None }
+        Self { api: Api::namespaced(client, &config.namespace), config, observed: None, held: None }
     }
 
     /// Waits until this process is the leader.
@@ -119,6 +122,14 @@ impl Elector {
             lease_transitions: Some(transitions),
             ..Default::default()
         };
+        if let Some(mut lease) = self.held.take() {
+            let spec = lease.spec.clone().unwrap_or_default();
+            lease.spec = Some(mine(spec.acquire_time, spec.lease_transitions.unwrap_or(0)));
+            if let Ok(written) = self.api.replace(&self.config.lease_name, &PostParams::default(), &lease).await {
+                self.held = Some(written);
+                return Ok(Attempt::Leader);
+            }
+        }
         let Some(mut lease) =
             self.api.get_opt(&self.config.lease_name).await.map_err(Error::kube("reading the leader Lease"))?
         else {
@@ -131,7 +142,10 @@ impl Elector {
                 spec: Some(mine(Some(now.clone()), 0)),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(Attempt::Leader),
+                Ok(written) => {
+                    self.held = Some(written);
+                    Ok(Attempt::Leader)
+                }
                 Err(e) if is_already_exists(&e) => Ok(Attempt::Follower("unknown".into())),
                 Err(e) => Err(Error::kube("creating the leader Lease")(e)),
             };
@@ -156,8 +170,9 @@ impl Elector {
         let acquire = if held_by_me { spec.acquire_time.clone() } else { Some(now.clone()) };
         lease.spec = Some(mine(acquire, transitions));
         match self.api.replace(&self.config.lease_name, &PostParams::default(), &lease).await {
-            Ok(_) => {
+            Ok(written) => {
                 self.observed = None;
+                self.held = Some(written);
                 Ok(Attempt::Leader)
             }
             // Someone else wrote the lease first: they won this round.

@@ -21,13 +21,16 @@
 
 mod analysis;
 pub mod cli;
+mod compact;
 mod compat;
 mod context;
 mod error;
+mod events;
 mod experiment;
 pub mod kube_access;
 mod leader;
 mod metrics;
+mod own_writes;
 mod panic_guard;
 mod registry;
 mod rollout;
@@ -42,6 +45,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use aviary_api::{AnalysisRun, Rollout};
+use compact::Compact;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Service;
@@ -79,6 +83,7 @@ pub struct RunConfig {
     pub resync: std::time::Duration,
     /// Rollouts reconciled at once (Argo's `--rollout-threads`).
     pub rollout_workers: u16,
+
     /// AnalysisRuns reconciled at once (Argo's `--analysis-threads`).
     pub analysis_workers: u16,
     /// Which controllers run (Argo's `--controllers`).
@@ -135,10 +140,10 @@ pub async fn run(
     metrics: Arc<metrics::Metrics>,
 ) -> Result<(), Error> {
     let health = Arc::new(server::Health::default());
-    let (rollout_reader, rollout_writer) = reflector::store::<Rollout>();
+    let (rollout_reader, rollout_writer) = reflector::store::<Compact<Rollout>>();
     // ReplicaSets, AnalysisRuns and Experiments are each cached once and shared: the Rollout
     // controller owns all three kinds, the Experiment controller ReplicaSets and runs too.
-    let (rs_reader, rs_writer) = reflector::store_shared::<ReplicaSet>(AR_SUBSCRIBER_BUFFER);
+    let (rs_reader, rs_writer) = reflector::store_shared::<Compact<ReplicaSet>>(AR_SUBSCRIBER_BUFFER);
     let rs_for_rollouts = rs_writer.subscribe().ok_or_else(|| Error::Invalid("shared ReplicaSet store".into()))?;
     let rs_for_experiments = rs_writer.subscribe().ok_or_else(|| Error::Invalid("shared ReplicaSet store".into()))?;
     let (ex_reader, ex_writer) = reflector::store_shared::<aviary_api::Experiment>(AR_SUBSCRIBER_BUFFER);
@@ -168,13 +173,13 @@ pub async fn run(
     let selector = config.instance_selector();
     let rollout_stream = reflector(
         rollout_writer,
-        watcher(api::<Rollout>(&client, &config), watcher::Config::default().labels(&selector)).modify(slim),
+        watcher(api::<Compact<Rollout>>(&client, &config), watcher::Config::default().labels(&selector)).modify(slim),
     )
     .default_backoff()
     .touched_objects();
     // Only ReplicaSets with the pod-template-hash label can belong to a Rollout.
     let rs_config = watcher::Config::default().labels(rollout::replicasets::HASH_LABEL);
-    let rs_root = watcher(api::<ReplicaSet>(&client, &config), rs_config)
+    let rs_root = watcher(api::<Compact<ReplicaSet>>(&client, &config), rs_config)
         .modify(slim)
         .default_backoff()
         .reflect_shared(rs_writer)
@@ -222,6 +227,7 @@ pub async fn run(
     ctx.resync = config.resync;
     ctx.traffic_split_api_version = config.traffic_split_api_version.clone();
     ctx.experiments = ex_reader.clone();
+    ctx.rollouts = rollout_reader.clone();
     ctx.services = svc_reader.clone();
     let ctx = Arc::new(ctx);
     let mut applied = registry::Applied::default();
@@ -268,8 +274,12 @@ pub async fn run(
             referencing
                 .state()
                 .into_iter()
-                .filter(|r| r.namespace() == ns)
-                .filter(|r| r.spec.workload_ref.as_ref().is_some_and(|w| w.kind == "Deployment" && w.name == name))
+                .filter(|r| r.namespace() == ns && r.mentions("workloadRef"))
+                .filter(|r| {
+                    r.decode().is_ok_and(|r| {
+                        r.spec.workload_ref.as_ref().is_some_and(|w| w.kind == "Deployment" && w.name == name)
+                    })
+                })
                 .map(|r| kube::runtime::reflector::ObjectRef::from_obj(&*r))
                 .collect::<Vec<_>>()
         })

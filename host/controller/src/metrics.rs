@@ -16,6 +16,8 @@ use aviary_api::{AnalysisRun, Rollout};
 use futures::future::BoxFuture;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
+
+use crate::compact::Compact;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -25,7 +27,38 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// One `rollout_info_replicas_*` family: its name, help text and how to read it from a Rollout.
-type ReplicaGauge = (&'static str, &'static str, fn(&Rollout) -> i64);
+type ReplicaGauge = (&'static str, &'static str, fn(&RolloutSummary) -> i64);
+
+/// What the per-Rollout gauges show of one Rollout (decoded from the cache one at a time, so
+/// that a scrape never holds every Rollout decoded at once).
+struct RolloutSummary {
+    namespace: String,
+    name: String,
+    strategy: &'static str,
+    router: &'static str,
+    phase: String,
+    available: i64,
+    unavailable: i64,
+    desired: i64,
+    updated: i64,
+}
+
+impl RolloutSummary {
+    fn of(r: &Rollout) -> Self {
+        let status = r.status.clone().unwrap_or_default();
+        Self {
+            namespace: r.namespace().unwrap_or_default(),
+            name: r.name_any(),
+            strategy: if r.spec.blue_green().is_some() { "blueGreen" } else { "canary" },
+            router: if r.spec.canary().is_some_and(|c| c.traffic_routing.is_some()) { "traffic-routed" } else { "" },
+            phase: status.phase.map(|p| format!("{p:?}")).unwrap_or_default(),
+            available: i64::from(status.available_replicas),
+            unavailable: i64::from(status.replicas.saturating_sub(status.available_replicas).max(0)),
+            desired: i64::from(r.spec.replicas_or_default()),
+            updated: i64::from(status.updated_replicas),
+        }
+    }
+}
 
 /// `namespace`, `name`: Argo's labels on per-object reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -133,7 +166,7 @@ impl Metrics {
     pub fn register(
         self: &Arc<Self>,
         registry: &mut Registry,
-        rollouts: Store<Rollout>,
+        rollouts: Store<Compact<Rollout>>,
         runs: Store<AnalysisRun>,
         plugins: &aviary_plugins::PluginHost,
     ) {
@@ -184,7 +217,7 @@ impl Metrics {
 /// Object state read from the caches at scrape time.
 #[derive(Debug)]
 struct StateCollector {
-    rollouts: Store<Rollout>,
+    rollouts: Store<Compact<Rollout>>,
     runs: Store<AnalysisRun>,
 }
 
@@ -245,42 +278,30 @@ fn provider_type(m: &aviary_api::Metric) -> String {
 impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let one = ConstGauge::new(1i64);
-        let rollouts = self.rollouts.state();
+        let rollouts: Vec<RolloutSummary> =
+            self.rollouts.state().iter().filter_map(|c| c.decode().ok()).map(|r| RolloutSummary::of(&r)).collect();
         let mut info =
             encoder.encode_descriptor("rollout_info", "Information about rollout", None, one.metric_type())?;
         for r in &rollouts {
-            let status = r.status.clone().unwrap_or_default();
-            let strategy = if r.spec.blue_green().is_some() { "blueGreen" } else { "canary" };
-            let router =
-                if r.spec.canary().is_some_and(|c| c.traffic_routing.is_some()) { "traffic-routed" } else { "" };
             let labels = RolloutInfoLabels {
-                namespace: r.namespace().unwrap_or_default(),
-                name: r.name_any(),
-                strategy: strategy.into(),
-                traffic_router: router.into(),
-                phase: status.phase.map(|p| format!("{p:?}")).unwrap_or_default(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                strategy: r.strategy.into(),
+                traffic_router: r.router.into(),
+                phase: r.phase.clone(),
             };
             ConstGauge::new(1i64).encode(info.encode_family(&labels)?)?;
         }
         let replicas: [ReplicaGauge; 4] = [
-            ("rollout_info_replicas_available", "The number of available replicas per rollout", |r| {
-                r.status.as_ref().map_or(0, |s| i64::from(s.available_replicas))
-            }),
-            ("rollout_info_replicas_unavailable", "The number of unavailable replicas per rollout", |r| {
-                let s = r.status.clone().unwrap_or_default();
-                i64::from(s.replicas.saturating_sub(s.available_replicas).max(0))
-            }),
-            ("rollout_info_replicas_desired", "The number of desired replicas per rollout", |r| {
-                i64::from(r.spec.replicas_or_default())
-            }),
-            ("rollout_info_replicas_updated", "The number of updated replicas per rollout", |r| {
-                r.status.as_ref().map_or(0, |s| i64::from(s.updated_replicas))
-            }),
+            ("rollout_info_replicas_available", "The number of available replicas per rollout", |r| r.available),
+            ("rollout_info_replicas_unavailable", "The number of unavailable replicas per rollout", |r| r.unavailable),
+            ("rollout_info_replicas_desired", "The number of desired replicas per rollout", |r| r.desired),
+            ("rollout_info_replicas_updated", "The number of updated replicas per rollout", |r| r.updated),
         ];
         for (name, help, value) in replicas {
             let mut family = encoder.encode_descriptor(name, help, None, one.metric_type())?;
             for r in &rollouts {
-                let labels = ObjectLabels { namespace: r.namespace().unwrap_or_default(), name: r.name_any() };
+                let labels = ObjectLabels { namespace: r.namespace.clone(), name: r.name.clone() };
                 ConstGauge::new(value(r)).encode(family.encode_family(&labels)?)?;
             }
         }

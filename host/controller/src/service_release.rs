@@ -7,8 +7,7 @@
 //!
 //! Services are looked at when they change, when a Rollout that manages one changes or goes away,
 //! and every 30 s from the cache while managed (the cache may see a deletion after the event
-//! that triggered the look); the Rollout controller also hands a deleted Rollout's Services back
-//! when it finds the Rollout gone ([`release_deleted`]). The Rollout is read from the cache first; only when the cache says it is gone or no
+//! that triggered the look). The Rollout is read from the cache first; only when the cache says it is gone or no
 //! longer names the Service is it read from the API server, as Argo does, so that a Rollout of
 //! another controller instance (not in this one's cache) never loses its Service.
 
@@ -34,7 +33,7 @@ pub struct ServiceContext {
     /// The API client.
     pub client: Client,
     /// The Rollout cache of the Rollout controller.
-    pub rollouts: Store<Rollout>,
+    pub rollouts: Store<crate::compact::Compact<Rollout>>,
 }
 
 /// The Services (from `services`) a Rollout event concerns: those marked as managed by it.
@@ -48,45 +47,13 @@ pub fn managed_by(rollout: &Rollout, services: &Store<Service>) -> Vec<ObjectRef
         .collect()
 }
 
-/// Hands back the Services a deleted Rollout managed (the Rollout controller calls this once
-/// the API server says the Rollout is gone).
-pub async fn release_deleted(client: &Client, rollout: &Rollout) -> Result<(), Error> {
-    let (ns, owner) = (rollout.namespace().unwrap_or_default(), rollout.name_any());
-    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
-    for name in aviary_engine::rollout::managed_services(rollout) {
-        let Some(svc) = services.get_opt(name).await.map_err(Error::kube(format!("reading Service {name}")))? else {
-            continue;
-        };
-        if svc.annotations().get(MANAGED_BY) == Some(&owner) {
-            release(&services, name, &owner).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Removes the managed-by annotation and the pod-template-hash selector.
-async fn release(services: &Api<Service>, name: &str, owner: &str) -> Result<(), Error> {
-    let patch = json!({
-        "metadata": {"annotations": {MANAGED_BY: null}},
-        "spec": {"selector": {HASH_LABEL: null}},
-    });
-    match services.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Ok(_) => {
-            tracing::info!(service = %name, rollout = %owner, "released the Service: its Rollout no longer manages it")
-        }
-        Err(e) if crate::error::is_not_found(&e) => {}
-        Err(e) => return Err(Error::kube(format!("releasing Service {name}"))(e)),
-    }
-    Ok(())
-}
-
 /// Hands a Service back when its Rollout no longer manages it (see the module documentation).
 pub async fn reconcile(svc: Arc<Service>, ctx: Arc<ServiceContext>) -> Result<Action, Error> {
     // A Service without the annotation is left as it is (Argo's patch for one would only remove
     // an annotation it does not have).
     let Some(owner) = svc.annotations().get(MANAGED_BY).cloned() else { return Ok(Action::await_change()) };
     let (ns, name) = (svc.namespace().unwrap_or_default(), svc.name_any());
-    let cached = ctx.rollouts.get(&ObjectRef::new(&owner).within(&ns));
+    let cached = ctx.rollouts.get(&ObjectRef::new(&owner).within(&ns)).and_then(|c| crate::context::decoded(&c));
     if !aviary_engine::rollout::service_released(&name, cached.as_deref()) {
         // The cache may not have seen a deletion yet (its watch and the one that brought this
         // event are not ordered): look again later, from the cache alone.

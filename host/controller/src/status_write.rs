@@ -119,6 +119,7 @@ where
         Write::Replace if old == new => return Ok(base.clone()),
         Write::Replace => Value::Null,
     };
+    tracing::debug!(object = %name, ?how, change = %diff, "writing status");
     let mut version = base.meta().resource_version.clone();
     let mut attempts = 0;
     loop {

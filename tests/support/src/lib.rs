@@ -29,6 +29,7 @@
 //!   that [`Cluster::install_routing_crds`] installs; otherwise `tests/cluster/routing-crds.sh` is
 //!   run (a moment when its cache is warm, seconds when cold).
 
+pub mod bench;
 pub mod e2e;
 pub mod kubernetes_memory;
 pub mod oracle;

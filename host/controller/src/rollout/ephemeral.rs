@@ -49,9 +49,11 @@ async fn sync(ctx: &Context, rs: &ReplicaSet, desired: Option<&PodTemplateMetada
             "spec": {"template": {"metadata": diff(&template, &metadata)}},
         });
         let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-        api.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        let written = api
+            .patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(Error::kube(format!("syncing the ephemeral metadata of ReplicaSet {}", rs.name_any())))?;
+        ctx.wrote_replica_set(Some(rs), written);
     }
     if rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) == 0 {
         return Ok(());

@@ -20,7 +20,9 @@ use aviary_api::Rollout;
 use aviary_api::validation::{FieldError, validate_resolved_rollout};
 use chrono::Utc;
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
+
+use crate::compact::Compact;
 use tracing::instrument;
 
 use crate::context::Context;
@@ -28,12 +30,14 @@ use crate::error::Error;
 
 /// Reconciles one Rollout.
 #[instrument(skip_all, fields(
-    rollout = %rollout.name_any(),
-    namespace = rollout.namespace().unwrap_or_default(),
-    revision = replicasets::revision(&rollout.metadata),
-    step = rollout.status.as_ref().and_then(|s| s.current_step_index),
+    rollout = %cached.name_any(),
+    namespace = cached.namespace().unwrap_or_default(),
+    revision = replicasets::revision(cached.meta()),
 ))]
-pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(cached: Arc<Compact<Rollout>>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let Some(rollout) = crate::context::decoded(&cached) else {
+        return Err(Error::Invalid(format!("Rollout {}: cannot decode the cached object", cached.name_any())));
+    };
     if rollout.metadata.deletion_timestamp.is_some() {
         ctx.seen_rollouts
             .lock()
@@ -41,19 +45,12 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
             .remove(rollout.metadata.uid.as_deref().unwrap_or_default());
         return Ok(Action::await_change());
     }
-    // Act on the latest version, not the cache's: a reconcile triggered by one of our own
-    // writes (a ReplicaSet scaled, an AnalysisRun created) may run before the watch delivers
-    // the status we just wrote, and acting on that stale status would repeat an action.
+    // Act on the cache, with this controller's own writes it does not show yet (a reconcile
+    // woken by a ReplicaSet we just scaled may run before the watch delivers the status written
+    // with it): see `own_writes`. Every status write carries the version it was decided on, so
+    // a change by another writer the cache does not show yet is a conflict, decided again.
+    let Some(rollout) = ctx.own_rollouts.latest(rollout) else { return Ok(Action::await_change()) };
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
-    let rollout = match api.get_opt(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))? {
-        Some(latest) => Arc::new(latest),
-        None => {
-            // Deleted: its Services are handed back now (the service controller's Rollout
-            // cache may still hold it when the deletion is seen there).
-            crate::service_release::release_deleted(&ctx.client, &rollout).await?;
-            return Ok(Action::await_change());
-        }
-    };
     let now = Utc::now();
     let first_sight = ctx
         .seen_rollouts
@@ -77,10 +74,15 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
             return write_invalid(&ctx, &rollout, message, WORKLOAD_RETRY).await;
         }
         workload::Resolved::Rollout(resolved, generation) => {
-            if rollout.spec.workload_ref.is_some() {
-                workload::record_generation(&ctx, &rollout, generation).await?;
+            let mut resolved = *resolved;
+            if rollout.spec.workload_ref.is_some()
+                && let Some(written) = workload::record_generation(&ctx, &rollout, generation).await?
+            {
+                // The reconcile goes on from the version written (its status writes carry it).
+                resolved.metadata.resource_version = written.metadata.resource_version;
+                resolved.metadata.annotations = written.metadata.annotations;
             }
-            Arc::new(*resolved)
+            Arc::new(resolved)
         }
     };
     if let Some(message) = invalid_spec(&ctx, &rollout).await? {
@@ -90,9 +92,11 @@ pub async fn reconcile(rollout: Arc<Rollout>, ctx: Arc<Context>) -> Result<Actio
     // argo-rollouts#119), and acts on the next reconcile.
     if rollout.spec.replicas.is_none() {
         let patch = serde_json::json!({"spec": {"replicas": aviary_api::rollout::DEFAULT_REPLICAS}});
-        api.patch(&rollout.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        let written = api
+            .patch(&rollout.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
             .await
             .map_err(Error::kube("defaulting spec.replicas"))?;
+        ctx.wrote_rollout(&rollout, &written);
         tracing::info!("defaulted .spec.replicas to 1");
         return Ok(Action::requeue(Duration::from_millis(100)));
     }
@@ -112,7 +116,7 @@ const INVALID_RETRY: Duration = Duration::from_secs(30);
 const WORKLOAD_RETRY: Duration = Duration::from_secs(20);
 
 /// Backs off on errors; a conflict is retried at once.
-pub fn error_policy(rollout: Arc<Rollout>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(rollout: Arc<Compact<Rollout>>, error: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(rollout = %rollout.name_any(), "reconcile failed: {error}");
     Action::requeue(error.retry_after(&ctx))
 }
@@ -161,9 +165,10 @@ async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String, retry:
         next.status = Some(status);
         let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
         let how = crate::status_write::Write::Patch;
-        crate::status_write::write_status(&api, rollout, &next, how, &ctx.status_subresources.rollout)
+        let written = crate::status_write::write_status(&api, rollout, &next, how, &ctx.status_subresources.rollout)
             .await
             .map_err(Error::kube("writing the InvalidSpec condition"))?;
+        ctx.wrote_rollout(rollout, &written);
     }
     if changed {
         tracing::warn!("{message}");

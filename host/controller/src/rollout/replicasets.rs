@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use aviary_engine::conditions::reason;
@@ -158,11 +158,39 @@ pub async fn find_new(
             return Ok(Some(rs.clone()));
         }
     }
-    if owned.is_empty() {
+    // The API server's defaulting (a dry-run create) is only needed when some ReplicaSet could
+    // hold this template: an image update, the usual change, has none.
+    let Some(spec) = rollout.spec.template.as_ref().and_then(|t| t.spec.as_ref()) else { return Ok(None) };
+    let candidates = owned.iter().filter(|rs| {
+        rs.spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.spec.as_ref())
+            .is_some_and(|have| undefaulted_parts(have) == undefaulted_parts(spec))
+    });
+    if candidates.count() == 0 {
         return Ok(None);
     }
     let wanted = defaulted_template(ctx, rollout, &desired).await?;
     Ok(owned.iter().find(|rs| comparable(rs, rollout).is_some_and(|t| t == wanted)).cloned())
+}
+
+/// A container's name, image, command and arguments.
+type ContainerIdentity<'a> = (&'a str, Option<&'a str>, Option<&'a [String]>, Option<&'a [String]>);
+
+/// What the API server never defaults in a pod spec: each container's name, image, command and
+/// arguments. Two templates that differ here differ after defaulting too.
+fn undefaulted_parts(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<ContainerIdentity<'_>> {
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .map(|c| (c.name.as_str(), c.image.as_deref(), nonempty(&c.command), nonempty(&c.args)))
+        .collect()
+}
+
+fn nonempty(v: &Option<Vec<String>>) -> Option<&[String]> {
+    v.as_deref().filter(|v| !v.is_empty())
 }
 
 /// A ReplicaSet's pod template with what Aviary adds removed (the hash label, ephemeral
@@ -333,6 +361,7 @@ pub async fn create(
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rollout.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &rs).await {
         Ok(created) => {
+            let created = ctx.wrote_replica_set(None, created);
             ctx.event(
                 rollout,
                 false,
@@ -340,7 +369,7 @@ pub async fn create(
                 format!("Created ReplicaSet {} (revision {revision})", created.name_any()),
             )
             .await;
-            Ok(Created::ReplicaSet(Arc::new(created)))
+            Ok(Created::ReplicaSet(created))
         }
         Err(e) if is_already_exists(&e) => {
             let existing = api.get(&rs.name_any()).await.map_err(Error::kube("reading the existing ReplicaSet"))?;
@@ -386,9 +415,11 @@ pub async fn scale(
     }
     let patch = json!({"metadata": {"annotations": annotations}, "spec": {"replicas": to}});
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
-    api.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube(format!("scaling ReplicaSet {}", rs.name_any())))?;
+    ctx.wrote_replica_set(Some(rs), written);
     if from != to {
         let direction = if to > from { "up" } else { "down" };
         tracing::info!(replicaset = %rs.name_any(), from, to, "scaled {direction}");
@@ -413,9 +444,11 @@ pub async fn set_scale_down_deadline(ctx: &Context, rs: &ReplicaSet, at: Option<
     let value = at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let patch = json!({"metadata": {"annotations": {SCALE_DOWN_DEADLINE: value}}});
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
-    api.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube(format!("writing the scale-down deadline of ReplicaSet {}", rs.name_any())))?;
+    ctx.wrote_replica_set(Some(rs), written);
     Ok(())
 }
 
@@ -452,6 +485,7 @@ pub async fn sync_revision(ctx: &Context, rollout: &Rollout, roles: &Roles) -> R
             .patch(&new_rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(Error::kube(format!("updating the annotations of ReplicaSet {}", new_rs.name_any())))?;
+        let written = ctx.wrote_replica_set(Some(new_rs), written);
         // Argo syncs twice in one reconcile (`isScalingEvent`, then the strategy), so the
         // Rollout's revision follows the ReplicaSet's in the same reconcile: the events of that
         // reconcile (`RolloutNotCompleted`) already name the new revision.
@@ -480,20 +514,31 @@ pub async fn set_rollout_revision(ctx: &Context, rollout: &Rollout, rev: i64) ->
     let resource = kube::api::ApiResource::erase::<Rollout>(&());
     let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource);
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &ns);
+    // The stored spec comes from the cache when it holds the version this reconcile acts on
+    // (the usual case: the spec change that woke it); read from the API server otherwise.
+    let cached = ctx
+        .rollouts
+        .get(&kube::runtime::reflector::ObjectRef::new(&rollout.name_any()).within(&ns))
+        .filter(|c| c.meta().resource_version == rollout.metadata.resource_version)
+        .and_then(|c| c.field("spec").ok());
+    let mut from_cache =
+        cached.map(|spec| (rollout.metadata.generation, rollout.metadata.resource_version.clone(), spec));
     let mut attempts = 0;
     let written = loop {
-        let stored = raw.get(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))?;
+        let (generation, resource_version, stored_spec) = match from_cache.take() {
+            Some(c) => c,
+            None => {
+                let stored = raw.get(&rollout.name_any()).await.map_err(Error::kube("reading the Rollout"))?;
+                let spec = stored.data.get("spec").cloned().unwrap_or(Value::Null);
+                (stored.metadata.generation, stored.metadata.resource_version, spec)
+            }
+        };
         // Written over the version just read when only its metadata moved since this reconcile
         // read the Rollout (another writer's labels or annotations: the decision still holds);
         // over the reconcile's version otherwise, so that a changed spec is a conflict and is
         // decided again.
-        let spec_unchanged = stored.metadata.generation == rollout.metadata.generation;
-        let version = if spec_unchanged {
-            stored.metadata.resource_version.clone()
-        } else {
-            rollout.metadata.resource_version.clone()
-        };
-        let stored_spec = stored.data.get("spec").cloned().unwrap_or(Value::Null);
+        let spec_unchanged = generation == rollout.metadata.generation;
+        let version = if spec_unchanged { resource_version } else { rollout.metadata.resource_version.clone() };
         let spec = aviary_api::hash::normalized_spec(&stored_spec).map_err(|e| Error::Invalid(format!("spec: {e}")))?;
         let patch = json!({
             "metadata": {"resourceVersion": version, "annotations": {REVISION: rev.to_string()}},
@@ -507,6 +552,7 @@ pub async fn set_rollout_revision(ctx: &Context, rollout: &Rollout, rev: i64) ->
             Err(e) => return Err(Error::kube("updating the Rollout's revision")(e)),
         }
     };
+    ctx.wrote_rollout(rollout, &written);
     ctx.event(rollout, false, reason::UPDATED, format!("Rollout updated to revision {rev}")).await;
     Ok(Some(written))
 }
@@ -552,7 +598,12 @@ pub async fn cleanup_history(ctx: &Context, rollout: &Rollout, roles: &Roles) ->
     let mut deleted = Vec::new();
     for rs in history_to_delete(&older, rollout.spec.revision_history_limit_or_default()) {
         match api.delete(&rs.name, &DeleteParams::background()).await {
-            Ok(_) => deleted.push(rs.pod_template_hash.clone()),
+            Ok(_) => {
+                if let Some(cached) = roles.older.iter().find(|r| r.name_any() == rs.name) {
+                    ctx.own_replica_sets.deleted(cached);
+                }
+                deleted.push(rs.pod_template_hash.clone());
+            }
             Err(e) if crate::error::is_not_found(&e) => {}
             Err(e) => return Err(Error::kube(format!("deleting old ReplicaSet {}", rs.name))(e)),
         }

@@ -304,9 +304,11 @@ impl<'a> RolloutSync<'a> {
         let mut next = (*self.rollout).clone();
         next.status = Some(status);
         let api: Api<Rollout> = Api::namespaced(self.ctx.client.clone(), &next.namespace().unwrap_or_default());
-        crate::status_write::write_status(&api, &self.rollout, &next, how, &self.ctx.status_subresources.rollout)
-            .await
-            .map_err(Error::kube(format!("writing the status of Rollout {}", self.rollout.name_any())))?;
+        let written =
+            crate::status_write::write_status(&api, &self.rollout, &next, how, &self.ctx.status_subresources.rollout)
+                .await
+                .map_err(Error::kube(format!("writing the status of Rollout {}", self.rollout.name_any())))?;
+        self.ctx.wrote_rollout(&self.rollout, &written);
         Ok(())
     }
 }

@@ -96,18 +96,21 @@ fn invalid(reference: &ObjectRef, why: &str) -> String {
 }
 
 /// Records the workload's generation in the Rollout's annotation when it changed (what Argo's
-/// workload informer does), so that clients see which generation the status reflects.
-pub async fn record_generation(ctx: &Context, stored: &Rollout, generation: i64) -> Result<(), Error> {
+/// workload informer does), so that clients see which generation the status reflects. Returns
+/// the Rollout as written, when it wrote.
+pub async fn record_generation(ctx: &Context, stored: &Rollout, generation: i64) -> Result<Option<Rollout>, Error> {
     let current = stored.annotations().get(WORKLOAD_GENERATION).cloned().unwrap_or_default();
     if current == generation.to_string() {
-        return Ok(());
+        return Ok(None);
     }
     let api: Api<Rollout> = Api::namespaced(ctx.client.clone(), &stored.namespace().unwrap_or_default());
     let patch = json!({"metadata": {"annotations": {WORKLOAD_GENERATION: generation.to_string()}}});
-    api.patch(&stored.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch(&stored.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube("recording the workload generation"))?;
-    Ok(())
+    ctx.wrote_rollout(stored, &written);
+    Ok(Some(written))
 }
 
 /// Argo's `scaleDeployment`: the Deployment `workloadRef.name` to `replicas` (at least zero),
