@@ -44,11 +44,20 @@ impl<K: DeserializeOwned> Compact<K> {
     /// The object, decoded (with the metadata as cached, which the watch stream may have
     /// trimmed).
     pub fn decode(&self) -> Result<K, serde_json::Error> {
-        let mut value: Value = serde_json::from_slice(&self.json)?;
-        if let Some(object) = value.as_object_mut() {
-            object.insert("metadata".into(), serde_json::to_value(&self.metadata)?);
+        // The metadata spliced in front of the other fields, decoded in one pass (no `Value`
+        // tree in between): the JSON is an object, `{}` or `{"k":v,...}`.
+        let metadata = serde_json::to_vec(&self.metadata)?;
+        let mut whole = Vec::with_capacity(metadata.len().saturating_add(self.json.len()).saturating_add(16));
+        whole.extend_from_slice(b"{\"metadata\":");
+        whole.extend_from_slice(&metadata);
+        match self.json.get(1..).filter(|rest| rest.len() > 1) {
+            Some(rest) => {
+                whole.push(b',');
+                whole.extend_from_slice(rest);
+            }
+            None => whole.push(b'}'),
         }
-        serde_json::from_value(value)
+        serde_json::from_slice(&whole)
     }
 
     /// One top-level field of the object (`spec`, `status`) as received, fields the decoded
@@ -130,6 +139,12 @@ mod tests {
         assert_eq!(compact.field("status").unwrap(), rs["status"]);
         assert_eq!(compact.field("nothing").unwrap(), Value::Null);
         assert_eq!(<Compact<ReplicaSet> as Resource>::kind(&()), "ReplicaSet");
+    }
+
+    #[test]
+    fn an_object_of_metadata_alone_decodes() {
+        let compact: Compact<ReplicaSet> = serde_json::from_value(json!({"metadata": {"name": "a"}})).unwrap();
+        assert_eq!(compact.decode().unwrap().metadata.name.as_deref(), Some("a"));
     }
 
     #[test]
