@@ -60,6 +60,26 @@ impl<K: DeserializeOwned> Compact<K> {
         serde_json::from_slice(&whole)
     }
 
+    /// The object decoded and shared; one that does not decode (never expected: the API server
+    /// sent it) is logged, naming it, and left out.
+    pub fn decoded(&self) -> Option<std::sync::Arc<K>>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        match self.decode() {
+            Ok(k) => Some(std::sync::Arc::new(k)),
+            Err(e) => {
+                tracing::error!(
+                    kind = %K::kind(&()),
+                    namespace = self.metadata.namespace.as_deref().unwrap_or_default(),
+                    name = self.metadata.name.as_deref().unwrap_or_default(),
+                    "cannot decode a cached object: {e}"
+                );
+                None
+            }
+        }
+    }
+
     /// One top-level field of the object (`spec`, `status`) as received, fields the decoded
     /// type does not know included; `Null` when absent.
     pub fn field(&self, name: &str) -> Result<Value, serde_json::Error> {

@@ -173,7 +173,7 @@ impl Context {
             .state()
             .into_iter()
             .filter(|rs| rs.meta().namespace.as_deref() == Some(ns.as_str()) && controlled_by(rs.meta(), &uid))
-            .filter_map(|rs| decoded(&rs))
+            .filter_map(|rs| rs.decoded())
             .collect();
         self.own_replica_sets.merge(&ns, cached, |rs| controlled_by(&rs.metadata, &uid))
     }
@@ -203,26 +203,6 @@ impl Context {
     pub fn owned_analysis_runs(&self, rollout: &Rollout) -> Vec<std::sync::Arc<AnalysisRun>> {
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
         self.analysis_runs.state().into_iter().filter(|r| controlled_by(&r.metadata, &uid)).collect()
-    }
-}
-
-/// A cached object decoded; one that does not decode (never expected: the API server sent it)
-/// is logged and left out.
-pub fn decoded<K: serde::de::DeserializeOwned + Resource<DynamicType = ()>>(
-    compact: &Compact<K>,
-) -> Option<std::sync::Arc<K>> {
-    match compact.decode() {
-        Ok(k) => Some(std::sync::Arc::new(k)),
-        Err(e) => {
-            let meta = compact.meta();
-            tracing::error!(
-                kind = %K::kind(&()),
-                namespace = meta.namespace.as_deref().unwrap_or_default(),
-                name = meta.name.as_deref().unwrap_or_default(),
-                "cannot decode a cached object: {e}"
-            );
-            None
-        }
     }
 }
 

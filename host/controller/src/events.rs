@@ -7,8 +7,8 @@
 //! worker, in the order they were recorded; objects are spread over [`WORKERS`] workers so that
 //! one slow write does not hold every other object's Events back.
 //!
-//! Events are for people: one that cannot be written is logged and counted, never retried
-//! forever and never fatal. The queue is bounded; past [`QUEUE`] waiting Events (an API server
+//! Events are for people: one that cannot be written is logged, never retried and never
+//! fatal. The queue is bounded; past [`QUEUE`] waiting Events (an API server
 //! that stopped answering) new ones are dropped with a warning naming them.
 
 use std::collections::HashMap;

@@ -112,7 +112,7 @@ impl<'a> Reconcile<'a> {
         let mut replica_sets = BTreeMap::new();
         for cached in ctx.replica_sets.state().into_iter().filter(|r| r.meta().deletion_timestamp.is_none()) {
             if let Some(t) = template_of(cached.meta())
-                && let Some(rs) = crate::context::decoded(&cached)
+                && let Some(rs) = cached.decoded()
                 && replica_sets.insert(t.clone(), rs).is_some()
             {
                 return Err(Error::Invalid(format!("multiple ReplicaSets match single experiment template: {t}")));

@@ -83,7 +83,6 @@ pub struct RunConfig {
     pub resync: std::time::Duration,
     /// Rollouts reconciled at once (Argo's `--rollout-threads`).
     pub rollout_workers: u16,
-
     /// AnalysisRuns reconciled at once (Argo's `--analysis-threads`).
     pub analysis_workers: u16,
     /// Which controllers run (Argo's `--controllers`).
@@ -276,7 +275,7 @@ pub async fn run(
                 .into_iter()
                 .filter(|r| r.namespace() == ns && r.mentions("workloadRef"))
                 .filter(|r| {
-                    r.decode().is_ok_and(|r| {
+                    r.decoded().is_some_and(|r| {
                         r.spec.workload_ref.as_ref().is_some_and(|w| w.kind == "Deployment" && w.name == name)
                     })
                 })

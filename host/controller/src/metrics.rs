@@ -16,8 +16,6 @@ use aviary_api::{AnalysisRun, Rollout};
 use futures::future::BoxFuture;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
-
-use crate::compact::Compact;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -25,6 +23,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::compact::Compact;
 
 /// One `rollout_info_replicas_*` family: its name, help text and how to read it from a Rollout.
 type ReplicaGauge = (&'static str, &'static str, fn(&RolloutSummary) -> i64);
@@ -279,7 +279,7 @@ impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let one = ConstGauge::new(1i64);
         let rollouts: Vec<RolloutSummary> =
-            self.rollouts.state().iter().filter_map(|c| c.decode().ok()).map(|r| RolloutSummary::of(&r)).collect();
+            self.rollouts.state().iter().filter_map(|c| c.decoded()).map(|r| RolloutSummary::of(&r)).collect();
         let mut info =
             encoder.encode_descriptor("rollout_info", "Information about rollout", None, one.metric_type())?;
         for r in &rollouts {

@@ -7,9 +7,9 @@
 //!
 //! Services are looked at when they change, when a Rollout that manages one changes or goes away,
 //! and every 30 s from the cache while managed (the cache may see a deletion after the event
-//! that triggered the look). The Rollout is read from the cache first; only when the cache says it is gone or no
-//! longer names the Service is it read from the API server, as Argo does, so that a Rollout of
-//! another controller instance (not in this one's cache) never loses its Service.
+//! that triggered the look). The Rollout is read from the cache first; only when the cache says it
+//! is gone or no longer names the Service is it read from the API server, as Argo does, so that a
+//! Rollout of another controller instance (not in this one's cache) never loses its Service.
 
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<ServiceContext>) -> Result<Ac
     // an annotation it does not have).
     let Some(owner) = svc.annotations().get(MANAGED_BY).cloned() else { return Ok(Action::await_change()) };
     let (ns, name) = (svc.namespace().unwrap_or_default(), svc.name_any());
-    let cached = ctx.rollouts.get(&ObjectRef::new(&owner).within(&ns)).and_then(|c| crate::context::decoded(&c));
+    let cached = ctx.rollouts.get(&ObjectRef::new(&owner).within(&ns)).and_then(|c| c.decoded());
     if !aviary_engine::rollout::service_released(&name, cached.as_deref()) {
         // The cache may not have seen a deletion yet (its watch and the one that brought this
         // event are not ordered): look again later, from the cache alone.

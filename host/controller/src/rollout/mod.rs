@@ -21,10 +21,9 @@ use aviary_api::validation::{FieldError, validate_resolved_rollout};
 use chrono::Utc;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-
-use crate::compact::Compact;
 use tracing::instrument;
 
+use crate::compact::Compact;
 use crate::context::Context;
 use crate::error::Error;
 
@@ -33,11 +32,15 @@ use crate::error::Error;
     rollout = %cached.name_any(),
     namespace = cached.namespace().unwrap_or_default(),
     revision = replicasets::revision(cached.meta()),
+    step = tracing::field::Empty,
 ))]
 pub async fn reconcile(cached: Arc<Compact<Rollout>>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let Some(rollout) = crate::context::decoded(&cached) else {
+    let Some(rollout) = cached.decoded() else {
         return Err(Error::Invalid(format!("Rollout {}: cannot decode the cached object", cached.name_any())));
     };
+    if let Some(step) = rollout.status.as_ref().and_then(|s| s.current_step_index) {
+        tracing::Span::current().record("step", step);
+    }
     if rollout.metadata.deletion_timestamp.is_some() {
         ctx.seen_rollouts
             .lock()
