@@ -13,6 +13,9 @@
 //! AVIARY_VS_ARGO_SIZES=200 AVIARY_VS_ARGO_IDLE_SECONDS=30 cargo bench -p aviary-controller --bench vs-argo
 //! AVIARY_VS_ARGO_CONTROLLERS=aviary AVIARY_VS_ARGO_AVIARY_ARGS="--qps 100" \
 //!     AVIARY_VS_ARGO_AVIARY_ENV="MALLOC_ARENA_MAX=2" cargo bench -p aviary-controller --bench vs-argo
+//! # a heap profile of Aviary (the table's figures are then the profiler's process):
+//! AVIARY_VS_ARGO_CONTROLLERS=aviary AVIARY_VS_ARGO_AVIARY_WRAPPER="heaptrack -o /tmp/aviary" \
+//!     cargo bench -p aviary-controller --bench vs-argo
 //! ```
 #![allow(missing_docs)]
 
@@ -146,7 +149,18 @@ fn spawn(which: Which, cluster: &Cluster, argo_dir: &std::path::Path, log: &std:
             c
         }
         Which::Aviary => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_aviary-controller"));
+            // A command to run Aviary under (a profiler: `heaptrack -o /tmp/aviary`), whose own
+            // process is then the one measured.
+            let wrapper = var("AVIARY_VS_ARGO_AVIARY_WRAPPER", "");
+            let mut words = wrapper.split_whitespace();
+            let mut c = match words.next() {
+                Some(program) => {
+                    let mut c = Command::new(program);
+                    c.args(words).arg(env!("CARGO_BIN_EXE_aviary-controller"));
+                    c
+                }
+                None => Command::new(env!("CARGO_BIN_EXE_aviary-controller")),
+            };
             c.arg("--kubeconfig").arg(kubeconfig);
             c.args(["--namespace", CONTROLLER_NS, "--bind-address", "127.0.0.1"]);
             c.args(["--metrics-port", &metrics.to_string(), "--healthz-port", &health.to_string()]);

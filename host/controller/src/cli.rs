@@ -164,10 +164,17 @@ async fn run(args: Args) -> Result<(), Error> {
             .map_err(|e| startup("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster", e))?,
     };
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    // Two clients on one throttle budget: Events give way to the reconciles' requests.
+    let throttle = args.argo.throttle();
+    let event_client = kube::client::ClientBuilder::try_from(config.clone())
+        .map_err(|e| startup("building the API client", e))?
+        .with_layer(&metrics.request_layer())
+        .with_layer(&tower::util::option_layer(throttle.as_ref().map(crate::throttle::ThrottleLayer::background)))
+        .build();
     let client = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| startup("building the API client", e))?
         .with_layer(&metrics.request_layer())
-        .with_layer(&tower::util::option_layer(args.argo.throttle()))
+        .with_layer(&tower::util::option_layer(throttle))
         .build();
     let namespace = args.namespace.clone().unwrap_or_else(compat::controller_namespace);
     let plugins = aviary_plugins::PluginHost::new(aviary_plugins::HostConfig {
@@ -202,5 +209,5 @@ async fn run(args: Args) -> Result<(), Error> {
         analysis_run_budget: args.analysis_run_budget,
         traffic_split_api_version: args.argo.traffic_split_version(),
     };
-    crate::run(client, plugins, run, metrics).await
+    crate::run(client, event_client, plugins, run, metrics).await
 }

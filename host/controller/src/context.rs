@@ -81,6 +81,12 @@ pub struct Context {
     pub own_rollouts: crate::own_writes::OwnWrites<Rollout>,
     /// ReplicaSets as this controller created, wrote or deleted them, until the cache shows it.
     pub own_replica_sets: crate::own_writes::OwnWrites<ReplicaSet>,
+    /// The cached ReplicaSets by controller (fed by [`crate::run`]'s watch).
+    pub replica_set_owners: crate::owners::OwnerIndex,
+    /// The cached AnalysisRuns by controller.
+    pub analysis_run_owners: crate::owners::OwnerIndex,
+    /// The cached Experiments by controller.
+    pub experiment_owners: crate::owners::OwnerIndex,
     events: crate::events::Recorder,
 }
 
@@ -133,7 +139,16 @@ impl Context {
             aws: crate::analysis::aws::AwsCredentials::new(),
             own_rollouts: Default::default(),
             own_replica_sets: Default::default(),
+            replica_set_owners: Default::default(),
+            analysis_run_owners: Default::default(),
+            experiment_owners: Default::default(),
         }
+    }
+
+    /// Writes Events through `client` (one whose requests give way to the reconciles', see
+    /// [`crate::throttle`]); call before the first Event.
+    pub fn record_events_with(&mut self, client: Client) {
+        self.events = crate::events::Recorder::new(client, reporter());
     }
 
     /// A router's state for a Rollout (`rollout uid/plugin`).
@@ -168,11 +183,8 @@ impl Context {
     pub fn owned_replica_sets(&self, rollout: &Rollout) -> Vec<std::sync::Arc<ReplicaSet>> {
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
         let ns = rollout.metadata.namespace.clone().unwrap_or_default();
-        let cached = self
-            .replica_sets
-            .state()
-            .into_iter()
-            .filter(|rs| rs.meta().namespace.as_deref() == Some(ns.as_str()) && controlled_by(rs.meta(), &uid))
+        let cached = owned(&self.replica_sets, &self.replica_set_owners, &uid)
+            .filter(|rs| rs.meta().namespace.as_deref() == Some(ns.as_str()))
             .filter_map(|rs| rs.decoded())
             .collect();
         self.own_replica_sets.merge(&ns, cached, |rs| controlled_by(&rs.metadata, &uid))
@@ -196,14 +208,30 @@ impl Context {
     /// The Experiments whose controller is this Rollout.
     pub fn owned_experiments(&self, rollout: &Rollout) -> Vec<std::sync::Arc<aviary_api::Experiment>> {
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
-        self.experiments.state().into_iter().filter(|e| controlled_by(&e.metadata, &uid)).collect()
+        owned(&self.experiments, &self.experiment_owners, &uid).collect()
     }
 
     /// The AnalysisRuns whose controller is the Rollout with this uid.
     pub fn owned_analysis_runs(&self, rollout: &Rollout) -> Vec<std::sync::Arc<AnalysisRun>> {
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
-        self.analysis_runs.state().into_iter().filter(|r| controlled_by(&r.metadata, &uid)).collect()
+        owned(&self.analysis_runs, &self.analysis_run_owners, &uid).collect()
     }
+}
+
+/// The objects of `store` that `index` says `uid` controls, each checked against the cache.
+pub(crate) fn owned<'a, K>(
+    store: &'a Store<K>,
+    index: &crate::owners::OwnerIndex,
+    uid: &'a str,
+) -> impl Iterator<Item = std::sync::Arc<K>> + 'a
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    index
+        .owned_by(uid)
+        .into_iter()
+        .filter_map(|(ns, name)| store.get(&kube::runtime::reflector::ObjectRef::new(&name).within(&ns)))
+        .filter(move |o| controlled_by(o.meta(), uid))
 }
 
 /// Whether `meta` has a controller owner reference to `uid`.

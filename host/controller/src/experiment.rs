@@ -110,7 +110,8 @@ impl<'a> Reconcile<'a> {
             ex.spec.templates.iter().any(|s| &s.name == t).then(|| t.clone())
         };
         let mut replica_sets = BTreeMap::new();
-        for cached in ctx.replica_sets.state().into_iter().filter(|r| r.meta().deletion_timestamp.is_none()) {
+        let owned = crate::context::owned(&ctx.replica_sets, &ctx.replica_set_owners, &uid);
+        for cached in owned.filter(|r| r.meta().deletion_timestamp.is_none()) {
             if let Some(t) = template_of(cached.meta())
                 && let Some(rs) = cached.decoded()
                 && replica_sets.insert(t.clone(), rs).is_some()
@@ -632,13 +633,7 @@ impl<'a> Reconcile<'a> {
     /// The run named `name`, from the cache, else from the API server.
     async fn run(&self, name: &str) -> Result<Option<Arc<AnalysisRun>>, kube::Error> {
         let ns = self.ns();
-        if let Some(r) = self
-            .ctx
-            .analysis_runs
-            .state()
-            .into_iter()
-            .find(|r| r.name_any() == name && r.namespace().as_deref() == Some(ns.as_str()))
-        {
+        if let Some(r) = self.ctx.analysis_runs.get(&kube::runtime::reflector::ObjectRef::new(name).within(&ns)) {
             return Ok(Some(r));
         }
         let api: Api<AnalysisRun> = Api::namespaced(self.ctx.client.clone(), &ns);

@@ -31,6 +31,7 @@ pub mod kube_access;
 mod leader;
 mod metrics;
 mod own_writes;
+mod owners;
 mod panic_guard;
 mod registry;
 mod rollout;
@@ -134,6 +135,7 @@ where
 /// leader) the registry watcher and the Rollout and AnalysisRun controllers.
 pub async fn run(
     client: Client,
+    event_client: Client,
     plugins: aviary_plugins::PluginHost,
     config: RunConfig,
     metrics: Arc<metrics::Metrics>,
@@ -170,6 +172,8 @@ pub async fn run(
     health.leader.store(true, Ordering::SeqCst);
 
     let selector = config.instance_selector();
+    let (rs_owners, ar_owners, ex_owners) =
+        (owners::OwnerIndex::default(), owners::OwnerIndex::default(), owners::OwnerIndex::default());
     let rollout_stream = reflector(
         rollout_writer,
         watcher(api::<Compact<Rollout>>(&client, &config), watcher::Config::default().labels(&selector)).modify(slim),
@@ -181,6 +185,7 @@ pub async fn run(
     let rs_root = watcher(api::<Compact<ReplicaSet>>(&client, &config), rs_config)
         .modify(slim)
         .default_backoff()
+        .inspect(indexing(&rs_owners))
         .reflect_shared(rs_writer)
         .for_each(|event| async move {
             if let Err(e) = event {
@@ -191,6 +196,7 @@ pub async fn run(
         watcher(api::<aviary_api::Experiment>(&client, &config), watcher::Config::default().labels(&selector))
             .modify(slim)
             .default_backoff()
+            .inspect(indexing(&ex_owners))
             .reflect_shared(ex_writer)
             .for_each(|event| async move {
                 if let Err(e) = event {
@@ -205,6 +211,7 @@ pub async fn run(
     let ar_root = watcher(ar_api, watcher::Config::default().labels(&selector))
         .modify(slim)
         .default_backoff()
+        .inspect(indexing(&ar_owners))
         .reflect_shared(ar_writer)
         .for_each(|event| async move {
             if let Err(e) = event {
@@ -228,6 +235,8 @@ pub async fn run(
     ctx.experiments = ex_reader.clone();
     ctx.rollouts = rollout_reader.clone();
     ctx.services = svc_reader.clone();
+    ctx.record_events_with(event_client);
+    (ctx.replica_set_owners, ctx.analysis_run_owners, ctx.experiment_owners) = (rs_owners, ar_owners, ex_owners);
     let ctx = Arc::new(ctx);
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;
@@ -439,5 +448,15 @@ fn slim<K: kube::Resource>(object: &mut K) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Feeds a watch's events to an owner index, ahead of the cache they build (see [`owners`]).
+fn indexing<K: kube::Resource, E>(index: &owners::OwnerIndex) -> impl FnMut(&Result<watcher::Event<K>, E>) + use<K, E> {
+    let index = index.clone();
+    move |event| {
+        if let Ok(event) = event {
+            index.observe(event);
+        }
     }
 }

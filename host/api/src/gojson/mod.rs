@@ -105,15 +105,34 @@ pub fn encode(root: Root, value: &Value) -> Result<String, GoJsonError> {
         Root::RolloutSpec => "RolloutSpec",
         Root::AnalysisRunSpec => "AnalysisRunSpec",
     };
-    let name = types.roots.get(key).ok_or_else(|| err("", format!("layout.json has no root {key}")))?;
+    let name = types.roots.get(key).ok_or_else(|| err(&Path::Root, format!("layout.json has no root {key}")))?;
     let mut out = String::new();
     let mut w = Writer { types, out: &mut out };
-    w.value(name, Some(value), "$")?;
+    w.value(name, Some(value), &Path::Root)?;
     Ok(out)
 }
 
-fn err(path: &str, reason: String) -> GoJsonError {
+fn err(path: &Path<'_>, reason: String) -> GoJsonError {
     GoJsonError { path: path.to_string(), reason }
+}
+
+/// Where in the value the writer is, for an error: built as the walk descends and written out
+/// only when an error names it (formatting each field's path eagerly was most of a pod
+/// template hash's allocations, computed on every reconcile).
+enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => f.write_str("$"),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
 }
 
 struct Writer<'a> {
@@ -122,12 +141,12 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn entry(&self, name: &str, path: &str) -> Result<&'static TypeEntry, GoJsonError> {
+    fn entry(&self, name: &str, path: &Path<'_>) -> Result<&'static TypeEntry, GoJsonError> {
         self.types.by_name.get(name).ok_or_else(|| err(path, format!("type {name} is not in layout.json")))
     }
 
     /// Whether Go's `omitempty` drops a field of type `name` holding `v` (absent = Go's zero value).
-    fn is_empty(&self, name: &str, v: Option<&Value>, path: &str) -> Result<bool, GoJsonError> {
+    fn is_empty(&self, name: &str, v: Option<&Value>, path: &Path<'_>) -> Result<bool, GoJsonError> {
         let t = self.entry(name, path)?;
         let v = v.filter(|v| !v.is_null());
         Ok(match t.kind.as_str() {
@@ -148,7 +167,7 @@ impl Writer<'_> {
         })
     }
 
-    fn value(&mut self, name: &str, v: Option<&Value>, path: &str) -> Result<(), GoJsonError> {
+    fn value(&mut self, name: &str, v: Option<&Value>, path: &Path<'_>) -> Result<(), GoJsonError> {
         let t = self.entry(name, path)?;
         let v = v.filter(|v| !v.is_null());
         match t.kind.as_str() {
@@ -180,7 +199,7 @@ impl Writer<'_> {
                         if i > 0 {
                             self.out.push(',');
                         }
-                        self.value(elem, Some(item), &format!("{path}[{i}]"))?;
+                        self.value(elem, Some(item), &Path::Index(path, i))?;
                     }
                     self.out.push(']');
                 }
@@ -203,7 +222,7 @@ impl Writer<'_> {
                         }
                         write_string(self.out, k);
                         self.out.push(':');
-                        self.value(elem, Some(item), &format!("{path}.{k}"))?;
+                        self.value(elem, Some(item), &Path::Field(path, k))?;
                     }
                     self.out.push('}');
                 }
@@ -236,21 +255,21 @@ impl Writer<'_> {
         &mut self,
         name: &str,
         object: Option<&serde_json::Map<String, Value>>,
-        path: &str,
+        path: &Path<'_>,
         first: &mut bool,
     ) -> Result<(), GoJsonError> {
         let t = self.entry(name, path)?;
         for f in &t.fields {
             if f.inline {
                 let inner = match self.entry(&f.type_, path)?.kind.as_str() {
-                    "struct" => f.type_.clone(),
+                    "struct" => f.type_.as_str(),
                     _ => return Err(err(path, format!("inline field of {name} is not a struct"))),
                 };
-                self.fields(&inner, object, path, first)?;
+                self.fields(inner, object, path, first)?;
                 continue;
             }
             let v = object.and_then(|o| o.get(&f.json)).filter(|v| !v.is_null());
-            let field_path = format!("{path}.{}", f.json);
+            let field_path = Path::Field(path, &f.json);
             if f.omitzero && v.is_none() {
                 continue;
             }
@@ -269,7 +288,7 @@ impl Writer<'_> {
     }
 
     /// Types with their own `MarshalJSON`.
-    fn marshaler(&mut self, name: &str, v: Option<&Value>, path: &str) -> Result<(), GoJsonError> {
+    fn marshaler(&mut self, name: &str, v: Option<&Value>, path: &Path<'_>) -> Result<(), GoJsonError> {
         match name.rsplit('.').next().unwrap_or(name) {
             // Go's zero Quantity writes "0"; others their canonical form.
             "Quantity" => {
@@ -379,6 +398,14 @@ mod tests {
         let mut out = String::new();
         write_string(&mut out, "a<b>&\"\\\n\t\u{1}\u{2028}é");
         assert_eq!(out, r#""a\u003cb\u003e\u0026\"\\\n\t\u0001\u2028é""#);
+    }
+
+    #[test]
+    fn an_error_names_the_path_of_the_bad_value() {
+        let template = serde_json::json!({"spec": {"containers": [{"name": "a"}, {"name": 5}]}});
+        let e = encode(Root::PodTemplateSpec, &template).unwrap_err();
+        assert_eq!(e.path, "$.spec.containers[1].name");
+        assert!(e.reason.contains("expected a string"), "{}", e.reason);
     }
 
     #[test]
