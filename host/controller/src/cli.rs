@@ -166,16 +166,15 @@ async fn run(args: Args) -> Result<(), Error> {
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
     // Two clients on one throttle budget: Events give way to the reconciles' requests.
     let throttle = args.argo.throttle();
-    let event_client = kube::client::ClientBuilder::try_from(config.clone())
-        .map_err(|e| startup("building the API client", e))?
-        .with_layer(&metrics.request_layer())
-        .with_layer(&tower::util::option_layer(throttle.as_ref().map(crate::throttle::ThrottleLayer::background)))
-        .build();
-    let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| startup("building the API client", e))?
-        .with_layer(&metrics.request_layer())
-        .with_layer(&tower::util::option_layer(throttle))
-        .build();
+    let build = |throttle: Option<crate::throttle::ThrottleLayer>| -> Result<kube::Client, Error> {
+        Ok(kube::client::ClientBuilder::try_from(config.clone())
+            .map_err(|e| startup("building the API client", e))?
+            .with_layer(&metrics.request_layer())
+            .with_layer(&tower::util::option_layer(throttle))
+            .build())
+    };
+    let event_client = build(throttle.as_ref().map(crate::throttle::ThrottleLayer::background))?;
+    let client = build(throttle)?;
     let namespace = args.namespace.clone().unwrap_or_else(compat::controller_namespace);
     let plugins = aviary_plugins::PluginHost::new(aviary_plugins::HostConfig {
         cache_dir: Some(args.cache_dir.clone()),

@@ -84,14 +84,19 @@ impl ZeroStatus for aviary_api::Rollout {
     }
 
     fn status_json(&self) -> Value {
-        self.status.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null)
+        json_or_null(self.status.as_ref())
     }
 }
 
 impl ZeroStatus for aviary_api::AnalysisRun {
     fn status_json(&self) -> Value {
-        self.status.as_ref().and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null)
+        json_or_null(self.status.as_ref())
     }
+}
+
+/// A status as JSON, `null` when absent.
+fn json_or_null<S: Serialize>(status: Option<&S>) -> Value {
+    status.and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null)
 }
 
 /// `status` with the zero status's keys it lacks.
