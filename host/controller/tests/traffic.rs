@@ -304,8 +304,9 @@ async fn istio_host_split_with_dynamic_stable_scale() -> TestResult {
 }
 
 /// A router that reaches for what it was not granted, loops or panics fails its operation with
-/// a TrafficRoutingError event naming the reason; its Rollout stays where it was (no canary
-/// pods, no weight), and another Rollout routed by an honest router carries on.
+/// an event naming the reason (`PluginAccessDenied` for a refused request, `TrafficRoutingError`
+/// for a call the sandbox ended); its Rollout stays where it was (no canary pods, no weight),
+/// and another Rollout routed by an honest router carries on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_router_fails_its_rollout_alone() -> TestResult {
     routed_env().await;
@@ -324,21 +325,21 @@ async fn a_hostile_router_fails_its_rollout_alone() -> TestResult {
     let _: Rollout = create(&ns, manifest).await;
     let old = wait_phase(&ns, "h", "Healthy", T).await.status.unwrap().stable_rs;
 
-    for (attack, expected) in [
-        ("kind", "not granted to this plugin"),
-        ("secret", "plugins never read Secrets"),
-        ("namespace", "a plugin may only act in namespace"),
-        ("loop", "did not finish within its 2s deadline"),
+    for (attack, reason, expected) in [
+        ("kind", "PluginAccessDenied", "not granted to this plugin"),
+        ("secret", "PluginAccessDenied", "plugins never read Secrets"),
+        ("namespace", "PluginAccessDenied", "a plugin may only act in namespace"),
+        ("loop", "TrafficRoutingError", "did not finish within its 2s deadline"),
     ] {
         let patch = json!({"metadata": {"annotations": {"aviary.test/attack": attack}}});
         patch_spec(&ns, "h", patch).await;
         set_image(&ns, "h", &format!("nginx:{attack}")).await;
-        let found = eventually_ok(&format!("a TrafficRoutingError for {attack}"), T, || async {
+        let found = eventually_ok(&format!("a {reason} for {attack}"), T, || async {
             let events = ns.api::<k8s_openapi::api::events::v1::Event>().list(&Default::default()).await.ok()?;
             events
                 .items
                 .into_iter()
-                .filter(|e| e.reason.as_deref() == Some("TrafficRoutingError"))
+                .filter(|e| e.reason.as_deref() == Some(reason) && e.type_.as_deref() == Some("Warning"))
                 .filter_map(|e| e.note)
                 .find(|n| n.contains(expected))
         })

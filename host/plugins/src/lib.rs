@@ -52,7 +52,10 @@ pub use limits::Limits;
 pub use measurement::{CallContext, Measurement, Phase};
 pub use recording::HttpMode;
 pub use registry::{PluginKind, RegistryEntry, RegistryFile};
-pub use router::{RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply, Verification, WeightDestination};
+pub use router::{
+    ACCESS_DENIED_REASON, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply, Verification,
+    WeightDestination,
+};
 pub use step::{StepCall, StepError, StepOperation, StepPhase, StepReply};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use aviary_plugins::kubernetes::Verb;
 use aviary_plugins::registry::RegistryFile;
-use aviary_plugins::{PluginHost, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply};
+use aviary_plugins::{
+    ACCESS_DENIED_REASON, PluginHost, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply,
+};
 use aviary_test_support::kubernetes_memory::MemoryApi;
 
 const HOSTILE_ROUTER: &str = "aviary_test_hostile_router.wasm";
@@ -132,6 +134,14 @@ async fn ungranted_kinds_other_namespaces_and_secrets_never_reach_the_api() {
         ("secret", "get Secret: plugins never read Secrets"),
     ] {
         let (result, _) = set_weight(&host, &api, attack, None).await;
+        // The refusal comes back as a Warning Event for the Rollout too, whatever the router
+        // does with the error it was given.
+        let events = result.as_ref().err().map(|e| e.events().to_vec()).unwrap_or_default();
+        assert!(
+            matches!(&events[..], [e] if e.warning && e.reason == ACCESS_DENIED_REASON
+                && e.message.starts_with("plugin test/router: refused: ") && e.message.contains(expected)),
+            "{attack}: {events:?}"
+        );
         let message = router_message(result);
         assert!(message.starts_with(&format!("attack {attack}: ")), "{message}");
         assert!(message.contains(expected), "{attack}: {message}");

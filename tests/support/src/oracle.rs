@@ -538,7 +538,11 @@ async fn settle(client: &Client, namespace: &str, _step: Option<&Step>) -> Resul
     while started.elapsed() < Duration::from_secs(90) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = snapshot(client, namespace).await?;
-        if now == last && !has_unstarted_run(&now) && !polls_soon(client, namespace).await? {
+        if now == last
+            && !has_unstarted_run(&now)
+            && !polls_soon(client, namespace).await?
+            && !scales_down_soon(client, namespace).await?
+        {
             if stable_since.elapsed() >= Duration::from_secs(3) {
                 return Ok(now);
             }
@@ -573,6 +577,23 @@ async fn polls_soon(client: &Client, namespace: &str) -> Result<bool, OracleErro
                     && m.resume_at.as_ref().is_some_and(|at| at.0 - now <= ahead && now - at.0 <= overdue)
             })
         })
+    }))
+}
+
+/// Whether a ReplicaSet of the namespace reaches its `scale-down-deadline` soon (or did
+/// recently), in the same window as a poll (see [`POLL_AHEAD`]). A scale-down delay of a few
+/// seconds would otherwise end before the snapshot on one side and after it on the other,
+/// depending only on how long each side took to go quiet.
+async fn scales_down_soon(client: &Client, namespace: &str) -> Result<bool, OracleError> {
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+    let now = chrono::Utc::now();
+    let ahead = chrono::Duration::from_std(POLL_AHEAD).unwrap_or_default();
+    let overdue = chrono::Duration::from_std(POLL_OVERDUE).unwrap_or_default();
+    Ok(sets.list(&ListParams::default()).await?.items.iter().any(|rs| {
+        rs.annotations()
+            .get("scale-down-deadline")
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .is_some_and(|at| at.to_utc() - now <= ahead && now - at.to_utc() <= overdue)
     }))
 }
 

@@ -150,7 +150,10 @@ pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result
                     ctx.event(rollout, true, traffic::WEIGHT_VERIFY_ERROR, message).await;
                     return Ok(outcome);
                 }
-                Err(e) => return Err(failed(ctx, rollout, &router.plugin, operation.name(), e).await),
+                Err(e) => {
+                    let weight = matches!(op, TrafficOperation::SetWeight { .. });
+                    return Err(failed(ctx, rollout, &router.plugin, operation.name(), weight, e).await);
+                }
             };
             if let Some(state) = reply.state {
                 ctx.set_router_state(key.clone(), state);
@@ -166,15 +169,30 @@ pub async fn run(ctx: &Context, rollout: &Rollout, plan: &TrafficPlan) -> Result
     Ok(outcome)
 }
 
-/// The error of a failed operation, also recorded as a `TrafficRoutingError` event on the
-/// Rollout (Argo records it for a weight that could not be set; here every operation's failure
-/// is reported, so that a stuck rollout says why).
-async fn failed(ctx: &Context, rollout: &Rollout, plugin: &str, operation: &str, e: RouterError) -> Error {
+/// The error of a failed operation. Recorded as a `TrafficRoutingError` event on the Rollout
+/// where Argo records one: a weight that could not be set. A router's error in any other
+/// operation (Istio's `delaying destination rule switch` while a ReplicaSet comes up) is only
+/// logged and retried, as under Argo, so the Rollout's Events stay Argo's. A call the sandbox
+/// ended (deadline, memory, trap) has no Argo counterpart and is always recorded, so that a
+/// rollout stuck on a broken plugin says why; a refused Kubernetes request has its own event
+/// (`PluginAccessDenied`, from the call's Events).
+async fn failed(
+    ctx: &Context,
+    rollout: &Rollout,
+    plugin: &str,
+    operation: &str,
+    weight: bool,
+    e: RouterError,
+) -> Error {
     let message = match &e {
         RouterError::Router { .. } => e.to_string(),
         RouterError::Plugin(_) => format!("{plugin} {operation}: {e}"),
     };
-    ctx.event(rollout, true, traffic::ROUTING_ERROR, message.clone()).await;
+    if weight || matches!(e, RouterError::Plugin(_)) {
+        ctx.event(rollout, true, traffic::ROUTING_ERROR, message.clone()).await;
+    } else {
+        tracing::info!(target: "aviary::routing", rollout = %rollout.name_any(), "{message}");
+    }
     Error::Router(message)
 }
 

@@ -126,6 +126,10 @@ pub struct RouterReply {
     pub events: Vec<RouterEvent>,
 }
 
+/// The reason of the Warning Event a router call carries when the host refused one of its
+/// Kubernetes requests (the first of the call), whatever the router did with the refusal.
+pub const ACCESS_DENIED_REASON: &str = "PluginAccessDenied";
+
 /// Why an operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouterError {

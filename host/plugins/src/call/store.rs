@@ -14,7 +14,7 @@ use crate::http::{self, Grant};
 use crate::kubernetes::{CallError, KubernetesCall, KubernetesGrant};
 use crate::limits::MemoryLimiter;
 use crate::recording::PinnedClock;
-use crate::router::RouterEvent;
+use crate::router::{ACCESS_DENIED_REASON, RouterEvent};
 
 /// Guests may write this much to stdout and stderr per call; the text is logged after the call.
 const STDIO_CAPACITY: usize = 64 << 10;
@@ -62,6 +62,8 @@ pub(crate) struct StoreState {
     /// The Events a router recorded in this call (bounded by [`MAX_EVENTS_PER_CALL`]).
     events: Vec<RouterEvent>,
     events_dropped: u32,
+    /// Whether this call's first refused Kubernetes request was already reported as an Event.
+    denial_reported: bool,
 }
 
 impl StoreState {
@@ -97,6 +99,7 @@ impl StoreState {
             kubernetes_calls: 0,
             events: Vec::new(),
             events_dropped: 0,
+            denial_reported: false,
         }
     }
 
@@ -108,13 +111,31 @@ impl StoreState {
     /// One call of the `kubernetes` import: checked against the grant and sent, or refused.
     pub(crate) async fn kubernetes_call(&mut self, call: KubernetesCall) -> Result<serde_json::Value, CallError> {
         self.kubernetes_calls = self.kubernetes_calls.saturating_add(1);
-        match &self.kubernetes {
+        let answer = match &self.kubernetes {
             Some(grant) => grant.send(call, self.kubernetes_calls).await,
             None => Err(CallError::Denied(format!(
                 "{} {}: this call has no Kubernetes access (only traffic routers and providers of contract 0.2.0 whose entry grants it)",
                 call.verb, call.kind
             ))),
+        };
+        if let Err(CallError::Denied(why)) = &answer {
+            self.report_denial(why);
         }
+        answer
+    }
+
+    /// Keeps the call's first refusal as a Warning Event ([`ACCESS_DENIED_REASON`]) for the
+    /// object the call is for, whatever the plugin then does with the error: a plugin that
+    /// reaches for what it was not granted is the operator's to hear of, even when it swallows
+    /// the refusal or fails an operation whose error Argo records nowhere. Recorded ahead of
+    /// the guest's own Events and outside their bound, so a guest cannot crowd it out.
+    fn report_denial(&mut self, why: &str) {
+        if std::mem::replace(&mut self.denial_reported, true) {
+            return;
+        }
+        let message = format!("plugin {}: refused: {why}", self.plugin);
+        let event = RouterEvent { warning: true, reason: ACCESS_DENIED_REASON.to_string(), message };
+        self.events.insert(0, event);
     }
 
     /// One `record-event` of a router: kept for the caller when within the bounds (see the
