@@ -40,6 +40,9 @@ pub const DEFAULT_MAX_SURGE_OR_UNAVAILABLE: &str = "25";
 pub const DEFAULT_RUN_HISTORY_LIMIT: i32 = 5;
 /// The label that ties ReplicaSets and pods to a pod template hash.
 pub const POD_TEMPLATE_HASH_LABEL: &str = "rollouts-pod-template-hash";
+/// The annotation holding when an old ReplicaSet is to be scaled down (Argo's, honoured across
+/// controller restarts and controllers).
+pub const SCALE_DOWN_DEADLINE_ANNOTATION: &str = "scale-down-deadline";
 
 /// The spec of a Rollout: a Deployment with canary or blue-green update strategies.
 // kube's `printcolumn(...)` repeats `type_ = "integer"`, which clippy mistakes for a duplicate.

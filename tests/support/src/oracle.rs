@@ -568,33 +568,37 @@ const POLL_OVERDUE: Duration = Duration::from_secs(3);
 async fn polls_soon(client: &Client, namespace: &str) -> Result<bool, OracleError> {
     let runs: Api<aviary_api::AnalysisRun> = Api::namespaced(client.clone(), namespace);
     let now = chrono::Utc::now();
-    let ahead = chrono::Duration::from_std(POLL_AHEAD).unwrap_or_default();
-    let overdue = chrono::Duration::from_std(POLL_OVERDUE).unwrap_or_default();
     Ok(runs.list(&ListParams::default()).await?.items.iter().any(|run| {
         run.status.iter().flat_map(|s| &s.metric_results).any(|r| {
             r.measurements.iter().any(|m| {
                 m.phase == aviary_api::AnalysisPhase::Running
-                    && m.resume_at.as_ref().is_some_and(|at| at.0 - now <= ahead && now - at.0 <= overdue)
+                    && m.resume_at.as_ref().is_some_and(|at| due_around(at.0, now))
             })
         })
     }))
 }
 
 /// Whether a ReplicaSet of the namespace reaches its `scale-down-deadline` soon (or did
-/// recently), in the same window as a poll (see [`POLL_AHEAD`]). A scale-down delay of a few
-/// seconds would otherwise end before the snapshot on one side and after it on the other,
-/// depending only on how long each side took to go quiet.
+/// recently), in the same window as a poll. A scale-down delay of a few seconds would otherwise
+/// end before the snapshot on one side and after it on the other, depending only on how long
+/// each side took to go quiet.
 async fn scales_down_soon(client: &Client, namespace: &str) -> Result<bool, OracleError> {
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
     let now = chrono::Utc::now();
-    let ahead = chrono::Duration::from_std(POLL_AHEAD).unwrap_or_default();
-    let overdue = chrono::Duration::from_std(POLL_OVERDUE).unwrap_or_default();
     Ok(sets.list(&ListParams::default()).await?.items.iter().any(|rs| {
         rs.annotations()
-            .get("scale-down-deadline")
+            .get(aviary_api::rollout::SCALE_DOWN_DEADLINE_ANNOTATION)
             .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-            .is_some_and(|at| at.to_utc() - now <= ahead && now - at.to_utc() <= overdue)
+            .is_some_and(|at| due_around(at.to_utc(), now))
     }))
+}
+
+/// Whether something due `at` falls in the window that holds a snapshot back: from
+/// [`POLL_AHEAD`] before it to [`POLL_OVERDUE`] after it.
+fn due_around(at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let ahead = chrono::Duration::from_std(POLL_AHEAD).unwrap_or_default();
+    let overdue = chrono::Duration::from_std(POLL_OVERDUE).unwrap_or_default();
+    at - now <= ahead && now - at <= overdue
 }
 
 /// Whether a snapshot holds an AnalysisRun with no phase yet.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use aviary_api::rollout::POD_TEMPLATE_HASH_LABEL;
+use aviary_api::rollout::{POD_TEMPLATE_HASH_LABEL, SCALE_DOWN_DEADLINE_ANNOTATION};
 use aviary_api::rollout_status::{PauseReason, RolloutPhase};
 use aviary_api::{AnalysisPhase, AnalysisRun, Experiment, Rollout};
 use aviary_engine::phase::observed_phase;
@@ -26,8 +26,6 @@ use serde::Serialize;
 
 /// The annotation holding a ReplicaSet's (and an AnalysisRun's) revision.
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
-/// The annotation holding when an old ReplicaSet will be scaled down.
-pub const SCALE_DOWN_DEADLINE_ANNOTATION: &str = "scale-down-deadline";
 /// The annotation naming the experiment template a ReplicaSet runs.
 pub const TEMPLATE_NAME_ANNOTATION: &str = "experiment.argoproj.io/template-name";
 /// How many of a metric's latest measurements the view shows.

@@ -19,11 +19,11 @@ use aviary_engine::rollout::revision::{AnnotationSync, copied_annotations, histo
 use crate::context::Context;
 use crate::error::{Error, is_already_exists};
 
+/// When the previous stable may be scaled down (traffic routing).
+pub use aviary_api::rollout::SCALE_DOWN_DEADLINE_ANNOTATION as SCALE_DOWN_DEADLINE;
 pub use aviary_engine::rollout::revision::{DESIRED_REPLICAS, REVISION};
 /// The label that ties ReplicaSets and pods to their pod template.
 pub use aviary_engine::rollout::runs::HASH_LABEL;
-/// When the previous stable may be scaled down (traffic routing).
-pub const SCALE_DOWN_DEADLINE: &str = "scale-down-deadline";
 /// The ephemeral labels and annotations injected into a ReplicaSet's pods.
 pub const EPHEMERAL_METADATA: &str = aviary_engine::ephemeral::ANNOTATION;
 /// Annotation: the Experiment a ReplicaSet belongs to (not part of the Rollout's history).
