@@ -76,6 +76,15 @@ pub trait ZeroStatus {
     /// The object's status as JSON (`null` when it has none): serialized alone, since a whole
     /// object's encoding (its spec, template and all) was a tenth of a reconcile's allocations.
     fn status_json(&self) -> Value;
+
+    /// Whether a status computed before a spec change is still written over it. `false` (a
+    /// Rollout's status is a decision about its spec: a promote or an abort must be decided
+    /// again); `true` where the status records what already happened outside the object (an
+    /// AnalysisRun's measurements: a Job created, a query answered), which a later `terminate`
+    /// does not undo and which would be lost if the reconcile started over.
+    fn status_survives_spec_change() -> bool {
+        false
+    }
 }
 
 impl ZeroStatus for aviary_api::Rollout {
@@ -91,6 +100,12 @@ impl ZeroStatus for aviary_api::Rollout {
 impl ZeroStatus for aviary_api::AnalysisRun {
     fn status_json(&self) -> Value {
         json_or_null(self.status.as_ref())
+    }
+
+    /// Argo writes a run's status as a merge patch without a resourceVersion, so a measurement
+    /// taken while the run was being terminated is recorded and then terminated; so here.
+    fn status_survives_spec_change() -> bool {
+        true
     }
 }
 
@@ -220,9 +235,11 @@ pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
     }
 }
 
-/// Whether `current` differs from `base` in metadata only (same generation, same status).
+/// Whether the decision made from `base` still holds on `current`: the status is the same and
+/// so is the spec (its generation), unless the kind's status survives a spec change.
 fn same_decision_inputs<K: Resource + ZeroStatus>(base: &K, current: &K) -> bool {
-    base.meta().generation == current.meta().generation && base.status_json() == current.status_json()
+    (K::status_survives_spec_change() || base.meta().generation == current.meta().generation)
+        && base.status_json() == current.status_json()
 }
 
 #[cfg(test)]

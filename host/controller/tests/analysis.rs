@@ -368,3 +368,56 @@ async fn a_metric_picks_aviary_judge_by_its_conditions() -> TestResult {
     assert_eq!(latency.measurements[0].phase, AnalysisPhase::Failed);
     Ok(())
 }
+
+/// A measurement taken while its run is terminated is recorded, not lost: the web server holds
+/// its answer until the test has set `spec.terminate`, so the controller's status write (made
+/// from the run before the terminate) conflicts. Argo writes a run's status without a
+/// resourceVersion, so the measurement lands and the run then ends as terminated; a reconcile
+/// that started over instead would forget the measurement (and, for a Job, leave it running).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_measurement_taken_while_the_run_is_terminated_is_recorded() -> TestResult {
+    env().await;
+    let ns = namespace("terminate-mid-measurement").await?;
+    let (asked_tx, mut asked) = tokio::sync::mpsc::channel::<()>(4);
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let router = axum::Router::new().route(
+        "/held",
+        axum::routing::get({
+            let release = release.clone();
+            move || {
+                let (asked_tx, release) = (asked_tx.clone(), release.clone());
+                async move {
+                    let _ = asked_tx.send(()).await;
+                    release.notified().await;
+                    axum::Json(json!({"value": 0.97}))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/held", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let run: AnalysisRun = create(
+        &ns,
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "held"},
+               "spec": {"metrics": [{"name": "held", "interval": "1h", "successCondition": "result > 0.9",
+                                     "provider": {"web": {"url": url, "jsonPath": "{$.value}"}}}]}}),
+    )
+    .await;
+    tokio::time::timeout(T, asked.recv()).await?.ok_or("the server's channel closed")?;
+    let patch = json!({"spec": {"terminate": true}});
+    ns.api::<AnalysisRun>().patch(&run.name_any(), &Default::default(), &kube::api::Patch::Merge(&patch)).await?;
+    release.notify_one();
+    let done = eventually_ok("the run completed", T, || async {
+        let r = ns.api::<AnalysisRun>().get("held").await.ok()?;
+        r.status.filter(|s| s.phase.is_completed())
+    })
+    .await?;
+    assert_eq!((done.phase, done.message.as_str()), (AnalysisPhase::Successful, "Run Terminated"), "{done:?}");
+    let m = done.metric_results.first().ok_or_else(|| format!("the measurement was lost: {done:?}"))?;
+    assert_eq!(m.measurements.len(), 1, "{m:?}");
+    assert_eq!((m.measurements[0].phase, m.measurements[0].value.as_str()), (AnalysisPhase::Successful, "0.97"));
+    Ok(())
+}

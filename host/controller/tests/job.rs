@@ -127,6 +127,13 @@ async fn a_terminated_run_deletes_its_running_job() -> TestResult {
         runs(&ns).await.into_iter().find(|r| r.status.as_ref().is_some_and(|s| s.phase.is_completed()))
     })
     .await?;
+    let all = runs(&ns).await;
+    assert_eq!(
+        all.len(),
+        1,
+        "one background run: {:?}",
+        all.iter().map(|r| (r.name_any(), &r.status)).collect::<Vec<_>>()
+    );
     let st = run.status.unwrap();
     assert_eq!(st.phase, AnalysisPhase::Inconclusive, "{st:?}");
     assert_eq!(st.metric_results[0].measurements.last().map(|m| m.phase), Some(AnalysisPhase::Inconclusive));
