@@ -56,6 +56,11 @@ const PROVIDER_V0_2_GUESTS: &[&str] = &["aviary-plugin-job"];
 /// with `router`, `provider-v0-2` or `v0-1`.
 const STEP_GUESTS: &[&str] = &["aviary-step-wait-for-http", "aviary-test-step"];
 
+/// Notification services of contract 0.2.0 (the `notifier` world): `aviary/webhook` and
+/// `aviary/slack`, embedded. A cargo invocation of their own, as for the routers: the SDK's
+/// `notifier` feature must not unify with the other worlds' features.
+const NOTIFIER_GUESTS: &[&str] = &["aviary-notifier-webhook", "aviary-notifier-slack"];
+
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.
 const WASI_FREE: &[&str] = &["aviary-plugin-expr", "aviary-plugin-judge"];
 
@@ -83,11 +88,12 @@ fn main() {
     nested_build(&root, &target_dir, "wasm32-wasip2", ROUTER_GUESTS);
     nested_build(&root, &target_dir, "wasm32-wasip2", PROVIDER_V0_2_GUESTS);
     nested_build(&root, &target_dir, "wasm32-wasip2", STEP_GUESTS);
+    nested_build(&root, &target_dir, "wasm32-wasip2", NOTIFIER_GUESTS);
     nested_build(&root, &target_dir, "wasm32-unknown-unknown", WASI_FREE);
 
     let out = target_dir.join("plugins");
     std::fs::create_dir_all(&out).expect("cannot create the guest output directory");
-    for guest in GUESTS.iter().chain(ROUTER_GUESTS).chain(PROVIDER_V0_2_GUESTS).chain(STEP_GUESTS) {
+    for guest in GUESTS.iter().chain(ROUTER_GUESTS).chain(PROVIDER_V0_2_GUESTS).chain(STEP_GUESTS).chain(NOTIFIER_GUESTS) {
         let file = artifact(guest);
         let from = target_dir.join("wasm32-wasip2/wasm-release").join(&file);
         // Copied, not linked: cargo's own file must stay as cargo wrote it.

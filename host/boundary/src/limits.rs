@@ -28,6 +28,9 @@ impl Limits {
     /// Default deadline of a step-plugin call: a step polls (it answers `running` and is called
     /// again later) rather than blocking, and a call holds up its Rollout's reconcile.
     pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default deadline of a notifier call: 15 s, room for a webhook's retries (Argo's
+    /// notifications engine retries a webhook three times).
+    pub const NOTIFIER_TIMEOUT: Duration = Duration::from_secs(15);
     /// Default memory cap: 64 MiB, enough for an interpreter-based (Python, JS) plugin.
     pub const MEMORY: u64 = 64 << 20;
     /// Default response-size cap: 10 MiB, larger than any sane metrics answer.
@@ -41,6 +44,7 @@ impl Limits {
                 PluginKind::Condition => Self::CONDITION_TIMEOUT,
                 PluginKind::TrafficRouter => Self::ROUTER_TIMEOUT,
                 PluginKind::Step => Self::STEP_TIMEOUT,
+                PluginKind::Notifier => Self::NOTIFIER_TIMEOUT,
             },
             memory: Self::MEMORY,
             max_response_bytes: Self::MAX_RESPONSE_BYTES,

@@ -44,12 +44,14 @@ pub enum PluginKind {
     TrafficRouter,
     /// The `step` world: a canary `plugin:` step (contract 0.2.0 and later).
     Step,
+    /// The `notifier` world: a notification service (contract 0.2.0 and later).
+    Notifier,
 }
 
 impl PluginKind {
     /// The worlds that exist from contract 0.2.0 on (there is no 0.1.0 form of them).
     pub fn since_0_2(self) -> bool {
-        matches!(self, PluginKind::TrafficRouter | PluginKind::Step)
+        matches!(self, PluginKind::TrafficRouter | PluginKind::Step | PluginKind::Notifier)
     }
 
     /// The WIT world name.
@@ -59,6 +61,7 @@ impl PluginKind {
             PluginKind::Condition => "condition",
             PluginKind::TrafficRouter => "traffic-router",
             PluginKind::Step => "step",
+            PluginKind::Notifier => "notifier",
         }
     }
 }

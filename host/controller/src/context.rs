@@ -27,6 +27,8 @@ pub const REPORTER: &str = "aviary-controller";
 pub struct Context {
     /// The API client.
     pub client: Client,
+    /// Argo's notifications: the configuration in force and the sender's queue.
+    pub notifier: crate::notifications::Notifier,
     /// The Wasm plugin host (providers and condition evaluators).
     pub plugins: PluginHost,
     /// Cache of every ReplicaSet (the controllers own the ones with a Rollout owner), kept as
@@ -115,6 +117,7 @@ impl Context {
         let plugins = plugins.with_kubernetes(kube_access.clone());
         Self {
             events: crate::events::Recorder::new(client.clone(), reporter()),
+            notifier: crate::notifications::Notifier::default(),
             client,
             plugins,
             replica_sets,
@@ -169,13 +172,22 @@ impl Context {
     /// Records an Event on `object`, off the reconcile path (see [`crate::events`]). A failure to
     /// record is logged, never fatal: events are for people, and losing one must not stop a
     /// rollout.
-    pub async fn event<K: Resource<DynamicType = ()>>(&self, object: &K, warning: bool, reason: &str, note: String) {
+    /// A Rollout's Event is also offered to the notifications sender ([`crate::notifications`]),
+    /// as Argo's recorder sends notifications for the Events it records.
+    pub async fn event<K: Resource<DynamicType = ()> + serde::Serialize>(
+        &self,
+        object: &K,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
         self.events.record(crate::events::Recorded {
             regarding: object.object_ref(&()),
             warning,
             reason: reason.to_string(),
             note: truncate(note, 1000),
         });
+        self.notifier.offer(&self.metrics, object, warning, reason);
     }
 
     /// The ReplicaSets whose controller is the Rollout with this uid, with this controller's

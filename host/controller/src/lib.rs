@@ -30,6 +30,7 @@ mod experiment;
 pub mod kube_access;
 mod leader;
 mod metrics;
+mod notifications;
 mod own_writes;
 mod owners;
 mod panic_guard;
@@ -241,6 +242,7 @@ pub async fn run(
     let mut applied = registry::Applied::default();
     registry::initial(&ctx, &mut applied).await;
     tokio::spawn(registry::watch(ctx.clone(), applied));
+    tokio::spawn(notifications::watch_config(ctx.clone()));
 
     // No reconcile acts before every cache holds a full list: a controller that has just taken
     // over must not take a ReplicaSet it has not listed yet for a missing one (it would scale the
@@ -263,6 +265,7 @@ pub async fn run(
     }
     let (rollout_synced, analysis_synced, experiments_synced) =
         (synced_rx.clone(), synced_rx.clone(), synced_rx.clone());
+    tokio::spawn(notifications::run(ctx.clone(), synced_rx.clone()));
     let services_synced = synced_rx;
 
     let workers = |n: u16| kube::runtime::controller::Config::default().concurrency(n);

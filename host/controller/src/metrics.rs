@@ -77,6 +77,15 @@ pub struct RequestLabels {
     status_code: String,
 }
 
+/// Argo's labels of the notification counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    namespace: String,
+    name: String,
+    r#type: String,
+    reason: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: String,
@@ -103,6 +112,9 @@ pub struct Metrics {
     analysis_run_reconcile_error: Family<ObjectLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
     panics: Family<KindLabels, Counter>,
+    notification_success: Family<NotificationLabels, Counter>,
+    notification_error: Family<NotificationLabels, Counter>,
+    notification_send: HistogramFamily,
     /// Reconcile latency of every object together, for percentiles in benchmarks without per-object
     /// series.
     pub reconcile_seconds: Histogram,
@@ -117,6 +129,9 @@ impl Default for Metrics {
             analysis_run_reconcile_error: Family::default(),
             requests: Family::default(),
             panics: Family::default(),
+            notification_success: Family::default(),
+            notification_error: Family::default(),
+            notification_send: Family::new_with_constructor(reconcile_histogram),
             reconcile_seconds: Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
         }
     }
@@ -142,6 +157,31 @@ impl Metrics {
         }
     }
 
+    /// Records a notification sent (`ok`) or not, with how long its service took when it was
+    /// called (Argo's `notification_send_success`, `notification_send_error`,
+    /// `notification_send`).
+    pub fn notification_sent(
+        &self,
+        namespace: &str,
+        name: &str,
+        warning: bool,
+        reason: &str,
+        ok: bool,
+        took: Option<Duration>,
+    ) {
+        let labels = NotificationLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+            r#type: if warning { "Warning" } else { "Normal" }.into(),
+            reason: reason.into(),
+        };
+        if ok { &self.notification_success } else { &self.notification_error }.get_or_create(&labels).inc();
+        if let Some(took) = took {
+            let object = ObjectLabels { namespace: namespace.into(), name: name.into() };
+            self.notification_send.get_or_create(&object).observe(took.as_secs_f64());
+        }
+    }
+
     /// Counts a reconcile that panicked (caught by [`crate::panic_guard`]).
     pub fn reconcile_panicked(&self, kind: &str) {
         self.panics.get_or_create(&KindLabels { kind: kind.into() }).inc();
@@ -157,6 +197,7 @@ impl Metrics {
     pub fn forget(&self, namespace: &str, name: &str) {
         let labels = ObjectLabels { namespace: namespace.into(), name: name.into() };
         self.rollout_reconcile.remove(&labels);
+        self.notification_send.remove(&labels);
         self.rollout_reconcile_error.remove(&labels);
         self.analysis_run_reconcile.remove(&labels);
         self.analysis_run_reconcile_error.remove(&labels);
@@ -196,6 +237,13 @@ impl Metrics {
             "Reconciles that panicked, by kind; each was caught, logged with its object and retried",
             self.panics.clone(),
         );
+        registry.register(
+            "notification_send_success",
+            "Notification send success.",
+            self.notification_success.clone(),
+        );
+        registry.register("notification_send_error", "Error sending the notification", self.notification_error.clone());
+        registry.register("notification_send", "Notification send performance.", self.notification_send.clone());
         registry.register(
             "aviary_reconcile_seconds",
             "Reconcile latency of all Rollouts",

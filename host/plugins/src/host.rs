@@ -28,6 +28,7 @@ use crate::preinit;
 use crate::recording::HttpMode;
 use crate::registry::{self, Location, PluginKind, PluginSpec, RegistryFile};
 use crate::router::{RouterCall, RouterError, RouterOperation, RouterReply};
+use crate::notify::{NotifyCall, NotifyError};
 use crate::step::{StepCall, StepError, StepOperation, StepReply};
 use crate::store::StoreState;
 use aviary_boundary::kubernetes::KubernetesGrants;
@@ -734,6 +735,51 @@ impl PluginHost {
                 reply.requeue_after = reply.requeue_after.map(|d| d.min(MAX_STEP_REQUEUE));
                 Ok(reply)
             }
+        }
+    }
+
+    /// Sends one notification through notifier plugin `plugin`, in a fresh sandbox with the
+    /// plugin's network grant (a first-party notifier: the host of its config's `url` or
+    /// `apiURL`) and no Kubernetes access. Never panics: a plugin that is not loaded (or not a
+    /// notifier) is [`NotifyError::Plugin`] with [`Failure::Unavailable`], one the sandbox ended
+    /// another [`NotifyError::Plugin`], the notifier's own "not delivered" [`NotifyError::Service`].
+    pub async fn notify(&self, plugin: &str, call: NotifyCall<'_>) -> Result<(), NotifyError> {
+        let started = Instant::now();
+        let result = self.notify_inner(plugin, call).await;
+        let outcome = result.as_ref().err().map_or("ok", NotifyError::reason);
+        self.inner.metrics.record(plugin, "send", outcome, started.elapsed());
+        result
+    }
+
+    async fn notify_inner(&self, plugin: &str, call: NotifyCall<'_>) -> Result<(), NotifyError> {
+        let p = self.resolve_kind(plugin, PluginKind::Notifier).await.map_err(NotifyError::Plugin)?;
+        let _permit = self.inner.calls.acquire().await;
+        let deadline = deadline_after(p.limits.timeout);
+        let grant = Grant {
+            plugin: p.info.name.as_str().into(),
+            metrics: self.inner.metrics.clone(),
+            allowed: Arc::new(p.allowed_for(call.config)),
+            max_response_bytes: p.limits.max_response_bytes,
+            deadline: deadline.into(),
+            skip_tls_verification: false,
+        };
+        let mut store = self.new_store(&p, Some(grant), deadline);
+        let outcome = tokio::time::timeout_at(
+            deadline_after(p.limits.timeout.saturating_add(GRACE)).into(),
+            p.pre.notify(&mut store, &call),
+        )
+        .await;
+        store.data().flush_stdio();
+        match outcome {
+            Err(_) => Err(NotifyError::Plugin(timeout(&p))),
+            Ok(None) => Err(NotifyError::Plugin(Failure::Unavailable {
+                detail: format!("plugin {plugin:?} is not a notifier"),
+            })),
+            Ok(Some(Err(e))) => Err(NotifyError::Plugin(classify(&p, &store, e))),
+            Ok(Some(Ok(Err(message)))) => {
+                Err(NotifyError::Service { plugin: p.info.name.clone(), message: bounded(message) })
+            }
+            Ok(Some(Ok(Ok(())))) => Ok(()),
         }
     }
 

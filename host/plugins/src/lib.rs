@@ -40,7 +40,7 @@ pub mod host;
 mod load;
 
 pub(crate) use call::{http, limits, store};
-pub use call::{kubernetes, measurement, metrics, recording, router, step};
+pub use call::{kubernetes, measurement, metrics, notify, recording, router, step};
 pub use load::{builtin, cache, inspect, registry};
 pub(crate) use load::{engine, preinit};
 
@@ -56,6 +56,7 @@ pub use router::{
     ACCESS_DENIED_REASON, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply, Verification,
     WeightDestination,
 };
+pub use notify::{NotifyCall, NotifyError};
 pub use step::{StepCall, StepError, StepOperation, StepPhase, StepReply};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of

@@ -3,14 +3,17 @@
 //! [`Error`], never as a silent empty response.
 //!
 //! The same module serves contract 0.1.0's providers (feature `v0-1`) and 0.2.0's step plugins
-//! (feature `step`): the two `http` imports have the same shape and differ only by version, and a
-//! component built with one world's feature imports that world's version only.
+//! (feature `step`) and notifiers (feature `notifier`): the two `http` imports have the same shape
+//! and differ only by version, and a component built with one world's feature imports that
+//! world's version only.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+#[cfg(all(feature = "notifier", not(feature = "v0-1"), not(feature = "step")))]
+use crate::notifier::bindings::aviary::plugin::http as wit;
 #[cfg(feature = "v0-1")]
 use crate::provider::bindings::aviary::plugin::http as wit;
 #[cfg(all(feature = "step", not(feature = "v0-1")))]

@@ -1,5 +1,5 @@
-//! The Aviary plugin SDK: write a metric provider, a condition evaluator, a traffic router or a
-//! canary step plugin in Rust.
+//! The Aviary plugin SDK: write a metric provider, a condition evaluator, a traffic router, a
+//! canary step plugin or a notification service in Rust.
 //!
 //! A provider is a type implementing [`Provider`] with its own `Config` type, exported with
 //! [`export_provider!`]; a condition evaluator implements [`Condition`] and is exported with
@@ -51,10 +51,22 @@
 //! like a router's: build a `step::Context` over `kubernetes::fake::FakeCluster` (feature
 //! `testing`, which turns on no world of its own).
 //!
-//! One world per crate: `router`, `provider-v0-2` and `step` each make the SDK's shared modules
-//! (`kubernetes`, `http`) import their world's interfaces, so a crate enables exactly one of
-//! them (and `v0-1` off), and host/plugins/build.rs builds each group in a cargo invocation of
-//! its own so features never unify in a component.
+//! # Notifiers (`aviary:plugin@0.2.0`)
+//!
+//! With the `notifier` feature (again `default-features = false`), the `notifier` module exports
+//! a `Notifier` implementation as the `notifier` world with `export_notifier!`: a notification
+//! service, as Argo's notifications engine's `webhook` and `slack` are. The controller renders a
+//! triggered template for a subscribed destination and calls `send` with a `notifier::Notification`
+//! (the service's name and type, its config, the recipient and the rendered template as JSON); an
+//! error is recorded on the Rollout and never retried by the controller. A notifier sends its
+//! requests with [`http`] (the 0.2.0 import, to the hosts its entry allows), has no Kubernetes
+//! access, and logs with `notifier::log`. Build its requests in pure functions of the
+//! notification so that they are tested natively.
+//!
+//! One world per crate: `router`, `provider-v0-2`, `step` and `notifier` each make the SDK's
+//! shared modules (`kubernetes`, `http`) import their world's interfaces, so a crate enables
+//! exactly one of them (and `v0-1` off), and host/plugins/build.rs builds each group in a cargo
+//! invocation of its own so features never unify in a component.
 
 #[cfg(feature = "v0-1")]
 pub mod auth;
@@ -62,7 +74,7 @@ pub mod civil;
 #[cfg(feature = "v0-1")]
 pub mod condition;
 pub mod duration;
-#[cfg(any(feature = "v0-1", feature = "step"))]
+#[cfg(any(feature = "v0-1", feature = "step", feature = "notifier"))]
 pub mod http;
 #[cfg(feature = "jsonpath")]
 pub mod jsonpath;
@@ -72,6 +84,8 @@ pub mod kubernetes;
 pub mod log;
 #[cfg(any(feature = "v0-1", feature = "provider-v0-2"))]
 pub mod measurement;
+#[cfg(feature = "notifier")]
+pub mod notifier;
 pub mod preinit;
 #[cfg(feature = "v0-1")]
 pub mod provider;
@@ -89,6 +103,8 @@ pub mod url;
 pub use aviary_value::Value;
 #[cfg(feature = "v0-1")]
 pub use condition::Condition;
+#[cfg(feature = "notifier")]
+pub use notifier::Notifier;
 #[cfg(feature = "v0-1")]
 pub use provider::{Context, Error, Measurement, Phase, Provider};
 #[cfg(feature = "router")]
@@ -96,6 +112,6 @@ pub use router::Router;
 #[cfg(feature = "step")]
 pub use step::Step;
 
-/// The contract version this SDK's providers and conditions build against (routers:
-/// `router::CONTRACT_VERSION`).
+/// The contract version this SDK's providers and conditions build against (routers, steps and
+/// notifiers: `router::CONTRACT_VERSION`, `step::CONTRACT_VERSION`, `notifier::CONTRACT_VERSION`).
 pub const CONTRACT_VERSION: &str = "0.1.0";

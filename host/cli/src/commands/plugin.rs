@@ -396,8 +396,8 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             let no_grants = entry.kubernetes.is_empty();
             let yaml = serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?;
             print!("{yaml}");
-            // Providers and steps call out over HTTP: show where the hosts go.
-            if matches!(world, PluginKind::MetricProvider | PluginKind::Step) && no_hosts {
+            // Providers, steps and notifiers call out over HTTP: show where the hosts go.
+            if matches!(world, PluginKind::MetricProvider | PluginKind::Step | PluginKind::Notifier) && no_hosts {
                 println!("  allowedHosts: []");
             }
             if world.since_0_2() && no_grants {

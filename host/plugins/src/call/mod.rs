@@ -8,6 +8,7 @@ pub mod kubernetes;
 pub(crate) mod limits;
 pub mod measurement;
 pub mod metrics;
+pub mod notify;
 pub mod recording;
 pub mod router;
 pub mod step;

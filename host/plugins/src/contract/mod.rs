@@ -89,6 +89,19 @@ impl Pre {
         }
     }
 
+    /// One notification on a fresh instance in `store`. `None` when the component is not a
+    /// notifier.
+    pub(crate) async fn notify(
+        &self,
+        store: &mut Store<StoreState>,
+        call: &crate::notify::NotifyCall<'_>,
+    ) -> Option<wasmtime::Result<Result<(), String>>> {
+        match self {
+            Pre::V0_1(_) => None,
+            Pre::V0_2(p) => p.notify(store, call).await,
+        }
+    }
+
     /// `measure`, `resume` (with `previous`) or `terminate` on a fresh instance in `store`; the
     /// guest's answer validated. `None` when the component is not a metric provider.
     pub(crate) async fn provide(

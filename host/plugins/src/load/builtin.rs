@@ -251,6 +251,27 @@ pub static BUILTINS: &[Builtin] = &[
         default_url: None,
         kubernetes: &[],
     },
+    // Argo notifications' `webhook` service: may reach the host of the service's `url` only.
+    Builtin {
+        name: "aviary/webhook",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_webhook.wasm")),
+        host_field: Some("url"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `slack` service (the token API): may reach the host of the service's
+    // `apiURL`, Slack's own API when it names none.
+    Builtin {
+        name: "aviary/slack",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_slack.wasm")),
+        host_field: Some("apiURL"),
+        default_url: Some("https://slack.com/api/"),
+        kubernetes: &[],
+    },
 ];
 
 /// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.

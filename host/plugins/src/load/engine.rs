@@ -122,6 +122,8 @@ pub(crate) struct Linkers {
     pub(crate) router: Linker<StoreState>,
     /// `step`, 0.2.0.
     pub(crate) step: Linker<StoreState>,
+    /// `notifier`, 0.2.0.
+    pub(crate) notifier: Linker<StoreState>,
 }
 
 impl Linkers {
@@ -132,14 +134,16 @@ impl Linkers {
             wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
             Ok(linker)
         };
-        let (mut provider, mut condition, mut router, mut step) = (wasi()?, wasi()?, wasi()?, wasi()?);
+        let (mut provider, mut condition, mut router, mut step, mut notifier) =
+            (wasi()?, wasi()?, wasi()?, wasi()?, wasi()?);
         v0_1::provider::MetricProvider::add_to_linker::<_, HasSelf<_>>(&mut provider, |s| s).map_err(setup)?;
         v0_2::provider::MetricProvider::add_to_linker::<_, HasSelf<_>>(&mut provider, |s| s).map_err(setup)?;
         v0_1::condition::Condition::add_to_linker::<_, HasSelf<_>>(&mut condition, |s| s).map_err(setup)?;
         v0_2::condition::Condition::add_to_linker::<_, HasSelf<_>>(&mut condition, |s| s).map_err(setup)?;
         v0_2::router::TrafficRouter::add_to_linker::<_, HasSelf<_>>(&mut router, |s| s).map_err(setup)?;
         v0_2::step::Step::add_to_linker::<_, HasSelf<_>>(&mut step, |s| s).map_err(setup)?;
-        Ok(Self { provider, condition, router, step })
+        v0_2::notifier::Notifier::add_to_linker::<_, HasSelf<_>>(&mut notifier, |s| s).map_err(setup)?;
+        Ok(Self { provider, condition, router, step, notifier })
     }
 
     /// The linker of `kind`.
@@ -149,6 +153,7 @@ impl Linkers {
             PluginKind::Condition => &self.condition,
             PluginKind::TrafficRouter => &self.router,
             PluginKind::Step => &self.step,
+            PluginKind::Notifier => &self.notifier,
         }
     }
 }

@@ -113,6 +113,8 @@ pub(crate) fn world_of(exports: &[String]) -> Option<PluginKind> {
         Some(PluginKind::TrafficRouter)
     } else if has("run") && has("terminate") && has("abort") {
         Some(PluginKind::Step)
+    } else if has("send") {
+        Some(PluginKind::Notifier)
     } else {
         None
     }

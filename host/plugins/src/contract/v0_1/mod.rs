@@ -63,7 +63,7 @@ impl Pre {
             PluginKind::Condition => {
                 Pre::Condition(condition::ConditionPre::new(linkers.condition.instantiate_pre(component)?)?)
             }
-            PluginKind::TrafficRouter | PluginKind::Step => {
+            PluginKind::TrafficRouter | PluginKind::Step | PluginKind::Notifier => {
                 return Err(wasmtime::Error::msg(format!(
                     "the {} world exists from aviary:plugin@0.2.0 on",
                     kind.as_str()

@@ -8,6 +8,7 @@ use wasmtime::component::Component;
 
 use crate::call::measurement::{CallContext, Measurement};
 use crate::call::router::{RouterCall, RouterOperation, RouterReply, Verification, WeightDestination};
+use crate::call::notify::NotifyCall;
 use crate::call::step::{StepCall, StepOperation, StepPhase, StepReply};
 use crate::call::store::StoreState;
 use crate::contract::v0_1;
@@ -84,8 +85,25 @@ pub mod step {
     });
 }
 
+/// The `notifier` world.
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod notifier {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0.2",
+        world: "notifier",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "aviary:plugin/log": super::provider::aviary::plugin::log,
+            "aviary:plugin/types": super::provider::aviary::plugin::types,
+            "aviary:plugin/http": super::provider::aviary::plugin::http,
+        },
+    });
+}
+
 pub use provider::aviary::plugin::{http, kubernetes, log, types};
 pub use router::aviary::plugin::routing;
+pub use notifier::aviary::plugin::notifications;
 pub use step::aviary::plugin::steps;
 
 /// A component linked against one world of this version.
@@ -99,6 +117,8 @@ pub(crate) enum Pre {
     Router(router::TrafficRouterPre<StoreState>),
     /// The `step` world.
     Step(step::StepPre<StoreState>),
+    /// The `notifier` world.
+    Notifier(notifier::NotifierPre<StoreState>),
 }
 
 impl Pre {
@@ -114,6 +134,9 @@ impl Pre {
                 Pre::Router(router::TrafficRouterPre::new(linkers.router.instantiate_pre(component)?)?)
             }
             PluginKind::Step => Pre::Step(step::StepPre::new(linkers.step.instantiate_pre(component)?)?),
+            PluginKind::Notifier => {
+                Pre::Notifier(notifier::NotifierPre::new(linkers.notifier.instantiate_pre(component)?)?)
+            }
         })
     }
 
@@ -123,6 +146,7 @@ impl Pre {
             Pre::Condition(_) => PluginKind::Condition,
             Pre::Router(_) => PluginKind::TrafficRouter,
             Pre::Step(_) => PluginKind::Step,
+            Pre::Notifier(_) => PluginKind::Notifier,
         }
     }
 
@@ -279,6 +303,31 @@ impl Pre {
     }
 }
 
+impl Pre {
+    /// One notification on a fresh instance: `Ok(Err(_))` is the notifier's own "not
+    /// delivered".
+    pub(crate) async fn notify(
+        &self,
+        store: &mut Store<StoreState>,
+        call: &NotifyCall<'_>,
+    ) -> Option<wasmtime::Result<Result<(), String>>> {
+        let Pre::Notifier(pre) = self else { return None };
+        let n = notifications::Notification {
+            service: call.service.to_string(),
+            service_type: call.service_type.to_string(),
+            config: call.config.to_string(),
+            recipient: call.recipient.to_string(),
+            template: call.template.to_string(),
+        };
+        let answer = async {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance.call_send(&mut *store, &n).await
+        }
+        .await;
+        Some(answer)
+    }
+}
+
 /// The 0.1.0 measurement under its 0.2.0 name (the record is the same).
 fn measurement_to_wit(m: &v0_1::types::Measurement) -> types::Measurement {
     types::Measurement {
@@ -316,6 +365,7 @@ fn measurement_from_wit(m: types::Measurement) -> v0_1::types::Measurement {
 
 impl types::Host for StoreState {}
 impl steps::Host for StoreState {}
+impl notifications::Host for StoreState {}
 impl routing::Host for StoreState {
     fn record_event(&mut self, warning: bool, reason: String, message: String) -> wasmtime::Result<()> {
         StoreState::record_event(self, warning, reason, message);
