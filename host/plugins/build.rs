@@ -93,7 +93,9 @@ fn main() {
 
     let out = target_dir.join("plugins");
     std::fs::create_dir_all(&out).expect("cannot create the guest output directory");
-    for guest in GUESTS.iter().chain(ROUTER_GUESTS).chain(PROVIDER_V0_2_GUESTS).chain(STEP_GUESTS).chain(NOTIFIER_GUESTS) {
+    for guest in
+        GUESTS.iter().chain(ROUTER_GUESTS).chain(PROVIDER_V0_2_GUESTS).chain(STEP_GUESTS).chain(NOTIFIER_GUESTS)
+    {
         let file = artifact(guest);
         let from = target_dir.join("wasm32-wasip2/wasm-release").join(&file);
         // Copied, not linked: cargo's own file must stay as cargo wrote it.

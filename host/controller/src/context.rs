@@ -207,14 +207,22 @@ impl Context {
     pub fn wrote_rollout(&self, before: &Rollout, written: &Rollout) {
         let (was, is) = (&before.metadata.resource_version, &written.metadata.resource_version);
         if was != is {
-            self.own_rollouts.wrote(was.as_deref(), written.clone());
+            self.own_rollouts.wrote(was.as_slice(), written.clone());
+        }
+    }
+
+    /// Records a Rollout's status write (see [`crate::status_write::Stored`]): every version it
+    /// was written over is one the cache must not be taken for newer.
+    pub fn wrote_rollout_status(&self, stored: &crate::status_write::Stored<Rollout>) {
+        if !stored.replaced.is_empty() {
+            self.own_rollouts.wrote(&stored.replaced, stored.object.clone());
         }
     }
 
     /// Records a ReplicaSet as the API server stored it after a write made on `before` (`None`:
     /// created).
     pub fn wrote_replica_set(&self, before: Option<&ReplicaSet>, written: ReplicaSet) -> std::sync::Arc<ReplicaSet> {
-        self.own_replica_sets.wrote(before.and_then(|b| b.metadata.resource_version.as_deref()), written)
+        self.own_replica_sets.wrote(before.map(|b| b.metadata.resource_version.as_slice()).unwrap_or_default(), written)
     }
 
     /// The Experiments whose controller is this Rollout.

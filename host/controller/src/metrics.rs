@@ -237,11 +237,7 @@ impl Metrics {
             "Reconciles that panicked, by kind; each was caught, logged with its object and retried",
             self.panics.clone(),
         );
-        registry.register(
-            "notification_send_success",
-            "Notification send success.",
-            self.notification_success.clone(),
-        );
+        registry.register("notification_send_success", "Notification send success.", self.notification_success.clone());
         registry.register("notification_send_error", "Error sending the notification", self.notification_error.clone());
         registry.register("notification_send", "Notification send performance.", self.notification_send.clone());
         registry.register(

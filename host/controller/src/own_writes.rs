@@ -70,7 +70,7 @@ impl<K: Resource + Clone> OwnWrites<K> {
 
     /// Records `written`, what the API server answered to a write made on a version of the
     /// object whose resourceVersion was `before` (`None` for a create). Returns it shared.
-    pub fn wrote(&self, before: Option<&str>, written: K) -> Arc<K> {
+    pub fn wrote(&self, before: &[String], written: K) -> Arc<K> {
         let written = Arc::new(written);
         self.remember(key(&*written), before, Some(written.clone()), written.meta().uid.clone());
         written
@@ -78,11 +78,11 @@ impl<K: Resource + Clone> OwnWrites<K> {
 
     /// Records that this controller deleted `object` (its cached version).
     pub fn deleted(&self, object: &K) {
-        let before = object.meta().resource_version.as_deref();
+        let before = object.meta().resource_version.as_slice();
         self.remember(key(object), before, None, object.meta().uid.clone());
     }
 
-    fn remember(&self, key: (String, String), before: Option<&str>, written: Option<Arc<K>>, uid: Option<String>) {
+    fn remember(&self, key: (String, String), before: &[String], written: Option<Arc<K>>, uid: Option<String>) {
         let now = Instant::now();
         let mut entries = self.lock();
         if now.duration_since(entries.pruned) > KEEP {
@@ -101,7 +101,7 @@ impl<K: Resource + Clone> OwnWrites<K> {
         // The version this write replaced, and the one our previous write produced (the cache
         // may still show either).
         let previous = entry.written.as_ref().and_then(|w| w.meta().resource_version.clone());
-        for rv in before.map(str::to_string).into_iter().chain(previous) {
+        for rv in before.iter().cloned().chain(previous) {
             if !entry.replaced.contains(&rv) {
                 entry.replaced.push(rv);
             }
@@ -220,8 +220,8 @@ mod tests {
     #[test]
     fn a_cache_behind_our_write_yields_the_write_until_it_catches_up() {
         let own = OwnWrites::default();
-        own.wrote(Some("1"), object("a", "2", None));
-        own.wrote(Some("2"), object("a", "3", None));
+        own.wrote(&["1".into()], object("a", "2", None));
+        own.wrote(&["2".into()], object("a", "3", None));
         // The cache still shows the version we read, or the one our first write produced.
         assert_eq!(rv(&own.latest(Arc::new(object("a", "1", None)))), Some("3".into()));
         assert_eq!(rv(&own.latest(Arc::new(object("a", "2", None)))), Some("3".into()));
@@ -231,9 +231,19 @@ mod tests {
     }
 
     #[test]
+    fn a_version_written_over_after_a_conflict_is_behind_too() {
+        let own = OwnWrites::default();
+        // Our status was computed on "1", another writer's annotation made "2", our write was
+        // retried on "2" and stored "3": a cache showing "2" has the annotation, not our status.
+        own.wrote(&["1".into(), "2".into()], object("a", "3", None));
+        assert_eq!(rv(&own.latest(Arc::new(object("a", "2", None)))), Some("3".into()));
+        assert_eq!(rv(&own.latest(Arc::new(object("a", "4", None)))), Some("4".into()));
+    }
+
+    #[test]
     fn another_writers_newer_version_wins() {
         let own = OwnWrites::default();
-        own.wrote(Some("1"), object("a", "2", None));
+        own.wrote(&["1".into()], object("a", "2", None));
         assert_eq!(rv(&own.latest(Arc::new(object("a", "7", None)))), Some("7".into()));
     }
 
@@ -241,7 +251,7 @@ mod tests {
     fn an_older_generation_is_behind_even_at_an_unknown_version() {
         let own = OwnWrites::default();
         // An unconditional spec write applied on top of another writer's status update ("5").
-        own.wrote(Some("4"), object("a", "6", Some(3)));
+        own.wrote(&["4".into()], object("a", "6", Some(3)));
         assert_eq!(rv(&own.latest(Arc::new(object("a", "5", Some(2))))), Some("6".into()));
         assert_eq!(rv(&own.latest(Arc::new(object("a", "8", Some(3))))), Some("8".into()));
     }
@@ -249,7 +259,7 @@ mod tests {
     #[test]
     fn created_objects_join_the_list_and_deleted_ones_leave_it() {
         let own = OwnWrites::default();
-        own.wrote(None, object("new", "9", Some(1)));
+        own.wrote(&[], object("new", "9", Some(1)));
         let old = Arc::new(object("old", "3", Some(1)));
         own.deleted(&old);
         let names = |v: Vec<Arc<ConfigMap>>| {
@@ -271,7 +281,7 @@ mod tests {
     #[test]
     fn a_recreated_object_of_the_same_name_is_not_ours() {
         let own = OwnWrites::default();
-        own.wrote(Some("1"), object("a", "2", None));
+        own.wrote(&["1".into()], object("a", "2", None));
         let mut recreated = object("a", "1", None);
         recreated.metadata.uid = Some("another".into());
         assert_eq!(own.latest(Arc::new(recreated)).and_then(|o| o.metadata.uid.clone()), Some("another".into()));

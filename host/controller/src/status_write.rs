@@ -128,6 +128,18 @@ fn over_zero(status: Value, zero: &Value) -> Value {
     }
 }
 
+/// What a status write stored, and every resourceVersion it was written over: `base`'s, and
+/// those of the metadata-only changes a conflict made it write over again. A watch cache showing
+/// any of them is behind the write (see [`crate::own_writes`]); an intermediate one (another
+/// writer's annotation, the status not yet ours) would otherwise look newer than it.
+#[derive(Debug)]
+pub struct Stored<K> {
+    /// The object as the API server stored it.
+    pub object: K,
+    /// The versions written over, oldest first (empty when nothing was written).
+    pub replaced: Vec<String>,
+}
+
 /// Writes `next`'s status over `base`'s (the object it was computed from) and returns what the
 /// API server stored. Nothing is written when the status is unchanged.
 pub async fn write_status<K>(
@@ -136,7 +148,7 @@ pub async fn write_status<K>(
     next: &K,
     how: Write,
     subresource: &Subresource,
-) -> Result<K, kube::Error>
+) -> Result<Stored<K>, kube::Error>
 where
     K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug + ZeroStatus,
 {
@@ -145,14 +157,15 @@ where
     let (old, new) = (over_zero(base.status_json(), &zero), over_zero(next.status_json(), &zero));
     let diff = match how {
         Write::Patch => match merge_diff(&old, &new) {
-            None => return Ok(base.clone()),
+            None => return Ok(Stored { object: base.clone(), replaced: Vec::new() }),
             Some(d) => d,
         },
-        Write::Replace if old == new => return Ok(base.clone()),
+        Write::Replace if old == new => return Ok(Stored { object: base.clone(), replaced: Vec::new() }),
         Write::Replace => Value::Null,
     };
     tracing::debug!(object = %name, ?how, change = %diff, "writing status");
     let mut version = base.meta().resource_version.clone();
+    let mut replaced: Vec<String> = version.iter().cloned().collect();
     let mut attempts = 0;
     loop {
         let result = match how {
@@ -195,12 +208,13 @@ where
                 }
                 tracing::debug!(object = %name, attempts, "status conflict on a metadata-only change; writing again");
                 version = current.meta().resource_version.clone();
+                replaced.extend(version.iter().cloned());
             }
             Ok(stored) => {
                 if !subresource.known() {
                     subresource.set(true);
                 }
-                return Ok(stored);
+                return Ok(Stored { object: stored, replaced });
             }
             Err(e) => return Err(e),
         }

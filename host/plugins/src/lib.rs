@@ -50,13 +50,13 @@ pub use failure::Failure;
 pub use host::{EvalError, HostConfig, PluginHost, PluginInfo};
 pub use limits::Limits;
 pub use measurement::{CallContext, Measurement, Phase};
+pub use notify::{NotifyCall, NotifyError};
 pub use recording::HttpMode;
 pub use registry::{PluginKind, RegistryEntry, RegistryFile};
 pub use router::{
     ACCESS_DENIED_REASON, RouterCall, RouterError, RouterEvent, RouterOperation, RouterReply, Verification,
     WeightDestination,
 };
-pub use notify::{NotifyCall, NotifyError};
 pub use step::{StepCall, StepError, StepOperation, StepPhase, StepReply};
 
 /// Where the build script put the guest components, first-party and test-only alike. Tests of

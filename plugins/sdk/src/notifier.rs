@@ -253,7 +253,7 @@ macro_rules! export_notifier {
         struct __AviaryNotifierExport;
 
         impl $crate::notifier::bindings::Guest for __AviaryNotifierExport {
-            fn send(
+            fn notify(
                 notification: $crate::notifier::bindings::aviary::plugin::notifications::Notification,
             ) -> ::std::result::Result<(), ::std::string::String> {
                 $crate::notifier::run_send::<$notifier>(notification)

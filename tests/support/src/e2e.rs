@@ -204,6 +204,11 @@ impl Env {
     /// Kills the controller (SIGKILL) and starts a new one with `extra` flags (later flags win,
     /// e.g. production-length leases instead of the tests' short ones).
     pub fn restart_controller_with(&self, extra: &[&str]) {
+        self.restart_controller_with_env(extra, &[]);
+    }
+
+    /// [`Env::restart_controller_with`] with extra environment variables (for this start only).
+    pub fn restart_controller_with_env(&self, extra: &[&str], env: &[(&str, &str)]) {
         let mut guard = self.child.lock().unwrap();
         if let Some(mut c) = guard.take() {
             let _ = c.kill();
@@ -211,10 +216,16 @@ impl Env {
         }
         let mut options = self.options.clone();
         options.args.extend(extra.iter().map(|s| (*s).to_string()));
+        options.env.extend(env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())));
         *guard = Some(
             spawn_controller_with(&self.controller, &self.kubeconfig, &self.log, self.ports, &options)
                 .expect("restart controller"),
         );
+    }
+
+    /// Whether the controller process has exited (and with which status).
+    pub fn controller_exited(&self) -> Option<std::process::ExitStatus> {
+        self.child.lock().unwrap().as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The running controller's process id (to read its memory and CPU time in /proc).

@@ -116,10 +116,7 @@ pub fn parse(data: &BTreeMap<String, String>) -> (Config, Vec<KeyError>) {
                     [t] => (t, t),
                     [t, n] => (t, n),
                     _ => {
-                        return Err(KeyError {
-                            key: key.clone(),
-                            reason: "expected 'service.<type>(.<name>)'".into(),
-                        });
+                        return Err(KeyError { key: key.clone(), reason: "expected 'service.<type>(.<name>)'".into() });
                     }
                 };
                 let config: Value = yaml(key, text)?;
@@ -219,9 +216,15 @@ mod tests {
     fn services_keys_triggers_and_bad_keys() {
         let data: BTreeMap<String, String> = [
             ("service.slack", "token: $slack-token\n"),
-            ("service.webhook.hook", "url: http://127.0.0.1:1/x\nheaders:\n- name: Authorization\n  value: Bearer $tok\n"),
+            (
+                "service.webhook.hook",
+                "url: http://127.0.0.1:1/x\nheaders:\n- name: Authorization\n  value: Bearer $tok\n",
+            ),
             ("service.a.b.c", "{}"),
-            ("trigger.on-x", "- when: rollout.status.phase == 'Healthy'\n  send: [t]\n  oncePer: rollout.metadata.generation\n"),
+            (
+                "trigger.on-x",
+                "- when: rollout.status.phase == 'Healthy'\n  send: [t]\n  oncePer: rollout.metadata.generation\n",
+            ),
             ("template.t", "message: hi {{.rollout.metadata.name}}\n"),
             ("trigger.broken", "send: not-a-list"),
             ("defaultTriggers", "- on-rollout-completed\n"),

@@ -212,7 +212,11 @@ async fn resume(ctx: &Context) {
                 "a notification was being sent when the previous leader stopped; it may have been delivered and is not sent again"
             );
         }
-        ctx.notifier.outboxes.lock().unwrap_or_else(|p| p.into_inner()).insert((ns.clone(), name.clone()), pending.clone());
+        ctx.notifier
+            .outboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((ns.clone(), name.clone()), pending.clone());
         if !sending.is_empty() {
             persist(ctx, &ns, &name).await;
         }
@@ -250,9 +254,7 @@ async fn decide(ctx: &Context, job: &Job) -> Option<Entry> {
             }
         };
         if fired {
-            sends.extend(
-                destinations.iter().map(|d| Send { destination: d.clone(), templates: c.send.clone() }),
-            );
+            sends.extend(destinations.iter().map(|d| Send { destination: d.clone(), templates: c.send.clone() }));
         }
     }
     if sends.is_empty() {
@@ -385,7 +387,13 @@ async fn send(ctx: &Context, ns: &str, name: &str, mut entry: Entry, rollout: Op
         }
     }
     crash_at(ctx, "after-send");
-    ctx.notifier.outboxes.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default().retain(|x| x.id != entry.id);
+    ctx.notifier
+        .outboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_default()
+        .retain(|x| x.id != entry.id);
     persist(ctx, ns, name).await;
 }
 

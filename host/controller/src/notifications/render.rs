@@ -167,92 +167,159 @@ pub fn funcs() -> FuncMap {
                 .join(" ")
         })),
     );
-    add("quote", Arc::new(|args: &[Value]| Ok(Value::String(args.iter().map(|a| format!("{:?}", text(a))).collect::<Vec<_>>().join(" ").into()))));
-    add("squote", Arc::new(|args: &[Value]| Ok(Value::String(args.iter().map(|a| format!("'{}'", text(a))).collect::<Vec<_>>().join(" ").into()))));
-    add("trimPrefix", Arc::new(|args: &[Value]| {
-        let (p, s) = (text(arg("trimPrefix", args, 0)?), text(arg("trimPrefix", args, 1)?));
-        Ok(Value::String(s.strip_prefix(p.as_str()).unwrap_or(&s).into()))
-    }));
-    add("trimSuffix", Arc::new(|args: &[Value]| {
-        let (p, s) = (text(arg("trimSuffix", args, 0)?), text(arg("trimSuffix", args, 1)?));
-        Ok(Value::String(s.strip_suffix(p.as_str()).unwrap_or(&s).into()))
-    }));
-    add("trunc", Arc::new(|args: &[Value]| {
-        let (n, s) = (number(arg("trunc", args, 0)?) as i64, text(arg("trunc", args, 1)?));
-        let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
-        let out: String = if n >= 0 {
-            s.chars().take(usize::try_from(n).unwrap_or(usize::MAX)).collect()
-        } else {
-            s.chars().skip(usize::try_from(len.saturating_add(n)).unwrap_or(0)).collect()
-        };
-        Ok(Value::String(out.into()))
-    }));
-    add("replace", Arc::new(|args: &[Value]| {
-        let (old, new, s) =
-            (text(arg("replace", args, 0)?), text(arg("replace", args, 1)?), text(arg("replace", args, 2)?));
-        Ok(Value::String(s.replace(&old, &new).into()))
-    }));
-    add("repeat", Arc::new(|args: &[Value]| {
-        let (n, s) = (number(arg("repeat", args, 0)?), text(arg("repeat", args, 1)?));
-        Ok(Value::String(s.repeat((n as usize).min(10_000)).into()))
-    }));
-    add("contains", Arc::new(|args: &[Value]| {
-        Ok(Value::Bool(text(arg("contains", args, 1)?).contains(&text(arg("contains", args, 0)?))))
-    }));
-    add("hasPrefix", Arc::new(|args: &[Value]| {
-        Ok(Value::Bool(text(arg("hasPrefix", args, 1)?).starts_with(&text(arg("hasPrefix", args, 0)?))))
-    }));
-    add("hasSuffix", Arc::new(|args: &[Value]| {
-        Ok(Value::Bool(text(arg("hasSuffix", args, 1)?).ends_with(&text(arg("hasSuffix", args, 0)?))))
-    }));
-    add("join", Arc::new(|args: &[Value]| {
-        let sep = text(arg("join", args, 0)?);
-        let items = match arg("join", args, 1)? {
-            Value::List(items) => items.iter().map(text).collect::<Vec<_>>(),
-            other => vec![text(other)],
-        };
-        Ok(Value::String(items.join(&sep).into()))
-    }));
-    add("splitList", Arc::new(|args: &[Value]| {
-        let (sep, s) = (text(arg("splitList", args, 0)?), text(arg("splitList", args, 1)?));
-        Ok(Value::List(s.split(sep.as_str()).map(|p| Value::String(p.into())).collect()))
-    }));
+    add(
+        "quote",
+        Arc::new(|args: &[Value]| {
+            Ok(Value::String(args.iter().map(|a| format!("{:?}", text(a))).collect::<Vec<_>>().join(" ").into()))
+        }),
+    );
+    add(
+        "squote",
+        Arc::new(|args: &[Value]| {
+            Ok(Value::String(args.iter().map(|a| format!("'{}'", text(a))).collect::<Vec<_>>().join(" ").into()))
+        }),
+    );
+    add(
+        "trimPrefix",
+        Arc::new(|args: &[Value]| {
+            let (p, s) = (text(arg("trimPrefix", args, 0)?), text(arg("trimPrefix", args, 1)?));
+            Ok(Value::String(s.strip_prefix(p.as_str()).unwrap_or(&s).into()))
+        }),
+    );
+    add(
+        "trimSuffix",
+        Arc::new(|args: &[Value]| {
+            let (p, s) = (text(arg("trimSuffix", args, 0)?), text(arg("trimSuffix", args, 1)?));
+            Ok(Value::String(s.strip_suffix(p.as_str()).unwrap_or(&s).into()))
+        }),
+    );
+    add(
+        "trunc",
+        Arc::new(|args: &[Value]| {
+            let (n, s) = (number(arg("trunc", args, 0)?) as i64, text(arg("trunc", args, 1)?));
+            let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
+            let out: String = if n >= 0 {
+                s.chars().take(usize::try_from(n).unwrap_or(usize::MAX)).collect()
+            } else {
+                s.chars().skip(usize::try_from(len.saturating_add(n)).unwrap_or(0)).collect()
+            };
+            Ok(Value::String(out.into()))
+        }),
+    );
+    add(
+        "replace",
+        Arc::new(|args: &[Value]| {
+            let (old, new, s) =
+                (text(arg("replace", args, 0)?), text(arg("replace", args, 1)?), text(arg("replace", args, 2)?));
+            Ok(Value::String(s.replace(&old, &new).into()))
+        }),
+    );
+    add(
+        "repeat",
+        Arc::new(|args: &[Value]| {
+            let (n, s) = (number(arg("repeat", args, 0)?), text(arg("repeat", args, 1)?));
+            Ok(Value::String(s.repeat((n as usize).min(10_000)).into()))
+        }),
+    );
+    add(
+        "contains",
+        Arc::new(|args: &[Value]| {
+            Ok(Value::Bool(text(arg("contains", args, 1)?).contains(&text(arg("contains", args, 0)?))))
+        }),
+    );
+    add(
+        "hasPrefix",
+        Arc::new(|args: &[Value]| {
+            Ok(Value::Bool(text(arg("hasPrefix", args, 1)?).starts_with(&text(arg("hasPrefix", args, 0)?))))
+        }),
+    );
+    add(
+        "hasSuffix",
+        Arc::new(|args: &[Value]| {
+            Ok(Value::Bool(text(arg("hasSuffix", args, 1)?).ends_with(&text(arg("hasSuffix", args, 0)?))))
+        }),
+    );
+    add(
+        "join",
+        Arc::new(|args: &[Value]| {
+            let sep = text(arg("join", args, 0)?);
+            let items = match arg("join", args, 1)? {
+                Value::List(items) => items.iter().map(text).collect::<Vec<_>>(),
+                other => vec![text(other)],
+            };
+            Ok(Value::String(items.join(&sep).into()))
+        }),
+    );
+    add(
+        "splitList",
+        Arc::new(|args: &[Value]| {
+            let (sep, s) = (text(arg("splitList", args, 0)?), text(arg("splitList", args, 1)?));
+            Ok(Value::List(s.split(sep.as_str()).map(|p| Value::String(p.into())).collect()))
+        }),
+    );
     add("list", Arc::new(|args: &[Value]| Ok(Value::List(args.to_vec().into()))));
-    add("first", Arc::new(|args: &[Value]| match arg("first", args, 0)? {
-        Value::List(items) => Ok(items.first().cloned().unwrap_or(Value::Nil)),
-        _ => Ok(Value::Nil),
-    }));
-    add("last", Arc::new(|args: &[Value]| match arg("last", args, 0)? {
-        Value::List(items) => Ok(items.last().cloned().unwrap_or(Value::Nil)),
-        _ => Ok(Value::Nil),
-    }));
+    add(
+        "first",
+        Arc::new(|args: &[Value]| match arg("first", args, 0)? {
+            Value::List(items) => Ok(items.first().cloned().unwrap_or(Value::Nil)),
+            _ => Ok(Value::Nil),
+        }),
+    );
+    add(
+        "last",
+        Arc::new(|args: &[Value]| match arg("last", args, 0)? {
+            Value::List(items) => Ok(items.last().cloned().unwrap_or(Value::Nil)),
+            _ => Ok(Value::Nil),
+        }),
+    );
     add("empty", Arc::new(|args: &[Value]| Ok(Value::Bool(!args.first().is_some_and(gotmpl::is_true)))));
-    add("default", Arc::new(|args: &[Value]| {
-        let fallback = arg("default", args, 0)?;
-        Ok(match args.get(1) {
-            Some(v) if gotmpl::is_true(v) => v.clone(),
-            _ => fallback.clone(),
-        })
-    }));
-    add("coalesce", Arc::new(|args: &[Value]| Ok(args.iter().find(|v| gotmpl::is_true(v)).cloned().unwrap_or(Value::Nil))));
-    add("ternary", Arc::new(|args: &[Value]| {
-        let (yes, no, cond) = (arg("ternary", args, 0)?, arg("ternary", args, 1)?, arg("ternary", args, 2)?);
-        Ok(if gotmpl::is_true(cond) { yes.clone() } else { no.clone() })
-    }));
+    add(
+        "default",
+        Arc::new(|args: &[Value]| {
+            let fallback = arg("default", args, 0)?;
+            Ok(match args.get(1) {
+                Some(v) if gotmpl::is_true(v) => v.clone(),
+                _ => fallback.clone(),
+            })
+        }),
+    );
+    add(
+        "coalesce",
+        Arc::new(|args: &[Value]| Ok(args.iter().find(|v| gotmpl::is_true(v)).cloned().unwrap_or(Value::Nil))),
+    );
+    add(
+        "ternary",
+        Arc::new(|args: &[Value]| {
+            let (yes, no, cond) = (arg("ternary", args, 0)?, arg("ternary", args, 1)?, arg("ternary", args, 2)?);
+            Ok(if gotmpl::is_true(cond) { yes.clone() } else { no.clone() })
+        }),
+    );
     add("toJson", Arc::new(|args: &[Value]| Ok(Value::String(to_json(arg("toJson", args, 0)?).to_string().into()))));
-    add("toPrettyJson", Arc::new(|args: &[Value]| {
-        let pretty = serde_json::to_string_pretty(&to_json(arg("toPrettyJson", args, 0)?)).map_err(|e| err("toPrettyJson", e))?;
-        Ok(Value::String(pretty.into()))
-    }));
-    add("b64enc", Arc::new(|args: &[Value]| {
-        use base64::Engine;
-        Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(text(arg("b64enc", args, 0)?)).into()))
-    }));
-    add("b64dec", Arc::new(|args: &[Value]| {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(text(arg("b64dec", args, 0)?)).map_err(|e| err("b64dec", e))?;
-        Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned().into()))
-    }));
+    add(
+        "toPrettyJson",
+        Arc::new(|args: &[Value]| {
+            let pretty = serde_json::to_string_pretty(&to_json(arg("toPrettyJson", args, 0)?))
+                .map_err(|e| err("toPrettyJson", e))?;
+            Ok(Value::String(pretty.into()))
+        }),
+    );
+    add(
+        "b64enc",
+        Arc::new(|args: &[Value]| {
+            use base64::Engine;
+            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(text(arg("b64enc", args, 0)?)).into()))
+        }),
+    );
+    add(
+        "b64dec",
+        Arc::new(|args: &[Value]| {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text(arg("b64dec", args, 0)?))
+                .map_err(|e| err("b64dec", e))?;
+            Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned().into()))
+        }),
+    );
     f
 }
 
@@ -279,15 +346,25 @@ mod tests {
     fn argos_catalog_constructs_render_as_go_renders_them() {
         let vars = vars(&rollout(), &Json::Null, &json!({"token": "s3"})).unwrap();
         let cases = [
-            ("Rollout {{.rollout.metadata.name}} step {{add .rollout.status.currentStepIndex 1}}/{{len .rollout.spec.strategy.canary.steps}}",
-             "Rollout shop step 2/3"),
-            ("{{if .rollout.spec.strategy.blueGreen}}BlueGreen{{end}}{{if .rollout.spec.strategy.canary}}Canary{{end}}", "Canary"),
-            ("[{{range $index, $c := .rollout.spec.template.spec.containers}}{{if not $index}}first{{end}}{{if $index}},{{end}}{{$c.name}}={{$c.image}}{{end}}]",
-             "[firstweb=shop:2,proxy=envoy:1]"),
+            (
+                "Rollout {{.rollout.metadata.name}} step {{add .rollout.status.currentStepIndex 1}}/{{len .rollout.spec.strategy.canary.steps}}",
+                "Rollout shop step 2/3",
+            ),
+            (
+                "{{if .rollout.spec.strategy.blueGreen}}BlueGreen{{end}}{{if .rollout.spec.strategy.canary}}Canary{{end}}",
+                "Canary",
+            ),
+            (
+                "[{{range $index, $c := .rollout.spec.template.spec.containers}}{{if not $index}}first{{end}}{{if $index}},{{end}}{{$c.name}}={{$c.image}}{{end}}]",
+                "[firstweb=shop:2,proxy=envoy:1]",
+            ),
             ("{{.rollout.spec.replicas}} {{.rollout.status.updatedReplicas}}", "3 1"),
             ("{{ .rollout.metadata.name | upper | printf \"%s!\" }}", "SHOP!"),
             ("{{ .secrets.token }}", "s3"),
-            ("{{ default \"none\" .rollout.spec.nothing }} {{ toJson .rollout.metadata }}", "none {\"name\":\"shop\",\"namespace\":\"prod\"}"),
+            (
+                "{{ default \"none\" .rollout.spec.nothing }} {{ toJson .rollout.metadata }}",
+                "none {\"name\":\"shop\",\"namespace\":\"prod\"}",
+            ),
             ("{{ .rollout.spec.nothing }}", "<no value>"),
             ("no template at all", "no template at all"),
         ];
@@ -328,7 +405,10 @@ mod tests {
             ("{{ trim \"  x \" }}", "x"),
             ("{{ trunc 3 \"abcdef\" }} {{ trunc -2 \"abcdef\" }}", "abc ef"),
             ("{{ replace \"a\" \"b\" \"banana\" }}", "bbnbnb"),
-            ("{{ contains \"an\" \"banana\" }} {{ hasPrefix \"ba\" \"banana\" }} {{ hasSuffix \"x\" \"banana\" }}", "true true false"),
+            (
+                "{{ contains \"an\" \"banana\" }} {{ hasPrefix \"ba\" \"banana\" }} {{ hasSuffix \"x\" \"banana\" }}",
+                "true true false",
+            ),
             ("{{ quote \"x\" }} {{ squote \"y\" }}", "\"x\" 'y'"),
             ("{{ join \",\" (list 1 2 3) }}", "1,2,3"),
             ("{{ splitList \",\" \"a,b\" | last }}", "b"),

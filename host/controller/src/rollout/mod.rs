@@ -171,7 +171,7 @@ async fn write_invalid(ctx: &Context, rollout: &Rollout, message: String, retry:
         let written = crate::status_write::write_status(&api, rollout, &next, how, &ctx.status_subresources.rollout)
             .await
             .map_err(Error::kube("writing the InvalidSpec condition"))?;
-        ctx.wrote_rollout(rollout, &written);
+        ctx.wrote_rollout_status(&written);
     }
     if changed {
         tracing::warn!("{message}");

@@ -308,7 +308,7 @@ impl<'a> RolloutSync<'a> {
             crate::status_write::write_status(&api, &self.rollout, &next, how, &self.ctx.status_subresources.rollout)
                 .await
                 .map_err(Error::kube(format!("writing the status of Rollout {}", self.rollout.name_any())))?;
-        self.ctx.wrote_rollout(&self.rollout, &written);
+        self.ctx.wrote_rollout_status(&written);
         Ok(())
     }
 }

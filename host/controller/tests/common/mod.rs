@@ -8,3 +8,4 @@ pub use aviary_test_support::e2e::*;
 pub async fn env() -> &'static Env {
     env_with(std::path::Path::new(env!("CARGO_BIN_EXE_aviary-controller"))).await
 }
+pub mod notify;

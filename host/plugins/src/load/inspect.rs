@@ -113,7 +113,7 @@ pub(crate) fn world_of(exports: &[String]) -> Option<PluginKind> {
         Some(PluginKind::TrafficRouter)
     } else if has("run") && has("terminate") && has("abort") {
         Some(PluginKind::Step)
-    } else if has("send") {
+    } else if has("notify") {
         Some(PluginKind::Notifier)
     } else {
         None

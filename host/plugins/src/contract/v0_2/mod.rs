@@ -7,8 +7,8 @@ use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::call::measurement::{CallContext, Measurement};
-use crate::call::router::{RouterCall, RouterOperation, RouterReply, Verification, WeightDestination};
 use crate::call::notify::NotifyCall;
+use crate::call::router::{RouterCall, RouterOperation, RouterReply, Verification, WeightDestination};
 use crate::call::step::{StepCall, StepOperation, StepPhase, StepReply};
 use crate::call::store::StoreState;
 use crate::contract::v0_1;
@@ -101,9 +101,9 @@ pub mod notifier {
     });
 }
 
+pub use notifier::aviary::plugin::notifications;
 pub use provider::aviary::plugin::{http, kubernetes, log, types};
 pub use router::aviary::plugin::routing;
-pub use notifier::aviary::plugin::notifications;
 pub use step::aviary::plugin::steps;
 
 /// A component linked against one world of this version.
@@ -321,7 +321,7 @@ impl Pre {
         };
         let answer = async {
             let instance = pre.instantiate_async(&mut *store).await?;
-            instance.call_send(&mut *store, &n).await
+            instance.call_notify(&mut *store, &n).await
         }
         .await;
         Some(answer)
