@@ -308,9 +308,9 @@ fn to_expr(v: &Value) -> expr::Value {
 /// The Rollout's AnalysisRuns of its current pod template and revision, newest first (Argo's
 /// `analysisRuns` variable).
 fn analysis_runs(ctx: &Context, rollout: &Value) -> Value {
-    let ns = rollout["metadata"]["namespace"].as_str().unwrap_or_default();
-    let hash = rollout["status"]["currentPodHash"].as_str().unwrap_or_default();
-    let revision = rollout["metadata"]["annotations"]["rollout.argoproj.io/revision"].as_str();
+    let ns = rollout.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+    let hash = rollout.pointer("/status/currentPodHash").and_then(Value::as_str).unwrap_or_default();
+    let revision = rollout.pointer("/metadata/annotations/rollout.argoproj.io~1revision").and_then(Value::as_str);
     let mut runs: Vec<_> = ctx
         .analysis_runs
         .state()

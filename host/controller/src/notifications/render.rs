@@ -77,6 +77,9 @@ fn merge(into: &mut Json, from: Json) {
     }
 }
 
+/// A template function, as gotmpl's `FuncMap` holds them.
+type TemplateFn = Arc<dyn Fn(&[Value]) -> gotmpl::Result<Value> + Send + Sync>;
+
 fn err(name: &str, detail: impl std::fmt::Display) -> TemplateError {
     TemplateError::Exec(format!("{name}: {detail}"))
 }
@@ -102,7 +105,7 @@ fn arith(name: &'static str, op: fn(i64, i64) -> Option<i64>) -> impl Fn(&[Value
     move |args| {
         let mut it = args.iter().map(|v| number(v) as i64);
         let first = it.next().ok_or_else(|| err(name, "wants arguments"))?;
-        it.try_fold(first, |acc, n| op(acc, n)).map(Value::Int).ok_or_else(|| err(name, "overflow or division by zero"))
+        it.try_fold(first, op).map(Value::Int).ok_or_else(|| err(name, "overflow or division by zero"))
     }
 }
 
@@ -139,7 +142,7 @@ fn string_fn(f: fn(&str) -> String) -> impl Fn(&[Value]) -> gotmpl::Result<Value
 /// `coalesce`, `ternary`) and encodings (`toJson`, `toPrettyJson`, `b64enc`, `b64dec`).
 pub fn funcs() -> FuncMap {
     let mut f = FuncMap::new();
-    let mut add = |name: &str, func: Arc<dyn Fn(&[Value]) -> gotmpl::Result<Value> + Send + Sync>| {
+    let mut add = |name: &str, func: TemplateFn| {
         f.insert(name.into(), func);
     };
     add("add", Arc::new(arith("add", i64::checked_add)));
