@@ -7,7 +7,8 @@
 #   Debian         prometheus and graphite-web (provider tests), python3-venv and nodejs/npm (the example plugins:
 #                  plugins/examples/install-tools.sh then fetches componentize-py, jco and
 #                  componentize-js into ~/.cache), kubernetes-client (kubectl: the walk of
-#                  docs/writing-a-plugin.md and the install tests)
+#                  docs/writing-a-plugin.md and the install tests), chromium and chromium-driver (the
+#                  dashboard's browser tests)
 #   Go             1.26 or newer must be on PATH already (tests/cluster, tests/argo and Helm are
 #                  built from Go modules); Debian's golang is too old, so it is not installed here.
 set -euo pipefail
@@ -25,6 +26,8 @@ command -v prometheus >/dev/null || packages+=(prometheus)
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3 python3-venv)
 command -v npm >/dev/null || packages+=(nodejs npm)
 command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v chromium >/dev/null || packages+=(chromium)
+command -v chromedriver >/dev/null || packages+=(chromium-driver)
 if ((${#packages[@]})); then
     if ! command -v apt-get >/dev/null; then
         printf 'missing, and no apt-get to install them: %s\n' "${packages[*]}" >&2

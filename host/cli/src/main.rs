@@ -69,6 +69,8 @@ enum Command {
     Lint(commands::lint::Args),
     /// Print a shell completion script.
     Completion(commands::completion::Args),
+    /// Serve a web dashboard on localhost: rollouts, their trees, analysis charts and plugins, with the actions.
+    Dashboard(commands::dashboard::Args),
     /// Run the whole product on this machine: a cluster, the controller and a canary to watch.
     Demo(commands::demo::Args),
 }
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
     commands::init_logging();
     let result = match cli.command {
         Command::Condition(args) => commands::condition::run(args),
+        Command::Dashboard(args) => commands::dashboard::run(args),
         Command::Plugin(args) => commands::plugin::run(args),
         Command::Plan(args) => commands::plan::run(args),
         Command::Replay(args) => commands::replay::run(args),

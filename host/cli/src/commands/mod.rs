@@ -2,6 +2,7 @@
 
 pub mod completion;
 pub mod condition;
+pub mod dashboard;
 pub mod demo;
 pub mod follow;
 pub mod get;

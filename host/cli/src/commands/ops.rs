@@ -371,7 +371,7 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
 /// Runs `abort`.
 pub fn abort(args: AbortArgs) -> anyhow::Result<ExitCode> {
     with_conn(&args.target, |conn, name| async move {
-        apply(&conn, &name, &Patches { status: Some(json!({"status": {"abort": true}})), spec: None }).await?;
+        apply(&conn, &name, &simple_patches("abort", Utc::now()).unwrap_or_default()).await?;
         println!("rollout '{name}' aborted");
         Ok(())
     })
@@ -386,7 +386,7 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
         }
     };
     with_conn(&target, |conn, name| async move {
-        apply(&conn, &name, &Patches { status: Some(json!({"status": {"abort": false}})), spec: None }).await?;
+        apply(&conn, &name, &simple_patches("retry", Utc::now()).unwrap_or_default()).await?;
         println!("rollout '{name}' retried");
         Ok(())
     })
@@ -395,7 +395,7 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
 /// Runs `pause`.
 pub fn pause(args: PauseArgs) -> anyhow::Result<ExitCode> {
     with_conn(&args.target, |conn, name| async move {
-        apply(&conn, &name, &Patches { status: None, spec: Some(json!({"spec": {"paused": true}})) }).await?;
+        apply(&conn, &name, &simple_patches("pause", Utc::now()).unwrap_or_default()).await?;
         println!("rollout '{name}' paused");
         Ok(())
     })
@@ -430,30 +430,51 @@ pub fn set(args: SetArgs) -> anyhow::Result<ExitCode> {
 pub fn undo(args: UndoArgs) -> anyhow::Result<ExitCode> {
     let to = args.to_revision;
     with_conn(&args.target, |conn, name| async move {
-        let ro = get(&conn, &name).await?;
-        let uid = ro.metadata.uid.clone().unwrap_or_default();
-        let selector = ro.spec.selector.as_ref().and_then(|s| s.match_labels.clone()).unwrap_or_default();
-        let selector: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let rs_api: Api<ReplicaSet> = Api::namespaced(conn.client.clone(), &conn.namespace);
-        let owned: Vec<ReplicaSet> = rs_api
-            .list(&ListParams::default().labels(&selector.join(",")))
-            .await?
-            .items
-            .into_iter()
-            .filter(|rs| rs.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
-            .collect();
-        let source = undo_source(&owned, to)?;
-        let template = template_without_hash(source)?;
-        let current = serde_json::to_value(&ro.spec.template)?;
-        if derivative(&current, &template) {
-            println!("skipped rollback (current template already matches revision {to})");
-            return Ok(());
-        }
-        json_patch(&conn, &name, |_| Ok(vec![json!({"op": "replace", "path": "/spec/template", "value": template})]))
-            .await?;
-        println!("rollout '{name}' undo");
+        println!("{}", undo_to(&conn, &name, to).await?);
         Ok(())
     })
+}
+
+/// Rolls rollout `name` back to revision `to` (0: the previous one) and says what it did:
+/// `undo` and the dashboard's Undo button.
+pub async fn undo_to(conn: &Connection, name: &str, to: i64) -> anyhow::Result<String> {
+    let ro = get(conn, name).await?;
+    let uid = ro.metadata.uid.clone().unwrap_or_default();
+    let selector = ro.spec.selector.as_ref().and_then(|s| s.match_labels.clone()).unwrap_or_default();
+    let selector: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let rs_api: Api<ReplicaSet> = Api::namespaced(conn.client.clone(), &conn.namespace);
+    let owned: Vec<ReplicaSet> = rs_api
+        .list(&ListParams::default().labels(&selector.join(",")))
+        .await?
+        .items
+        .into_iter()
+        .filter(|rs| rs.metadata.owner_references.iter().flatten().any(|o| o.uid == uid))
+        .collect();
+    let source = undo_source(&owned, to)?;
+    let template = template_without_hash(source)?;
+    let current = serde_json::to_value(&ro.spec.template)?;
+    if derivative(&current, &template) {
+        return Ok(format!("skipped rollback (current template already matches revision {to})"));
+    }
+    json_patch(conn, name, |_| Ok(vec![json!({"op": "replace", "path": "/spec/template", "value": template})])).await?;
+    Ok(format!("rollout '{name}' undo"))
+}
+
+/// The patches of the actions that need nothing but the rollout's name, shared by the CLI and the
+/// dashboard: `abort`, `retry`, `pause`, `restart` (at `now`). `None` for another name.
+pub fn simple_patches(action: &str, now: DateTime<Utc>) -> Option<Patches> {
+    Some(match action {
+        "abort" => Patches { status: Some(json!({"status": {"abort": true}})), spec: None },
+        "retry" => Patches { status: Some(json!({"status": {"abort": false}})), spec: None },
+        "pause" => Patches { status: None, spec: Some(json!({"spec": {"paused": true}})) },
+        "restart" => Patches { status: None, spec: Some(restart_patch(now)) },
+        _ => return None,
+    })
+}
+
+/// Reads rollout `name` (for the dashboard's actions).
+pub async fn read(conn: &Connection, name: &str) -> anyhow::Result<Rollout> {
+    get(conn, name).await
 }
 
 /// Runs `terminate analysisrun` and `terminate experiment`.
