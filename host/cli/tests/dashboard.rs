@@ -185,7 +185,6 @@ async fn the_dashboard_follows_charts_and_acts_in_a_real_browser() -> TestResult
     // the next step taken).
     browser.goto(&format!("{url}/#/ns/{}/rollouts/shop", ns.name())).await;
     browser.until("the rollout page", "return document.querySelector('#step')?.textContent === '1/6'").await;
-    browser.screenshot("rollout-paused").await;
     browser.click("button[data-action=promote]").await;
     let promoted = eventually_ok("promoted past the pause", T, || async {
         let r: Rollout = ns.api::<Rollout>().get("shop").await.ok()?;

@@ -101,21 +101,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let base = args.kube.connect().await?;
         let addr = SocketAddr::new(args.address, args.port);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-        let url = format!("http://{}/#/ns/{}", listener.local_addr()?, base.namespace);
-        let app = Arc::new(App {
-            base,
-            controller_namespace: args.controller_namespace,
-            controller_metrics: args.controller_metrics,
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build()?,
-        });
-        println!("Aviary dashboard: {url}");
-        axum::serve(listener, router(app))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        println!("Aviary dashboard: {}", url(&listener, &base.namespace)?);
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve(listener, base, args.controller_namespace, args.controller_metrics, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The page of `namespace` on `listener`.
+pub fn url(listener: &tokio::net::TcpListener, namespace: &str) -> anyhow::Result<String> {
+    Ok(format!("http://{}/#/ns/{namespace}", listener.local_addr()?))
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes (`aviary dashboard`, and the
+/// demo, which serves it beside its controller).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    base: Connection,
+    controller_namespace: String,
+    controller_metrics: String,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = Arc::new(App {
+        base,
+        controller_namespace,
+        controller_metrics,
+        http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(2)).build()?,
+    });
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
 }
 
 fn router(app: Shared) -> axum::Router {

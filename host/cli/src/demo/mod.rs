@@ -100,6 +100,21 @@ async fn demo(options: Options) -> anyhow::Result<Outcome> {
     let metrics = app::Metrics::start(0.01).await?;
     say(started, &format!("serving the demo's metrics on {} (error rate 1%)", metrics.url()));
     let conn = Connection { client: client.clone(), namespace: app::NAMESPACE.to_string() };
+    // The dashboard beside it, to watch the demo in a browser (port 3100, or any free one).
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:3100").await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    };
+    let dashboard_url = crate::commands::dashboard::url(&listener, app::NAMESPACE)?;
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", processes::CONTROLLER_METRICS_PORT);
+    tokio::spawn(crate::commands::dashboard::serve(
+        listener,
+        conn.clone(),
+        CONTROLLER_NAMESPACE.to_string(),
+        metrics_url,
+        std::future::pending(),
+    ));
+    say(started, &format!("the dashboard: {dashboard_url} (open it to watch the rollout, promote or abort)"));
     wait_for_service_account(&client).await?;
     apply(
         &Api::<AnalysisTemplate>::namespaced(client.clone(), app::NAMESPACE),

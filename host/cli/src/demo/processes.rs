@@ -150,6 +150,10 @@ pub async fn start_cluster(binary: &Path) -> anyhow::Result<Cluster> {
 }
 
 /// Starts `aviary-controller` against `kubeconfig`, its config namespace `namespace`.
+/// The controller's metrics port in the demo (its default, Argo's `--metricsPort`): the demo's
+/// dashboard reads the plugins' calls from it.
+pub const CONTROLLER_METRICS_PORT: u16 = 8090;
+
 pub fn start_controller(mut cmd: Command, kubeconfig: &Path, namespace: &str, log: &Path) -> anyhow::Result<Proc> {
     let cache = std::env::var_os("AVIARY_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
         std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from).join(".cache/aviary/plugins")
