@@ -48,6 +48,8 @@ fn the_demo_promotes_the_canary_through_25_50_100_with_analysis() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Revision 2 (registry.example/aviary-demo/web:2.0) is stable")
     );
+    // The dashboard's URL, to watch the same rollout in a browser.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the dashboard: http://127.0.0.1:"), "{}", show(&out));
 }
 
 #[test]
