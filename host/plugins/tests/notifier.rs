@@ -1,0 +1,99 @@
+//! Notifiers (contract 0.2.0's `notifier` world): the first-party `aviary/webhook` and
+//! `aviary/slack` deliver a rendered notification as Argo's services do, reaching the host their
+//! service config names; an undelivered one is the service's own error, and a plugin of another
+//! world is refused by name.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use aviary_plugins::{Failure, NotifyCall, NotifyError};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use serde_json::json;
+
+/// What the fake service saw: (method, path, a header, body).
+type Seen = Arc<Mutex<Vec<(String, String, String, String)>>>;
+
+async fn record(
+    State(seen): State<Seen>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, String) {
+    let header = headers
+        .get("x-team")
+        .or_else(|| headers.get("authorization"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    seen.lock().unwrap().push((method.to_string(), uri.path().to_string(), header.to_string(), body.clone()));
+    match uri.path() {
+        p if p.ends_with("/down") => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down for maintenance".into()),
+        p if p.ends_with("chat.postMessage") && body.contains("channel=nowhere") => {
+            (axum::http::StatusCode::OK, json!({"ok": false, "error": "channel_not_found"}).to_string())
+        }
+        p if p.ends_with("chat.postMessage") => {
+            (axum::http::StatusCode::OK, json!({"ok": true, "ts": "1.0"}).to_string())
+        }
+        _ => (axum::http::StatusCode::OK, "ok".into()),
+    }
+}
+
+fn call<'a>(service: &'a str, kind: &'a str, config: &'a str, recipient: &'a str, template: &'a str) -> NotifyCall<'a> {
+    NotifyCall { service, service_type: kind, config, recipient, template }
+}
+
+#[tokio::test]
+async fn the_webhook_sends_argos_request_to_its_url_only() {
+    let host = common::host();
+    let (addr, seen) = common::serve_seen::<Seen>(axum::Router::new().fallback(record)).await;
+    let config =
+        json!({"url": format!("http://{addr}/hooks/"), "headers": [{"name": "X-Team", "value": "shop"}]}).to_string();
+    // A template's `webhook.<name>` gives the method, the path under the url and the body.
+    let template = json!({"message": "plain", "webhook": {"deploys": {"method": "POST", "path": "/rollouts", "body": "{\"r\":\"shop\"}"}}}).to_string();
+    host.notify("aviary/webhook", call("deploys", "webhook", &config, "", &template)).await.unwrap();
+    // Without one: GET with the message.
+    let plain = json!({"message": "Rollout shop has been completed."}).to_string();
+    host.notify("aviary/webhook", call("other", "webhook", &config, "", &plain)).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("POST".into(), "/hooks/rollouts".into(), "shop".into(), "{\"r\":\"shop\"}".into()),
+            ("GET".into(), "/hooks/".into(), "shop".into(), "Rollout shop has been completed.".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_undelivered_notification_is_the_services_error() {
+    let host = common::host();
+    let (addr, seen) = common::serve_seen::<Seen>(axum::Router::new().fallback(record)).await;
+    let config = json!({"url": format!("http://{addr}/down"), "retryMax": 1}).to_string();
+    let template = json!({"message": "m"}).to_string();
+    let e = host.notify("aviary/webhook", call("hook", "webhook", &config, "", &template)).await.unwrap_err();
+    let NotifyError::Service { plugin, message } = &e else { panic!("{e:?}") };
+    assert_eq!(plugin, "aviary/webhook");
+    assert!(message.contains("error code 500") && message.contains("down for maintenance"), "{message}");
+    assert_eq!(seen.lock().unwrap().len(), 2, "retryMax 1: tried twice");
+
+    // Slack's `ok: false` is an error naming Slack's reason.
+    let slack = json!({"token": "xoxb-1", "apiURL": format!("http://{addr}/api/")}).to_string();
+    let e = host.notify("aviary/slack", call("slack", "slack", &slack, "nowhere", &template)).await.unwrap_err();
+    assert!(e.to_string().contains("channel_not_found"), "{e}");
+    host.notify("aviary/slack", call("slack", "slack", &slack, "deploys", &template)).await.unwrap();
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((last.0.as_str(), last.1.as_str(), last.2.as_str()), ("POST", "/api/chat.postMessage", "Bearer xoxb-1"));
+    assert!(last.3.contains("channel=deploys") && last.3.contains("text=m"), "{}", last.3);
+}
+
+#[tokio::test]
+async fn a_plugin_of_another_world_is_not_a_notifier() {
+    let host = common::host();
+    let e = host.notify("aviary/web", call("x", "webhook", "{}", "", "{}")).await.unwrap_err();
+    let NotifyError::Plugin(Failure::Unavailable { detail }) = &e else { panic!("{e:?}") };
+    assert!(detail.contains("not a notifier"), "{detail}");
+    let e = host.notify("acme/nothing", call("x", "webhook", "{}", "", "{}")).await.unwrap_err();
+    assert!(matches!(e, NotifyError::Plugin(Failure::Unavailable { .. })), "{e:?}");
+}
