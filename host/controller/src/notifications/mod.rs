@@ -5,9 +5,9 @@
 //!
 //! The configuration is Argo's, unchanged ([`config`]); subscriptions are Argo's annotations
 //! and global subscriptions ([`subscriptions`]); templates are Go templates ([`render`]). Each
-//! service type is a Wasm component of the `notifier` world: `webhook` and `slack` are the
-//! first-party `aviary/webhook` and `aviary/slack`; another type names its component with
-//! `plugin: <registry name>` in its service config. A service that fails is a Warning Event
+//! service type is a Wasm component of the `notifier` world: Argo's services are the first-party
+//! `aviary/<type>` (`aviary/webhook`, `aviary/slack`, ...); a service config may name another
+//! component with `plugin: <registry name>`. A service that fails is a Warning Event
 //! (`NotificationFailed`) on the Rollout and the metric `notification_send_error`, never a
 //! delayed reconcile: notifications are sent by one task of their own, fed by the Event
 //! recorder's caller. What is promised is kept on the Rollout ([`outbox`]) so that a restart or
@@ -451,14 +451,19 @@ async fn secret_data(ctx: &Context) -> BTreeMap<String, String> {
     }
 }
 
-/// The notifier component of a service type.
+/// The notifier component of a service: the one its config names with `plugin:`, else the
+/// first-party `aviary/<type>` (`aviary/webhook`, `aviary/slack`, ...).
 fn plugin_of(service: &config::Service) -> Result<String, String> {
-    match service.service_type.as_str() {
-        "webhook" => Ok("aviary/webhook".into()),
-        "slack" => Ok("aviary/slack".into()),
-        other => service.config.get("plugin").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-            format!("no notifier for service type {other:?}: name its component with `plugin: <registry name>`")
-        }),
+    if let Some(plugin) = service.config.get("plugin").and_then(Value::as_str) {
+        return Ok(plugin.to_string());
+    }
+    let first_party = format!("aviary/{}", service.service_type);
+    match aviary_plugins::builtin::find(&first_party) {
+        Some(b) if b.kind == aviary_plugins::PluginKind::Notifier => Ok(first_party),
+        _ => Err(format!(
+            "no notifier for service type {:?}: name its component with `plugin: <registry name>`",
+            service.service_type
+        )),
     }
 }
 

@@ -295,27 +295,66 @@ impl Builtin {
         KubernetesGrants::parse(&grants).unwrap_or_default()
     }
 
-    /// The host the plugin may reach for this config: the one in its `url`/`address` field.
+    /// The hosts the plugin may reach for this config: the one in its `url`/`address` field, or
+    /// for a notifier every URL of that field when it holds a list (Alertmanager's `targets`) or
+    /// a map (Teams' `recipientUrls`); its default URL when the field is absent or empty. A bare
+    /// host (Wavefront's `address`, Alertmanager's `host:port`) is reached over the config's
+    /// `scheme` when it has one, https otherwise.
     pub fn default_hosts(&self, config: &serde_json::Value) -> AllowedHosts {
-        let target = self
-            .host_field
-            .and_then(|f| config.get(f))
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .or(self.default_url)
-            // A bare host (`example.wavefront.com`, Wavefront's `address`) is reached over https.
-            .and_then(|s| if s.contains("://") { Url::parse(s).ok() } else { Url::parse(&format!("https://{s}")).ok() })
-            .and_then(|u| Some(format!("{}://{}:{}", u.scheme(), u.host_str()?, u.port_or_known_default()?)));
-        match target {
-            Some(t) => AllowedHosts::parse(&[t]).unwrap_or_default(),
-            None => AllowedHosts::none(),
+        let scheme = config.get("scheme").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).unwrap_or("https");
+        let mut targets: Vec<&str> = match self.host_field.and_then(|f| config.get(f)) {
+            Some(serde_json::Value::String(s)) => vec![s.as_str()],
+            Some(serde_json::Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).collect(),
+            Some(serde_json::Value::Object(map)) => map.values().filter_map(|v| v.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        targets.retain(|s| !s.is_empty());
+        if targets.is_empty() {
+            targets.extend(self.default_url);
         }
+        let hosts: Vec<String> = targets
+            .into_iter()
+            .filter_map(|s| {
+                if s.contains("://") { Url::parse(s).ok() } else { Url::parse(&format!("{scheme}://{s}")).ok() }
+            })
+            .filter_map(|u| Some(format!("{}://{}:{}", u.scheme(), u.host_str()?, u.port_or_known_default()?)))
+            .collect();
+        if hosts.is_empty() {
+            return AllowedHosts::none();
+        }
+        AllowedHosts::parse(&hosts).unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notifier_may_reach_every_url_of_its_field() {
+        let notifier = |field: &'static str, default_url: Option<&'static str>| Builtin {
+            name: "aviary/test",
+            argo_name: None,
+            kind: PluginKind::Notifier,
+            bytes: &[],
+            host_field: Some(field),
+            default_url,
+            kubernetes: &[],
+        };
+        let teams = notifier("recipientUrls", None);
+        let hosts = teams.default_hosts(&serde_json::json!({"recipientUrls": {
+            "a": "https://acme.webhook.office.com/webhookb2/1", "b": "http://127.0.0.1:8080/x"}}));
+        assert!(hosts.allows("acme.webhook.office.com", 443) && hosts.allows("127.0.0.1", 8080));
+        assert!(!hosts.allows("example.com", 443));
+        let alertmanager = notifier("targets", None);
+        let hosts = alertmanager
+            .default_hosts(&serde_json::json!({"targets": ["127.0.0.1:9093", "am.example:9093"], "scheme": "http"}));
+        assert!(hosts.allows("127.0.0.1", 9093) && hosts.allows("am.example", 9093));
+        let opsgenie = notifier("apiUrl", Some("https://api.opsgenie.com"));
+        assert!(opsgenie.default_hosts(&serde_json::json!({})).allows("api.opsgenie.com", 443));
+        assert!(opsgenie.default_hosts(&serde_json::json!({"apiUrl": ""})).allows("api.opsgenie.com", 443));
+        assert!(notifier("webhooks", None).default_hosts(&serde_json::json!({"webhooks": {}})).is_empty());
+    }
 
     #[test]
     fn argo_names_and_aviary_names_both_resolve() {
