@@ -228,3 +228,68 @@ async fn the_dashboard_follows_charts_and_acts_in_a_real_browser() -> TestResult
     browser.screenshot("plugins").await;
     Ok(())
 }
+
+/// The dashboard reads and writes only the shared API: against Argo Rollouts' own controller
+/// (built from its Go module by tests/argo), its set-image and promote actions move a canary
+/// through its pause to Healthy, and its view shows each state as Argo wrote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_drives_argos_controller_too() -> TestResult {
+    use aviary_test_support::oracle::{Controller, Crds, Side, argo_dir};
+    let argo = argo_dir()?;
+    let side = Side::start("argo", Crds::Argo, Controller::Argo, &argo, &e2e::controller_binary()).await?;
+    let client = side.client().await?;
+    let ns = "dashboard-argo";
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    namespaces.create(&Default::default(), &serde_json::from_value(json!({"metadata": {"name": ns}}))?).await?;
+    let rollouts: kube::Api<Rollout> = kube::Api::namespaced(client.clone(), ns);
+    let manifest: Rollout =
+        serde_json::from_value(rollout("app", 2, "nginx:1.19", json!([{"setWeight": 50}, {"pause": {}}]), json!({})))?;
+    rollouts.create(&Default::default(), &manifest).await?;
+
+    let port = e2e::free_port();
+    let dashboard = Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(["dashboard", "--port", &port.to_string(), "-n", ns])
+        .arg("--kubeconfig")
+        .arg(side.kubeconfig_path())
+        .stdout(Stdio::null())
+        .spawn()?;
+    let _dashboard = Killed(dashboard);
+    let api = format!("http://127.0.0.1:{port}/api/rollouts/app");
+    let http = reqwest::Client::new();
+    let view = |want: &'static str| {
+        let (http, api) = (http.clone(), api.clone());
+        async move {
+            eventually_ok(&format!("Argo's rollout {want} in the dashboard"), T, || async {
+                let r = http.get(&api).send().await.ok()?;
+                let v: Value = serde_json::from_slice(&r.bytes().await.ok()?).ok()?;
+                (v["status"] == want).then_some(v)
+            })
+            .await
+        }
+    };
+    view("Healthy").await?;
+    let post = |action: &'static str, body: Value| {
+        let (http, api) = (http.clone(), api.clone());
+        async move {
+            let r = http
+                .post(format!("{api}/{action}"))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await?;
+            assert!(r.status().is_success(), "{action}: {}", r.text().await.unwrap_or_default());
+            Ok::<_, reqwest::Error>(())
+        }
+    };
+    post("set-image", json!({"container": "app", "image": "nginx:1.20"})).await?;
+    let paused = view("Paused").await?;
+    assert_eq!(paused["step"], "1/2", "{paused}");
+    assert_eq!(paused["setWeight"], 50, "{paused}");
+    post("promote", json!({})).await?;
+    let done = view("Healthy").await?;
+    assert!(done["images"].to_string().contains("nginx:1.20"), "{done}");
+    let ro = rollouts.get("app").await?;
+    let st = ro.status.unwrap_or_default();
+    assert!(st.pause_conditions.is_empty() && st.stable_rs == st.current_pod_hash, "{st:?}");
+    Ok(())
+}

@@ -264,6 +264,12 @@ impl Side {
         Ok(self.cluster.client().await?)
     }
 
+    /// The administrator kubeconfig of this side's control plane (for a CLI or dashboard run
+    /// against it).
+    pub fn kubeconfig_path(&self) -> &Path {
+        self.cluster.kubeconfig_path()
+    }
+
     /// Starts a controller; with `instance_id`, one that handles only that scenario's objects.
     fn spawn(&self, which: Controller, instance_id: Option<&str>) -> Result<Running, OracleError> {
         let suffix = instance_id.unwrap_or("main");
