@@ -207,6 +207,7 @@ async fn run(args: Args) -> Result<(), Error> {
         max_measurement_running: args.max_measurement_running,
         analysis_run_budget: args.analysis_run_budget,
         traffic_split_api_version: args.argo.traffic_split_version(),
+        self_service_notifications: args.argo.self_service_notification_enabled,
     };
     crate::run(client, event_client, plugins, run, metrics).await
 }

@@ -71,7 +71,8 @@ pub struct ArgoFlags {
     /// pprof endpoint (Go only): not served.
     #[arg(long = "enable-pprof-address", default_value = "")]
     pub enable_pprof_address: String,
-    /// Notification configuration per namespace (no notifications yet).
+    /// Also read `argo-rollouts-notification-configmap` and `-secret` in each Rollout's own
+    /// namespace (Argo's self-service notifications).
     #[arg(long = "self-service-notification-enabled", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub self_service_notification_enabled: bool,
     /// Traffic-router settings (no traffic routing yet).
@@ -198,7 +199,6 @@ impl ArgoFlags {
             self.ephemeral_metadata_update_pod_retries != defaults.ephemeral_metadata_update_pod_retries,
         );
         check("enable-pprof-address", !self.enable_pprof_address.is_empty());
-        check("self-service-notification-enabled", self.self_service_notification_enabled);
         check(
             "aws-target-group-binding-api-version",
             self.aws_target_group_binding_api_version != defaults.aws_target_group_binding_api_version,
@@ -216,7 +216,7 @@ impl ArgoFlags {
         if !ignored.is_empty() {
             tracing::warn!(
                 flags = %ignored.join(" "),
-                "accepted for compatibility with Argo Rollouts; no effect yet (the routers Aviary does not ship, experiments, notifications and profiling are not part of aviary-controller yet)"
+                "accepted for compatibility with Argo Rollouts; no effect yet (the routers Aviary does not ship, and profiling are not part of aviary-controller)"
             );
         }
     }

@@ -92,6 +92,9 @@ pub struct RunConfig {
     /// The SMI TrafficSplit version to write (Argo's `--traffic-split-api-version`); `None`:
     /// the first one the cluster serves from `v1alpha1` on.
     pub traffic_split_api_version: Option<String>,
+    /// Argo's `--self-service-notification-enabled`: each Rollout's namespace may configure
+    /// notifications too.
+    pub self_service_notifications: bool,
 }
 
 /// A part of the controller that `--controllers` turns on.
@@ -233,6 +236,7 @@ pub async fn run(
     ctx.analysis_run_budget = config.analysis_run_budget;
     ctx.resync = config.resync;
     ctx.traffic_split_api_version = config.traffic_split_api_version.clone();
+    ctx.notifier.self_service = config.self_service_notifications;
     ctx.experiments = ex_reader.clone();
     ctx.rollouts = rollout_reader.clone();
     ctx.services = svc_reader.clone();

@@ -18,6 +18,12 @@ use tokio::sync::OnceCell;
 
 const T: Duration = Duration::from_secs(150);
 
+/// This binary's controller, with Argo's self-service notifications on.
+async fn env() -> &'static Env {
+    let options = Options { args: vec!["--self-service-notification-enabled".into()], env: Vec::new() };
+    env_with_options(std::path::Path::new(env!("CARGO_BIN_EXE_aviary-controller")), options).await
+}
+
 /// One receiver and one configuration for the whole binary (the ConfigMap is the controller's).
 async fn setup() -> &'static Receiver {
     static RECEIVER: OnceCell<Receiver> = OnceCell::const_new();
@@ -240,6 +246,40 @@ async fn a_failing_service_is_an_event_and_a_metric_and_the_rollout_goes_on() ->
             && l.contains("type=\"Normal\"")
             && l.contains("reason=\"RolloutUpdated\"")),
         "{text}"
+    );
+    Ok(())
+}
+
+/// Self-service notifications (`--self-service-notification-enabled`): a Rollout's own namespace
+/// configures a service, template and trigger (and a Secret for its header) beside the
+/// controller's configuration, which does not define that service and stays quiet about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollouts_own_namespace_configures_its_notifications() -> TestResult {
+    let receiver = setup().await;
+    let ns = namespace("notify-self").await?;
+    let url = &receiver.url;
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argo-rollouts-notification-configmap"},
+        "data": {
+            "service.webhook.team": format!("url: {url}/team\nheaders:\n- name: X-Token\n  value: $team-token\n"),
+            "template.team-done": "message: team {{.rollout.metadata.name}} is done at {{.rollout.spec.template.spec.containers | len}} container(s)\n",
+            "trigger.on-rollout-completed": "- send: [team-done]\n"}});
+    let _: k8s_openapi::api::core::v1::ConfigMap = create(&ns, cm).await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argo-rollouts-notification-secret"},
+        "stringData": {"team-token": "t34m"}});
+    let _: k8s_openapi::api::core::v1::Secret = create(&ns, secret).await;
+    let mut annotations = serde_json::Map::new();
+    annotations.insert("notifications.argoproj.io/subscribe.on-rollout-completed.team".into(), json!(""));
+    let _: Rollout = create(&ns, subscribed("own", json!([{"setWeight": 50}, {"setWeight": 100}]), annotations)).await;
+    wait_phase(&ns, "own", "Healthy", T).await;
+    let got = eventually_ok("the namespace's own notification", T, || async {
+        receiver.at("/team").into_iter().find(|r| r.body == "team own is done at 1 container(s)")
+    })
+    .await?;
+    assert_eq!(got.headers.get("x-token").map(String::as_str), Some("t34m"), "the namespace's Secret");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        warning_events(&ns, "NotificationFailed").await.is_empty(),
+        "the controller's configuration lacks `team` and says nothing"
     );
     Ok(())
 }

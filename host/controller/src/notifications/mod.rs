@@ -78,6 +78,9 @@ pub struct Notifier {
     outboxes: Mutex<HashMap<(String, String), Vec<Entry>>>,
     seq: AtomicU64,
     crash: Option<String>,
+    /// Argo's self-service notifications: a Rollout's own namespace may hold a configuration
+    /// too, used beside the controller's.
+    pub self_service: bool,
 }
 
 impl Default for Notifier {
@@ -90,6 +93,7 @@ impl Default for Notifier {
             outboxes: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
             crash: std::env::var(CRASH_ENV).ok().filter(|v| !v.is_empty()),
+            self_service: false,
         }
     }
 }
@@ -105,7 +109,8 @@ impl Notifier {
     }
 
     /// Hands a Rollout's Event to the sender when something may be subscribed to it: the Rollout
-    /// has subscription annotations, or the ConfigMap has global subscriptions. Never waits.
+    /// has subscription annotations, or the ConfigMap has global subscriptions (with self-service
+    /// notifications, any Rollout: its namespace's ConfigMap may subscribe it). Never waits.
     pub fn offer<K: Resource<DynamicType = ()> + serde::Serialize>(
         &self,
         metrics: &crate::metrics::Metrics,
@@ -116,11 +121,13 @@ impl Notifier {
         if K::kind(&()) != "Rollout" || reason == FAILED_REASON {
             return;
         }
-        let Some(config) = self.config() else { return };
         let meta = object.meta();
         let annotations = meta.annotations.clone().unwrap_or_default();
-        if config.subscriptions.is_empty() && !subscriptions::subscribed(&annotations) {
-            return;
+        if !self.self_service {
+            let Some(config) = self.config() else { return };
+            if config.subscriptions.is_empty() && !subscriptions::subscribed(&annotations) {
+                return;
+            }
         }
         let (namespace, name) = (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
         let job = Job {
@@ -227,35 +234,63 @@ async fn resume(ctx: &Context) {
     }
 }
 
-/// The notifications an Event fires: its trigger's conditions that hold, for each destination
-/// subscribed to it. `None` when nothing is to be sent.
-async fn decide(ctx: &Context, job: &Job) -> Option<Entry> {
-    let config = ctx.notifier.config()?;
-    let trigger = subscriptions::trigger_of(&job.reason);
-    let destinations = subscriptions::destinations(&config, &job.labels, &job.annotations, &trigger);
-    if destinations.is_empty() {
-        return None;
+/// The configurations in force for a Rollout in `namespace`: the controller's, and with
+/// self-service notifications its own namespace's (read when needed: Events are rare).
+async fn configs(ctx: &Context, namespace: &str) -> Vec<(String, Arc<Config>)> {
+    let mut out: Vec<(String, Arc<Config>)> = Vec::new();
+    if let Some(c) = ctx.notifier.config() {
+        out.push((String::new(), c));
     }
-    let Some(conditions) = config.triggers.get(&trigger) else {
-        tracing::debug!(trigger, "no such trigger configured");
-        return None;
-    };
+    if ctx.notifier.self_service && namespace != ctx.namespace {
+        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+        match api.get_opt(config::CONFIG_MAP).await {
+            Ok(Some(cm)) => {
+                let (cfg, errors) = config::parse(cm.data.as_ref().unwrap_or(&BTreeMap::new()));
+                for e in &errors {
+                    tracing::warn!(namespace, "{e}");
+                    ctx.event(&cm, true, "InvalidNotificationConfig", e.to_string()).await;
+                }
+                out.push((namespace.to_string(), Arc::new(cfg)));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(namespace, "cannot read the {} ConfigMap: {e}", config::CONFIG_MAP),
+        }
+    }
+    out
+}
+
+/// The notifications an Event fires: in each configuration in force, its trigger's conditions
+/// that hold, for each destination subscribed to it. `None` when nothing is to be sent. A
+/// destination whose service only another configuration defines is that one's alone (Argo
+/// would also try it in the configuration that lacks the service, and fail).
+async fn decide(ctx: &Context, job: &Job) -> Option<Entry> {
+    let configs = configs(ctx, &job.namespace).await;
+    let trigger = subscriptions::trigger_of(&job.reason);
     let vars = json!({"rollout": job.rollout, "analysisRuns": analysis_runs(ctx, &job.rollout)});
     let mut sends = Vec::new();
-    for c in conditions {
-        let fired = c.when.trim().is_empty() || {
-            match when(&c.when, &vars) {
-                Ok(b) => b,
-                Err(e) => {
-                    let message = format!("trigger {trigger}: condition {:?} cannot be evaluated: {e}", c.when);
-                    record_failure(ctx, &job.namespace, &job.name, &message).await;
-                    false
-                }
-            }
+    for (config_namespace, config) in &configs {
+        let defined_elsewhere = |service: &str| {
+            !config.services.contains_key(service)
+                && configs.iter().any(|(_, other)| other.services.contains_key(service))
         };
-        if fired {
-            sends.extend(destinations.iter().map(|d| Send { destination: d.clone(), templates: c.send.clone() }));
+        let destinations: Vec<_> = subscriptions::destinations(config, &job.labels, &job.annotations, &trigger)
+            .into_iter()
+            .filter(|d| !defined_elsewhere(&d.service))
+            .collect();
+        if destinations.is_empty() {
+            continue;
         }
+        let Some(conditions) = config.triggers.get(&trigger) else {
+            tracing::debug!(trigger, "no such trigger configured");
+            continue;
+        };
+        sends.extend(fired(ctx, job, &trigger, conditions, &vars).await.into_iter().flat_map(|templates| {
+            destinations.iter().map(move |d| Send {
+                destination: d.clone(),
+                templates: templates.clone(),
+                config_namespace: config_namespace.clone(),
+            })
+        }));
     }
     if sends.is_empty() {
         return None;
@@ -270,6 +305,33 @@ async fn decide(ctx: &Context, job: &Job) -> Option<Entry> {
         state: State::Pending,
         sends,
     })
+}
+
+/// The templates of each condition of a trigger that holds.
+async fn fired(
+    ctx: &Context,
+    job: &Job,
+    trigger: &str,
+    conditions: &[config::Condition],
+    vars: &Value,
+) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for c in conditions {
+        let fired = c.when.trim().is_empty() || {
+            match when(&c.when, vars) {
+                Ok(b) => b,
+                Err(e) => {
+                    let message = format!("trigger {trigger}: condition {:?} cannot be evaluated: {e}", c.when);
+                    record_failure(ctx, &job.namespace, &job.name, &message).await;
+                    false
+                }
+            }
+        };
+        if fired {
+            out.push(c.send.clone());
+        }
+    }
+    out
 }
 
 /// A trigger's `when`, an expr expression over the notification's variables (Argo's triggers
@@ -366,9 +428,14 @@ async fn send(ctx: &Context, ns: &str, name: &str, mut entry: Entry, rollout: Op
             &current
         }
     };
-    let secret = secret_data(ctx).await;
+    let mut secrets: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for s in &entry.sends {
         let started = Instant::now();
+        let namespace = if s.config_namespace.is_empty() { ctx.namespace.clone() } else { s.config_namespace.clone() };
+        if !secrets.contains_key(&namespace) {
+            secrets.insert(namespace.clone(), secret_data(ctx, &namespace).await);
+        }
+        let secret = secrets.get(&namespace).cloned().unwrap_or_default();
         let result = deliver(ctx, s, rollout, &secret).await;
         let took = started.elapsed();
         ctx.metrics.notification_sent(ns, name, entry.warning, &entry.reason, result.is_ok(), Some(took));
@@ -433,9 +500,9 @@ async fn persist(ctx: &Context, ns: &str, name: &str) {
     }
 }
 
-/// The Secret's data as strings (empty without one).
-async fn secret_data(ctx: &Context) -> BTreeMap<String, String> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+/// The Secret's data in `namespace` as strings (empty without one).
+async fn secret_data(ctx: &Context, namespace: &str) -> BTreeMap<String, String> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     match api.get_opt(config::SECRET).await {
         Ok(Some(s)) => s
             .data
@@ -469,7 +536,16 @@ fn plugin_of(service: &config::Service) -> Result<String, String> {
 
 /// Renders one send's templates and hands them to its service's notifier.
 async fn deliver(ctx: &Context, s: &Send, rollout: &Value, secret: &BTreeMap<String, String>) -> Result<(), String> {
-    let config = ctx.notifier.config().ok_or("the notification ConfigMap is gone")?;
+    let config = if s.config_namespace.is_empty() {
+        ctx.notifier.config().ok_or("the notification ConfigMap is gone")?
+    } else {
+        configs(ctx, &s.config_namespace)
+            .await
+            .into_iter()
+            .find(|(ns, _)| *ns == s.config_namespace)
+            .map(|(_, c)| c)
+            .ok_or_else(|| format!("the notification ConfigMap of namespace {} is gone", s.config_namespace))?
+    };
     let service = config
         .services
         .get(&s.destination.service)

@@ -38,6 +38,10 @@ pub struct Send {
     pub destination: Destination,
     /// The templates, merged in order.
     pub templates: Vec<String>,
+    /// The namespace whose configuration defines the service and templates (empty: the
+    /// controller's; another with self-service notifications: the Rollout's).
+    #[serde(default, rename = "configNamespace", skip_serializing_if = "String::is_empty")]
+    pub config_namespace: String,
 }
 
 /// One Event's notifications.
@@ -95,6 +99,7 @@ mod tests {
             sends: vec![Send {
                 destination: Destination { service: "hook".into(), recipient: String::new() },
                 templates: vec!["rollout-completed".into()],
+                config_namespace: String::new(),
             }],
         };
         let all: Vec<Entry> = (0..40).map(entry).collect();
