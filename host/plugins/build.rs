@@ -56,10 +56,18 @@ const PROVIDER_V0_2_GUESTS: &[&str] = &["aviary-plugin-job"];
 /// with `router`, `provider-v0-2` or `v0-1`.
 const STEP_GUESTS: &[&str] = &["aviary-step-wait-for-http", "aviary-test-step"];
 
-/// Notification services of contract 0.2.0 (the `notifier` world): `aviary/webhook` and
-/// `aviary/slack`, embedded. A cargo invocation of their own, as for the routers: the SDK's
+/// Notification services of contract 0.2.0 (the `notifier` world): Argo's services as
+/// `aviary/<type>` (`aviary/webhook`, `aviary/slack`, ...), embedded. A cargo invocation of their own, as for the routers: the SDK's
 /// `notifier` feature must not unify with the other worlds' features.
-const NOTIFIER_GUESTS: &[&str] = &["aviary-notifier-webhook", "aviary-notifier-slack"];
+const NOTIFIER_GUESTS: &[&str] = &[
+    "aviary-notifier-webhook",
+    "aviary-notifier-slack",
+    "aviary-notifier-pagerdutyv2",
+    "aviary-notifier-opsgenie",
+    "aviary-notifier-alertmanager",
+    "aviary-notifier-telegram",
+    "aviary-notifier-pushover",
+];
 
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.
 const WASI_FREE: &[&str] = &["aviary-plugin-expr", "aviary-plugin-judge"];

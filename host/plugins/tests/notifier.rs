@@ -30,6 +30,11 @@ async fn record(
     seen.lock().unwrap().push((method.to_string(), uri.path().to_string(), header.to_string(), body.clone()));
     match uri.path() {
         p if p.ends_with("/down") => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down for maintenance".into()),
+        p if p.ends_with("/sendMessage") => (
+            axum::http::StatusCode::OK,
+            json!({"ok": true, "result": {"message_id": 1, "date": 0, "chat": {"id": -1001, "type": "channel"}}})
+                .to_string(),
+        ),
         p if p.ends_with("chat.postMessage") && body.contains("channel=nowhere") => {
             (axum::http::StatusCode::OK, json!({"ok": false, "error": "channel_not_found"}).to_string())
         }
@@ -96,4 +101,61 @@ async fn a_plugin_of_another_world_is_not_a_notifier() {
     assert!(detail.contains("not a notifier"), "{detail}");
     let e = host.notify("acme/nothing", call("x", "webhook", "{}", "", "{}")).await.unwrap_err();
     assert!(matches!(e, NotifyError::Plugin(Failure::Unavailable { .. })), "{e:?}");
+}
+
+/// Argo's alerting services, each embedded as `aviary/<type>`, reach a loopback stand-in of their
+/// API (the config's URL field) with the request Argo's service makes.
+#[tokio::test]
+async fn the_alerting_services_reach_their_api_with_argos_request() {
+    let host = common::host();
+    let (addr, seen) = common::serve_seen::<Seen>(axum::Router::new().fallback(record)).await;
+    let base = format!("http://{addr}");
+    let cases = [
+        (
+            "pagerdutyv2",
+            json!({"serviceKeys": {"oncall": "R0UTING"}, "apiURL": base}),
+            "oncall",
+            json!({"message": "m", "pagerdutyv2": {"summary": "shop aborted", "severity": "critical", "source": "shop"}}),
+            "/v2/enqueue",
+            "R0UTING",
+        ),
+        (
+            "opsgenie",
+            json!({"apiUrl": base, "apiKeys": {"sre": "g3nie"}}),
+            "sre",
+            json!({"message": "shop aborted", "opsgenie": {"description": "the canary failed"}}),
+            "/v2/alerts",
+            "the canary failed",
+        ),
+        (
+            "alertmanager",
+            json!({"targets": [addr.to_string()], "scheme": "http"}),
+            "",
+            json!({"message": "m", "alertmanager": {"labels": {"rollout": "shop", "alertname": "rollout-aborted"}}}),
+            "/api/v2/alerts",
+            "rollout-aborted",
+        ),
+        (
+            "telegram",
+            json!({"token": "12345:abc", "apiUrl": base}),
+            "-1001",
+            json!({"message": "shop aborted"}),
+            "/bot12345:abc/sendMessage",
+            "shop+aborted",
+        ),
+    ];
+    for (kind, config, recipient, template, path, needle) in cases {
+        let (config, template) = (config.to_string(), template.to_string());
+        let plugin = format!("aviary/{kind}");
+        host.notify(&plugin, call(kind, kind, &config, recipient, &template))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("POST", path), "{kind}");
+        assert!(last.3.contains(needle), "{kind}: {}", last.3);
+    }
+    // Opsgenie's key goes in its header.
+    let opsgenie =
+        seen.lock().unwrap().iter().find(|r| r.1 == "/v2/alerts" && r.3.contains("canary")).cloned().unwrap();
+    assert_eq!(opsgenie.2, "GenieKey g3nie");
 }

@@ -30,10 +30,37 @@ pub fn vars(rollout: &Json, analysis_runs: &Json, secrets: &Json) -> Result<Valu
 pub fn render(chosen: &[(&str, &Json)], vars: &Value) -> Result<Json, String> {
     let mut out = Json::Object(serde_json::Map::new());
     for (name, template) in chosen {
-        let rendered = render_value(template, vars).map_err(|e| format!("template {name}: {e}"))?;
+        let mut rendered = render_value(template, vars).map_err(|e| format!("template {name}: {e}"))?;
+        alertmanager_rules(name, template, &mut rendered).map_err(|e| format!("template {name}: {e}"))?;
         merge(&mut out, rendered);
     }
     Ok(out)
+}
+
+/// What Argo's Alertmanager templater adds to plain rendering: at least one label is required,
+/// a label or annotation that renders empty keeps its text as written, and `alertname` is the
+/// template's name unless a label sets it.
+fn alertmanager_rules(name: &str, written: &Json, rendered: &mut Json) -> Result<(), String> {
+    let Some(block) = rendered.get_mut("alertmanager").and_then(Json::as_object_mut) else { return Ok(()) };
+    let original = written.get("alertmanager");
+    for field in ["labels", "annotations"] {
+        if let Some(Json::Object(map)) = block.get_mut(field) {
+            for (k, v) in map.iter_mut() {
+                if v.as_str() == Some("")
+                    && let Some(text) = original.and_then(|o| o.get(field)).and_then(|m| m.get(k))
+                {
+                    *v = text.clone();
+                }
+            }
+        }
+    }
+    let labels = block.entry("labels").or_insert_with(|| Json::Object(serde_json::Map::new()));
+    let Json::Object(labels) = labels else { return Err("alertmanager.labels is not a map".into()) };
+    if labels.is_empty() {
+        return Err("at least one label pair required".into());
+    }
+    labels.entry("alertname").or_insert_with(|| Json::String(name.to_string()));
+    Ok(())
 }
 
 fn render_value(value: &Json, vars: &Value) -> Result<Json, String> {
@@ -391,6 +418,23 @@ mod tests {
         );
         let e = render(&[("bad", &json!({"message": "{{ if }}"}))], &vars).unwrap_err();
         assert!(e.starts_with("template bad:"), "{e}");
+    }
+
+    #[test]
+    fn alertmanager_labels_follow_argos_templater() {
+        let vars = vars(&rollout(), &Json::Null, &Json::Null).unwrap();
+        let t = json!({"alertmanager": {"labels": {"rollout": "{{.rollout.metadata.name}}", "empty": "{{.rollout.spec.none | default \"\"}}"},
+                                         "annotations": {"summary": "{{.rollout.metadata.namespace}}"}}});
+        let out = render(&[("rollout-aborted", &t)], &vars).unwrap();
+        assert_eq!(
+            out["alertmanager"],
+            json!({"labels": {"rollout": "shop", "empty": "{{.rollout.spec.none | default \"\"}}", "alertname": "rollout-aborted"},
+                   "annotations": {"summary": "prod"}})
+        );
+        let named = json!({"alertmanager": {"labels": {"alertname": "Custom"}}});
+        assert_eq!(render(&[("t", &named)], &vars).unwrap()["alertmanager"]["labels"]["alertname"], "Custom");
+        let none = json!({"alertmanager": {"annotations": {"a": "b"}}});
+        assert!(render(&[("t", &none)], &vars).unwrap_err().contains("at least one label pair required"));
     }
 
     #[test]

@@ -272,6 +272,56 @@ pub static BUILTINS: &[Builtin] = &[
         default_url: Some("https://slack.com/api/"),
         kubernetes: &[],
     },
+    // Argo notifications' `pagerdutyv2` service. May reach: PagerDuty Events API v2: the service's `apiURL` (an Aviary addition), PagerDuty's own by default.
+    Builtin {
+        name: "aviary/pagerdutyv2",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_pagerdutyv2.wasm")),
+        host_field: Some("apiURL"),
+        default_url: Some("https://events.pagerduty.com"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `opsgenie` service. May reach: Opsgenie: the host of the service's `apiUrl`, Opsgenie's API by default.
+    Builtin {
+        name: "aviary/opsgenie",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_opsgenie.wasm")),
+        host_field: Some("apiUrl"),
+        default_url: Some("https://api.opsgenie.com"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `alertmanager` service. May reach: Alertmanager: every entry of the service's `targets`, over its `scheme` (http by default).
+    Builtin {
+        name: "aviary/alertmanager",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_alertmanager.wasm")),
+        host_field: Some("targets"),
+        default_url: Some("http://127.0.0.1:9093"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `telegram` service. May reach: Telegram: the service's `apiUrl` (an Aviary addition), Telegram's Bot API by default.
+    Builtin {
+        name: "aviary/telegram",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_telegram.wasm")),
+        host_field: Some("apiUrl"),
+        default_url: Some("https://api.telegram.org"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `pushover` service. May reach: Pushover: the service's `apiURL` (an Aviary addition), Pushover's API by default.
+    Builtin {
+        name: "aviary/pushover",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_pushover.wasm")),
+        host_field: Some("apiURL"),
+        default_url: Some("https://api.pushover.net"),
+        kubernetes: &[],
+    },
 ];
 
 /// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.
@@ -299,9 +349,11 @@ impl Builtin {
     /// for a notifier every URL of that field when it holds a list (Alertmanager's `targets`) or
     /// a map (Teams' `recipientUrls`); its default URL when the field is absent or empty. A bare
     /// host (Wavefront's `address`, Alertmanager's `host:port`) is reached over the config's
-    /// `scheme` when it has one, https otherwise.
+    /// `scheme` when it has one, else over the default URL's, else https.
     pub fn default_hosts(&self, config: &serde_json::Value) -> AllowedHosts {
-        let scheme = config.get("scheme").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).unwrap_or("https");
+        // A bare host's scheme: the config's `scheme`, else that of the default URL, else https.
+        let default_scheme = self.default_url.and_then(|u| u.split_once("://")).map_or("https", |(s, _)| s);
+        let scheme = config.get("scheme").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).unwrap_or(default_scheme);
         let mut targets: Vec<&str> = match self.host_field.and_then(|f| config.get(f)) {
             Some(serde_json::Value::String(s)) => vec![s.as_str()],
             Some(serde_json::Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).collect(),
