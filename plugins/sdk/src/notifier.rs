@@ -51,6 +51,25 @@ pub mod bindings {
 
 use bindings::aviary::plugin::notifications as wit;
 
+/// `value` as JSON text, as Go's `encoding/json` writes it (the body Argo's services send):
+/// serde_json's encoding with `<`, `>`, `&`, U+2028 and U+2029 escaped as `\u003c`, ... (they
+/// only occur inside strings), so that a request is byte for byte the one Argo's sends.
+pub fn go_json<T: serde::Serialize>(value: &T) -> String {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The contract version of the `notifier` world this SDK builds against.
 pub const CONTRACT_VERSION: &str = "0.2.0";
 

@@ -193,23 +193,7 @@ pub fn template_block<T: DeserializeOwned>(notification: &Notification, key: &st
     }
 }
 
-/// `value` as JSON text, as Go's `encoding/json` writes it: serde_json's encoding with `<`, `>`,
-/// `&`, U+2028 and U+2029 escaped as `\u003c`, ... (they only occur inside strings).
-pub fn go_json<T: Serialize>(value: &T) -> String {
-    let text = serde_json::to_string(value).unwrap_or_default();
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use aviary_plugin_sdk::notifier::go_json;
 
 /// The event of the template's block `block` for the routing key `routing_key`, as Argo's
 /// `buildEvent`.
