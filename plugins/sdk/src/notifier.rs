@@ -51,6 +51,21 @@ pub mod bindings {
 
 use bindings::aviary::plugin::notifications as wit;
 
+/// How much of a service's answer an error quotes: enough to read the service's reason, never a
+/// whole page.
+pub const MAX_QUOTED_BODY: usize = 1024;
+
+/// The first [`MAX_QUOTED_BODY`] bytes of an answer's body as text, cut at a character boundary:
+/// what a notifier's error quotes of the service's answer.
+pub fn quote_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut end = text.len().min(MAX_QUOTED_BODY);
+    while !text.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    text.get(..end).unwrap_or_default().to_string()
+}
+
 /// `value` as JSON text, as Go's `encoding/json` writes it (the body Argo's services send):
 /// serde_json's encoding with `<`, `>`, `&`, U+2028 and U+2029 escaped as `\u003c`, ... (they
 /// only occur inside strings), so that a request is byte for byte the one Argo's sends.

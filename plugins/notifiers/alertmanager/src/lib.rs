@@ -88,6 +88,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -103,8 +104,6 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
 /// What Go's `text/template` prints for Argo's default `generatorURL`,
 /// `{{.app.spec.source.repoURL}}`, in a Rollout's notification (which has no `.app`).
 pub const NO_VALUE: &str = "<no value>";
-/// An error answer's body is quoted up to this many bytes.
-pub const MAX_QUOTED_BODY: usize = 1024;
 
 /// A field's value, `null` read as the type's zero value (as Go's `encoding/json` leaves it).
 fn or_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
@@ -345,19 +344,6 @@ impl Post {
         }
         request.body(self.body.clone().into_bytes()).timeout(self.timeout)
     }
-}
-
-/// The first [`MAX_QUOTED_BODY`] bytes of a body as text, cut at a character boundary.
-pub fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if text.len() <= MAX_QUOTED_BODY {
-        return text.into_owned();
-    }
-    let mut end = MAX_QUOTED_BODY;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// The verdict on one target's answer: `Ok` for a 2xx, Argo's error otherwise.

@@ -65,6 +65,7 @@
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -74,8 +75,6 @@ use std::collections::BTreeMap;
 pub const DEFAULT_API_URL: &str = "https://events.pagerduty.com";
 /// go-pagerduty's `User-Agent` (its version 1.8.0 is the one Argo builds with).
 pub const USER_AGENT: &str = "go-pagerduty/1.8.0";
-/// An error answer's body is quoted up to this many bytes.
-pub const MAX_QUOTED_BODY: usize = 1024;
 
 /// The service's config: `service.pagerdutyv2`, as Argo's `PagerDutyV2Options` plus `apiURL`.
 /// Unknown fields are ignored; `null` reads as absent, as in Go.
@@ -247,19 +246,6 @@ impl Enqueue {
             .header("Content-Type", "application/json")
             .body(self.body().into_bytes())
     }
-}
-
-/// The first [`MAX_QUOTED_BODY`] bytes of a body as text, cut at a character boundary.
-pub fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if text.len() <= MAX_QUOTED_BODY {
-        return text.into_owned();
-    }
-    let mut end = MAX_QUOTED_BODY;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// PagerDuty's answer, the part that is logged.

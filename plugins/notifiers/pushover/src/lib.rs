@@ -49,14 +49,13 @@
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{Error, Notification, Notifier};
+pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use serde::Deserialize;
 
 /// The Message API's base URL when the config has no `apiURL`: the library's endpoint's.
 pub const DEFAULT_API_URL: &str = "https://api.pushover.net";
 /// The most characters a message may have: the library's `MessageMaxLength`.
 pub const MESSAGE_MAX_LENGTH: usize = 1024;
-/// An error answer's body is quoted up to this many bytes.
-pub const MAX_QUOTED_BODY: usize = 1024;
 
 /// The service's config: `service.pushover`, as Argo's `PushoverOptions` plus `apiURL`. Unknown
 /// fields are ignored; `null` reads as absent, as in Go.
@@ -164,19 +163,6 @@ impl Message {
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(self.body().into_bytes())
     }
-}
-
-/// The first [`MAX_QUOTED_BODY`] bytes of a body as text, cut at a character boundary.
-pub fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if text.len() <= MAX_QUOTED_BODY {
-        return text.into_owned();
-    }
-    let mut end = MAX_QUOTED_BODY;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// Pushover's answer, the part that says whether the message was taken.

@@ -57,6 +57,7 @@
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{Error, Notification, Notifier};
+pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use serde::Deserialize;
 use std::num::IntErrorKind;
 
@@ -64,8 +65,6 @@ use std::num::IntErrorKind;
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// What stands for the token in the URLs that messages show.
 pub const REDACTED: &str = "<redacted>";
-/// An error answer's body is quoted up to this many bytes.
-pub const MAX_QUOTED_BODY: usize = 1024;
 
 /// The service's config: `service.telegram`, as Argo's `TelegramOptions` plus `apiUrl`. Unknown
 /// fields are ignored; `null` reads as absent, as in Go.
@@ -225,19 +224,6 @@ impl Message {
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(self.body().into_bytes())
     }
-}
-
-/// The first [`MAX_QUOTED_BODY`] bytes of a body as text, cut at a character boundary.
-pub fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if text.len() <= MAX_QUOTED_BODY {
-        return text.into_owned();
-    }
-    let mut end = MAX_QUOTED_BODY;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// The Bot API's answer, the part that says whether the message was sent.

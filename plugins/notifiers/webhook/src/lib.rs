@@ -66,6 +66,7 @@ use std::time::Duration;
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
@@ -80,8 +81,6 @@ pub const MAX_WAIT: Duration = Duration::from_secs(2);
 /// The most all the waits of one notification may add up to, so that the retries fit in the
 /// call's deadline.
 pub const WAIT_BUDGET: Duration = Duration::from_secs(4);
-/// An error answer's body is quoted up to this many bytes.
-pub const MAX_QUOTED_BODY: usize = 1024;
 
 /// A field's value, `null` read as the type's zero value (as Go's `encoding/json` leaves it).
 fn or_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
@@ -298,19 +297,6 @@ pub fn backoff(retry: u32, retry_after: Option<Duration>, waited: Duration) -> O
     }
     let doubled = FIRST_WAIT.checked_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).unwrap_or(MAX_WAIT);
     Some(retry_after.unwrap_or(doubled).min(MAX_WAIT).min(left))
-}
-
-/// The first [`MAX_QUOTED_BODY`] bytes of a body as text, cut at a character boundary.
-pub fn quote_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    if text.len() <= MAX_QUOTED_BODY {
-        return text.into_owned();
-    }
-    let mut end = MAX_QUOTED_BODY;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// The verdict on the last attempt's outcome, after `attempts` attempts.
