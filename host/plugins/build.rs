@@ -67,6 +67,9 @@ const NOTIFIER_GUESTS: &[&str] = &[
     "aviary-notifier-alertmanager",
     "aviary-notifier-telegram",
     "aviary-notifier-pushover",
+    "aviary-notifier-teams",
+    "aviary-notifier-mattermost",
+    "aviary-notifier-webex",
 ];
 
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.

@@ -159,3 +159,64 @@ async fn the_alerting_services_reach_their_api_with_argos_request() {
         seen.lock().unwrap().iter().find(|r| r.1 == "/v2/alerts" && r.3.contains("canary")).cloned().unwrap();
     assert_eq!(opsgenie.2, "GenieKey g3nie");
 }
+
+/// Argo's chat services (Teams, Mattermost, Webex) reach a loopback stand-in of their API with
+/// the request Argo's service makes.
+#[tokio::test]
+async fn the_chat_services_reach_their_api_with_argos_request() {
+    let host = common::host();
+    let (addr, seen) = common::serve_seen::<Seen>(axum::Router::new().fallback(chat)).await;
+    let base = format!("http://{addr}");
+    let cases = [
+        (
+            "teams",
+            json!({"recipientUrls": {"deploys": format!("{base}/teams/hook")}}),
+            "deploys",
+            json!({"message": "shop completed", "teams": {"title": "shop"}}),
+            "/teams/hook",
+            "\"title\":\"shop\"",
+        ),
+        (
+            "mattermost",
+            json!({"apiURL": base, "token": "mm-t0ken"}),
+            "ch1",
+            json!({"message": "shop completed"}),
+            "/api/v4/posts",
+            "\"channel_id\":\"ch1\"",
+        ),
+        (
+            "webex",
+            json!({"apiURL": base, "token": "wx-t0ken"}),
+            "someone@example.com",
+            json!({"message": "shop completed"}),
+            "/v1/messages",
+            "someone@example.com",
+        ),
+    ];
+    for (kind, config, recipient, template, path, needle) in cases {
+        let (config, template) = (config.to_string(), template.to_string());
+        host.notify(&format!("aviary/{kind}"), call(kind, kind, &config, recipient, &template))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("POST", path), "{kind}");
+        assert!(last.3.contains(needle), "{kind}: {}", last.3);
+    }
+}
+
+/// The chat services' stand-in: Teams answers `1`, Mattermost and Webex their JSON.
+async fn chat(
+    State(seen): State<Seen>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, String) {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    seen.lock().unwrap().push((method.to_string(), uri.path().to_string(), auth, body));
+    match uri.path() {
+        "/teams/hook" => (axum::http::StatusCode::OK, "1".into()),
+        "/api/v4/posts" => (axum::http::StatusCode::CREATED, json!({"id": "p1"}).to_string()),
+        _ => (axum::http::StatusCode::OK, json!({"id": "m1"}).to_string()),
+    }
+}

@@ -74,6 +74,8 @@ pub mod civil;
 #[cfg(feature = "v0-1")]
 pub mod condition;
 pub mod duration;
+#[cfg(feature = "notifier")]
+pub mod gojson;
 #[cfg(any(feature = "v0-1", feature = "step", feature = "notifier"))]
 pub mod http;
 #[cfg(feature = "jsonpath")]

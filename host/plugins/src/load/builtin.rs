@@ -322,6 +322,36 @@ pub static BUILTINS: &[Builtin] = &[
         default_url: Some("https://api.pushover.net"),
         kubernetes: &[],
     },
+    // Argo notifications' `teams` service. May reach: Microsoft Teams (incoming webhooks): every URL of the service's `recipientUrls`.
+    Builtin {
+        name: "aviary/teams",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_teams.wasm")),
+        host_field: Some("recipientUrls"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `mattermost` service. May reach: Mattermost: the host of the service's `apiURL`.
+    Builtin {
+        name: "aviary/mattermost",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_mattermost.wasm")),
+        host_field: Some("apiURL"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `webex` service. May reach: Webex: the host of the service's `apiURL`, Webex's API by default.
+    Builtin {
+        name: "aviary/webex",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_webex.wasm")),
+        host_field: Some("apiURL"),
+        default_url: Some("https://webexapis.com"),
+        kubernetes: &[],
+    },
 ];
 
 /// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.
