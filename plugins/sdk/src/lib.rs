@@ -68,6 +68,68 @@
 //! exactly one of them (and `v0-1` off), and host/plugins/build.rs builds each group in a cargo
 //! invocation of its own so features never unify in a component.
 
+/// The `debug`, `info`, `warn` and `error` functions of a `log` module, over the `Level` and
+/// `log` in scope where it is invoked (a world's `aviary:plugin/log` import, or its native
+/// stand-in): one copy for the 0.1.0 `log` module and each 0.2.0 world's `log` module.
+#[allow(unused_macros)]
+macro_rules! log_functions {
+    () => {
+        /// Logs at debug level.
+        pub fn debug(message: &str) {
+            log(Level::Debug, message);
+        }
+
+        /// Logs at info level.
+        pub fn info(message: &str) {
+            log(Level::Info, message);
+        }
+
+        /// Logs at warn level.
+        pub fn warn(message: &str) {
+            log(Level::Warn, message);
+        }
+
+        /// Logs at error level.
+        pub fn error(message: &str) {
+            log(Level::Error, message);
+        }
+    };
+}
+
+/// The body of a 0.2.0 world's `log` module (`router::log`, `step::log`, `notifier::log`): the
+/// `debug`, `info`, `warn` and `error` functions over the `aviary:plugin/log@0.2.0` import of the
+/// world's own bindings (`super::bindings`, which differ per world, so the functions cannot be
+/// shared as items), and natively (in unit tests) onto stderr. Written once here so that the
+/// worlds log alike.
+#[cfg(any(feature = "router", feature = "step", feature = "notifier"))]
+macro_rules! world_log {
+    () => {
+        #[cfg(target_arch = "wasm32")]
+        use super::bindings::aviary::plugin::log::{Level, log};
+
+        #[cfg(not(target_arch = "wasm32"))]
+        enum Level {
+            Debug,
+            Info,
+            Warn,
+            Error,
+        }
+
+        #[cfg(not(target_arch = "wasm32"))]
+        fn log(level: Level, message: &str) {
+            let level = match level {
+                Level::Debug => "debug",
+                Level::Info => "info",
+                Level::Warn => "warn",
+                Level::Error => "error",
+            };
+            eprintln!("[{level}] {message}");
+        }
+
+        log_functions!();
+    };
+}
+
 #[cfg(feature = "v0-1")]
 pub mod auth;
 pub mod civil;

@@ -5,22 +5,4 @@
 
 use crate::provider::bindings::aviary::plugin::log::{Level, log};
 
-/// Logs at debug level.
-pub fn debug(message: &str) {
-    log(Level::Debug, message);
-}
-
-/// Logs at info level.
-pub fn info(message: &str) {
-    log(Level::Info, message);
-}
-
-/// Logs at warn level.
-pub fn warn(message: &str) {
-    log(Level::Warn, message);
-}
-
-/// Logs at error level.
-pub fn error(message: &str) {
-    log(Level::Error, message);
-}
+log_functions!();

@@ -85,6 +85,130 @@ pub fn go_json<T: serde::Serialize>(value: &T) -> String {
     out
 }
 
+/// A field's value, `null` read as the type's zero value, as Go's `encoding/json` leaves it:
+/// `#[serde(default, deserialize_with = "aviary_plugin_sdk::notifier::or_default")]` on a field
+/// of a config or a template block, so that every notifier reads Argo's YAML alike.
+pub fn or_default<'de, D: serde::Deserializer<'de>, T: Default + serde::Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, a space as `+`, every other
+/// byte as `%XX` (upper case). The form bodies of Argo's services (Slack, Telegram, Pushover) are
+/// escaped this way, and a request must be byte for byte the one Argo's sends.
+pub fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Go's `url.Values.Encode`: `key=value` pairs sorted by key (stable), escaped with
+/// [`query_escape`], joined by `&`: the `application/x-www-form-urlencoded` body Argo's services
+/// send.
+pub fn form_encode(fields: &[(&str, String)]) -> String {
+    let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    sorted.iter().map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The base URL a config's `apiURL` names, or `default` when it is absent or empty, as Argo's
+/// services default it (each then joins its own path).
+pub fn api_base<'a>(api_url: Option<&'a str>, default: &'a str) -> &'a str {
+    match api_url {
+        None | Some("") => default,
+        Some(url) => url,
+    }
+}
+
+/// A config's `basicAuth`, as Argo's `BasicAuth` (`webhook`, `alertmanager`): `null` fields read
+/// as empty, as in Go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct BasicAuth {
+    /// The user name.
+    #[serde(deserialize_with = "or_default")]
+    pub username: String,
+    /// The password (a `$key` of the notification secret, resolved by the host).
+    #[serde(deserialize_with = "or_default")]
+    pub password: String,
+}
+
+impl BasicAuth {
+    /// The `Authorization` value, as Go's `SetBasicAuth` writes it: `Basic
+    /// base64(username:password)` (standard base64, padded).
+    pub fn authorization(&self) -> String {
+        format!("Basic {}", base64(format!("{}:{}", self.username, self.password).as_bytes()))
+    }
+}
+
+/// Standard base64 with padding (Go's `base64.StdEncoding`), as `SetBasicAuth` encodes the
+/// credentials: one encoder for every notifier, so none needs its own.
+pub fn base64(bytes: &[u8]) -> String {
+    use ::base64::Engine;
+    ::base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Logs that `insecureSkipVerify: true` is not honoured (the host always verifies TLS
+/// certificates) when `insecure_skip_verify` says so: `<who>: insecureSkipVerify is not
+/// supported; the TLS certificate is verified`. Every service of Argo that takes the switch
+/// warns alike.
+pub fn warn_insecure_skip_verify(who: &str, insecure_skip_verify: Option<bool>) {
+    if insecure_skip_verify == Some(true) {
+        log::warn(&format!("{who}: insecureSkipVerify is not supported; the TLS certificate is verified"));
+    }
+}
+
+/// Argo's error for an answer that is not the service's success: `request to <target> has failed
+/// with error code <status> : <body>` (the body's first [`MAX_QUOTED_BODY`] bytes), where
+/// `target` is what the service names the request by (`POST <url>`, or the URL alone).
+pub fn status_error(target: &str, response: &crate::http::Response) -> Error {
+    Error(format!(
+        "request to {target} has failed with error code {} : {}",
+        response.status,
+        quote_body(&response.body)
+    ))
+}
+
+/// The answer to a `POST` to `url` when it is a 2xx, as most of Argo's services judge it: a
+/// transport error is `Post "<url>": <why>` (Go's `*url.Error`), any other status the
+/// [`status_error`] of `POST <url>`. The service then reads the body as it needs.
+pub fn post_answer(
+    url: &str,
+    outcome: Result<crate::http::Response, crate::http::Error>,
+) -> Result<crate::http::Response, Error> {
+    let response = outcome.map_err(|e| Error(format!("Post {url:?}: {e}")))?;
+    if !response.is_success() {
+        return Err(status_error(&format!("POST {url}"), &response));
+    }
+    Ok(response)
+}
+
+/// Decodes the template's block `key` as `T` (`None` when absent or null), naming the field that
+/// does not fit: `invalid template: <key>: <field>: <why>`. Each service reads its own block of
+/// the rendered template (`opsgenie`, `pagerdutyv2`, ...) this way.
+pub fn template_block<T: DeserializeOwned>(notification: &Notification, key: &str) -> Result<Option<T>, Error> {
+    block_as(key, notification.template.get(key))
+}
+
+/// Decodes `block` (a template's block, named `what` in errors) as `T`: `None` when absent or
+/// null, else [`template_block`]'s decoding and errors. For a block found deeper than the
+/// template's top level (`webhook.<name>`).
+pub fn block_as<T: DeserializeOwned>(what: &str, block: Option<&Value>) -> Result<Option<T>, Error> {
+    match block {
+        None | Some(Value::Null) => Ok(None),
+        Some(block) => {
+            decode::<T>(block.clone()).map(Some).map_err(|why| Error(format!("invalid template: {what}: {why}")))
+        }
+    }
+}
+
+pub mod retry;
+
 /// The contract version of the `notifier` world this SDK builds against.
 pub const CONTRACT_VERSION: &str = "0.2.0";
 
@@ -210,47 +334,7 @@ pub trait Notifier {
 /// Logging into the host's logs through the `aviary:plugin/log@0.2.0` import. Natively (in unit
 /// tests) lines go to stderr.
 pub mod log {
-    #[cfg(target_arch = "wasm32")]
-    use super::bindings::aviary::plugin::log::{Level, log};
-
-    #[cfg(not(target_arch = "wasm32"))]
-    enum Level {
-        Debug,
-        Info,
-        Warn,
-        Error,
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn log(level: Level, message: &str) {
-        let level = match level {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        eprintln!("[{level}] {message}");
-    }
-
-    /// Logs at debug level.
-    pub fn debug(message: &str) {
-        log(Level::Debug, message);
-    }
-
-    /// Logs at info level.
-    pub fn info(message: &str) {
-        log(Level::Info, message);
-    }
-
-    /// Logs at warn level.
-    pub fn warn(message: &str) {
-        log(Level::Warn, message);
-    }
-
-    /// Logs at error level.
-    pub fn error(message: &str) {
-        log(Level::Error, message);
-    }
+    world_log!();
 }
 
 // ---- export glue ----
@@ -372,5 +456,66 @@ mod tests {
         assert!(bad.starts_with("invalid config JSON from the host: "), "{bad}");
         let bad = run_send::<Echo>(wit_notification("{}", "[")).unwrap_err();
         assert!(bad.starts_with("invalid template JSON from the host: "), "{bad}");
+    }
+
+    #[test]
+    fn forms_are_encoded_as_gos_url_values() {
+        assert_eq!(query_escape("a b&c/é~"), "a+b%26c%2F%C3%A9~");
+        let fields = [("text", "hi there".to_string()), ("channel", "#ops".to_string()), ("as_user", "1".to_string())];
+        assert_eq!(form_encode(&fields), "as_user=1&channel=%23ops&text=hi+there");
+    }
+
+    #[test]
+    fn template_blocks_decode_naming_the_field() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct Block {
+            #[serde(deserialize_with = "or_default")]
+            summary: String,
+        }
+        let n = Notification::new("p", "pagerdutyv2").with_template(json!({"p": {"summary": null}, "q": null}));
+        assert_eq!(template_block::<Block>(&n, "p").unwrap().unwrap().summary, "");
+        assert!(template_block::<Block>(&n, "q").unwrap().is_none());
+        assert!(template_block::<Block>(&n, "absent").unwrap().is_none());
+        let n = n.with_template(json!({"p": {"summary": 5}}));
+        let err = template_block::<Block>(&n, "p").unwrap_err().0;
+        assert!(err.starts_with("invalid template: p: summary: invalid type: integer `5`"), "{err}");
+    }
+
+    #[test]
+    fn answers_are_judged_as_argos_services_do() {
+        let answer = |status| crate::http::Response { status, headers: Vec::new(), body: b"nope".to_vec() };
+        assert_eq!(status_error("POST u", &answer(500)).0, "request to POST u has failed with error code 500 : nope");
+        assert!(post_answer("u", Ok(answer(202))).is_ok());
+        assert_eq!(
+            post_answer("u", Ok(answer(400))).unwrap_err().0,
+            "request to POST u has failed with error code 400 : nope"
+        );
+        let refused = post_answer("u", Err(crate::http::Error::Transport("refused".into()))).unwrap_err().0;
+        assert!(refused.starts_with("Post \"u\": "), "{refused}");
+        assert_eq!(api_base(None, "d"), "d");
+        assert_eq!(api_base(Some(""), "d"), "d");
+        assert_eq!(api_base(Some("x"), "d"), "x");
+    }
+
+    #[test]
+    fn retries_follow_go_retryablehttp_within_the_budget() {
+        let answer = |status| crate::http::Response { status, headers: Vec::new(), body: Vec::new() };
+        assert!(retry::retryable(&Ok(answer(503))) && retry::retryable(&Ok(answer(429))));
+        assert!(!retry::retryable(&Ok(answer(501))) && !retry::retryable(&Ok(answer(400))));
+        let mut waits = Vec::new();
+        let mut attempts = 0;
+        let result = retry::deliver(
+            "GET u",
+            3,
+            || crate::http::Request::get("u"),
+            |_| {
+                attempts += 1;
+                Ok(answer(500))
+            },
+            |d| waits.push(d.as_secs()),
+        );
+        assert_eq!(result.unwrap_err().0, "request to GET u has failed with error code 500 : ");
+        assert_eq!((attempts, waits), (4, vec![1, 2, 1]));
     }
 }

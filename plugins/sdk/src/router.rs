@@ -406,48 +406,7 @@ pub fn event(warning: bool, reason: &str, message: &str) {
 /// Logging into the host's logs through the `aviary:plugin/log@0.2.0` import (a router must not
 /// use [`crate::log`], which is the 0.1.0 import). Natively (in unit tests) lines go to stderr.
 pub mod log {
-    #[cfg(target_arch = "wasm32")]
-    use super::bindings::aviary::plugin::log::{Level, log};
-
-    #[cfg(not(target_arch = "wasm32"))]
-    #[allow(non_camel_case_types)]
-    enum Level {
-        Debug,
-        Info,
-        Warn,
-        Error,
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn log(level: Level, message: &str) {
-        let level = match level {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        eprintln!("[{level}] {message}");
-    }
-
-    /// Logs at debug level.
-    pub fn debug(message: &str) {
-        log(Level::Debug, message);
-    }
-
-    /// Logs at info level.
-    pub fn info(message: &str) {
-        log(Level::Info, message);
-    }
-
-    /// Logs at warn level.
-    pub fn warn(message: &str) {
-        log(Level::Warn, message);
-    }
-
-    /// Logs at error level.
-    pub fn error(message: &str) {
-        log(Level::Error, message);
-    }
+    world_log!();
 }
 
 // ---- export glue ----

@@ -87,9 +87,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log, status_error, warn_insecure_skip_verify};
 pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -105,22 +104,9 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 3;
 /// `{{.app.spec.source.repoURL}}`, in a Rollout's notification (which has no `.app`).
 pub const NO_VALUE: &str = "<no value>";
 
-/// A field's value, `null` read as the type's zero value (as Go's `encoding/json` leaves it).
-fn or_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
+use aviary_plugin_sdk::notifier::or_default;
 
-/// `basicAuth`, as Argo's `BasicAuth`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct BasicAuth {
-    /// The user name.
-    #[serde(deserialize_with = "or_default")]
-    pub username: String,
-    /// The password (a `$key` of the notification secret, resolved by the host).
-    #[serde(deserialize_with = "or_default")]
-    pub password: String,
-}
+pub use aviary_plugin_sdk::notifier::BasicAuth;
 
 /// The service's config: `service.alertmanager`, as Argo's `AlertmanagerOptions`. Fields Aviary
 /// does not implement are accepted and ignored (see the crate docs); `null` reads as absent, as in
@@ -182,8 +168,7 @@ impl Config {
     /// The `Authorization` header: basic authentication, else the bearer token, else none.
     pub fn authorization(&self) -> Option<String> {
         if let Some(auth) = &self.basic_auth {
-            let raw = format!("{}:{}", auth.username, auth.password);
-            return Some(format!("Basic {}", base64(raw.as_bytes())));
+            return Some(auth.authorization());
         }
         match self.bearer_token.as_deref() {
             None | Some("") => None,
@@ -192,22 +177,7 @@ impl Config {
     }
 }
 
-/// Standard base64 with padding, as Go's `SetBasicAuth` encodes the credentials.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub use aviary_plugin_sdk::notifier::base64;
 
 /// The template's `alertmanager` block, as Argo's `AlertmanagerNotification` (rendered).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -242,18 +212,7 @@ pub struct Alert {
     pub starts_at: String,
 }
 
-/// Decodes the template's block `key` as `T` (`None` when absent or null), naming the field that
-/// does not fit: `invalid template: <key>: <field>: <why>`.
-pub fn template_block<T: DeserializeOwned>(notification: &Notification, key: &str) -> Result<Option<T>, Error> {
-    match notification.template.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        // The SDK's config decoding names the path of a field that does not fit; reuse it.
-        Some(block) => Notification::new("", "").with_config(block.clone()).config_as::<T>().map(Some).map_err(|e| {
-            let why = e.0.strip_prefix("invalid config: ").unwrap_or(&e.0);
-            Error(format!("invalid template: {key}: {why}"))
-        }),
-    }
-}
+pub use aviary_plugin_sdk::notifier::template_block;
 
 pub use aviary_plugin_sdk::notifier::go_json;
 
@@ -271,16 +230,7 @@ pub fn rfc3339_nano(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (year, month, day) = aviary_plugin_sdk::civil::civil_from_days(days);
     let mut out = format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
     let nanos = since.subsec_nanos();
     if nanos != 0 {
@@ -350,9 +300,7 @@ impl Post {
 pub fn target_verdict(url: &str, outcome: Result<Response, http::Error>) -> Result<(), Error> {
     match outcome {
         Ok(r) if r.is_success() => Ok(()),
-        Ok(r) => {
-            Err(Error(format!("request to {url} has failed with error code {} : {}", r.status, quote_body(&r.body))))
-        }
+        Ok(r) => Err(status_error(url, &r)),
         Err(e) => Err(Error(format!("Post {url:?}: {e}"))),
     }
 }
@@ -383,9 +331,7 @@ impl Notifier for Alertmanager {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let post = Post::new(&notification, &config, SystemTime::now())?;
-        if config.insecure_skip_verify == Some(true) {
-            log::warn("alertmanager: insecureSkipVerify is not supported; the TLS certificate is verified");
-        }
+        warn_insecure_skip_verify("alertmanager", config.insecure_skip_verify);
         deliver(&post, Request::send)
     }
 }

@@ -58,7 +58,7 @@
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::gojson;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log, quote_body};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, status_error, warn_insecure_skip_verify};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -166,11 +166,7 @@ pub fn verdict(url: &str, outcome: Result<Response, http::Error>) -> Result<(), 
     if response.is_success() {
         return Ok(());
     }
-    Err(Error(format!(
-        "request to POST {url} has failed with error code {} : {}",
-        response.status,
-        quote_body(&response.body)
-    )))
+    Err(status_error(&format!("POST {url}"), &response))
 }
 
 /// The service.
@@ -180,9 +176,7 @@ impl Notifier for Mattermost {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let plan = Plan::new(&notification, &config)?;
-        if config.insecure_skip_verify == Some(true) {
-            log::warn("mattermost: insecureSkipVerify is not supported; the TLS certificate is verified");
-        }
+        warn_insecure_skip_verify("mattermost", config.insecure_skip_verify);
         verdict(&plan.url, plan.request().send())
     }
 }

@@ -87,11 +87,11 @@ use std::time::Duration;
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+use aviary_plugin_sdk::notifier::retry;
+pub use aviary_plugin_sdk::notifier::retry::{FIRST_WAIT, MAX_WAIT, WAIT_BUDGET, backoff, retry_after, retryable};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, api_base, warn_insecure_skip_verify};
 pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The Alert API's host when the config has no `apiUrl`: the SDK's `API_URL`.
 pub const DEFAULT_API_URL: &str = "api.opsgenie.com";
@@ -99,13 +99,6 @@ pub const DEFAULT_API_URL: &str = "api.opsgenie.com";
 pub const USER_AGENT: &str = "opsgenie-go-sdk-2.0.0 aviary (wasm32/wasip2)";
 /// The SDK's retries after the first attempt.
 pub const RETRY_MAX: u32 = 4;
-/// The first wait between attempts; each next one doubles.
-pub const FIRST_WAIT: Duration = Duration::from_secs(1);
-/// The longest single wait between attempts (the SDK's is 30 s; the call's deadline asks for
-/// less).
-pub const MAX_WAIT: Duration = Duration::from_secs(2);
-/// The most all the waits of one notification may add up to.
-pub const WAIT_BUDGET: Duration = Duration::from_secs(4);
 
 /// The service's config: `service.opsgenie`, as Argo's `OpsgenieOptions`. Fields Aviary does not
 /// implement are accepted and ignored (see the crate docs); `null` reads as absent, as in Go.
@@ -127,10 +120,7 @@ impl Config {
     /// The alerts endpoint: `https://<apiUrl>/v2/alerts` for a host, `<apiUrl>/v2/alerts` for a
     /// URL with a scheme.
     pub fn endpoint(&self) -> String {
-        let base = match self.api_url.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_API_URL,
-            Some(url) => url,
-        };
+        let base = api_base(self.api_url.as_deref().map(str::trim), DEFAULT_API_URL);
         let base = base.trim_end_matches('/');
         if base.contains("://") { format!("{base}/v2/alerts") } else { format!("https://{base}/v2/alerts") }
     }
@@ -145,10 +135,7 @@ impl Config {
     }
 }
 
-/// A field's value, `null` read as the type's zero value (as Go's `encoding/json` leaves it).
-fn or_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
+use aviary_plugin_sdk::notifier::or_default;
 
 /// An alert's responder, as the SDK's `alert.Responder`: read from the template's `visibleTo`
 /// and written with the SDK's JSON tags (`type` and `username` always, `name` and `id` when not
@@ -250,18 +237,7 @@ pub struct Alert {
     pub note: String,
 }
 
-/// Decodes the template's block `key` as `T` (`None` when absent or null), naming the field that
-/// does not fit: `invalid template: <key>: <field>: <why>`.
-pub fn template_block<T: DeserializeOwned>(notification: &Notification, key: &str) -> Result<Option<T>, Error> {
-    match notification.template.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        // The SDK's config decoding names the path of a field that does not fit; reuse it.
-        Some(block) => Notification::new("", "").with_config(block.clone()).config_as::<T>().map(Some).map_err(|e| {
-            let why = e.0.strip_prefix("invalid config: ").unwrap_or(&e.0);
-            Error(format!("invalid template: {key}: {why}"))
-        }),
-    }
-}
+pub use aviary_plugin_sdk::notifier::template_block;
 
 pub use aviary_plugin_sdk::notifier::go_json;
 
@@ -330,78 +306,21 @@ impl Create {
     }
 }
 
-/// Whether the SDK's retry policy retries after this outcome: a transport error, a 429, a 5xx
-/// other than 501. A timeout, a denied host and a response over the host's cap are final here.
-pub fn retryable(outcome: &Result<Response, http::Error>) -> bool {
-    match outcome {
-        Ok(r) => r.status == 429 || (r.status >= 500 && r.status != 501),
-        Err(http::Error::Transport(_)) => true,
-        Err(_) => false,
-    }
-}
-
-/// A `Retry-After` in whole seconds on a 429 or a 503.
-pub fn retry_after(response: &Response) -> Option<Duration> {
-    if response.status != 429 && response.status != 503 {
-        return None;
-    }
-    response.header("retry-after")?.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// The wait before retry number `retry` (0 for the first), after `waited` in all so far:
-/// `Retry-After` when given, else [`FIRST_WAIT`] doubled `retry` times; capped at [`MAX_WAIT`]
-/// and at what is left of [`WAIT_BUDGET`]. `None` when the budget is spent: no more retries.
-pub fn backoff(retry: u32, retry_after: Option<Duration>, waited: Duration) -> Option<Duration> {
-    let left = WAIT_BUDGET.saturating_sub(waited);
-    if left.is_zero() {
-        return None;
-    }
-    let doubled = FIRST_WAIT.checked_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).unwrap_or(MAX_WAIT);
-    Some(retry_after.unwrap_or(doubled).min(MAX_WAIT).min(left))
-}
-
-/// The verdict on the last attempt's outcome, after `attempts` attempts.
+/// The verdict on the last attempt's outcome, after `attempts` attempts: the SDK's
+/// [`retry::verdict`] at `POST <url>`.
 pub fn verdict(url: &str, outcome: Result<Response, http::Error>, attempts: u32) -> Result<(), Error> {
-    match outcome {
-        Ok(r) if r.is_success() => Ok(()),
-        Ok(r) => Err(Error(format!(
-            "request to POST {url} has failed with error code {} : {}",
-            r.status,
-            quote_body(&r.body)
-        ))),
-        Err(e) => Err(Error(format!("POST {url} giving up after {attempts} attempt(s): {e}"))),
-    }
+    retry::verdict(&format!("POST {url}"), outcome, attempts)
 }
 
-/// Sends `create` with `send`, retrying as the crate docs say and waiting with `sleep` between
-/// attempts: the whole of a notification's delivery, with the network and the clock passed in so
-/// that tests run it natively.
+/// Sends `create` with `send`, retrying as the crate docs say (up to [`RETRY_MAX`] retries) and
+/// waiting with `sleep` between attempts: the whole of a notification's delivery, with the
+/// network and the clock passed in so that tests run it natively.
 pub fn deliver(
     create: &Create,
-    mut send: impl FnMut(Request) -> Result<Response, http::Error>,
-    mut sleep: impl FnMut(Duration),
+    send: impl FnMut(Request) -> Result<Response, http::Error>,
+    sleep: impl FnMut(Duration),
 ) -> Result<(), Error> {
-    let mut waited = Duration::ZERO;
-    let mut retry = 0u32;
-    loop {
-        let outcome = send(create.request());
-        let attempts = retry + 1;
-        if !retryable(&outcome) || retry >= RETRY_MAX {
-            return verdict(&create.url, outcome, attempts);
-        }
-        let after = outcome.as_ref().ok().and_then(retry_after);
-        let Some(wait) = backoff(retry, after, waited) else {
-            return verdict(&create.url, outcome, attempts);
-        };
-        let what = match &outcome {
-            Ok(r) => format!("status {}", r.status),
-            Err(e) => e.to_string(),
-        };
-        log::debug(&format!("POST {}: {what}: retrying in {}ms", create.url, wait.as_millis()));
-        sleep(wait);
-        waited += wait;
-        retry += 1;
-    }
+    retry::deliver(&format!("POST {}", create.url), RETRY_MAX, || create.request(), send, sleep)
 }
 
 /// The service.
@@ -411,9 +330,7 @@ impl Notifier for Opsgenie {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let create = Create::new(&notification, &config)?;
-        if config.insecure_skip_verify == Some(true) {
-            log::warn("opsgenie: insecureSkipVerify is not supported; the TLS certificate is verified");
-        }
+        warn_insecure_skip_verify("opsgenie", config.insecure_skip_verify);
         deliver(&create, Request::send, std::thread::sleep)
     }
 }
@@ -423,7 +340,7 @@ export_notifier!(Opsgenie);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn notification(config: Value, template: Value) -> Notification {
         Notification::new("opsgenie", "opsgenie")

@@ -64,11 +64,9 @@
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, api_base, log, post_answer};
 pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The Events API's base URL when the config has no `apiURL`: go-pagerduty's endpoint's.
@@ -92,10 +90,7 @@ pub struct Config {
 impl Config {
     /// The enqueue endpoint: `<apiURL>/v2/enqueue`.
     pub fn endpoint(&self) -> String {
-        let base = match self.api_url.as_deref() {
-            None | Some("") => DEFAULT_API_URL,
-            Some(url) => url,
-        };
+        let base = api_base(self.api_url.as_deref(), DEFAULT_API_URL);
         format!("{}/v2/enqueue", base.trim_end_matches('/'))
     }
 
@@ -179,18 +174,7 @@ pub struct Event {
     pub payload: Payload,
 }
 
-/// Decodes the template's block `key` as `T` (`None` when absent or null), naming the field that
-/// does not fit: `invalid template: <key>: <field>: <why>`.
-pub fn template_block<T: DeserializeOwned>(notification: &Notification, key: &str) -> Result<Option<T>, Error> {
-    match notification.template.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        // The SDK's config decoding names the path of a field that does not fit; reuse it.
-        Some(block) => Notification::new("", "").with_config(block.clone()).config_as::<T>().map(Some).map_err(|e| {
-            let why = e.0.strip_prefix("invalid config: ").unwrap_or(&e.0);
-            Error(format!("invalid template: {key}: {why}"))
-        }),
-    }
-}
+pub use aviary_plugin_sdk::notifier::template_block;
 
 pub use aviary_plugin_sdk::notifier::go_json;
 
@@ -260,14 +244,7 @@ struct Answer {
 /// The verdict on the answer to a call to `url`: `Ok` for a 2xx, an error naming the status and
 /// the body otherwise.
 pub fn verdict(url: &str, outcome: Result<Response, http::Error>) -> Result<(), Error> {
-    let response = outcome.map_err(|e| Error(format!("Post {url:?}: {e}")))?;
-    if !response.is_success() {
-        return Err(Error(format!(
-            "request to POST {url} has failed with error code {} : {}",
-            response.status,
-            quote_body(&response.body)
-        )));
-    }
+    let response = post_answer(url, outcome)?;
     let answer = response.json::<Answer>().unwrap_or_default();
     log::debug(&format!(
         "PagerDuty event triggered successfully. Status: {}, Message: {}",
@@ -293,7 +270,7 @@ export_notifier!(PagerDutyV2);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn notification(config: Value, template: Value) -> Notification {
         Notification::new("pagerdutyv2", "pagerdutyv2")

@@ -48,7 +48,7 @@
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, api_base, post_answer};
 pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use serde::Deserialize;
 
@@ -73,10 +73,7 @@ pub struct Config {
 impl Config {
     /// The messages endpoint: `<apiURL>/1/messages.json`.
     pub fn endpoint(&self) -> String {
-        let base = match self.api_url.as_deref() {
-            None | Some("") => DEFAULT_API_URL,
-            Some(url) => url,
-        };
+        let base = api_base(self.api_url.as_deref(), DEFAULT_API_URL);
         format!("{}/1/messages.json", base.trim_end_matches('/'))
     }
 }
@@ -86,26 +83,7 @@ pub fn is_key(key: &str) -> bool {
     key.len() == 30 && key.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, a space as `+`, every other
-/// byte as `%XX` (upper case).
-pub fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Go's `url.Values.Encode`: `key=value` pairs sorted by key (stable), escaped, joined by `&`.
-pub fn form_encode(fields: &[(&str, String)]) -> String {
-    let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    sorted.iter().map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v))).collect::<Vec<_>>().join("&")
-}
+pub use aviary_plugin_sdk::notifier::{form_encode, query_escape};
 
 /// One message, before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,14 +154,7 @@ struct Answer {
 
 /// The verdict on the answer to a post to `url`, as the crate docs say.
 pub fn verdict(url: &str, outcome: Result<Response, http::Error>) -> Result<(), Error> {
-    let response = outcome.map_err(|e| Error(format!("Post {url:?}: {e}")))?;
-    if !response.is_success() {
-        return Err(Error(format!(
-            "request to POST {url} has failed with error code {} : {}",
-            response.status,
-            quote_body(&response.body)
-        )));
-    }
+    let response = post_answer(url, outcome)?;
     match response.json::<Answer>() {
         Err(e) => Err(Error(format!("pushover: invalid response: {e}"))),
         Ok(Answer { status: 1, .. }) => Ok(()),

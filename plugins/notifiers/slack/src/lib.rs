@@ -73,7 +73,9 @@ use std::time::Duration;
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response, status_line};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+use aviary_plugin_sdk::notifier::{
+    Error, Notification, Notifier, api_base, log, template_block, warn_insecure_skip_verify,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -113,10 +115,7 @@ pub struct Config {
 impl Config {
     /// The `chat.postMessage` endpoint.
     pub fn endpoint(&self) -> String {
-        let base = match self.api_url.as_deref() {
-            None | Some("") => DEFAULT_API_URL,
-            Some(url) => url,
-        };
+        let base = api_base(self.api_url.as_deref(), DEFAULT_API_URL);
         if base.ends_with('/') { format!("{base}chat.postMessage") } else { format!("{base}/chat.postMessage") }
     }
 }
@@ -197,26 +196,7 @@ pub fn json_field(name: &str, value: Option<&Value>) -> Result<Option<String>, E
     }
 }
 
-/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, a space as `+`, every other
-/// byte as `%XX` (upper case).
-pub fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Go's `url.Values.Encode`: `key=value` pairs sorted by key (stable), escaped, joined by `&`.
-pub fn form_encode(fields: &[(&str, String)]) -> String {
-    let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    sorted.iter().map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v))).collect::<Vec<_>>().join("&")
-}
+pub use aviary_plugin_sdk::notifier::{form_encode, query_escape};
 
 /// One `chat.postMessage` call, before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,12 +225,7 @@ impl Message {
         } else {
             notification.recipient.clone()
         };
-        let slack: SlackTemplate = match notification.template.get("slack") {
-            None | Some(Value::Null) => SlackTemplate::default(),
-            Some(block) => {
-                serde_json::from_value(block.clone()).map_err(|e| Error(format!("invalid template: slack: {e}")))?
-            }
-        };
+        let slack: SlackTemplate = template_block(notification, "slack")?.unwrap_or_default();
         let token = config.token.clone().unwrap_or_default();
         let mut fields: Vec<(&'static str, String)> =
             vec![("token", token.clone()), ("channel", channel), ("text", notification.message().to_string())];
@@ -383,9 +358,7 @@ impl Notifier for Slack {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let message = Message::new(&notification, &config)?;
-        if config.insecure_skip_verify == Some(true) {
-            log::warn("slack: insecureSkipVerify is not supported; the TLS certificate is verified");
-        }
+        warn_insecure_skip_verify("slack", config.insecure_skip_verify);
         let grouping = notification.template.pointer("/slack/groupingKey").and_then(Value::as_str).unwrap_or("");
         if !grouping.is_empty() {
             log::debug(&format!("slack: groupingKey {grouping:?} is not supported; posting a new message"));

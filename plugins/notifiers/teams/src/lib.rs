@@ -66,7 +66,7 @@ use std::collections::BTreeMap;
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::gojson;
 use aviary_plugin_sdk::http::{self, Request, Response, status_line};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log, quote_body};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, quote_body, warn_insecure_skip_verify};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -274,9 +274,7 @@ impl Notifier for Teams {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let plan = Plan::new(&notification, &config)?;
-        if config.insecure_skip_verify == Some(true) {
-            log::warn("teams: insecureSkipVerify is not supported; the TLS certificate is verified");
-        }
+        warn_insecure_skip_verify("teams", config.insecure_skip_verify);
         verdict(&plan.url, plan.request().send())
     }
 }

@@ -56,7 +56,7 @@
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, api_base, post_answer};
 pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
 use serde::Deserialize;
 use std::num::IntErrorKind;
@@ -82,10 +82,7 @@ pub struct Config {
 impl Config {
     /// The Bot API's base URL, without a trailing `/`.
     pub fn base(&self) -> &str {
-        match self.api_url.as_deref() {
-            None | Some("") => DEFAULT_API_URL,
-            Some(url) => url.trim_end_matches('/'),
-        }
+        api_base(self.api_url.as_deref(), DEFAULT_API_URL).trim_end_matches('/')
     }
 
     /// The token, or an error naming the field when there is none.
@@ -109,26 +106,7 @@ pub fn parse_go_int(function: &str, text: &str) -> Result<i64, Error> {
     })
 }
 
-/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, a space as `+`, every other
-/// byte as `%XX` (upper case).
-pub fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Go's `url.Values.Encode`: `key=value` pairs sorted by key (stable), escaped, joined by `&`.
-pub fn form_encode(fields: &[(&str, String)]) -> String {
-    let mut sorted: Vec<&(&str, String)> = fields.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    sorted.iter().map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v))).collect::<Vec<_>>().join("&")
-}
+pub use aviary_plugin_sdk::notifier::{form_encode, query_escape};
 
 /// Where a message goes, as Argo reads the recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,15 +215,7 @@ struct Answer {
 
 /// The verdict on the answer to `message`, as the crate docs say.
 pub fn verdict(message: &Message, outcome: Result<Response, http::Error>) -> Result<(), Error> {
-    let response = outcome.map_err(|e| Error(format!("Post {:?}: {e}", message.shown_url())))?;
-    if !response.is_success() {
-        return Err(Error(format!(
-            "request to POST {} has failed with error code {} : {}",
-            message.shown_url(),
-            response.status,
-            quote_body(&response.body)
-        )));
-    }
+    let response = post_answer(&message.shown_url(), outcome)?;
     match response.json::<Answer>() {
         Err(e) => Err(Error(format!("telegram: invalid response: {e}"))),
         Ok(Answer { ok: true, .. }) => Ok(()),

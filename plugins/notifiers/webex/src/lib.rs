@@ -45,7 +45,9 @@
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, go_json, log, quote_body};
+use aviary_plugin_sdk::notifier::{
+    Error, Notification, Notifier, api_base, go_json, status_error, warn_insecure_skip_verify,
+};
 use serde::{Deserialize, Serialize};
 
 /// Webex's API when the config names none: Argo's default.
@@ -71,10 +73,8 @@ impl Config {
     /// The messages endpoint: `apiURL` (or the default) without one trailing `/`, and
     /// `/v1/messages`, as Argo's `NewWebexService` and `Send` build it.
     pub fn endpoint(&self) -> String {
-        let base = match self.api_url.as_deref() {
-            None | Some("") => DEFAULT_API_URL,
-            Some(url) => url.strip_suffix('/').unwrap_or(url),
-        };
+        let base = api_base(self.api_url.as_deref(), DEFAULT_API_URL);
+        let base = base.strip_suffix('/').unwrap_or(base);
         format!("{base}/v1/messages")
     }
 }
@@ -156,11 +156,7 @@ pub fn verdict(url: &str, outcome: Result<Response, http::Error>) -> Result<(), 
     if response.status == 200 {
         return Ok(());
     }
-    Err(Error(format!(
-        "request to {url} has failed with error code {} : {}",
-        response.status,
-        quote_body(&response.body)
-    )))
+    Err(status_error(url, &response))
 }
 
 /// The service.
@@ -170,9 +166,7 @@ impl Notifier for Webex {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let plan = Plan::new(&notification, &config);
-        if config.insecure_skip_verify == Some(true) {
-            log::warn("webex: insecureSkipVerify is not supported; the TLS certificate is verified");
-        }
+        warn_insecure_skip_verify("webex", config.insecure_skip_verify);
         verdict(&plan.url, plan.request().send())
     }
 }

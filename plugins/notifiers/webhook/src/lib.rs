@@ -65,27 +65,14 @@ use std::time::Duration;
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, log};
+use aviary_plugin_sdk::notifier::or_default;
+pub use aviary_plugin_sdk::notifier::retry::{FIRST_WAIT, MAX_WAIT, WAIT_BUDGET, backoff, retry_after, retryable};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, block_as, retry, warn_insecure_skip_verify};
 pub use aviary_plugin_sdk::notifier::{MAX_QUOTED_BODY, quote_body};
-use base64::Engine;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// How many retries when `retryMax` is 0 or absent: Argo's default.
 pub const DEFAULT_RETRY_MAX: i64 = 3;
-/// The first wait between attempts; each next one doubles.
-pub const FIRST_WAIT: Duration = Duration::from_secs(1);
-/// The longest single wait between attempts (Argo's `retryWaitMax` is 5 s; the call's deadline
-/// asks for less).
-pub const MAX_WAIT: Duration = Duration::from_secs(2);
-/// The most all the waits of one notification may add up to, so that the retries fit in the
-/// call's deadline.
-pub const WAIT_BUDGET: Duration = Duration::from_secs(4);
-
-/// A field's value, `null` read as the type's zero value (as Go's `encoding/json` leaves it).
-fn or_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
 
 /// One header of `headers`, as Argo's `Header`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -99,17 +86,7 @@ pub struct Header {
     pub value: String,
 }
 
-/// `basicAuth`, as Argo's `BasicAuth`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct BasicAuth {
-    /// The user name.
-    #[serde(deserialize_with = "or_default")]
-    pub username: String,
-    /// The password (a `$key` of the notification secret, resolved by the host).
-    #[serde(deserialize_with = "or_default")]
-    pub password: String,
-}
+pub use aviary_plugin_sdk::notifier::BasicAuth;
 
 /// The service's config: `service.webhook.<name>`. Fields Aviary does not implement are accepted
 /// and ignored (see the crate docs); `null` reads as absent, as in Go.
@@ -196,8 +173,7 @@ pub fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) 
 
 /// The `Authorization` value of basic authentication: `Basic base64(username:password)`.
 pub fn basic_auth(auth: &BasicAuth) -> String {
-    let raw = format!("{}:{}", auth.username, auth.password);
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+    auth.authorization()
 }
 
 /// The URL as it may be shown: a password in it replaced by `xxxxx`, as go-retryablehttp's
@@ -227,10 +203,10 @@ impl Plan {
             headers: Vec::new(),
         };
         let block = notification.template.get("webhook").and_then(|w| w.get(&notification.service));
-        if let Some(block) = block {
-            let block = if block.is_null() { Value::Object(serde_json::Map::new()) } else { block.clone() };
-            let block: WebhookTemplate = serde_json::from_value(block)
-                .map_err(|e| Error(format!("invalid template: webhook.{}: {e}", notification.service)))?;
+        if block.is_some() {
+            // A null block is an empty one: its empty body still replaces the message.
+            let what = format!("webhook.{}", notification.service);
+            let block: WebhookTemplate = block_as(&what, block)?.unwrap_or_default();
             plan.body = block.body;
             if !block.method.is_empty() {
                 plan.method = block.method;
@@ -267,50 +243,10 @@ impl Plan {
     }
 }
 
-/// Whether go-retryablehttp's default policy retries after this outcome: a transport error, a
-/// 429, a 5xx other than 501. A timeout, a denied host and a response over the host's cap are
-/// final here.
-pub fn retryable(outcome: &Result<Response, http::Error>) -> bool {
-    match outcome {
-        Ok(r) => r.status == 429 || (r.status >= 500 && r.status != 501),
-        Err(http::Error::Transport(_)) => true,
-        Err(_) => false,
-    }
-}
-
-/// A `Retry-After` in whole seconds on a 429 or a 503 (an HTTP date is not read: the wait
-/// doubles as without one).
-pub fn retry_after(response: &Response) -> Option<Duration> {
-    if response.status != 429 && response.status != 503 {
-        return None;
-    }
-    response.header("retry-after")?.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// The wait before retry number `retry` (0 for the first), after `waited` in all so far:
-/// `Retry-After` when given, else [`FIRST_WAIT`] doubled `retry` times; capped at [`MAX_WAIT`]
-/// and at what is left of [`WAIT_BUDGET`]. `None` when the budget is spent: no more retries.
-pub fn backoff(retry: u32, retry_after: Option<Duration>, waited: Duration) -> Option<Duration> {
-    let left = WAIT_BUDGET.saturating_sub(waited);
-    if left.is_zero() {
-        return None;
-    }
-    let doubled = FIRST_WAIT.checked_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).unwrap_or(MAX_WAIT);
-    Some(retry_after.unwrap_or(doubled).min(MAX_WAIT).min(left))
-}
-
-/// The verdict on the last attempt's outcome, after `attempts` attempts.
+/// The verdict on the last attempt's outcome, after `attempts` attempts: the SDK's
+/// [`retry::verdict`] at [`Plan::target`].
 pub fn verdict(plan: &Plan, outcome: Result<Response, http::Error>, attempts: u32) -> Result<(), Error> {
-    match outcome {
-        Ok(r) if r.is_success() => Ok(()),
-        Ok(r) => Err(Error(format!(
-            "request to {} has failed with error code {} : {}",
-            plan.target(),
-            r.status,
-            quote_body(&r.body)
-        ))),
-        Err(e) => Err(Error(format!("{} giving up after {attempts} attempt(s): {e}", plan.target()))),
-    }
+    retry::verdict(&plan.target(), outcome, attempts)
 }
 
 /// Sends `plan` with `send`, retrying as the crate docs say for up to `retries` retries and
@@ -319,35 +255,10 @@ pub fn verdict(plan: &Plan, outcome: Result<Response, http::Error>, attempts: u3
 pub fn deliver(
     plan: &Plan,
     retries: u32,
-    mut send: impl FnMut(Request) -> Result<Response, http::Error>,
-    mut sleep: impl FnMut(Duration),
+    send: impl FnMut(Request) -> Result<Response, http::Error>,
+    sleep: impl FnMut(Duration),
 ) -> Result<(), Error> {
-    let mut waited = Duration::ZERO;
-    let mut retry = 0u32;
-    loop {
-        let outcome = send(plan.request());
-        let attempts = retry + 1;
-        if !retryable(&outcome) || retry >= retries {
-            return verdict(plan, outcome, attempts);
-        }
-        let after = outcome.as_ref().ok().and_then(retry_after);
-        let Some(wait) = backoff(retry, after, waited) else {
-            return verdict(plan, outcome, attempts);
-        };
-        let what = match &outcome {
-            Ok(r) => format!("status {}", r.status),
-            Err(e) => e.to_string(),
-        };
-        log::debug(&format!(
-            "{}: {what}: retrying in {}ms ({} left)",
-            plan.target(),
-            wait.as_millis(),
-            retries - retry
-        ));
-        sleep(wait);
-        waited += wait;
-        retry += 1;
-    }
+    retry::deliver(&plan.target(), retries, || plan.request(), send, sleep)
 }
 
 /// The service.
@@ -357,12 +268,7 @@ impl Notifier for Webhook {
     fn send(notification: Notification) -> Result<(), Error> {
         let config: Config = notification.config_as()?;
         let plan = Plan::new(&notification, &config)?;
-        if config.insecure_skip_verify == Some(true) {
-            log::warn(&format!(
-                "service {}: insecureSkipVerify is not supported; the TLS certificate is verified",
-                notification.service
-            ));
-        }
+        warn_insecure_skip_verify(&format!("service {}", notification.service), config.insecure_skip_verify);
         deliver(&plan, config.retries(), Request::send, std::thread::sleep)
     }
 }
@@ -372,7 +278,7 @@ export_notifier!(Webhook);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn notification(config: Value, template: Value) -> Notification {
         Notification::new("github", "webhook").with_config(config).with_template(template)
