@@ -330,11 +330,14 @@ mod templates {
             ("condition.rs", include_str!("../../../../../plugins/sdk/src/condition.rs")),
             ("duration.rs", include_str!("../../../../../plugins/sdk/src/duration.rs")),
             ("fake.rs", include_str!("../../../../../plugins/sdk/src/fake.rs")),
+            ("gojson.rs", include_str!("../../../../../plugins/sdk/src/gojson.rs")),
             ("http.rs", include_str!("../../../../../plugins/sdk/src/http.rs")),
             ("jsonpath.rs", include_str!("../../../../../plugins/sdk/src/jsonpath.rs")),
             ("kubernetes.rs", include_str!("../../../../../plugins/sdk/src/kubernetes.rs")),
             ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
             ("measurement.rs", include_str!("../../../../../plugins/sdk/src/measurement.rs")),
+            ("notifier.rs", include_str!("../../../../../plugins/sdk/src/notifier.rs")),
+            ("notifier/retry.rs", include_str!("../../../../../plugins/sdk/src/notifier/retry.rs")),
             ("preinit.rs", include_str!("../../../../../plugins/sdk/src/preinit.rs")),
             ("provider.rs", include_str!("../../../../../plugins/sdk/src/provider.rs")),
             ("provider2.rs", include_str!("../../../../../plugins/sdk/src/provider2.rs")),
@@ -485,12 +488,19 @@ mod tests {
     /// A generated project vendors the SDK: every source file of plugins/sdk/src must be in it.
     #[test]
     fn every_sdk_source_file_is_vendored() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/sdk/src");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".rs"))
-            .collect();
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/sdk/src"));
+        // Every .rs file below src/, as a path relative to it (`notifier/retry.rs`).
+        let mut on_disk: Vec<String> = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(d) = pending.pop() {
+            for e in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+                if e.is_dir() {
+                    pending.push(e);
+                } else if e.extension().is_some_and(|x| x == "rs") {
+                    on_disk.push(e.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
         on_disk.sort();
         let mut vendored: Vec<String> = templates::sdk::SOURCES.iter().map(|(n, _)| n.to_string()).collect();
         vendored.sort();
