@@ -192,12 +192,17 @@ pub async fn run(ctx: Arc<Context>, mut synced: tokio::sync::watch::Receiver<boo
     resume(&ctx).await;
     while let Some(work) = receiver.recv().await {
         match work {
+            // The configurations are read once per Event: deciding and sending use the same.
             Work::Event(job) => {
-                if let Some(entry) = decide(&ctx, &job).await {
-                    send(&ctx, &job.namespace, &job.name, entry, Some(&job.rollout)).await;
+                let configs = configs(&ctx, &job.namespace).await;
+                if let Some(entry) = decide(&ctx, &job, &configs).await {
+                    send(&ctx, &job.namespace, &job.name, entry, Some(&job.rollout), &configs).await;
                 }
             }
-            Work::Resume { namespace, name, entry } => send(&ctx, &namespace, &name, entry, None).await,
+            Work::Resume { namespace, name, entry } => {
+                let configs = configs(&ctx, &namespace).await;
+                send(&ctx, &namespace, &name, entry, None, &configs).await;
+            }
         }
     }
 }
@@ -263,12 +268,11 @@ async fn configs(ctx: &Context, namespace: &str) -> Vec<(String, Arc<Config>)> {
 /// that hold, for each destination subscribed to it. `None` when nothing is to be sent. A
 /// destination whose service only another configuration defines is that one's alone (Argo
 /// would also try it in the configuration that lacks the service, and fail).
-async fn decide(ctx: &Context, job: &Job) -> Option<Entry> {
-    let configs = configs(ctx, &job.namespace).await;
+async fn decide(ctx: &Context, job: &Job, configs: &[(String, Arc<Config>)]) -> Option<Entry> {
     let trigger = subscriptions::trigger_of(&job.reason);
     let vars = json!({"rollout": job.rollout, "analysisRuns": analysis_runs(ctx, &job.rollout)});
     let mut sends = Vec::new();
-    for (config_namespace, config) in &configs {
+    for (config_namespace, config) in configs {
         let defined_elsewhere = |service: &str| {
             !config.services.contains_key(service)
                 && configs.iter().any(|(_, other)| other.services.contains_key(service))
@@ -392,8 +396,21 @@ fn crash_at(ctx: &Context, point: &str) {
     }
 }
 
-/// Records `entry` pending, then sending, sends it, and removes it.
-async fn send(ctx: &Context, ns: &str, name: &str, mut entry: Entry, rollout: Option<&Value>) {
+/// The cached Rollout `ns/name`, if any.
+fn cached_rollout(ctx: &Context, ns: &str, name: &str) -> Option<Arc<aviary_api::Rollout>> {
+    ctx.rollouts.get(&kube::runtime::reflector::ObjectRef::new(name).within(ns)).and_then(|c| c.decoded())
+}
+
+/// Records `entry` pending, then sending, sends it with `configs` (the configurations in force
+/// for the Rollout), and removes it.
+async fn send(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    mut entry: Entry,
+    rollout: Option<&Value>,
+    configs: &[(String, Arc<Config>)],
+) {
     let key = (ns.to_string(), name.to_string());
     let set = |e: &Entry| {
         let mut outboxes = ctx.notifier.outboxes.lock().unwrap_or_else(|p| p.into_inner());
@@ -417,17 +434,11 @@ async fn send(ctx: &Context, ns: &str, name: &str, mut entry: Entry, rollout: Op
     let rollout = match rollout {
         Some(r) => r,
         None => {
-            current = ctx
-                .rollouts
-                .state()
-                .into_iter()
-                .filter_map(|c| c.decoded())
-                .find(|r| r.namespace().as_deref() == Some(ns) && r.name_any() == name)
-                .and_then(|r| serde_json::to_value(&*r).ok())
-                .unwrap_or(Value::Null);
+            current = cached_rollout(ctx, ns, name).and_then(|r| serde_json::to_value(&*r).ok()).unwrap_or(Value::Null);
             &current
         }
     };
+    let runs = analysis_runs(ctx, rollout);
     let mut secrets: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for s in &entry.sends {
         let started = Instant::now();
@@ -436,7 +447,7 @@ async fn send(ctx: &Context, ns: &str, name: &str, mut entry: Entry, rollout: Op
             secrets.insert(namespace.clone(), secret_data(ctx, &namespace).await);
         }
         let secret = secrets.get(&namespace).cloned().unwrap_or_default();
-        let result = deliver(ctx, s, rollout, &secret).await;
+        let result = deliver(ctx, s, configs, rollout, &runs, &secret).await;
         let took = started.elapsed();
         ctx.metrics.notification_sent(ns, name, entry.warning, &entry.reason, result.is_ok(), Some(took));
         match result {
@@ -469,14 +480,7 @@ async fn record_failure(ctx: &Context, ns: &str, name: &str, message: &str) {
     let mut rollout = aviary_api::Rollout::default();
     rollout.metadata.namespace = Some(ns.to_string());
     rollout.metadata.name = Some(name.to_string());
-    if let Some(uid) = ctx
-        .rollouts
-        .state()
-        .into_iter()
-        .filter_map(|c| c.decoded())
-        .find(|r| r.namespace().as_deref() == Some(ns) && r.name_any() == name)
-        .and_then(|r| r.metadata.uid.clone())
-    {
+    if let Some(uid) = cached_rollout(ctx, ns, name).and_then(|r| r.metadata.uid.clone()) {
         rollout.metadata.uid = Some(uid);
     }
     ctx.event(&rollout, true, FAILED_REASON, message.to_string()).await;
@@ -534,18 +538,22 @@ fn plugin_of(service: &config::Service) -> Result<String, String> {
     }
 }
 
-/// Renders one send's templates and hands them to its service's notifier.
-async fn deliver(ctx: &Context, s: &Send, rollout: &Value, secret: &BTreeMap<String, String>) -> Result<(), String> {
-    let config = if s.config_namespace.is_empty() {
-        ctx.notifier.config().ok_or("the notification ConfigMap is gone")?
-    } else {
-        configs(ctx, &s.config_namespace)
-            .await
-            .into_iter()
-            .find(|(ns, _)| *ns == s.config_namespace)
-            .map(|(_, c)| c)
-            .ok_or_else(|| format!("the notification ConfigMap of namespace {} is gone", s.config_namespace))?
-    };
+/// Renders one send's templates (with the Rollout and its AnalysisRuns `runs`) and hands them to
+/// its service's notifier.
+async fn deliver(
+    ctx: &Context,
+    s: &Send,
+    configs: &[(String, Arc<Config>)],
+    rollout: &Value,
+    runs: &Value,
+    secret: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let config = configs.iter().find(|(ns, _)| *ns == s.config_namespace).map(|(_, c)| c).ok_or_else(|| {
+        match s.config_namespace.as_str() {
+            "" => "the notification ConfigMap is gone".to_string(),
+            other => format!("the notification ConfigMap of namespace {other} is gone"),
+        }
+    })?;
     let service = config
         .services
         .get(&s.destination.service)
@@ -559,7 +567,7 @@ async fn deliver(ctx: &Context, s: &Send, rollout: &Value, secret: &BTreeMap<Str
         })
         .collect::<Result<Vec<_>, _>>()?;
     let secrets = serde_json::to_value(secret).unwrap_or(Value::Null);
-    let vars = render::vars(rollout, &analysis_runs(ctx, rollout), &secrets)?;
+    let vars = render::vars(rollout, runs, &secrets)?;
     let rendered = render::render(&chosen, &vars)?;
     let service_config = config::resolve_secrets(&service.config, secret);
     let (config_text, template_text) = (service_config.to_string(), rendered.to_string());
