@@ -24,7 +24,7 @@ cargo fmt --all -- --check
 done_phase "cargo fmt --check"
 
 phase "go fmt and unit tests of tests/cluster"
-unformatted="$(gofmt -l tests/cluster tests/argo)"
+unformatted="$(gofmt -l tests/cluster tests/argo tests/registry)"
 if [ -n "$unformatted" ]; then printf 'gofmt needed:\n%s\n' "$unformatted"; exit 1; fi
 (cd tests/cluster && GOTOOLCHAIN=local CGO_ENABLED=0 go test ./internal/...)
 done_phase "go fmt and unit tests of tests/cluster"
@@ -34,10 +34,20 @@ AVIARY_TESTCLUSTER="$(tests/cluster/build.sh | tail -n 1)"
 export AVIARY_TESTCLUSTER
 done_phase "tests/cluster build"
 
+phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
+AVIARY_TEST_REGISTRY="$(tests/registry/build.sh | tail -n 1)"
+export AVIARY_TEST_REGISTRY
+done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
+
 phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
 AVIARY_ROUTING_CRDS="$(tests/cluster/routing-crds.sh | tail -n 1)"
 export AVIARY_ROUTING_CRDS
-done_phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
+done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
+AVIARY_TEST_REGISTRY="$(tests/registry/build.sh | tail -n 1)"
+export AVIARY_TEST_REGISTRY
+done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
+
+phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
 
 phase "tests/argo: the real Argo Rollouts controller and kubectl plugin (the oracle)"
 AVIARY_ARGO_DIR="$(tests/argo/build.sh | tail -n 1)"

@@ -85,7 +85,7 @@ pub enum Invalid {
         location: String,
     },
     /// A URL scheme the host cannot fetch from.
-    #[error("unsupported scheme {scheme:?} (use file://, https:// or builtin:)")]
+    #[error("unsupported scheme {scheme:?} (use file://, https://, oci:// or builtin:)")]
     Scheme {
         /// The scheme.
         scheme: String,
@@ -96,6 +96,33 @@ pub enum Invalid {
         /// The digest as written.
         digest: String,
     },
+    /// A malformed `oci://` location.
+    #[error("{location:?}: {cause}")]
+    Oci {
+        /// The location as written.
+        location: String,
+        /// Which part is wrong.
+        #[source]
+        cause: crate::oci::OciSyntax,
+    },
+    /// A field that only an `oci://` location uses, on another location.
+    #[error("applies to oci:// locations only")]
+    OciOnly,
+    /// A Secret name that Kubernetes would refuse.
+    #[error("{name:?} is not a Kubernetes object name")]
+    SecretName {
+        /// The name as written.
+        name: String,
+    },
+    /// An unusable `verify.key`.
+    #[error("key {reason}")]
+    VerifyKey {
+        /// Why.
+        reason: String,
+    },
+    /// No `verify` although the document's policy requires a signature.
+    #[error("is required: the registry's policy.requireSignature is set, and only oci:// components carry signatures")]
+    SignatureRequired,
     /// A remote location without a pinned digest.
     #[error("is required for a remote location: Aviary never runs unpinned remote code")]
     Unpinned,

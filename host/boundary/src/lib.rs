@@ -33,6 +33,7 @@ pub mod failure;
 pub mod kubernetes;
 pub mod limits;
 pub mod measurement;
+pub mod oci;
 pub mod registry;
 
 pub use error::{Error, Invalid};

@@ -16,6 +16,14 @@
 //!       - apiGroup: batch
 //!         kinds: [Job]
 //!         verbs: [create, get, delete]
+//!   - name: acme/judge
+//!     kind: condition
+//!     location: oci://ghcr.io/acme/judge:1.0.0   # or @sha256:...; a tag is resolved once
+//!     pullSecret: ghcr-creds        # a kubernetes.io/dockerconfigjson Secret (controller's namespace)
+//!     verify:
+//!       key: k8s://aviary-system/acme-cosign   # or the PEM text of a cosign public key
+//! policy:
+//!   requireSignature: true          # every entry but the first-party ones needs `verify`
 //! ```
 //!
 //! Every entry is validated on its own: a bad entry is reported by name with the field and the
@@ -30,6 +38,7 @@ use url::Url;
 use crate::capability::AllowedHosts;
 use crate::kubernetes::{KubernetesGrant, KubernetesGrants};
 use crate::limits::{Limits, parse_bytes, parse_duration};
+use crate::oci::OciLocation;
 use crate::{Error, Invalid};
 
 /// What a plugin implements.
@@ -74,8 +83,9 @@ pub struct RegistryEntry {
     pub name: String,
     /// What the component implements.
     pub kind: PluginKind,
-    /// `file:///path/x.wasm`, `https://...` (with `sha256`), or `builtin:aviary/<name>` to
-    /// re-configure a first-party plugin.
+    /// `file:///path/x.wasm`, `https://...` (with `sha256`), `oci://REGISTRY/REPO:TAG` or
+    /// `...@sha256:...` (see [`crate::oci`]), or `builtin:aviary/<name>` to re-configure a
+    /// first-party plugin.
     pub location: String,
     /// Hex sha256 of the component; mandatory for http(s) locations, checked for any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +107,32 @@ pub struct RegistryEntry {
     /// steps complete at once without a call, and its component is not loaded. Step plugins only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// The Secret (type `kubernetes.io/dockerconfigjson`, in the controller's namespace) holding
+    /// the credentials of an `oci://` location's registry; without it the pull is anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
+    /// The cosign signature an `oci://` component must carry to be loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+}
+
+/// `verify` of an entry: whose signature the component must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Verify {
+    /// The cosign public key: its PEM text, or `k8s://NAMESPACE/NAME` for the key `cosign.pub`
+    /// of a Secret (cosign's own notation), which must be in the controller's namespace.
+    pub key: String,
+}
+
+/// Rules that apply to every entry of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Policy {
+    /// Refuse every entry that is not first-party and has no `verify`: a cluster where only
+    /// signed components run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signature: bool,
 }
 
 /// A registry document.
@@ -106,6 +142,13 @@ pub struct RegistryFile {
     /// The entries.
     #[serde(default)]
     pub plugins: Vec<RegistryEntry>,
+    /// Rules for every entry.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub policy: Policy,
+}
+
+fn is_default(policy: &Policy) -> bool {
+    policy == &Policy::default()
 }
 
 impl RegistryFile {
@@ -138,6 +181,33 @@ pub enum Location {
     Remote(Url),
     /// A first-party plugin embedded in the binary.
     Builtin(String),
+    /// A component in an OCI registry.
+    Oci(OciLocation),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Remote(u) => write!(f, "{u}"),
+            Location::Builtin(n) => write!(f, "builtin:{n}"),
+            Location::Oci(o) => write!(f, "{o}"),
+        }
+    }
+}
+
+/// Where a signature's public key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyKey {
+    /// The PEM text itself.
+    Pem(String),
+    /// The key `cosign.pub` of a Secret.
+    Secret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// A validated entry, ready to fetch and load.
@@ -162,6 +232,10 @@ pub struct PluginSpec {
     pub kubernetes: KubernetesGrants,
     /// A step plugin switched off: not loaded, its steps complete without a call.
     pub disabled: bool,
+    /// The Secret with the registry's credentials (`oci://` only).
+    pub pull_secret: Option<String>,
+    /// The key whose signature the component must carry (`oci://` only).
+    pub verify: Option<VerifyKey>,
 }
 
 /// Names under this prefix are the first-party plugins'.
@@ -173,36 +247,61 @@ impl RegistryEntry {
         if self.name.is_empty() { format!("#{index}") } else { self.name.clone() }
     }
 
-    /// Validates the entry; the error names the entry and the field.
+    /// Validates the entry under no policy; the error names the entry and the field.
     pub fn validate(&self) -> Result<PluginSpec, Error> {
+        self.validate_with(&Policy::default())
+    }
+
+    /// Validates the entry under a document's policy; the error names the entry and the field.
+    pub fn validate_with(&self, policy: &Policy) -> Result<PluginSpec, Error> {
         let invalid =
             |field: &'static str, cause: Invalid| Error::InvalidEntry { name: self.name.clone(), field, cause };
         if !valid_name(&self.name) {
             return Err(invalid("name", Invalid::Name { name: self.name.clone() }));
         }
-        let location = if let Some(builtin) = self.location.strip_prefix("builtin:") {
-            if self.name != builtin {
-                return Err(invalid(
-                    "location",
-                    Invalid::BuiltinName { location: self.location.clone(), builtin: builtin.to_string() },
-                ));
-            }
-            Location::Builtin(builtin.to_string())
-        } else {
-            if self.name.starts_with(BUILTIN_PREFIX) {
-                return Err(invalid("name", Invalid::ReservedName { name: self.name.clone() }));
-            }
-            let url = Url::parse(&self.location)
-                .map_err(|source| invalid("location", Invalid::Location { location: self.location.clone(), source }))?;
-            match url.scheme() {
-                "file" => {
-                    Location::File(url.to_file_path().map_err(|()| {
-                        invalid("location", Invalid::NotALocalPath { location: self.location.clone() })
-                    })?)
+        let location =
+            if let Some(builtin) = self.location.strip_prefix("builtin:") {
+                if self.name != builtin {
+                    return Err(invalid(
+                        "location",
+                        Invalid::BuiltinName { location: self.location.clone(), builtin: builtin.to_string() },
+                    ));
                 }
-                "https" | "http" => Location::Remote(url),
-                other => return Err(invalid("location", Invalid::Scheme { scheme: other.to_string() })),
+                Location::Builtin(builtin.to_string())
+            } else {
+                if self.name.starts_with(BUILTIN_PREFIX) {
+                    return Err(invalid("name", Invalid::ReservedName { name: self.name.clone() }));
+                }
+                let url = Url::parse(&self.location).map_err(|source| {
+                    invalid("location", Invalid::Location { location: self.location.clone(), source })
+                })?;
+                match url.scheme() {
+                    "file" => Location::File(url.to_file_path().map_err(|()| {
+                        invalid("location", Invalid::NotALocalPath { location: self.location.clone() })
+                    })?),
+                    "https" | "http" => Location::Remote(url),
+                    "oci" => Location::Oci(OciLocation::parse(&self.location).map_err(|cause| {
+                        invalid("location", Invalid::Oci { location: self.location.clone(), cause })
+                    })?),
+                    other => return Err(invalid("location", Invalid::Scheme { scheme: other.to_string() })),
+                }
+            };
+        let is_oci = matches!(location, Location::Oci(_));
+        if self.pull_secret.is_some() && !is_oci {
+            return Err(invalid("pullSecret", Invalid::OciOnly));
+        }
+        if let Some(secret) = &self.pull_secret
+            && !valid_dns_subdomain(secret)
+        {
+            return Err(invalid("pullSecret", Invalid::SecretName { name: secret.clone() }));
+        }
+        let verify = match &self.verify {
+            Some(_) if !is_oci => return Err(invalid("verify", Invalid::OciOnly)),
+            Some(v) => Some(parse_key(&v.key).map_err(|e| invalid("verify", e))?),
+            None if policy.require_signature && !matches!(location, Location::Builtin(_)) => {
+                return Err(invalid("verify", Invalid::SignatureRequired));
             }
+            None => None,
         };
         let sha256 = match &self.sha256 {
             Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => Some(s.to_ascii_lowercase()),
@@ -238,8 +337,41 @@ impl RegistryEntry {
             limits,
             kubernetes,
             disabled: self.disabled,
+            pull_secret: self.pull_secret.clone(),
+            verify,
         })
     }
+}
+
+/// `verify.key`: PEM text, or `k8s://NAMESPACE/NAME`.
+fn parse_key(key: &str) -> Result<VerifyKey, Invalid> {
+    let key = key.trim();
+    if let Some(rest) = key.strip_prefix("k8s://") {
+        return match rest.split_once('/') {
+            Some((namespace, name)) if valid_dns_subdomain(namespace) && valid_dns_subdomain(name) => {
+                Ok(VerifyKey::Secret { namespace: namespace.to_string(), name: name.to_string() })
+            }
+            _ => Err(Invalid::VerifyKey { reason: format!("{key:?} is not k8s://NAMESPACE/NAME") }),
+        };
+    }
+    if key.starts_with("-----BEGIN PUBLIC KEY-----") && key.ends_with("-----END PUBLIC KEY-----") {
+        return Ok(VerifyKey::Pem(key.to_string()));
+    }
+    Err(Invalid::VerifyKey {
+        reason: "is neither a PEM public key (-----BEGIN PUBLIC KEY-----) nor k8s://NAMESPACE/NAME".into(),
+    })
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain).
+fn valid_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// `org/name`, Argo's plugin naming rule.
@@ -380,6 +512,99 @@ mod tests {
             .to_string();
         assert!(err.contains("disabled"), "{err}");
         assert!(err.contains("only a step plugin can be disabled"), "{err}");
+    }
+
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----";
+
+    #[test]
+    fn oci_entries_validate_with_credentials_and_keys() {
+        let spec = entry(&format!(
+            "{{name: acme/judge, kind: condition, location: 'oci://ghcr.io/acme/judge:1.0', pullSecret: ghcr, \
+             verify: {{key: {KEY:?}}}}}"
+        ))
+        .validate()
+        .unwrap();
+        let Location::Oci(oci) = &spec.location else { panic!("{:?}", spec.location) };
+        assert_eq!((oci.registry.as_str(), oci.tag.as_deref()), ("ghcr.io", Some("1.0")));
+        assert_eq!(spec.pull_secret.as_deref(), Some("ghcr"));
+        assert_eq!(spec.verify, Some(VerifyKey::Pem(KEY.into())));
+        assert_eq!(spec.sha256, None, "a tag needs no sha256: it is resolved to a digest once");
+        let spec = entry(
+            "{name: a/b, kind: condition, location: 'oci://r.io/a:1', verify: {key: 'k8s://aviary-system/cosign'}}",
+        )
+        .validate()
+        .unwrap();
+        assert_eq!(spec.verify, Some(VerifyKey::Secret { namespace: "aviary-system".into(), name: "cosign".into() }));
+        assert_eq!(spec.location.to_string(), "oci://r.io/a:1");
+    }
+
+    #[test]
+    fn oci_fields_are_checked_and_named() {
+        let table = [
+            ("{name: a/b, kind: condition, location: 'oci://r.io/a'}", "location", "names neither a tag nor a digest"),
+            ("{name: a/b, kind: condition, location: 'oci://r.io/A:1'}", "location", "repository \"A\""),
+            (
+                "{name: a/b, kind: condition, location: 'file:///x.wasm', pullSecret: s}",
+                "pullSecret",
+                "oci:// locations only",
+            ),
+            (
+                "{name: a/b, kind: condition, location: 'oci://r.io/a:1', pullSecret: Bad_Name}",
+                "pullSecret",
+                "\"Bad_Name\"",
+            ),
+            (
+                "{name: a/b, kind: condition, location: 'https://x/y.wasm', sha256: '0000000000000000000000000000000000000000000000000000000000000000', verify: {key: x}}",
+                "verify",
+                "oci:// locations only",
+            ),
+            (
+                "{name: a/b, kind: condition, location: 'oci://r.io/a:1', verify: {key: 'not a key'}}",
+                "verify",
+                "neither a PEM",
+            ),
+            (
+                "{name: a/b, kind: condition, location: 'oci://r.io/a:1', verify: {key: 'k8s://only-a-name'}}",
+                "verify",
+                "k8s://NAMESPACE/NAME",
+            ),
+        ];
+        for (yaml, field, needle) in table {
+            match entry(yaml).validate() {
+                Err(e @ Error::InvalidEntry { field: f, .. }) => {
+                    assert_eq!(f, field, "{yaml}");
+                    assert!(e.to_string().contains(needle), "{yaml}: {e}");
+                }
+                other => panic!("{yaml}: expected an invalid {field}, got {other:?}"),
+            }
+        }
+    }
+
+    /// `policy.requireSignature` refuses every entry without `verify` except first-party ones.
+    #[test]
+    fn the_policy_requires_a_signature_of_every_entry_but_first_party_ones() {
+        let doc = RegistryFile::parse(&format!(
+            "policy: {{requireSignature: true}}\nplugins:\n\
+             - {{name: a/signed, kind: condition, location: 'oci://r.io/a:1', verify: {{key: {KEY:?}}}}}\n\
+             - {{name: a/unsigned, kind: condition, location: 'oci://r.io/a:1'}}\n\
+             - {{name: a/file, kind: condition, location: 'file:///x.wasm'}}\n\
+             - {{name: aviary/web, kind: metric-provider, location: 'builtin:aviary/web', allowedHosts: [x.io]}}"
+        ))
+        .unwrap();
+        assert!(doc.policy.require_signature);
+        let results: Vec<Result<PluginSpec, Error>> =
+            doc.plugins.iter().map(|e| e.validate_with(&doc.policy)).collect();
+        assert!(results[0].is_ok());
+        for refused in &results[1..3] {
+            let err = refused.as_ref().unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidEntry { field: "verify", cause: Invalid::SignatureRequired, .. }),
+                "{err}"
+            );
+        }
+        assert!(results[3].is_ok(), "first-party plugins are signed by being in the binary");
+        assert!(doc.plugins[1].validate().is_ok(), "without the policy, no signature is needed");
+        assert!(RegistryFile::parse("policy: {requireSignatures: true}").is_err(), "a misspelt policy is refused");
     }
 
     #[test]

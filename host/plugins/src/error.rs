@@ -23,6 +23,18 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// An `oci://` component could not be pulled, is not a component artifact, or its
+    /// signature does not verify.
+    #[error("plugin {name:?}: {location}: {cause}")]
+    Oci {
+        /// The entry.
+        name: String,
+        /// The `oci://` location.
+        location: String,
+        /// What the registry, the layout or the signature check refused.
+        #[source]
+        cause: crate::oci::OciError,
+    },
     /// The fetched bytes do not have the digest the entry pins.
     #[error("plugin {name:?}: sha256 mismatch: the entry pins {expected} but {location} has {actual}")]
     DigestMismatch {

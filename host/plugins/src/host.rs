@@ -227,11 +227,21 @@ impl PluginHost {
     /// Loads every entry of a registry document. Each entry succeeds or fails on its own; a
     /// failed entry is remembered so that calls naming it say why it is unavailable.
     pub async fn load_registry(&self, file: &RegistryFile) -> Vec<(String, Result<PluginInfo, Error>)> {
+        self.load_registry_with(file, &|_| registry::OciAccess::default()).await
+    }
+
+    /// [`load_registry`](PluginHost::load_registry), with the credentials and keys `access`
+    /// finds for each `oci://` entry (the CLI reads them from the Docker config).
+    pub async fn load_registry_with(
+        &self,
+        file: &RegistryFile,
+        access: &(dyn Fn(&PluginSpec) -> registry::OciAccess + Sync),
+    ) -> Vec<(String, Result<PluginInfo, Error>)> {
         let mut out = Vec::with_capacity(file.plugins.len());
         for (i, entry) in file.plugins.iter().enumerate() {
             let name = entry.display_name(i);
-            let result = match entry.validate() {
-                Ok(spec) => self.load(&spec).await,
+            let result = match entry.validate_with(&file.policy) {
+                Ok(spec) => self.load_with(&spec, &access(&spec)).await,
                 Err(e) => Err(e.into()),
             };
             if let Err(e) = &result {
@@ -248,27 +258,29 @@ impl PluginHost {
     /// describes.
     ///
     /// [`load`]: PluginHost::load
-    pub async fn fetch_bytes(&self, spec: &PluginSpec) -> Result<Vec<u8>, Error> {
+    pub async fn fetch_bytes(&self, spec: &PluginSpec, access: &registry::OciAccess) -> Result<Vec<u8>, Error> {
         let download_dir = self.inner.cache.dir().map(|d| d.join("downloads"));
-        registry::fetch(spec, &self.inner.client, download_dir.as_deref()).await
+        Ok(registry::fetch(spec, &self.inner.client, download_dir.as_deref(), access).await?.bytes)
     }
 
     /// Fetches, verifies, compiles and registers one validated entry under its name, replacing
     /// any previous version of that name (calls in flight keep the old one).
     pub async fn load(&self, spec: &PluginSpec) -> Result<PluginInfo, Error> {
+        self.load_with(spec, &registry::OciAccess::default()).await
+    }
+
+    /// [`load`](PluginHost::load) with the credentials and key an `oci://` entry needs. Its
+    /// [`PluginInfo::location`] is the location at the digest a tag resolved to.
+    pub async fn load_with(&self, spec: &PluginSpec, access: &registry::OciAccess) -> Result<PluginInfo, Error> {
         if spec.disabled {
             return Ok(self.disable(spec));
         }
         let download_dir = self.inner.cache.dir().map(|d| d.join("downloads"));
-        let bytes = registry::fetch(spec, &self.inner.client, download_dir.as_deref()).await?;
+        let fetched = registry::fetch(spec, &self.inner.client, download_dir.as_deref(), access).await?;
+        let (bytes, location) = (fetched.bytes, fetched.location);
         let builtin_hosts = match &spec.location {
             Location::Builtin(name) if !spec.allowed_hosts_set => builtin::find(name),
             _ => None,
-        };
-        let location = match &spec.location {
-            Location::File(p) => p.display().to_string(),
-            Location::Remote(u) => u.to_string(),
-            Location::Builtin(n) => format!("builtin:{n}"),
         };
         // Compiling (seconds) and pre-initialising (up to the plugin's deadline) are CPU work:
         // they run on a blocking thread, never on a runtime worker that reconciles need.
@@ -306,11 +318,7 @@ impl PluginHost {
             kind: spec.kind,
             sha256: spec.sha256.clone().unwrap_or_default(),
             size: 0,
-            location: match &spec.location {
-                Location::File(p) => p.display().to_string(),
-                Location::Remote(u) => u.to_string(),
-                Location::Builtin(n) => format!("builtin:{n}"),
-            },
+            location: spec.location.to_string(),
             version: String::new(),
             timeout: spec.limits.timeout,
             memory_limit: spec.limits.memory,
@@ -398,6 +406,12 @@ impl PluginHost {
         v.extend(read(&self.inner.disabled).values().cloned());
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+
+    /// Records why `name` cannot be used (a pull under way, a failed load): calls naming it fail
+    /// with that reason, unless a version loaded before still serves them.
+    pub fn set_unavailable(&self, name: &str, reason: String) {
+        write(&self.inner.broken).insert(name.to_string(), reason);
     }
 
     /// Entries that failed to load, with the reason.

@@ -41,7 +41,7 @@ mod load;
 
 pub(crate) use call::{http, limits, store};
 pub use call::{kubernetes, measurement, metrics, notify, recording, router, step};
-pub use load::{builtin, cache, inspect, registry};
+pub use load::{builtin, cache, inspect, oci, registry};
 pub(crate) use load::{engine, preinit};
 
 pub use aviary_boundary::{capability, failure};

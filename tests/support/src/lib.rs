@@ -25,6 +25,7 @@
 //!   `tests/cluster/build.sh` is run (seconds when nothing changed, many minutes when cold).
 //! - `AVIARY_TESTCLUSTER_TIMEOUT`: seconds to wait for the cluster to be ready (default 180).
 //! - `AVIARY_KEEP_CLUSTER=1`: keep the cluster directory (logs, etcd data) after the tests.
+//! - `AVIARY_TEST_REGISTRY`: a prebuilt `tests/registry` binary (see [`registry`]).
 //! - `AVIARY_ROUTING_CRDS`: the directory of the traffic routers' CRDs (Gateway API, Istio, SMI)
 //!   that [`Cluster::install_routing_crds`] installs; otherwise `tests/cluster/routing-crds.sh` is
 //!   run (a moment when its cache is warm, seconds when cold).
@@ -33,6 +34,7 @@ pub mod bench;
 pub mod e2e;
 pub mod kubernetes_memory;
 pub mod oracle;
+pub mod registry;
 pub mod sigv4;
 
 use std::{
@@ -324,6 +326,12 @@ fn testcluster_binary() -> Result<PathBuf> {
         return Ok(PathBuf::from(path));
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cluster/build.sh");
+    run_build_script(&script)
+}
+
+/// Runs one of the tests' Go build scripts and returns the path it prints last.
+pub(crate) fn run_build_script(script: &Path) -> Result<PathBuf> {
+    let script = script.to_path_buf();
     // stderr is inherited: a cold build takes many minutes and says so.
     let output = Command::new("bash")
         .arg(&script)

@@ -1,7 +1,9 @@
-//! `aviary plugin run|inspect|new|test`: run one measurement by hand, look inside a component,
-//! start a plugin project, or test a plugin against recorded HTTP exchanges.
+//! `aviary plugin run|inspect|new|test|push|sign|verify`: run one measurement by hand, look
+//! inside a component, start a plugin project, test a plugin against recorded HTTP exchanges, or
+//! publish and sign it in an OCI registry.
 
 mod new;
+pub(crate) mod oci;
 mod test;
 
 use std::collections::BTreeMap;
@@ -55,6 +57,22 @@ enum PluginCommand {
         aviary plugin test ./my_provider.wasm --config @test/config.json --replay test/replay.json \\\n      --allow-host metrics.example\n  \
         aviary plugin test ./my_provider.wasm --config @config.json --record today.json --count 3 --interval 10s \\\n      --allow-host api.example.com")]
     Test(test::TestArgs),
+    /// Push a component to an OCI registry (the Wasm artifact layout, with its world and contract
+    /// version in the manifest's annotations).
+    #[command(after_help = "Examples:\n  \
+        aviary plugin push target/wasm32-wasip2/release/error_rate.wasm oci://ghcr.io/acme/error-rate:1.0.0\n  \
+        echo \"$TOKEN\" | aviary plugin push error_rate.wasm oci://registry.acme.io/plugins/error-rate:1.0.0 \\\n      --username ci --password-stdin")]
+    Push(oci::PushArgs),
+    /// Sign a pushed component with a cosign key (the signature is stored beside it, where
+    /// `cosign verify` and the controller's `verify` find it).
+    #[command(
+        after_help = "Example:\n  COSIGN_PASSWORD=... aviary plugin sign oci://ghcr.io/acme/error-rate:1.0.0 --key cosign.key"
+    )]
+    Sign(oci::SignArgs),
+    /// Check that a pushed component carries a signature made with a cosign public key (exit 1
+    /// when it does not).
+    #[command(after_help = "Example:\n  aviary plugin verify oci://ghcr.io/acme/error-rate:1.0.0 --key cosign.pub")]
+    Verify(oci::VerifyArgs),
 }
 
 /// Flags of `plugin run`.
@@ -87,9 +105,12 @@ pub struct RunArgs {
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
     /// The component: the path of a .wasm file, a name registered in `--plugins` (`org/name`),
-    /// or a first-party plugin (`web`, `prometheus`, `datadog`, `aviary/expr`), as `plugin run`
-    /// takes it.
+    /// a first-party plugin (`web`, `prometheus`, `datadog`, `aviary/expr`), as `plugin run`
+    /// takes it, or an `oci://` location (read from the registry, never run).
     plugin: String,
+    /// For an `oci://` location: check its signature with this cosign public key.
+    #[arg(long, value_name = "FILE")]
+    key: Option<std::path::PathBuf>,
     /// The name to register it under, in the printed registry entry [default: the registered
     /// name, or example/<file>].
     #[arg(long)]
@@ -130,6 +151,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         PluginCommand::Inspect(a) => inspect(a),
         PluginCommand::New(a) => new::run(a),
         PluginCommand::Test(a) => test::run(a),
+        PluginCommand::Push(a) => oci::push(a),
+        PluginCommand::Sign(a) => oci::sign(a),
+        PluginCommand::Verify(a) => oci::verify(a),
     }
 }
 
@@ -260,6 +284,9 @@ struct InspectOutput {
     #[serde(flatten)]
     info: aviary_plugins::inspect::ComponentInfo,
     registry_entry: RegistryEntry,
+    /// For an `oci://` location: what the registry holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registry: Option<oci::RegistryView>,
 }
 
 /// A component to inspect, found as `plugin run` finds one.
@@ -269,15 +296,23 @@ struct Inspected {
     bytes: Vec<u8>,
     /// The entry that registers it already (a registered or first-party name).
     registered: Option<RegistryEntry>,
+    /// For an `oci://` location: what the registry holds.
+    registry: Option<oci::RegistryView>,
 }
 
 /// A path is read; a name is looked up in the `--plugins` file, then among the first-party
 /// plugins, and fetched and verified as the controller would.
 async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result<Inspected> {
     let path = Path::new(&args.plugin);
+    if args.plugin.starts_with(aviary_boundary::oci::SCHEME) {
+        let location = aviary_boundary::oci::OciLocation::parse(&args.plugin)
+            .with_context(|| format!("{:?} is not an oci:// location", args.plugin))?;
+        let (view, bytes, pinned) = oci::inspect(&location, args.key.as_deref()).await?;
+        return Ok(Inspected { label: pinned.to_string(), bytes, registered: None, registry: Some(view) });
+    }
     if args.plugin.ends_with(".wasm") || path.is_file() {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", args.plugin))?;
-        return Ok(Inspected { label: args.plugin.clone(), bytes, registered: None });
+        return Ok(Inspected { label: args.plugin.clone(), bytes, registered: None, registry: None });
     }
     let from_file = match &args.plugins.registry {
         Some(file) => RegistryFile::read(file)?.plugins.into_iter().find(|e| e.name == args.plugin),
@@ -304,6 +339,8 @@ async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result
                 })
                 .collect(),
             disabled: false,
+            pull_secret: None,
+            verify: None,
         },
         (None, None) => bail!(
             "{:?} is neither a file, nor registered in {}, nor a first-party plugin ({})",
@@ -317,8 +354,8 @@ async fn find_component(args: &InspectArgs, host: &PluginHost) -> anyhow::Result
         ),
     };
     let spec = entry.validate().with_context(|| format!("registry entry {:?}", entry.name))?;
-    let bytes = host.fetch_bytes(&spec).await?;
-    Ok(Inspected { label: args.plugin.clone(), bytes, registered: Some(entry) })
+    let bytes = host.fetch_bytes(&spec, &oci::access_for(&spec)).await?;
+    Ok(Inspected { label: args.plugin.clone(), bytes, registered: Some(entry), registry: None })
 }
 
 /// What a first-party plugin may reach by default: the host named by one field of its config, a
@@ -342,14 +379,25 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })?;
     let Some(world) = info.world else { bail!("{} is not an Aviary plugin", found.label) };
     let entry = registry_entry(&args, &found, world, &info.sha256)?;
+    let registry = found.registry.clone();
     if args.entry {
-        print!("{}", serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?);
+        print!("{}", serde_norway::to_string(&RegistryFile { plugins: vec![entry], ..RegistryFile::default() })?);
         return Ok(ExitCode::SUCCESS);
     }
     match args.output {
-        OutputFormat::Json => print_json(&InspectOutput { info, registry_entry: entry })?,
+        OutputFormat::Json => print_json(&InspectOutput { info, registry_entry: entry, registry })?,
         OutputFormat::Text => {
             println!("component: {}", found.label);
+            if let Some(view) = &registry {
+                let note = |key: &str| view.inspection.annotations.get(key).map_or("(not annotated)", String::as_str);
+                println!("digest:    {} (the manifest)", view.inspection.digest);
+                println!(
+                    "annotated: world {}, contract {}",
+                    note(aviary_plugins::oci::ANNOTATION_WORLD),
+                    note(aviary_plugins::oci::ANNOTATION_CONTRACT)
+                );
+                println!("signatures: {} in the registry; {}", view.inspection.signatures, view.signature);
+            }
             println!("world:     {}", world.as_str());
             println!("contract:  aviary:plugin@{}", contract_version(&info, world));
             println!("size:      {} bytes ({})", info.size, human_size(info.size));
@@ -394,7 +442,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             }
             let no_hosts = entry.allowed_hosts.is_empty();
             let no_grants = entry.kubernetes.is_empty();
-            let yaml = serde_norway::to_string(&RegistryFile { plugins: vec![entry] })?;
+            let yaml = serde_norway::to_string(&RegistryFile { plugins: vec![entry], ..RegistryFile::default() })?;
             print!("{yaml}");
             // Providers, steps and notifiers call out over HTTP: show where the hosts go.
             if matches!(world, PluginKind::MetricProvider | PluginKind::Step | PluginKind::Notifier) && no_hosts {
@@ -419,19 +467,28 @@ fn registry_entry(
     let mut entry = match &found.registered {
         Some(entry) => entry.clone(),
         None => {
-            let path = Path::new(&args.plugin);
-            let stem = path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
-            let abs = std::fs::canonicalize(path)?;
+            let (stem, location) = if found.registry.is_some() {
+                // The artifact at the digest just read: what the controller will pull.
+                let repository = found.label.rsplit('/').next().unwrap_or_default();
+                let stem = repository.split([':', '@']).next().unwrap_or_default().to_string();
+                (stem, found.label.clone())
+            } else {
+                let path = Path::new(&args.plugin);
+                let stem = path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
+                (stem, format!("file://{}", std::fs::canonicalize(path)?.display()))
+            };
             RegistryEntry {
                 name: format!("example/{stem}"),
                 kind: world,
-                location: format!("file://{}", abs.display()),
+                location,
                 sha256: None,
                 allowed_hosts: Vec::new(),
                 timeout: None,
                 memory_limit: None,
                 kubernetes: Vec::new(),
                 disabled: false,
+                pull_secret: None,
+                verify: None,
             }
         }
     };
@@ -441,8 +498,9 @@ fn registry_entry(
     if let Some(location) = &args.location {
         entry.location = location.clone();
     }
-    // A first-party plugin is pinned by its location; anything else by its digest.
-    if !entry.location.starts_with("builtin:") {
+    // A first-party plugin is pinned by its location, a registry's by its manifest digest;
+    // anything else by the component's digest.
+    if !entry.location.starts_with("builtin:") && !entry.location.starts_with(aviary_boundary::oci::SCHEME) {
         entry.sha256 = Some(sha256.to_string());
     }
     if !args.allow_hosts.is_empty() {

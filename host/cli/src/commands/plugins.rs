@@ -27,7 +27,7 @@ impl PluginOptions {
         })?;
         if let Some(path) = &self.registry {
             let file = RegistryFile::read(path)?;
-            for (name, result) in host.load_registry(&file).await {
+            for (name, result) in host.load_registry_with(&file, &super::plugin::oci::access_for).await {
                 result.with_context(|| format!("{}: entry {name:?}", path.display()))?;
             }
         }

@@ -12,11 +12,36 @@ use crate::Error;
 /// Largest component fetched over the network.
 const MAX_DOWNLOAD_BYTES: u64 = 256 << 20;
 
+/// What the caller found for an `oci://` entry: the registry's credentials (from the entry's
+/// `pullSecret`) and the public key text of a `verify.key` kept in a Secret.
+#[derive(Debug, Clone, Default)]
+pub struct OciAccess {
+    /// Credentials for the entry's registry.
+    pub credentials: crate::oci::Credentials,
+    /// The PEM of `verify.key` when it names a Secret (a PEM written in the entry needs none).
+    pub key: Option<String>,
+}
+
+/// A fetched component.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The component.
+    pub bytes: Vec<u8>,
+    /// Where it came from; for `oci://`, at the manifest digest a tag resolved to.
+    pub location: String,
+}
+
 /// Fetches a spec's bytes and checks its digest. Remote components are kept in `download_dir`
 /// (by digest) when given, so that a restart does not depend on the network: Argo Rollouts
 /// refuses to start when a plugin download fails (argo-rollouts#3642); Aviary reuses what it
-/// verified before.
-pub async fn fetch(spec: &PluginSpec, client: &reqwest::Client, download_dir: Option<&Path>) -> Result<Vec<u8>, Error> {
+/// verified before. An `oci://` component is pulled with `access`, its signature verified first
+/// when the entry asks, and kept by manifest digest.
+pub async fn fetch(
+    spec: &PluginSpec,
+    client: &reqwest::Client,
+    download_dir: Option<&Path>,
+    access: &OciAccess,
+) -> Result<Fetched, Error> {
     let fetch_err = |location: &str, reason: String| Error::Fetch {
         name: spec.name.clone(),
         location: location.to_string(),
@@ -39,7 +64,7 @@ pub async fn fetch(spec: &PluginSpec, client: &reqwest::Client, download_dir: Op
                 && let Ok(bytes) = tokio::fs::read(path).await
                 && crate::cache::sha256_hex(&bytes) == pinned
             {
-                return Ok(bytes);
+                return Ok(Fetched { bytes, location: url.to_string() });
             }
             let bytes = download(client, url).await.map_err(|e| fetch_err(url.as_str(), e))?;
             verify(spec, &bytes, url.as_str())?;
@@ -48,11 +73,44 @@ pub async fn fetch(spec: &PluginSpec, client: &reqwest::Client, download_dir: Op
             {
                 tracing::warn!(plugin = %spec.name, path = %path.display(), "cannot keep the downloaded plugin: {e}");
             }
-            return Ok(bytes);
+            return Ok(Fetched { bytes, location: url.to_string() });
         }
+        Location::Oci(oci) => return fetch_oci(spec, oci, download_dir, access).await,
     };
     verify(spec, &bytes, &location)?;
-    Ok(bytes)
+    Ok(Fetched { bytes, location })
+}
+
+async fn fetch_oci(
+    spec: &PluginSpec,
+    oci: &aviary_boundary::oci::OciLocation,
+    download_dir: Option<&Path>,
+    access: &OciAccess,
+) -> Result<Fetched, Error> {
+    let oci_err =
+        |cause: crate::oci::OciError| Error::Oci { name: spec.name.clone(), location: oci.to_string(), cause };
+    let key = match &spec.verify {
+        None => None,
+        Some(VerifyKey::Pem(pem)) => Some(pem.as_str()),
+        Some(VerifyKey::Secret { namespace, name }) => Some(access.key.as_deref().ok_or_else(|| {
+            oci_err(crate::oci::OciError::Key(format!("the Secret {namespace}/{name} was not read")))
+        })?),
+    };
+    if let (Some(dir), Some(digest)) = (download_dir, &oci.digest)
+        && let Some(bytes) = crate::oci::cached(dir, digest, key).await
+    {
+        verify(spec, &bytes, &oci.to_string())?;
+        return Ok(Fetched { bytes, location: oci.to_string() });
+    }
+    let pulled = crate::oci::pull(oci, &access.credentials, key).await.map_err(oci_err)?;
+    let location = pulled.resolved.to_string();
+    verify(spec, &pulled.bytes, &location)?;
+    if let Some(dir) = download_dir
+        && let Err(e) = crate::oci::keep(dir, &pulled, key).await
+    {
+        tracing::warn!(plugin = %spec.name, dir = %dir.display(), "cannot keep the pulled plugin: {e}");
+    }
+    Ok(Fetched { bytes: pulled.bytes, location })
 }
 
 fn verify(spec: &PluginSpec, bytes: &[u8], location: &str) -> Result<(), Error> {
@@ -86,7 +144,8 @@ async fn download(client: &reqwest::Client, url: &Url) -> Result<Vec<u8>, String
     Ok(body)
 }
 
-async fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file atomically (a temporary file renamed over it).
+pub(crate) async fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await?;
     }
