@@ -29,9 +29,10 @@ pub const PLUGINS_KEY: &str = "plugins.yaml";
 pub const CONDITION_KEY: &str = "conditionPlugin";
 
 /// The annotation of the ConfigMap recording, for each `oci://` entry named by a tag, the
-/// location at the digest the tag resolved to (a JSON object, entry name to location): the tag
-/// is resolved once, and a restart keeps that digest, so a moved tag never changes a running
-/// plugin. Editing the entry (or removing the record) resolves it again.
+/// location at the digest the tag resolved to (a JSON object: entry name to `{"resolved":
+/// "oci://...:TAG@sha256:...", "entry": <fingerprint of the entry>}`): the tag is resolved once,
+/// and a restart keeps that digest, so a moved tag never changes a running plugin. Editing the
+/// entry (or removing the record) resolves it again.
 pub const RESOLVED_ANNOTATION: &str = "plugins.aviary.dev/resolved";
 /// First wait before pulling a failed `oci://` entry again; doubled up to [`MAX_RETRY`].
 const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -150,14 +151,16 @@ pub async fn apply(ctx: &Arc<Context>, cm: &ConfigMap, applied: &mut Applied) {
             }
         };
         if let Location::Oci(location) = &spec.location {
+            // The digest recorded for this very entry (an edited entry resolves its tag again).
+            let print = fingerprint(&entry);
             let pinned = match recorded.get(&name) {
-                Some(at) if location.digest.is_none() && OciLocation { digest: None, ..at.clone() } == *location => {
-                    at.clone()
+                Some(r) if location.digest.is_none() && r.entry == print => {
+                    OciLocation::parse(&r.resolved).unwrap_or_else(|_| location.clone())
                 }
                 _ => location.clone(),
             };
             ctx.plugins.set_unavailable(&name, format!("being pulled from {pinned}"));
-            let task = tokio::spawn(pull(ctx.clone(), cm.clone(), name.clone(), spec.clone(), pinned));
+            let task = tokio::spawn(pull(ctx.clone(), cm.clone(), name.clone(), spec.clone(), pinned, print));
             applied.pulls.insert(name, task.abort_handle());
             continue;
         }
@@ -203,7 +206,7 @@ async fn failed(ctx: &Context, cm: &ConfigMap, name: &str, reason: &str) {
 /// Pulls an `oci://` entry until it loads, waiting longer after each failure (a registry that is
 /// down, a component not signed yet): each new reason is a `PluginLoadFailed` event, and the
 /// version loaded before keeps serving meanwhile. Once loaded, a tag's digest is recorded.
-async fn pull(ctx: Arc<Context>, cm: ConfigMap, name: String, mut spec: PluginSpec, at: OciLocation) {
+async fn pull(ctx: Arc<Context>, cm: ConfigMap, name: String, mut spec: PluginSpec, at: OciLocation, print: String) {
     let location = at.clone();
     spec.location = Location::Oci(at);
     let mut wait = FIRST_RETRY;
@@ -220,7 +223,12 @@ async fn pull(ctx: Arc<Context>, cm: ConfigMap, name: String, mut spec: PluginSp
             Ok(info) => {
                 loaded(&ctx, &cm, &name, &info).await;
                 if location.digest.is_none()
-                    && let Err(e) = record_resolution(&ctx, &name, &info.location).await
+                    && let Err(e) = record_resolution(
+                        &ctx,
+                        &name,
+                        Resolution { resolved: info.location.clone(), entry: print.clone() },
+                    )
+                    .await
                 {
                     tracing::warn!(plugin = %name, "cannot record the digest of {}: {e}", info.location);
                 }
@@ -281,14 +289,27 @@ async fn oci_access(ctx: &Context, spec: &PluginSpec) -> Result<OciAccess, Strin
     Ok(access)
 }
 
+/// One record of [`RESOLVED_ANNOTATION`]: what the tag of an entry resolved to, and a
+/// fingerprint of the entry it was resolved for (an edit of the entry resolves it again).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Resolution {
+    /// The location at its digest.
+    resolved: String,
+    /// [`fingerprint`] of the entry.
+    entry: String,
+}
+
+/// A short digest of an entry as written.
+fn fingerprint(entry: &RegistryEntry) -> String {
+    let json = serde_json::to_vec(entry).unwrap_or_default();
+    aviary_plugins::cache::sha256_hex(&json).chars().take(16).collect()
+}
+
 /// What [`RESOLVED_ANNOTATION`] records, by entry name; a record that does not parse is ignored
 /// (the tag is resolved again).
-fn recorded_resolutions(cm: &ConfigMap) -> BTreeMap<String, OciLocation> {
+fn recorded_resolutions(cm: &ConfigMap) -> BTreeMap<String, Resolution> {
     let text = cm.metadata.annotations.as_ref().and_then(|a| a.get(RESOLVED_ANNOTATION));
-    let map: BTreeMap<String, String> = text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
-    map.into_iter()
-        .filter_map(|(name, at)| OciLocation::parse(&at).ok().filter(|l| l.digest.is_some()).map(|l| (name, l)))
-        .collect()
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 /// Serialises the records' read-modify-write: pulls finish concurrently.
@@ -296,23 +317,22 @@ static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records what a tag resolved to in [`RESOLVED_ANNOTATION`], written with the ConfigMap's
 /// resourceVersion (an edit in between is read again, up to three times).
-async fn record_resolution(ctx: &Context, name: &str, at: &str) -> Result<(), kube::Error> {
+async fn record_resolution(ctx: &Context, name: &str, record: Resolution) -> Result<(), kube::Error> {
     let _one_at_a_time = RECORDING.lock().await;
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let mut tries = 0u8;
     loop {
         tries = tries.saturating_add(1);
         let Some(cm) = api.get_opt(CONFIG_MAP).await? else { return Ok(()) };
-        let text = cm.metadata.annotations.as_ref().and_then(|a| a.get(RESOLVED_ANNOTATION));
-        let mut map: BTreeMap<String, String> = text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+        let mut map = recorded_resolutions(&cm);
         // Records of entries no longer in the document go.
         let doc = cm.data.as_ref().and_then(|d| d.get(PLUGINS_KEY)).and_then(|t| RegistryFile::parse(t).ok());
         let names: Vec<String> = doc.map(|d| d.plugins.into_iter().map(|e| e.name).collect()).unwrap_or_default();
         map.retain(|n, _| names.contains(n));
-        if map.get(name).map(String::as_str) == Some(at) {
+        if map.get(name) == Some(&record) {
             return Ok(());
         }
-        map.insert(name.to_string(), at.to_string());
+        map.insert(name.to_string(), record.clone());
         let patch = serde_json::json!({"metadata": {
             "resourceVersion": cm.metadata.resource_version,
             "annotations": {RESOLVED_ANNOTATION: serde_json::to_string(&map).unwrap_or_default()},
