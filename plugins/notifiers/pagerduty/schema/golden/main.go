@@ -145,7 +145,8 @@ func run(c testCase) (res result) {
 	target, _ := url.Parse(server)
 	pagerdutyClient = &http.Client{Transport: rewrite{target}}
 
-	config := strings.ReplaceAll(string(c.Config), "SERVER", server)
+	config := strings.ReplaceAll(string(c.Config), "HOSTPORT", target.Host)
+	config = strings.ReplaceAll(config, "SERVER", server)
 	defer func() {
 		if p := recover(); p != nil {
 			res.Panic = fmt.Sprint(p)
