@@ -294,8 +294,12 @@ pub fn zero(kind: &Kind) -> Go {
     }
 }
 
-/// Whether `omitempty` leaves the value out: `false`, `0`, `""`, nil, an empty slice or map.
-fn is_empty(value: &Go) -> bool {
+/// Whether `omitempty` leaves the value out: `false`, `0`, `""`, nil, an empty slice or map (a
+/// pointer only when nil: a pointer to `false` is sent).
+fn is_empty(value: &Go, kind: &Kind) -> bool {
+    if matches!(kind, Kind::Ptr(_) | Kind::Any) {
+        return *value == Go::Nil;
+    }
     match value {
         Go::Nil => true,
         Go::Str(s) => s.is_empty(),
@@ -351,7 +355,7 @@ pub fn encode(out: &mut String, value: &Go, kind: &Kind, html: bool) {
             let mut first = true;
             for (field, value) in strukt.fields.iter().zip(values) {
                 let value = value.clone().unwrap_or_else(|| zero(&field.kind));
-                if field.omitempty && is_empty(&value) {
+                if field.omitempty && is_empty(&value, &field.kind) {
                     continue;
                 }
                 if !first {

@@ -172,7 +172,6 @@ func run(c testCase) (res result) {
 	}
 	vars := map[string]any{"rollout": map[string]any{"metadata": map[string]any{"name": "shop"}}}
 	if len(c.Vars) > 0 {
-		vars = map[string]any{}
 		_ = json.Unmarshal(c.Vars, &vars)
 	}
 	var notification services.Notification
