@@ -110,8 +110,9 @@
 //!   `number`, a comment whole (its user's `inherited_from` teams are dropped); a field of another
 //!   object of the wrong type, which Go's decoding would report, is not. A listed deployment or a
 //!   created one without an `id` (where Argo's service panics) is an error naming it.
-//! - A redirect the host does not follow is go-github's `RedirectionError` (Go's client follows
-//!   them). Go's own `User-Agent` on the token request is not sent.
+//! - Redirects are followed by the host, as by Go's client; one it does not follow (no
+//!   `Location`) is go-github's `RedirectionError`. Go's own `User-Agent` on the token request is
+//!   not sent.
 
 pub mod gostruct;
 pub mod gotime;

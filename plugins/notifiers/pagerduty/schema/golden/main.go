@@ -69,6 +69,8 @@ type result struct {
 	Requests []recorded `json:"requests"`
 	Error    *string    `json:"error"`
 	Panic    string     `json:"panic,omitempty"`
+	// Server: the test server's URL (what SERVER stands for), which signatures cover.
+	Server string `json:"server"`
 }
 
 // Headers the transport adds whatever the service does.
@@ -143,6 +145,7 @@ func run(c testCase) (res result) {
 		_ = l.Close()
 	}
 	target, _ := url.Parse(server)
+	res.Server = server
 	pagerdutyClient = &http.Client{Transport: rewrite{target}}
 
 	config := strings.ReplaceAll(string(c.Config), "HOSTPORT", target.Host)
