@@ -70,6 +70,14 @@ const NOTIFIER_GUESTS: &[&str] = &[
     "aviary-notifier-teams",
     "aviary-notifier-mattermost",
     "aviary-notifier-webex",
+    "aviary-notifier-googlechat",
+    "aviary-notifier-teams-workflows",
+    "aviary-notifier-grafana",
+    "aviary-notifier-newrelic",
+    "aviary-notifier-pagerduty",
+    "aviary-notifier-rocketchat",
+    "aviary-notifier-github",
+    "aviary-notifier-awssqs",
 ];
 
 /// Guests without WASI, built for `wasm32-unknown-unknown` and componentized here.

@@ -220,3 +220,149 @@ async fn chat(
         _ => (axum::http::StatusCode::OK, json!({"id": "m1"}).to_string()),
     }
 }
+
+/// A stand-in of the APIs of Argo's other HTTP services, answering as each service expects.
+async fn services(
+    State(seen): State<Seen>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    let header = ["authorization", "x-api-key", "x-auth-token"]
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    seen.lock().unwrap().push((method.to_string(), uri.path().to_string(), header, body.clone()));
+    match uri.path() {
+        p if p.ends_with("/incidents") => (StatusCode::CREATED, json!({"incident": {"id": "Q1"}}).to_string()),
+        "/api/v1/login" => (
+            StatusCode::OK,
+            json!({"status": "success", "data": {"authToken": "rc-t0ken", "userId": "u1"}}).to_string(),
+        ),
+        "/api/v1/chat.postMessage" => (StatusCode::OK, json!({"success": true}).to_string()),
+        p if p.ends_with("/access_tokens") => {
+            (StatusCode::CREATED, json!({"token": "ghs_t0ken", "expires_at": "2099-01-01T00:00:00Z"}).to_string())
+        }
+        p if p.contains("/repos/") => (StatusCode::CREATED, "{}".into()),
+        "/" if body.contains("QueueName") => {
+            (StatusCode::OK, json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/1/rollouts"}).to_string())
+        }
+        "/" => (StatusCode::OK, json!({"MessageId": "m-1", "MD5OfMessageBody": md5_hex(&body)}).to_string()),
+        _ => (StatusCode::OK, json!({"id": "m1"}).to_string()),
+    }
+}
+
+/// SQS answers SendMessage with the MD5 of the body it got, which the SDK (and aviary/awssqs)
+/// checks.
+fn md5_hex(body: &str) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("MessageBody").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(message.as_bytes()))
+}
+
+/// Argo's other HTTP services (Google Chat, Teams workflows, Grafana, New Relic, PagerDuty's
+/// REST API, Rocket.Chat, GitHub as an App, SQS) reach a loopback stand-in of their API, through
+/// the real host and its grants, with the request Argo's service makes.
+#[tokio::test]
+async fn argos_other_services_reach_their_api_with_argos_request() {
+    let host = common::host();
+    let (addr, seen) = common::serve_seen::<Seen>(axum::Router::new().fallback(services)).await;
+    let base = format!("http://{addr}");
+    let cases = [
+        (
+            "googlechat",
+            json!({"webhooks": {"space": format!("{base}/v1/spaces/S/messages?key=k")}}),
+            "space",
+            json!({"message": "shop completed"}),
+            "/v1/spaces/S/messages",
+            "\"text\":\"shop completed\"",
+        ),
+        (
+            "teams-workflows",
+            json!({"recipientUrls": {"deploys": format!("{base}/powerautomate/hook")}}),
+            "deploys",
+            json!({"message": "shop completed", "teams-workflows": {"title": "shop"}}),
+            "/powerautomate/hook",
+            "\"text\":\"shop\"",
+        ),
+        (
+            "grafana",
+            json!({"apiUrl": format!("{base}/api"), "apiKey": "gr4f"}),
+            "shop|canary",
+            json!({"message": "shop completed"}),
+            "/api/annotations",
+            "\"tags\":[\"shop\",\"canary\"]",
+        ),
+        (
+            "newrelic",
+            json!({"apiURL": base, "apiKey": "NRAK-x"}),
+            "12345",
+            json!({"message": "shop completed", "newrelic": {"revision": "v2", "changelog": "canary", "user": "argo"}}),
+            "/v2/applications/12345/deployments.json",
+            "\"revision\":\"v2\"",
+        ),
+        (
+            "pagerduty",
+            json!({"token": "pd-t0ken", "from": "ops@example.com", "apiURL": base}),
+            "PSERVICE",
+            json!({"message": "m", "pagerduty": {"title": "shop aborted", "urgency": "high"}}),
+            "/incidents",
+            "\"title\":\"shop aborted\"",
+        ),
+        (
+            "rocketchat",
+            json!({"serverUrl": base, "email": "bot@example.com", "password": "pw"}),
+            "#deploys",
+            json!({"message": "shop aborted"}),
+            "/api/v1/chat.postMessage",
+            "\"channel\":\"#deploys\"",
+        ),
+        (
+            "github",
+            json!({"appID": 12345, "installationID": 5, "enterpriseBaseURL": base,
+                   "privateKey": include_str!("../../../plugins/notifiers/github/src/testdata/app-key.pem")}),
+            "",
+            json!({"message": "shop completed", "github": {"repoURLPath": "https://github.com/acme/shop",
+                   "revisionPath": "0123abcd", "status": {"state": "success", "label": "rollout/shop"}}}),
+            "/api/v3/repos/acme/shop/statuses/0123abcd",
+            "\"context\":\"rollout/shop\"",
+        ),
+        (
+            "awssqs",
+            json!({"queue": "rollouts", "region": "us-east-1", "key": "AKIDEXAMPLE", "secret": "s3cret", "endpointUrl": base}),
+            "",
+            json!({"message": "shop aborted"}),
+            "/",
+            "\"MessageBody\":\"shop aborted\"",
+        ),
+    ];
+    for (kind, config, recipient, template, path, needle) in cases {
+        let (config, template) = (config.to_string(), template.to_string());
+        let plugin = if kind == "newrelic" { "aviary/newrelic-notifier".to_string() } else { format!("aviary/{kind}") };
+        host.notify(&plugin, call(kind, kind, &config, recipient, &template))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!((last.0.as_str(), last.1.as_str()), ("POST", path), "{kind}");
+        assert!(last.3.contains(needle), "{kind}: {}", last.3);
+    }
+    let seen = seen.lock().unwrap().clone();
+    let header_of = |path: &str| seen.iter().find(|r| r.1 == path).map(|r| r.2.clone()).unwrap_or_default();
+    assert_eq!(header_of("/api/annotations"), "Bearer gr4f");
+    assert_eq!(header_of("/v2/applications/12345/deployments.json"), "NRAK-x");
+    assert_eq!(header_of("/api/v1/chat.postMessage"), "rc-t0ken", "Rocket.Chat posts with the login's token");
+    let token_request = seen.iter().find(|r| r.1.ends_with("/access_tokens")).map(|r| (r.1.clone(), r.2.clone()));
+    assert!(
+        token_request.as_ref().is_some_and(|(_, auth)| auth.starts_with("Bearer ey")),
+        "the App's JWT: {token_request:?}"
+    );
+    assert_eq!(header_of("/api/v3/repos/acme/shop/statuses/0123abcd"), "token ghs_t0ken");
+    assert!(header_of("/").starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "SigV4");
+}

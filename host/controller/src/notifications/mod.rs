@@ -523,15 +523,20 @@ async fn secret_data(ctx: &Context, namespace: &str) -> BTreeMap<String, String>
 }
 
 /// The notifier component of a service: the one its config names with `plugin:`, else the
-/// first-party `aviary/<type>` (`aviary/webhook`, `aviary/slack`, ...).
+/// first-party `aviary/<type>` (`aviary/webhook`, `aviary/slack`, ...; `aviary/newrelic-notifier`).
 fn plugin_of(service: &config::Service) -> Result<String, String> {
     if let Some(plugin) = service.config.get("plugin").and_then(Value::as_str) {
         return Ok(plugin.to_string());
     }
-    let first_party = format!("aviary/{}", service.service_type);
-    match aviary_plugins::builtin::find(&first_party) {
-        Some(b) if b.kind == aviary_plugins::PluginKind::Notifier => Ok(first_party),
-        _ => Err(format!(
+    // `aviary/<type>`, or `aviary/<type>-notifier` where a provider has the plain name (newrelic).
+    let first_party = [format!("aviary/{}", service.service_type), format!("aviary/{}-notifier", service.service_type)]
+        .into_iter()
+        .find(|name| {
+            aviary_plugins::builtin::find(name).is_some_and(|b| b.kind == aviary_plugins::PluginKind::Notifier)
+        });
+    match first_party {
+        Some(name) => Ok(name),
+        None => Err(format!(
             "no notifier for service type {:?}: name its component with `plugin: <registry name>`",
             service.service_type
         )),

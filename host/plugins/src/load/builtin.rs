@@ -352,6 +352,94 @@ pub static BUILTINS: &[Builtin] = &[
         default_url: Some("https://webexapis.com"),
         kubernetes: &[],
     },
+    // Argo notifications' `googlechat` service. May reach: Google Chat: every URL of the
+    // service's `webhooks`.
+    Builtin {
+        name: "aviary/googlechat",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_googlechat.wasm")),
+        host_field: Some("webhooks"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `teams-workflows` service. May reach: Power Automate workflows: every
+    // URL of the service's `recipientUrls`.
+    Builtin {
+        name: "aviary/teams-workflows",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_teams_workflows.wasm")),
+        host_field: Some("recipientUrls"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `grafana` service. May reach: Grafana: the host of the service's
+    // `apiUrl` (no default, as in Argo).
+    Builtin {
+        name: "aviary/grafana",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_grafana.wasm")),
+        host_field: Some("apiUrl"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `newrelic` service (`aviary/newrelic` is Argo's New Relic metric
+    // provider). May reach: New Relic's REST API: the host of the service's `apiURL`,
+    // api.newrelic.com by default.
+    Builtin {
+        name: "aviary/newrelic-notifier",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_newrelic.wasm")),
+        host_field: Some("apiURL"),
+        default_url: Some("https://api.newrelic.com"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `pagerduty` service (REST API incidents). May reach: the service's
+    // `apiURL` (an Aviary addition), PagerDuty's API by default.
+    Builtin {
+        name: "aviary/pagerduty",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_pagerduty.wasm")),
+        host_field: Some("apiURL"),
+        default_url: Some("https://api.pagerduty.com"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `rocketchat` service. May reach: the host of the service's `serverUrl`.
+    Builtin {
+        name: "aviary/rocketchat",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_rocketchat.wasm")),
+        host_field: Some("serverUrl"),
+        default_url: None,
+        kubernetes: &[],
+    },
+    // Argo notifications' `github` service (a GitHub App). May reach: the service's
+    // `enterpriseBaseURL`, GitHub's API by default.
+    Builtin {
+        name: "aviary/github",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_github.wasm")),
+        host_field: Some("enterpriseBaseURL"),
+        default_url: Some("https://api.github.com"),
+        kubernetes: &[],
+    },
+    // Argo notifications' `awssqs` service. May reach: the service's `endpointUrl`, else the SQS
+    // endpoint of its `region`.
+    Builtin {
+        name: "aviary/awssqs",
+        argo_name: None,
+        kind: PluginKind::Notifier,
+        bytes: include_bytes!(concat!(env!("AVIARY_WASM_DIR"), "/aviary_notifier_awssqs.wasm")),
+        host_field: Some("endpointUrl"),
+        default_url: Some("https://sqs.{region}.amazonaws.com"),
+        kubernetes: &[],
+    },
 ];
 
 /// Finds a first-party plugin by `aviary/<name>` or by its Argo provider name.
@@ -391,8 +479,21 @@ impl Builtin {
             _ => Vec::new(),
         };
         targets.retain(|s| !s.is_empty());
+        // A default URL may depend on the config's `region` (`https://sqs.{region}.amazonaws.com`):
+        // a region that is not a plain DNS label gives no default.
+        let regional;
         if targets.is_empty() {
-            targets.extend(self.default_url);
+            match self.default_url {
+                Some(url) if url.contains("{region}") => {
+                    let region = config.get("region").and_then(|v| v.as_str()).unwrap_or_default();
+                    if !region.is_empty() && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                        regional = url.replace("{region}", region);
+                        targets.push(&regional);
+                    }
+                }
+                Some(url) => targets.push(url),
+                None => {}
+            }
         }
         let hosts: Vec<String> = targets
             .into_iter()
@@ -436,6 +537,17 @@ mod tests {
         assert!(opsgenie.default_hosts(&serde_json::json!({})).allows("api.opsgenie.com", 443));
         assert!(opsgenie.default_hosts(&serde_json::json!({"apiUrl": ""})).allows("api.opsgenie.com", 443));
         assert!(notifier("webhooks", None).default_hosts(&serde_json::json!({"webhooks": {}})).is_empty());
+        // SQS's endpoint follows the region; a region that is not a DNS label gives none.
+        let sqs = find("aviary/awssqs").unwrap();
+        let regional = sqs.default_hosts(&serde_json::json!({"region": "eu-west-1"}));
+        assert!(
+            regional.allows("sqs.eu-west-1.amazonaws.com", 443) && !regional.allows("sqs.us-east-1.amazonaws.com", 443)
+        );
+        assert!(sqs.default_hosts(&serde_json::json!({"region": "evil.com/x"})).is_empty());
+        assert!(sqs.default_hosts(&serde_json::json!({})).is_empty());
+        let local =
+            sqs.default_hosts(&serde_json::json!({"region": "us-east-1", "endpointUrl": "http://127.0.0.1:4566"}));
+        assert!(local.allows("127.0.0.1", 4566) && !local.allows("sqs.us-east-1.amazonaws.com", 443));
     }
 
     #[test]

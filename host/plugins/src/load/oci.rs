@@ -503,7 +503,7 @@ mod tests {
         assert_eq!(credentials_from_docker_config(config, "quay.io").unwrap(), Credentials::Anonymous);
         let err = credentials_from_docker_config(config, "bad.io").unwrap_err().to_string();
         assert!(err.contains("auths[\"bad.io\"].auth"), "{err}");
-        assert!(credentials_from_docker_config(b"[]", "x").is_err());
+        assert!(credentials_from_docker_config(b"not json", "x").is_err());
         assert!(!format!("{:?}", basic("u", "secret")).contains("secret"), "Debug never prints a password");
     }
 
