@@ -79,7 +79,15 @@ async fn the_walk_from_plugin_new_to_a_canary_gated_by_the_plugin_works_as_writt
     let blocks = sh_blocks(&page);
     assert!(blocks.len() >= 8, "the page has {} sh blocks", blocks.len());
     let joined = blocks.concat();
-    for step in ["aviary plugin new", "plugin test", "plugin inspect", "aviary-config", "acme/error-rate"] {
+    for step in [
+        "aviary plugin new",
+        "plugin test",
+        "plugin inspect",
+        "aviary-config",
+        "acme/error-rate",
+        "plugin push",
+        "plugin sign",
+    ] {
         assert!(joined.contains(step), "the walk no longer runs {step:?}");
     }
 
@@ -92,6 +100,8 @@ async fn the_walk_from_plugin_new_to_a_canary_gated_by_the_plugin_works_as_writt
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_aviary")).parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let port = free_port();
+    // The registry the page publishes to.
+    let oci_registry = aviary_test_support::registry::Registry::start()?;
     let out = tokio::time::timeout(
         Duration::from_secs(900),
         tokio::process::Command::new("bash")
@@ -100,6 +110,9 @@ async fn the_walk_from_plugin_new_to_a_canary_gated_by_the_plugin_works_as_writt
             .env("PATH", path)
             .env("KUBECONFIG", &kubeconfig)
             .env("PORT", port.to_string())
+            .env("REGISTRY", oci_registry.addr())
+            // No Docker config of this machine's user: the registry is anonymous.
+            .env("DOCKER_CONFIG", dir.path())
             .env("NO_COLOR", "1")
             .env("AVIARY_CACHE_DIR", e2e::plugin_cache())
             .kill_on_drop(true)
@@ -137,13 +150,22 @@ async fn the_walk_from_plugin_new_to_a_canary_gated_by_the_plugin_works_as_writt
     let status = rollout.status.unwrap_or_default();
     assert_eq!(format!("{:?}", status.phase), "Some(Healthy)");
     let image = rollout.spec.template.and_then(|t| t.spec).map(|s| s.containers[0].image.clone());
-    assert_eq!(image, Some(Some("nginx:1.20".to_string())));
-    let runs: Vec<AnalysisRun> = Api::default_namespaced(client).list(&Default::default()).await?.items;
-    assert_eq!(runs.len(), 1, "one analysis, for the one update");
-    let run = runs[0].status.clone().unwrap_or_default();
-    assert_eq!(run.phase, AnalysisPhase::Successful, "{}", run.message);
-    let values: Vec<&str> = run.metric_results[0].measurements.iter().map(|m| m.value.as_str()).collect();
-    assert_eq!(values, ["42", "42"]);
+    assert_eq!(image, Some(Some("nginx:1.21".to_string())));
+    let runs: Vec<AnalysisRun> = Api::default_namespaced(client.clone()).list(&Default::default()).await?.items;
+    assert_eq!(runs.len(), 2, "one analysis per update: the file:// plugin's, then the oci:// one's");
+    for run in &runs {
+        let status = run.status.clone().unwrap_or_default();
+        assert_eq!(status.phase, AnalysisPhase::Successful, "{}", status.message);
+        let values: Vec<&str> = status.metric_results[0].measurements.iter().map(|m| m.value.as_str()).collect();
+        assert_eq!(values, ["42", "42"]);
+    }
+    // The second update's measurements came from the component pulled from the registry.
+    let registry_entry = std::fs::read_to_string(dir.path().join("error-rate/plugins.yaml"))?;
+    assert!(registry_entry.contains(&format!("location: oci://{}/acme/error-rate:0.1.0@sha256:", oci_registry.addr())));
+    assert!(registry_entry.contains("BEGIN PUBLIC KEY"), "the entry requires the signature:\n{registry_entry}");
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        Api::namespaced(client, aviary_test_support::e2e::CONTROLLER_NS).get("aviary-config").await?;
+    assert!(cm.data.unwrap_or_default().get("plugins.yaml").is_some_and(|p| p.contains("oci://")));
     assert!(stdout.contains("Successful"), "the page's last command shows the run:\n{stdout}");
     Ok(())
 }

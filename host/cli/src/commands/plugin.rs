@@ -73,6 +73,10 @@ enum PluginCommand {
     /// when it does not).
     #[command(after_help = "Example:\n  aviary plugin verify oci://ghcr.io/acme/error-rate:1.0.0 --key cosign.pub")]
     Verify(oci::VerifyArgs),
+    /// Write a cosign key pair (cosign.key, encrypted with COSIGN_PASSWORD, and cosign.pub), as
+    /// `cosign generate-key-pair` does.
+    #[command(after_help = "Example:\n  COSIGN_PASSWORD=... aviary plugin keygen")]
+    Keygen(oci::KeygenArgs),
 }
 
 /// Flags of `plugin run`.
@@ -154,6 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         PluginCommand::Push(a) => oci::push(a),
         PluginCommand::Sign(a) => oci::sign(a),
         PluginCommand::Verify(a) => oci::verify(a),
+        PluginCommand::Keygen(a) => oci::keygen(a),
     }
 }
 
@@ -505,6 +510,12 @@ fn registry_entry(
     }
     if !args.allow_hosts.is_empty() {
         entry.allowed_hosts = args.allow_hosts.clone();
+    }
+    // A signature just verified with --key: the entry requires it.
+    if let (Some(view), Some(path)) = (&found.registry, &args.key)
+        && view.signature.starts_with("verified")
+    {
+        entry.verify = Some(aviary_plugins::registry::Verify { key: oci::read_key(path)?.trim().to_string() });
     }
     entry.validate().context("the registry entry would be refused")?;
     Ok(entry)

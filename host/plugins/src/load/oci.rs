@@ -355,6 +355,16 @@ pub async fn sign(
     Ok(digest)
 }
 
+/// A new cosign key pair, as `cosign generate-key-pair` makes one: an ECDSA P-256 private key
+/// encrypted with `password` (cosign's "ENCRYPTED SIGSTORE PRIVATE KEY" PEM) and its public key.
+pub fn generate_key_pair(password: &[u8]) -> Result<(String, String), OciError> {
+    use sigstore::crypto::SigningScheme;
+    let key = |e: sigstore::errors::SigstoreError| OciError::Key(e.to_string());
+    let pair =
+        SigningScheme::ECDSA_P256_SHA256_ASN1.create_signer().and_then(|s| s.to_sigstore_keypair()).map_err(key)?;
+    Ok((pair.private_key_to_encrypted_pem(password).map_err(key)?.to_string(), pair.public_key_to_pem().map_err(key)?))
+}
+
 fn is_encrypted(pem: &[u8]) -> bool {
     String::from_utf8_lossy(pem).contains("ENCRYPTED")
 }

@@ -200,6 +200,48 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Flags of `plugin keygen`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "cosign", value_name = "PREFIX")]
+    output_key_prefix: String,
+}
+
+/// Writes a cosign key pair (the private key encrypted with COSIGN_PASSWORD), refusing to
+/// overwrite a key.
+pub fn keygen(args: KeygenArgs) -> anyhow::Result<ExitCode> {
+    let (private, public) = (format!("{}.key", args.output_key_prefix), format!("{}.pub", args.output_key_prefix));
+    for path in [&private, &public] {
+        if Path::new(path).exists() {
+            bail!("{path} exists: keygen never overwrites a key");
+        }
+    }
+    let password = std::env::var("COSIGN_PASSWORD").unwrap_or_default();
+    if password.is_empty() {
+        eprintln!("warning: COSIGN_PASSWORD is empty: the private key is encrypted with an empty password");
+    }
+    let (private_pem, public_pem) = oci::generate_key_pair(password.as_bytes())?;
+    write_private(Path::new(&private), &private_pem)?;
+    std::fs::write(&public, public_pem).with_context(|| format!("writing {public}"))?;
+    println!("Private key written to {private}");
+    println!("Public key written to {public}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(pem.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
 /// A public key file's text.
 pub fn read_key(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
