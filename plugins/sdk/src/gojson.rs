@@ -7,7 +7,9 @@
 //! The SDK's `go_json` writes a serde value with Go's string escapes; re-encoding decoded JSON
 //! also needs Go's decoding (every number a `float64`, Go's error messages) and Go's number
 //! format (`1e+21`, `100000000000000000000`), hence this module, shared by the notifiers that
-//! re-encode a template's JSON (`aviary/teams`, `aviary/mattermost`). Feature `notifier`.
+//! re-encode a template's JSON (`aviary/teams`, `aviary/mattermost`). [`decode_stream`] reads a
+//! service's answer as a Go client's `json.Decoder` does; `notifier::gostruct` decodes into and
+//! encodes Go structs on top of this module. Feature `notifier`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -110,6 +112,66 @@ pub fn parse(text: &str) -> Result<Value, String> {
         None => Ok(value),
         Some(c) => Err(invalid(c, "after top-level value")),
     }
+}
+
+/// Go's `json.NewDecoder(body).Decode(&v)`, as a Go client reads a service's answer: the first
+/// JSON value of the body (what follows it is not read), `None` for a body of only white space
+/// (Go's `EOF`), Go's syntax errors (a value cut short is `unexpected EOF`).
+pub fn decode_stream(body: &[u8]) -> Result<Option<Value>, String> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')).is_empty() {
+        return Ok(None);
+    }
+    match parse(&text) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e == "unexpected end of JSON input" => Err("unexpected EOF".to_string()),
+        Err(e) if e.ends_with("after top-level value") => text
+            .get(..first_value_end(&text))
+            .map_or_else(|| Err(e), parse)
+            .map(Some)
+            .map_err(|e| e.replace("unexpected end of JSON input", "unexpected EOF")),
+        Err(e) => Err(e),
+    }
+}
+
+/// The end of the first JSON value of `text` (which Go's scanner accepts as a prefix).
+fn first_value_end(text: &str) -> usize {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i;
+                }
+            }
+            b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' if depth == 0 => return i - 1,
+            _ => {}
+        }
+    }
+    b.len()
 }
 
 /// `invalid character 'x' <context>`, the character quoted as Go's `quoteChar` does.
@@ -465,6 +527,18 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn answers_decode_as_gos_decoder_reads_them() {
+        assert_eq!(decode_stream(b" \n"), Ok(None));
+        assert_eq!(decode_stream(br#"{"a":1} trailing"#), parse(r#"{"a":1}"#).map(Some));
+        assert_eq!(decode_stream(b"[1]]"), parse("[1]").map(Some));
+        assert_eq!(decode_stream(br#""x\"y"z"#), parse(r#""x\"y""#).map(Some));
+        assert_eq!(decode_stream(b"12 34"), Ok(Some(Value::Number("12".to_string()))));
+        assert_eq!(decode_stream(br#"{"a":"#).unwrap_err(), "unexpected EOF");
+        assert_eq!(decode_stream(b"[1,]x").unwrap_err(), "invalid character ']' looking for beginning of value");
+        assert_eq!(decode_stream(b"nope").unwrap_err(), "invalid character 'o' in literal null (expecting 'u')");
     }
 
     #[test]

@@ -63,6 +63,12 @@
 //! access, and logs with `notifier::log`. Build its requests in pure functions of the
 //! notification so that they are tested natively.
 //!
+//! A notifier that ports a Go service sends what the Go code would, with the Go ports the
+//! feature brings: `gojson` (Go's `encoding/json` over `any`, and a client's `json.Decoder`),
+//! `notifier::gostruct` (`encoding/json` over Go structs described by field tables) and
+//! `notifier::gourl` (Go's `net/url`: parsing with Go's errors, `String`, `ResolveReference`,
+//! and `strconv.Quote` as Go's errors quote a URL).
+//!
 //! One world per crate: `router`, `provider-v0-2`, `step` and `notifier` each make the SDK's
 //! shared modules (`kubernetes`, `http`) import their world's interfaces, so a crate enables
 //! exactly one of them (and `v0-1` off), and host/plugins/build.rs builds each group in a cargo

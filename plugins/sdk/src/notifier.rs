@@ -207,6 +207,8 @@ pub fn block_as<T: DeserializeOwned>(what: &str, block: Option<&Value>) -> Resul
     }
 }
 
+pub mod gostruct;
+pub mod gourl;
 pub mod retry;
 
 /// The contract version of the `notifier` world this SDK builds against.

@@ -75,6 +75,7 @@ use std::time::{Duration, SystemTime};
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::gojson::{self, Value as GoValue};
 use aviary_plugin_sdk::http::{self, Request, Response};
+use aviary_plugin_sdk::notifier::gourl::go_quote;
 use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, or_default, template_block};
 use aviary_plugin_sdk::sigv4::{self, Credentials, HostCredentials};
 use md5::{Digest, Md5};
@@ -291,63 +292,6 @@ fn go_type_of(value: &GoValue) -> &'static str {
     }
 }
 
-/// The end of the first JSON value of `text`.
-fn first_value_end(text: &str) -> usize {
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    while i < b.len() {
-        let c = b[i];
-        i += 1;
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-                if depth == 0 {
-                    return i;
-                }
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return i;
-                }
-            }
-            b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' if depth == 0 => return i - 1,
-            _ => {}
-        }
-    }
-    b.len()
-}
-
-/// Go's `json.NewDecoder(body).Decode(&v)`: the first value (`None` for an empty body: `EOF`),
-/// Go's syntax errors.
-pub fn decode_stream(body: &[u8]) -> Result<Option<GoValue>, String> {
-    let text = String::from_utf8_lossy(body);
-    if text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')).is_empty() {
-        return Ok(None);
-    }
-    match gojson::parse(&text) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e == "unexpected end of JSON input" => Err("unexpected EOF".to_string()),
-        Err(e) if e.ends_with("after top-level value") => gojson::parse(&text[..first_value_end(&text)])
-            .map(Some)
-            .map_err(|e| e.replace("unexpected end of JSON input", "unexpected EOF")),
-        Err(e) => Err(e),
-    }
-}
-
 /// The SQS errors each operation models (an answer with another code is a generic API error).
 fn modeled(operation: &str) -> &'static [&'static str] {
     match operation {
@@ -419,7 +363,7 @@ pub fn api_error(operation: &str, response: &Response) -> Failure {
         text: response_error(response, &format!("deserialization failed, failed to decode response body, {e}")),
         retryable: false,
     };
-    let body = match decode_stream(&response.body) {
+    let body = match gojson::decode_stream(&response.body) {
         Ok(body) => body,
         Err(e) => return deserialization(e),
     };
@@ -533,7 +477,7 @@ fn output_strings(response: &Response, keys: &[&str]) -> Result<Vec<Option<Strin
         retryable: false,
     };
     let mut out = vec![None; keys.len()];
-    match decode_stream(&response.body).map_err(fail)? {
+    match gojson::decode_stream(&response.body).map_err(fail)? {
         None | Some(GoValue::Null) => {}
         Some(GoValue::Object(members)) => {
             for (k, v) in members {
@@ -609,21 +553,6 @@ fn operation(
         runtime.sleep(wait);
         attempt += 1;
     }
-}
-
-/// Go's `strconv.Quote` for a URL in an error (`*url.Error`'s `%q`).
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// MD5 in hex, as the SDK checks a sent message.

@@ -28,7 +28,7 @@ pub struct Time {
 }
 
 fn quote(s: &str) -> String {
-    crate::gourl::go_quote(s)
+    aviary_plugin_sdk::notifier::gourl::go_quote(s)
 }
 
 fn cannot(value: &str, elem_value: &str, elem_layout: &str) -> String {
@@ -132,8 +132,10 @@ pub fn parse(value: &str) -> Result<Time, String> {
         if rest.len() < 6 || b[3] != b':' {
             return Err(cannot(value, rest, "Z07:00"));
         }
-        let (hh, _) = getnum(&rest[1..3], true).ok_or_else(|| cannot(value, rest, "Z07:00"))?;
-        let (mm, _) = getnum(&rest[4..6], true).ok_or_else(|| cannot(value, rest, "Z07:00"))?;
+        // `get`: the bytes around the colon may be inside a character that is not a digit.
+        let two = |at: std::ops::Range<usize>| rest.get(at).and_then(|s| getnum(s, true)).map(|(n, _)| n);
+        let hh = two(1..3).ok_or_else(|| cannot(value, rest, "Z07:00"))?;
+        let mm = two(4..6).ok_or_else(|| cannot(value, rest, "Z07:00"))?;
         if hh > 24 {
             return Err(out_of_range(value, "time zone offset hour"));
         }
@@ -221,5 +223,13 @@ mod tests {
             parse("2024-01-01T00:00:00z").unwrap_err(),
             r#"parsing time "2024-01-01T00:00:00z" as "2006-01-02T15:04:05Z07:00": cannot parse "z" as "Z07:00""#
         );
+        // Not digits around the colon, some of them not ASCII: Go's error, no panic.
+        for zone in ["éa:00x", "+00:0é", "+é:00"] {
+            let value = format!("2024-01-01T00:00:00{zone}");
+            assert_eq!(
+                parse(&value).unwrap_err(),
+                format!(r#"parsing time "{value}" as "2006-01-02T15:04:05Z07:00": cannot parse "{zone}" as "Z07:00""#)
+            );
+        }
     }
 }

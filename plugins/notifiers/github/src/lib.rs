@@ -114,19 +114,17 @@
 //!   `Location`) is go-github's `RedirectionError`. Go's own `User-Agent` on the token request is
 //!   not sent.
 
-pub mod gostruct;
 pub mod gotime;
-pub mod gourl;
 pub mod jwt;
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::gojson::{self, Value as GoValue};
 use aviary_plugin_sdk::http::{self, Request, Response, status_line};
+use aviary_plugin_sdk::notifier::gostruct::{self, Field, Go, Kind, Struct};
+use aviary_plugin_sdk::notifier::gourl::{self, Url, go_quote};
 use aviary_plugin_sdk::notifier::{
     Error, Notification, Notifier, or_default, template_block, warn_insecure_skip_verify,
 };
-use gostruct::{Field, Go, Kind, Struct};
-use gourl::{Url, go_quote};
 use rsa::RsaPrivateKey;
 use serde::Deserialize;
 use serde_json::Value;
@@ -794,68 +792,6 @@ static DEPLOYMENTS: Kind = Kind::Slice(&Kind::Ptr(&Kind::Struct(&DEPLOYMENT)), "
 static PULL_REQUESTS: Kind = Kind::Slice(&Kind::Ptr(&Kind::Struct(&PULL_REQUEST)), "[]*github.PullRequest");
 static ISSUE_COMMENTS: Kind = Kind::Slice(&Kind::Ptr(&Kind::Struct(&ISSUE_COMMENT)), "[]*github.IssueComment");
 
-/// The end of the first JSON value of `text` (which Go's scanner accepts as a prefix).
-fn first_value_end(text: &str) -> usize {
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    while i < b.len() {
-        let c = b[i];
-        i += 1;
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-                if depth == 0 {
-                    return i;
-                }
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return i;
-                }
-            }
-            b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' if depth == 0 => return i - 1,
-            _ => {}
-        }
-    }
-    b.len()
-}
-
-/// Go's `json.NewDecoder(body).Decode(&v)` of `kind`: the first value only (`None` for an empty
-/// body, whose `EOF` go-github ignores), Go's syntax and type errors.
-pub fn decode_stream(body: &[u8], kind: &Kind) -> Result<Option<Go>, String> {
-    let text = String::from_utf8_lossy(body);
-    if text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r')).is_empty() {
-        return Ok(None);
-    }
-    let value = match gojson::parse(&text) {
-        Ok(v) => v,
-        Err(e) if e == "unexpected end of JSON input" => return Err("unexpected EOF".to_string()),
-        Err(e) if e.ends_with("after top-level value") => gojson::parse(&text[..first_value_end(&text)])
-            .map_err(|e| e.replace("unexpected end of JSON input", "unexpected EOF"))?,
-        Err(e) => return Err(e),
-    };
-    match gostruct::decode(&value, kind) {
-        (_, Some(e)) => Err(e),
-        (v, None) => Ok(v),
-    }
-}
-
 /// go-github's `Error`, one of an `ErrorResponse`'s `errors`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct DetailError {
@@ -1050,7 +986,7 @@ impl<'a, S: FnMut(&Call) -> Result<Response, http::Error>> Api<'a, S> {
                 go_quote(&status_line(response.status))
             )));
         }
-        let decoded = decode_stream(&response.body, &ACCESS_TOKEN_PTR).map_err(&refresh)?;
+        let decoded = gostruct::decode_stream(&response.body, &ACCESS_TOKEN_PTR).map_err(&refresh)?;
         let token = decoded.as_ref().and_then(|d| d.field(&ACCESS_TOKEN, "token")).map(Go::as_str).unwrap_or_default();
         let expires = decoded
             .as_ref()
@@ -1095,7 +1031,7 @@ impl<'a, S: FnMut(&Call) -> Result<Response, http::Error>> Api<'a, S> {
         if response.status == 202 || !(200..=299).contains(&response.status) {
             return Err(check_response(method, &shown, &response, self.now));
         }
-        decode_stream(&response.body, kind).map_err(ApiError::Other)
+        gostruct::decode_stream(&response.body, kind).map_err(ApiError::Other)
     }
 }
 

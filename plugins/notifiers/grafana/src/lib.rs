@@ -51,12 +51,10 @@
 //! User information in `apiUrl` (`https://u:p@host`) is not sent (Argo does not send it either:
 //! its request sets `Authorization` itself); a fragment is not sent.
 
-pub mod gourl;
-
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{
-    Error, Notification, Notifier, go_json, log, or_default, quote_body, warn_insecure_skip_verify,
+    Error, Notification, Notifier, go_json, gourl, log, or_default, quote_body, warn_insecure_skip_verify,
 };
 use serde::{Deserialize, Serialize};
 
@@ -119,28 +117,18 @@ pub fn path_join(dir: &str, name: &str) -> String {
 
 /// The annotations endpoint of `api_url`, as grafana.go builds it (`url.Parse`, the path joined
 /// with `annotations`), written as Go's `URL.String` writes it without user information or
-/// fragment (which are not sent); or Go's error for an `api_url` it cannot parse.
-pub fn endpoint(api_url: &str) -> Result<(gourl::GoUrl, String), Error> {
+/// fragment (which are not sent); or Go's error for an `api_url` it cannot parse. The parsed
+/// `api_url` comes with it.
+pub fn endpoint(api_url: &str) -> Result<(gourl::Url, String), Error> {
     let url = gourl::parse(api_url).map_err(Error)?;
-    let path = gourl::escape_path(&path_join(&url.path, "annotations"));
-    let mut out = String::new();
-    if !url.scheme.is_empty() {
-        out.push_str(&url.scheme);
-        out.push(':');
-    }
-    if url.has_authority {
-        out.push_str("//");
-        out.push_str(&url.host);
-        if !path.starts_with('/') {
-            out.push('/');
-        }
-    }
-    out.push_str(&path);
-    if url.force_query || !url.raw_query.is_empty() {
-        out.push('?');
-        out.push_str(&url.raw_query);
-    }
-    Ok((url, out))
+    let mut sent = url.clone();
+    sent.path = path_join(&url.path, "annotations");
+    // The joined path differs from the one `raw_path` spelled: Go's `EscapedPath` escapes it anew.
+    sent.raw_path.clear();
+    sent.user = None;
+    sent.fragment.clear();
+    sent.raw_fragment.clear();
+    Ok((url, sent.to_string()))
 }
 
 /// The request of one notification, before it is sent.
@@ -310,6 +298,22 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_are_written_as_gos_url_string() {
+        for (api_url, sent) in [
+            ("https://g/api", "https://g/api/annotations"),
+            ("https://u:p@g:3000/my%20grafana/api/?x=1#f", "https://g:3000/my%20grafana/api/annotations?x=1"),
+            ("https://g/a%2Fb", "https://g/a/b/annotations"),
+            ("https://g?", "https://g/annotations?"),
+            ("http:/x", "http:/x/annotations"),
+            ("", "annotations"),
+            // Go's `URL.String` writes an opaque URL's opaque part, not its (joined) path.
+            ("a:b", "a:b"),
+        ] {
+            assert_eq!(endpoint(api_url).map(|(_, sent)| sent), Ok(sent.to_string()), "{api_url}");
+        }
+    }
+
+    #[test]
     fn paths_join_as_gos_path_join() {
         for (dir, joined) in [
             ("", "annotations"),
@@ -323,25 +327,6 @@ mod tests {
             assert_eq!(path_join(dir, "annotations"), joined, "{dir}");
         }
         assert_eq!(path_join("x", ".."), ".");
-    }
-
-    #[test]
-    fn urls_are_split_as_gos_url_parse() {
-        let url = gourl::parse("HTTPS://u:p@[::1]:8443/a%20b/c?x=1#f").unwrap();
-        assert_eq!(
-            (url.scheme.as_str(), url.host.as_str(), url.hostname(), url.path.as_str(), url.raw_query.as_str()),
-            ("https", "[::1]:8443", "::1", "/a b/c", "x=1")
-        );
-        assert_eq!(url.user.as_deref(), Some("u:p"));
-        assert_eq!(gourl::parse("://x").unwrap_err(), r#"parse "://x": missing protocol scheme"#);
-        assert_eq!(gourl::parse("a:b/c").map(|u| u.scheme), Ok("a".to_string()), "an opaque URL has a scheme");
-        assert_eq!(
-            gourl::parse("1a:b/c").unwrap_err(),
-            r#"parse "1a:b/c": first path segment in URL cannot contain colon"#
-        );
-        assert_eq!(gourl::parse("http://h/%4").unwrap_err(), r#"parse "http://h/%4": invalid URL escape "%4""#);
-        assert_eq!(gourl::go_quote("a\"\\\n\u{85}é"), r#""a\"\\\n\u0085é""#);
-        assert_eq!(gourl::escape_path("/a b/é?#!*'()$&+,;=:@~"), "/a%20b/%C3%A9%3F%23%21%2A%27%28%29$&+,;=:@~");
     }
 
     #[test]

@@ -62,12 +62,10 @@
 //! Argo formats `apiURL` with `Sprintf`, so a `%` in it garbles Argo's URL; here it is sent as
 //! written.
 
-pub mod gourl;
-
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{
-    Error, Notification, Notifier, api_base, go_json, or_default, post_answer, template_block,
+    Error, Notification, Notifier, api_base, go_json, gourl, or_default, post_answer, template_block,
     warn_insecure_skip_verify,
 };
 use serde::{Deserialize, Serialize};

@@ -74,14 +74,11 @@
 //!   the answer's own error on a status other than 200) except that a malformed time in it does
 //!   not stop the decoding, as Go's `time.Time` does.
 
-pub mod gostruct;
-pub mod gourl;
-
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::gojson::{self, Value as GoValue};
 use aviary_plugin_sdk::http::{self, Request, Response, status_line};
-use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, form_encode, log, or_default, template_block};
-use gostruct::{Field, Go, Kind, Struct};
+use aviary_plugin_sdk::notifier::gostruct::{self, Field, Go, Kind, Struct};
+use aviary_plugin_sdk::notifier::{Error, Notification, Notifier, form_encode, gourl, log, or_default, template_block};
 use serde::Deserialize;
 
 /// The service's config: `service.rocketchat`, as Argo's `RocketChatOptions`. Unknown fields are

@@ -70,15 +70,13 @@
 //! earlier template's field when a later one renders it empty; Aviary's host merges templates
 //! its own way.
 
-pub mod gourl;
-
 use std::collections::BTreeMap;
 
 use aviary_plugin_sdk::export_notifier;
 use aviary_plugin_sdk::gojson::{self, Value};
 use aviary_plugin_sdk::http::{self, Request, Response};
 use aviary_plugin_sdk::notifier::{
-    Error, Notification, Notifier, go_json, or_default, quote_body, template_block, warn_insecure_skip_verify,
+    Error, Notification, Notifier, go_json, gourl, or_default, quote_body, template_block, warn_insecure_skip_verify,
 };
 use serde::{Deserialize, Serialize};
 

@@ -337,6 +337,8 @@ mod templates {
             ("log.rs", include_str!("../../../../../plugins/sdk/src/log.rs")),
             ("measurement.rs", include_str!("../../../../../plugins/sdk/src/measurement.rs")),
             ("notifier.rs", include_str!("../../../../../plugins/sdk/src/notifier.rs")),
+            ("notifier/gostruct.rs", include_str!("../../../../../plugins/sdk/src/notifier/gostruct.rs")),
+            ("notifier/gourl.rs", include_str!("../../../../../plugins/sdk/src/notifier/gourl.rs")),
             ("notifier/retry.rs", include_str!("../../../../../plugins/sdk/src/notifier/retry.rs")),
             ("preinit.rs", include_str!("../../../../../plugins/sdk/src/preinit.rs")),
             ("provider.rs", include_str!("../../../../../plugins/sdk/src/provider.rs")),

@@ -7,9 +7,30 @@
 //! `json.Marshal` writes them (fields in struct order, `omitempty` as Go reads it, strings with
 //! Go's escapes, HTML characters escaped or not as the encoder is set).
 //!
-//! The same file is in `aviary/rocketchat` and `aviary/github`; it belongs in the SDK.
+//! Built on [`crate::gojson`], which reads the JSON text with Go's syntax errors.
+//!
+//! ```
+//! use aviary_plugin_sdk::notifier::gostruct::{self, Field, Go, Kind, Struct};
+//!
+//! static STATUS: Struct = Struct {
+//!     name: "Status",
+//!     go_type: "pkg.Status",
+//!     fields: &[
+//!         Field { name: "state", kind: Kind::Str("string"), omitempty: false },
+//!         Field { name: "id", kind: Kind::Int("int64"), omitempty: true },
+//!     ],
+//! };
+//! let kind = Kind::Struct(&STATUS);
+//! let status = gostruct::decode_text(r#"{"STATE":"ok","other":1}"#, &kind).unwrap().unwrap();
+//! assert_eq!(status.field(&STATUS, "state"), Some(&Go::Str("ok".into())));
+//! assert_eq!(gostruct::to_string(&status, &kind, true), r#"{"state":"ok"}"#);
+//! assert_eq!(
+//!     gostruct::decode_text(r#"{"id":"7"}"#, &kind).unwrap_err(),
+//!     "json: cannot unmarshal string into Go struct field Status.id of type int64"
+//! );
+//! ```
 
-use aviary_plugin_sdk::gojson::{self, Value};
+use crate::gojson::{self, Value};
 use std::fmt::Write as _;
 
 /// The Go type a JSON value is decoded into.
@@ -148,6 +169,17 @@ pub fn decode(value: &Value, kind: &Kind) -> (Option<Go>, Option<String>) {
 /// Decodes JSON text into `kind`: Go's syntax errors first, then its first type error.
 pub fn decode_text(text: &str, kind: &Kind) -> Result<Option<Go>, String> {
     let value = gojson::parse(text)?;
+    match decode(&value, kind) {
+        (_, Some(e)) => Err(e),
+        (v, None) => Ok(v),
+    }
+}
+
+/// Go's `json.NewDecoder(body).Decode(&v)` into `kind`: the first value only (`None` for an
+/// empty body, Go's `EOF`), Go's syntax errors ([`gojson::decode_stream`]), then its first type
+/// error.
+pub fn decode_stream(body: &[u8], kind: &Kind) -> Result<Option<Go>, String> {
+    let Some(value) = gojson::decode_stream(body)? else { return Ok(None) };
     match decode(&value, kind) {
         (_, Some(e)) => Err(e),
         (v, None) => Ok(v),

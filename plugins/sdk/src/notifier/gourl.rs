@@ -1,12 +1,25 @@
 //! Go's `net/url` (Go 1.26), the part Argo's services lean on: `url.Parse` and
 //! `url.ParseRequestURI` with Go's validation and error texts (`parse "<url>": invalid port
 //! ":x" after host`), `Hostname`, `Port`, `EscapedPath`, `String` and `ResolveReference` of a
-//! relative reference. A service that builds its URLs from a config's URL as Go does sends the
-//! same URL, and fails on the same input with the same message.
+//! relative reference, and `strconv.Quote` ([`go_quote`]) as Go's errors quote a URL. A service
+//! that builds its URLs from a config's URL as Go does sends the same URL, and fails on the same
+//! input with the same message.
+//!
+//! ```
+//! use aviary_plugin_sdk::notifier::gourl;
+//!
+//! let mut url = gourl::parse("https://grafana.example.com/api?orgId=2").unwrap();
+//! assert_eq!(url.hostname(), "grafana.example.com");
+//! url.path.push_str("/annotations");
+//! assert_eq!(url.to_string(), "https://grafana.example.com/api/annotations?orgId=2");
+//! assert_eq!(
+//!     gourl::parse("http://h:x/").unwrap_err(),
+//!     r#"parse "http://h:x/": invalid port ":x" after host"#
+//! );
+//! ```
 //!
 //! Not ported: Go's `GODEBUG=urlstrictcolons=0` (colons in an http(s) host are refused, Go
-//! 1.26's default). The same file is in `aviary/rocketchat` and `aviary/github`; it belongs in
-//! the SDK.
+//! 1.26's default).
 
 use std::fmt::Write as _;
 
@@ -157,6 +170,12 @@ pub fn query_escape(s: &str) -> String {
     escape(s, Mode::QueryComponent)
 }
 
+/// Go's `escape(path, encodePath)`, how `URL.EscapedPath` writes a path it has no `raw_path`
+/// for: every byte but letters, digits, `-_.~` and `$&+,/:;=@` as `%XX`.
+pub fn escape_path(s: &str) -> String {
+    escape(s, Mode::Path)
+}
+
 /// Go's `validEncoded`: whether `s` is already escaped for `mode`.
 fn valid_encoded(s: &str, mode: Mode) -> bool {
     s.bytes().all(|c| {
@@ -166,8 +185,9 @@ fn valid_encoded(s: &str, mode: Mode) -> bool {
     })
 }
 
-/// Go's `strconv.Quote`, as its errors quote a URL: `"`, `\` and control characters escaped
-/// (`\n`, `\x01`, `\u00ad`), other characters as they are.
+/// Go's `strconv.Quote`, as its errors quote a URL: `"` and `\` escaped, `\a \b \f \n \r \t \v`,
+/// other ASCII control characters as `\x01`, and the characters Go does not print (see
+/// [`is_go_print`]) as `\u00a0` or `\U000e0001`; other characters as they are.
 pub fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -184,14 +204,58 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_control() || c == '\u{ad}' => {
+            c if is_go_print(c) => out.push(c),
+            c if (c as u32) < 0x10000 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
-            c => out.push(c),
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
         }
     }
     out.push('"');
     out
+}
+
+/// Go's `strconv.IsPrint` (letters, marks, numbers, punctuation, symbols and the ASCII space),
+/// as far as it is told without Unicode's tables: not printed are the control characters, the
+/// separators other than U+0020 (U+00A0, U+2028, U+3000, ...), the format characters (U+00AD,
+/// U+200B to U+200F, U+FEFF, ...), the private-use ranges and the noncharacters. An unassigned
+/// code point, which Go escapes too, is taken as printable.
+pub fn is_go_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    let n = c as u32;
+    let format = matches!(
+        n,
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    );
+    let private = matches!(n, 0xe000..=0xf8ff | 0xf_0000..=0xf_fffd | 0x10_0000..=0x10_fffd);
+    let nonchar = matches!(n, 0xfdd0..=0xfdef) || n & 0xfffe == 0xfffe;
+    !(format || private || nonchar)
 }
 
 /// Go's `getScheme`.
@@ -603,5 +667,31 @@ mod tests {
         assert_eq!(base.resolve_relative(&r).to_string(), "https://ghe.example.com/api/v3/r/x");
         assert_eq!(path_escape("a b/c"), "a%20b%2Fc");
         assert_eq!(query_escape("a b/c"), "a+b%2Fc");
+    }
+
+    #[test]
+    fn parts_and_quotes_are_gos() {
+        // What aviary/grafana, aviary/newrelic and aviary/teams-workflows read of a URL.
+        let url = parse("HTTPS://u:p@[::1]:8443/a%20b/c?x=1#f").unwrap();
+        assert_eq!(
+            (url.scheme.as_str(), url.host.as_str(), url.hostname(), url.path.as_str(), url.raw_query.as_str()),
+            ("https", "[::1]:8443", "::1", "/a b/c", "x=1")
+        );
+        assert_eq!(url.user, Some(("u".to_string(), Some("p".to_string()))));
+        assert_eq!(url.fragment, "f");
+        assert_eq!(parse("://x").unwrap_err(), r#"parse "://x": missing protocol scheme"#);
+        assert_eq!(parse("a:b/c").map(|u| u.scheme), Ok("a".to_string()), "an opaque URL has a scheme");
+        assert_eq!(parse("1a:b/c").unwrap_err(), r#"parse "1a:b/c": first path segment in URL cannot contain colon"#);
+        assert_eq!(parse("http://h/%4").unwrap_err(), r#"parse "http://h/%4": invalid URL escape "%4""#);
+        // An error in the fragment quotes the whole URL; one before it, the URL without it.
+        assert_eq!(parse("http://h/a#%/x").unwrap_err(), r#"parse "http://h/a#%/x": invalid URL escape "%/x""#);
+        assert_eq!(parse("http://h:x/a#f").unwrap_err(), r#"parse "http://h:x/a": invalid port ":x" after host"#);
+        assert_eq!(escape_path("/a b/é?#!*'()$&+,;=:@~"), "/a%20b/%C3%A9%3F%23%21%2A%27%28%29$&+,;=:@~");
+        assert_eq!(go_quote("a\"\\\n\u{85}é"), r#""a\"\\\n\u0085é""#);
+        assert_eq!(
+            go_quote("\u{1}\u{7f}\u{a0}\u{ad}\u{2028}\u{feff}\u{e000}"),
+            r#""\x01\x7f\u00a0\u00ad\u2028\ufeff\ue000""#
+        );
+        assert_eq!(go_quote("\u{e0001}😀 x"), r#""\U000e0001😀 x""#);
     }
 }
