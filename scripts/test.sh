@@ -24,7 +24,7 @@ cargo fmt --all -- --check
 done_phase "cargo fmt --check"
 
 phase "go fmt and unit tests of tests/cluster"
-unformatted="$(gofmt -l tests/cluster tests/argo tests/registry)"
+unformatted="$(gofmt -l tests/cluster tests/argo tests/registry tests/cosign)"
 if [ -n "$unformatted" ]; then printf 'gofmt needed:\n%s\n' "$unformatted"; exit 1; fi
 (cd tests/cluster && GOTOOLCHAIN=local CGO_ENABLED=0 go test ./internal/...)
 done_phase "go fmt and unit tests of tests/cluster"
@@ -39,13 +39,28 @@ AVIARY_TEST_REGISTRY="$(tests/registry/build.sh | tail -n 1)"
 export AVIARY_TEST_REGISTRY
 done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
 
+phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
+AVIARY_COSIGN="$(tests/cosign/build.sh | tail -n 1)"
+export AVIARY_COSIGN
+done_phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
+
 phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
 AVIARY_ROUTING_CRDS="$(tests/cluster/routing-crds.sh | tail -n 1)"
 export AVIARY_ROUTING_CRDS
 done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
+
+phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
+AVIARY_COSIGN="$(tests/cosign/build.sh | tail -n 1)"
+export AVIARY_COSIGN
+done_phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
 AVIARY_TEST_REGISTRY="$(tests/registry/build.sh | tail -n 1)"
 export AVIARY_TEST_REGISTRY
 done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
+
+phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
+AVIARY_COSIGN="$(tests/cosign/build.sh | tail -n 1)"
+export AVIARY_COSIGN
+done_phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
 
 phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
 

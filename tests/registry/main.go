@@ -74,9 +74,9 @@ func guard(next http.Handler, prefix, user, password string) http.Handler {
 	})
 }
 
-// locating adds the Location header that the distribution spec requires on the 201 answering
-// a blob upload's final PUT (`/v2/<name>/blobs/<digest>`), which go-containerregistry's registry
-// leaves out and spec-following clients (oci-client) insist on.
+// locating adds the Location header that the distribution spec requires on the 201 answering a
+// blob upload's final PUT (`/v2/<name>/blobs/<digest>`) and a manifest's PUT, which
+// go-containerregistry's registry leaves out and spec-following clients (oci-client) insist on.
 type locating struct {
 	http.ResponseWriter
 	r *http.Request
@@ -84,10 +84,17 @@ type locating struct {
 
 func (l *locating) WriteHeader(status int) {
 	if status == http.StatusCreated && l.r.Method == http.MethodPut && l.Header().Get("Location") == "" {
-		if i := strings.Index(l.r.URL.Path, "/blobs/uploads/"); i >= 0 {
+		path := l.r.URL.Path
+		if i := strings.Index(path, "/blobs/uploads/"); i >= 0 {
 			if digest := l.r.URL.Query().Get("digest"); digest != "" {
-				l.Header().Set("Location", l.r.URL.Path[:i]+"/blobs/"+digest)
+				l.Header().Set("Location", path[:i]+"/blobs/"+digest)
 			}
+		} else if i := strings.Index(path, "/manifests/"); i >= 0 {
+			ref := path[i+len("/manifests/"):]
+			if digest := l.Header().Get("Docker-Content-Digest"); digest != "" {
+				ref = digest
+			}
+			l.Header().Set("Location", path[:i]+"/manifests/"+ref)
 		}
 	}
 	l.ResponseWriter.WriteHeader(status)

@@ -1,6 +1,7 @@
 //! Plugins in an OCI registry, against a real registry on loopback (tests/registry:
 //! go-containerregistry's): push, pull by tag and by digest, a moved tag, a private repository,
-//! cosign signatures required, a layer tampered with on the way, and the registry gone.
+//! cosign signatures required (checked against the real cosign both ways), a layer tampered with
+//! on the way, and the registry gone.
 
 mod common;
 
@@ -294,4 +295,100 @@ async fn a_pulled_component_loads_without_its_registry_after_a_restart() {
     let missing = restarted.load_registry(&entry("acme/never", &never)).await;
     let err = missing[0].1.as_ref().unwrap_err().to_string();
     assert!(err.contains("registry: "), "{err}");
+}
+
+/// Runs cosign (tests/cosign: the sigstore project's own) with `args` in `dir`; its success and
+/// output.
+fn cosign(dir: &std::path::Path, password: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(test_registry::cosign().unwrap())
+        .args(args)
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", password)
+        // Its own cache, never the user's.
+        .env("TUF_ROOT", dir.join("tuf"))
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The signatures are cosign's: cosign verifies what Aviary signs, Aviary verifies what cosign
+/// signs, and each tool's key pair serves the other (cosign's encrypted key format is one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosign_and_aviary_verify_each_others_signatures() {
+    let registry = Registry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (aviary_private, aviary_public) = oci::generate_key_pair(b"pw").unwrap();
+    std::fs::write(dir.path().join("aviary.key"), &aviary_private).unwrap();
+    std::fs::write(dir.path().join("aviary.pub"), &aviary_public).unwrap();
+    let (ok, out) = cosign(dir.path(), "pw", &["generate-key-pair", "--output-key-prefix", "cosign"]);
+    assert!(ok, "{out}");
+    let cosign_private = std::fs::read(dir.path().join("cosign.key")).unwrap();
+    let cosign_public = std::fs::read_to_string(dir.path().join("cosign.pub")).unwrap();
+    // Offline, on loopback only: no transparency log, and an empty trusted root instead of
+    // sigstore.dev's TUF repository.
+    std::fs::write(
+        dir.path().join("trusted-root.json"),
+        r#"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
+    )
+    .unwrap();
+    let verify = |image: &str, key: &str| {
+        cosign(
+            dir.path(),
+            "",
+            &[
+                "verify",
+                "--key",
+                key,
+                "--insecure-ignore-tlog=true",
+                "--trusted-root",
+                "trusted-root.json",
+                "--allow-http-registry",
+                image,
+            ],
+        )
+    };
+    let sign = |image: &str, key: &str| {
+        cosign(
+            dir.path(),
+            "pw",
+            &["sign", "--key", key, "--tlog-upload=false", "--allow-http-registry", "--yes", image],
+        )
+    };
+    let image = |at: &OciLocation| format!("{}/{}@{}", at.registry, at.repository, at.digest.clone().unwrap());
+
+    // Aviary signs (with its key, then with cosign's): cosign verifies with the right key only.
+    let by_aviary = push(
+        &common::read_component(COMPONENT),
+        &format!("{}:1", registry.location("acme/by-aviary")),
+        &Credentials::Anonymous,
+    )
+    .await;
+    oci::sign(&by_aviary, &Credentials::Anonymous, aviary_private.as_bytes(), b"pw").await.unwrap();
+    let (ok, out) = verify(&image(&by_aviary), "aviary.pub");
+    assert!(ok && out.contains("The signatures were verified against the specified public key"), "{out}");
+    let (ok, out) = verify(&image(&by_aviary), "cosign.pub");
+    assert!(!ok && out.contains("no matching signatures"), "{out}");
+    oci::sign(&by_aviary, &Credentials::Anonymous, &cosign_private, b"pw").await.unwrap();
+    let (ok, out) = verify(&image(&by_aviary), "cosign.pub");
+    assert!(ok, "a cosign key, used by Aviary: {out}");
+    let (ok, out) = verify(&image(&by_aviary), "aviary.pub");
+    assert!(ok, "a second signature keeps the first: {out}");
+    assert!(!out.contains("TUF"), "cosign stayed offline: {out}");
+
+    // cosign signs (with its key, then with Aviary's): Aviary verifies with the right key only.
+    let by_cosign = push(
+        &common::read_component(COMPONENT),
+        &format!("{}:1", registry.location("acme/by-cosign")),
+        &Credentials::Anonymous,
+    )
+    .await;
+    let (ok, out) = sign(&image(&by_cosign), "cosign.key");
+    assert!(ok, "{out}");
+    oci::verify(&by_cosign, &Credentials::Anonymous, &cosign_public).await.unwrap();
+    let refused = oci::verify(&by_cosign, &Credentials::Anonymous, &aviary_public).await.unwrap_err();
+    assert!(matches!(refused, OciError::Unsigned { .. }), "{refused}");
+    let (ok, out) = sign(&image(&by_cosign), "aviary.key");
+    assert!(ok, "an Aviary key, used by cosign: {out}");
+    oci::verify(&by_cosign, &Credentials::Anonymous, &aviary_public).await.unwrap();
 }

@@ -3,7 +3,8 @@
 //! [`USER`] and the password [`PASSWORD`].
 //!
 //! Environment: `AVIARY_TEST_REGISTRY`, the path of a prebuilt binary; otherwise
-//! `tests/registry/build.sh` is run (a second when its Go cache is warm).
+//! `tests/registry/build.sh` is run (a second when its Go cache is warm). `AVIARY_COSIGN`: a
+//! prebuilt cosign, the signatures' oracle ([`cosign`]); otherwise `tests/cosign/build.sh`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -83,4 +84,13 @@ fn binary() -> Result<PathBuf> {
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../registry/build.sh");
     crate::run_build_script(&script)
+}
+
+/// The cosign binary of tests/cosign (the sigstore project's own, built from its Go module):
+/// `$AVIARY_COSIGN`, else what `tests/cosign/build.sh` builds.
+pub fn cosign() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("AVIARY_COSIGN").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    crate::run_build_script(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../cosign/build.sh"))
 }

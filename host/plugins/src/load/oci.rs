@@ -312,9 +312,15 @@ fn config_created(config: &Config) -> String {
     serde_json::from_slice::<WasmConfig>(&config.data).map(|c| c.created).unwrap_or_default()
 }
 
+/// The media type of a cosign signature layer (a simple-signing payload).
+const SIGNATURE_LAYER_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The annotation of a signature layer holding the base64 signature.
+const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
 /// Signs the manifest `location` names (its tag resolved now) with a cosign private key (PEM,
 /// encrypted with `password` as `cosign generate-key-pair` writes it, or unencrypted), and
-/// stores the signature in the registry where cosign looks for it. Returns the signed digest.
+/// stores the signature where cosign keeps them (`sha256-<digest>.sig` in the same repository),
+/// beside the signatures already there, as `cosign sign` does. Returns the signed digest.
 pub async fn sign(
     location: &OciLocation,
     credentials: &Credentials,
@@ -338,20 +344,43 @@ pub async fn sign(
     };
     let signer = pair.to_sigstore_signer(&scheme).map_err(|e| OciError::Key(e.to_string()))?;
     let digest = resolve(location, credentials).await?;
-    let pinned = OciLocation { tag: None, ..location.at_digest(&digest) };
-    let image = sigstore_reference(&OciLocation { tag: None, digest: None, ..pinned.clone() })?;
-    let mut cosign = cosign_client(&pinned)?;
-    let auth = sigstore_auth(credentials);
-    let (signature_image, source_digest) =
-        cosign.triangulate(&sigstore_reference(&pinned)?, &auth).await.map_err(registry_error)?;
-    let mut layer = SignatureLayer::new_unsigned(&image, &source_digest).map_err(registry_error)?;
+    // The simple-signing payload names the repository (cosign's `docker-reference`) and digest.
+    let repository = sigstore_reference(&OciLocation { tag: None, digest: None, ..location.clone() })?;
+    let mut layer = SignatureLayer::new_unsigned(&repository, &digest).map_err(registry_error)?;
     let applied = PrivateKeySigner::new_with_signer(signer)
         .add_constraint(&mut layer)
         .map_err(|e| OciError::Key(format!("cannot sign: {e}")))?;
-    if !applied {
+    let Some(signature) = layer.signature.filter(|_| applied) else {
         return Err(OciError::Key("the signer did not sign".into()));
+    };
+    let signed = ImageLayer::new(
+        layer.raw_data,
+        SIGNATURE_LAYER_MEDIA_TYPE.to_string(),
+        Some(BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), signature)])),
+    );
+    let signatures =
+        OciLocation { tag: Some(format!("{}.sig", digest.replace(':', "-"))), digest: None, ..location.clone() };
+    let client = client(&signatures);
+    let reference = reference(&signatures)?;
+    let auth = auth(credentials);
+    // The signatures there already, kept byte for byte (another key's, cosign's).
+    let mut layers = match client.pull(&reference, &auth, vec![SIGNATURE_LAYER_MEDIA_TYPE]).await {
+        Ok(existing) => existing.layers,
+        Err(oci_client::errors::OciDistributionError::ImageManifestNotFoundError(_)) => Vec::new(),
+        Err(oci_client::errors::OciDistributionError::RegistryError { envelope, .. })
+            if envelope.errors.iter().any(|e| e.code == oci_client::errors::OciErrorCode::ManifestUnknown) =>
+        {
+            Vec::new()
+        }
+        Err(e) => return Err(registry_error(format!("reading the signatures there: {e}"))),
+    };
+    if !layers.iter().any(|l| l.data == signed.data && l.annotations == signed.annotations) {
+        layers.push(signed);
     }
-    cosign.push_signature(None, &auth, &signature_image, vec![layer]).await.map_err(registry_error)?;
+    let config = Config::oci_v1(b"{}".to_vec(), None);
+    let mut manifest = OciImageManifest::build(&layers, &config, None);
+    manifest.media_type = Some(oci_client::manifest::OCI_IMAGE_MEDIA_TYPE.to_string());
+    client.push(&reference, &layers, config, &auth, Some(manifest)).await.map_err(registry_error)?;
     Ok(digest)
 }
 
