@@ -166,8 +166,9 @@ async fn the_helm_chart_renders_what_its_values_say_and_the_api_server_accepts_i
          image: {repository: registry.example.com/aviary-controller, tag: '9.9.9'}\n\
          resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}\n\
          plugins:\n\
-         - name: acme/error-rate\n  kind: metric-provider\n  location: https://plugins.acme.example/error-rate.wasm\n  \
-           sha256: '0000000000000000000000000000000000000000000000000000000000000000'\n  allowedHosts: [metrics.acme.example]\n\
+         - name: acme/error-rate\n  kind: metric-provider\n  location: 'oci://ghcr.io/acme/error-rate:1.0.0'\n  \
+           pullSecret: ghcr\n  verify: {key: 'k8s://aviary-system/acme-cosign'}\n  allowedHosts: [metrics.acme.example]\n\
+         pluginPolicy: {requireSignature: true}\n\
          serviceMonitor: {enabled: true, labels: {release: prometheus}}\n\
          serviceAccount: {annotations: {eks.amazonaws.com/role-arn: 'arn:aws:iam::123456789012:role/aviary'}}\n\
          extraEnv:\n\
@@ -200,7 +201,8 @@ async fn the_helm_chart_renders_what_its_values_say_and_the_api_server_accepts_i
     let registry: aviary_plugins::registry::RegistryFile =
         serde_norway::from_str(config["data"]["plugins.yaml"].as_str().unwrap())?;
     assert_eq!(registry.plugins.len(), 1);
-    registry.plugins[0].validate()?;
+    assert!(registry.policy.require_signature, "pluginPolicy is the document's policy");
+    registry.plugins[0].validate_with(&registry.policy)?;
     let monitor = find(&docs, "ServiceMonitor");
     assert_eq!(monitor.len(), 1);
     assert_eq!(monitor[0]["metadata"]["labels"]["release"], "prometheus");
