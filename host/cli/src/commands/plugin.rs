@@ -515,7 +515,8 @@ fn registry_entry(
     if let (Some(view), Some(path)) = (&found.registry, &args.key)
         && view.signature.starts_with("verified")
     {
-        entry.verify = Some(aviary_plugins::registry::Verify { key: oci::read_key(path)?.trim().to_string() });
+        let key = oci::read_key(path)?.replace("\r\n", "\n").trim().to_string();
+        entry.verify = Some(aviary_plugins::registry::Verify { key });
     }
     entry.validate().context("the registry entry would be refused")?;
     Ok(entry)

@@ -391,7 +391,9 @@ pub fn generate_key_pair(password: &[u8]) -> Result<(String, String), OciError> 
     let key = |e: sigstore::errors::SigstoreError| OciError::Key(e.to_string());
     let pair =
         SigningScheme::ECDSA_P256_SHA256_ASN1.create_signer().and_then(|s| s.to_sigstore_keypair()).map_err(key)?;
-    Ok((pair.private_key_to_encrypted_pem(password).map_err(key)?.to_string(), pair.public_key_to_pem().map_err(key)?))
+    // The PEM lines end with LF, as cosign writes them (the crate writes CRLF).
+    let lf = |pem: &str| pem.replace("\r\n", "\n");
+    Ok((lf(&pair.private_key_to_encrypted_pem(password).map_err(key)?), lf(&pair.public_key_to_pem().map_err(key)?)))
 }
 
 fn is_encrypted(pem: &[u8]) -> bool {
