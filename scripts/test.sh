@@ -47,22 +47,7 @@ done_phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
 phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
 AVIARY_ROUTING_CRDS="$(tests/cluster/routing-crds.sh | tail -n 1)"
 export AVIARY_ROUTING_CRDS
-done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
-
-phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
-AVIARY_COSIGN="$(tests/cosign/build.sh | tail -n 1)"
-export AVIARY_COSIGN
-done_phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
-AVIARY_TEST_REGISTRY="$(tests/registry/build.sh | tail -n 1)"
-export AVIARY_TEST_REGISTRY
-done_phase "tests/registry: an OCI registry on loopback (go-containerregistry)"
-
-phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
-AVIARY_COSIGN="$(tests/cosign/build.sh | tail -n 1)"
-export AVIARY_COSIGN
-done_phase "tests/cosign: cosign, the signatures' oracle (a few minutes cold)"
-
-phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
+done_phase "routing CRDs: Gateway API, Istio, SMI, from their Go modules (tests/cluster/routing-crds.sh)"
 
 phase "tests/argo: the real Argo Rollouts controller and kubectl plugin (the oracle)"
 AVIARY_ARGO_DIR="$(tests/argo/build.sh | tail -n 1)"
