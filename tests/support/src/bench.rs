@@ -62,7 +62,13 @@ pub fn requests(text: &str) -> Requests {
         // Argo's parser takes a subresource's path apart one segment short: `.../rollouts/NAME/status`
         // is counted with the Rollout's name as its kind and `status` as its name. Only
         // Rollouts have a status subresource in Argo's CRDs.
-        let kind = if label("name") == "status" { "rollout/status".to_string() } else { resource(&label("kind")) };
+        // Its create requests are named by reading the body as JSON, so a create sent as
+        // protobuf (client-go's typed clients: Argo's ReplicaSets) is counted with no kind.
+        let kind = match (label("name").as_str(), label("kind").as_str()) {
+            ("status", _) => "rollout/status".to_string(),
+            (_, "") => "(a protobuf body, unnamed by Argo's counter)".to_string(),
+            (_, kind) => resource(kind),
+        };
         let key = (kind, label("verb").to_lowercase(), label("status_code"));
         *out.entry(key).or_default() += value;
     }
@@ -201,13 +207,16 @@ mod tests {
             controller_clientset_k8s_request_total{kind=\"Rollout\",name=\"b\",namespace=\"n\",status_code=\"200\",verb=\"Get\"} 2\n\
             controller_clientset_k8s_request_total{kind=\"rollouts/status\",verb=\"patch\",status_code=\"409\"} 4\n\
             controller_clientset_k8s_request_total{kind=\"r1\",name=\"status\",namespace=\"n\",status_code=\"200\",verb=\"Update\"} 7\n\
-            controller_clientset_k8s_request_total{kind=\"replicasets\",verb=\"create\",status_code=\"201\"} 1\n";
+            controller_clientset_k8s_request_total{kind=\"replicasets\",verb=\"create\",status_code=\"201\"} 1\n\
+            controller_clientset_k8s_request_total{kind=\"\",name=\"\",namespace=\"\",status_code=\"201\",verb=\"Create\"} 2\n";
         let r = requests(text);
         assert_eq!(r.get(&("rollout".into(), "get".into(), "200".into())), Some(&5.0));
         assert_eq!(r.get(&("rollout/status".into(), "patch".into(), "409".into())), Some(&4.0));
         assert_eq!(r.get(&("replicaset".into(), "create".into(), "201".into())), Some(&1.0));
         assert_eq!(r.get(&("rollout/status".into(), "update".into(), "200".into())), Some(&7.0));
-        assert_eq!(total(&r), 17.0);
+        let unnamed = ("(a protobuf body, unnamed by Argo's counter)".to_string(), "create".into(), "201".into());
+        assert_eq!(r.get(&unnamed), Some(&2.0));
+        assert_eq!(total(&r), 19.0);
         assert_eq!(resource("services"), "service");
         assert_eq!(resource("ingresses"), "ingress");
         assert_eq!(resource("Service"), "service");
