@@ -12,12 +12,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${AVIARY_ARGO_OUT:-${AVIARY_CACHE:-$HOME/.cache/aviary}/argo}"
 mkdir -p "$out"
+source "$here/../go-build.sh"
 
-export GOTOOLCHAIN=local # never fetch another toolchain: only the installed Go is allowed
-export CGO_ENABLED=0
-export GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}"
-
-stamp="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-16)"
+stamp="$(go_mod_stamp "$here")"
 if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" && -x "$out/argo-rollouts-controller" && -x "$out/kubectl-argo-rollouts" ]]; then
     echo "argo: up to date ($(cd "$here" && go list -m -f '{{.Version}}' github.com/argoproj/argo-rollouts))" >&2
     echo "$out"

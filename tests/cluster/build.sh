@@ -12,12 +12,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${AVIARY_TESTCLUSTER_OUT:-${AVIARY_CACHE:-$HOME/.cache/aviary}/bin/testcluster}"
 mkdir -p "$(dirname "$out")"
-
-export GOTOOLCHAIN=local # never fetch another toolchain: only the installed Go is allowed
-export CGO_ENABLED=0     # static binary, like the released Kubernetes binaries; no C toolchain needed
-# go.mod and go.sum are committed and complete: refuse to change them during a build.
-# -buildvcs=false: no VCS stamp, so a new commit or a dirty tree does not force a relink.
-export GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}"
+# A static binary, like the released Kubernetes binaries.
+source "$here/../go-build.sh"
 
 # Version stamping: without it /version says v0.0.0-master; kubectl and clients then warn about skew.
 k8s_version="$(cd "$here" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"

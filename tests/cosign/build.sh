@@ -8,9 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${AVIARY_COSIGN_OUT:-${AVIARY_CACHE:-$HOME/.cache/aviary}/bin/cosign}"
 mkdir -p "$(dirname "$out")"
-export GOTOOLCHAIN=local CGO_ENABLED=0
-export GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}"
-stamp="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-16)"
+source "$here/../go-build.sh"
+stamp="$(go_mod_stamp "$here")"
 if [[ -x "$out" && -f "$out.stamp" && "$(cat "$out.stamp")" == "$stamp" ]]; then
     echo "cosign: up to date" >&2
     echo "$out"

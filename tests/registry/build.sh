@@ -7,8 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${AVIARY_REGISTRY_OUT:-${AVIARY_CACHE:-$HOME/.cache/aviary}/bin/registry}"
 mkdir -p "$(dirname "$out")"
-export GOTOOLCHAIN=local CGO_ENABLED=0
-export GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}"
+source "$here/../go-build.sh"
 start=$(date +%s)
 (cd "$here" && go build -p 2 -ldflags "-s -w" -o "$out" .) >&2
 echo "registry: built in $(($(date +%s) - start)) s" >&2
