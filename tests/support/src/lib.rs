@@ -322,11 +322,16 @@ fn install_crypto_provider() {
 
 /// The `testcluster` binary: `$AVIARY_TESTCLUSTER`, or whatever `tests/cluster/build.sh` builds.
 fn testcluster_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("AVIARY_TESTCLUSTER").filter(|p| !p.is_empty()) {
+    prebuilt_or_build("AVIARY_TESTCLUSTER", "cluster")
+}
+
+/// A tool of the tests built from Go: the path in `$env` when set (CI builds each once), else
+/// what `tests/<dir>/build.sh` builds (seconds when nothing changed).
+pub(crate) fn prebuilt_or_build(env: &str, dir: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cluster/build.sh");
-    run_build_script(&script)
+    run_build_script(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir).join("build.sh"))
 }
 
 /// Runs one of the tests' Go build scripts and returns the path it prints last.

@@ -189,17 +189,7 @@ pub fn load_deliberate(file: &Path) -> Result<Vec<Deliberate>, OracleError> {
 
 /// The binaries of tests/argo: `$AVIARY_ARGO_DIR`, or what `tests/argo/build.sh` builds.
 pub fn argo_dir() -> Result<PathBuf, OracleError> {
-    if let Some(dir) = std::env::var_os("AVIARY_ARGO_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let script = repo().join("tests/argo/build.sh");
-    let out = Command::new("bash").arg(&script).stderr(Stdio::inherit()).output()?;
-    if !out.status.success() {
-        return Err(format!("{} failed: {}", script.display(), out.status).into());
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or_default().to_string();
-    Ok(PathBuf::from(last))
+    Ok(crate::prebuilt_or_build("AVIARY_ARGO_DIR", "argo")?)
 }
 
 /// A running controller process.

@@ -7,7 +7,7 @@
 //! prebuilt cosign, the signatures' oracle ([`cosign`]); otherwise `tests/cosign/build.sh`.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::{Error, Result, io_err};
@@ -79,18 +79,11 @@ pub fn docker_config(addr: &str) -> String {
 }
 
 fn binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("AVIARY_TEST_REGISTRY").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../registry/build.sh");
-    crate::run_build_script(&script)
+    crate::prebuilt_or_build("AVIARY_TEST_REGISTRY", "registry")
 }
 
 /// The cosign binary of tests/cosign (the sigstore project's own, built from its Go module):
 /// `$AVIARY_COSIGN`, else what `tests/cosign/build.sh` builds.
 pub fn cosign() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("AVIARY_COSIGN").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    crate::run_build_script(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../cosign/build.sh"))
+    crate::prebuilt_or_build("AVIARY_COSIGN", "cosign")
 }
