@@ -515,8 +515,7 @@ fn registry_entry(
     if let (Some(view), Some(path)) = (&found.registry, &args.key)
         && view.signature.starts_with("verified")
     {
-        let key = oci::read_key(path)?.replace("\r\n", "\n").trim().to_string();
-        entry.verify = Some(aviary_plugins::registry::Verify { key });
+        entry.verify = Some(aviary_plugins::registry::Verify { key: oci::read_key(path)?.trim().to_string() });
     }
     entry.validate().context("the registry entry would be refused")?;
     Ok(entry)

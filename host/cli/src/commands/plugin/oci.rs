@@ -242,9 +242,12 @@ fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
     file.write_all(pem.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
-/// A public key file's text.
+/// A key file's text, its lines ending with LF whatever wrote it (cosign writes LF, a key saved
+/// on Windows or by sigstore-rs has CRLF), so that a key copied into a registry entry is the
+/// same text the controller reads from a Secret.
 pub fn read_key(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.replace("\r\n", "\n"))
 }
 
 /// What `plugin inspect oci://... -o json` adds: the registry's view.
