@@ -503,10 +503,16 @@ async fn smi_experiment_step() -> TestResult {
         split_weights(s) == vec![("smix-canary".into(), 5), (exp_service.clone(), 5), ("smix-stable".into(), 90)]
     })
     .await;
-    let s = status(&ns, "smix").await;
-    let w = s.canary.weights.expect("weights");
-    assert_eq!(w.additional.len(), 1);
-    assert_eq!((w.additional[0].service_name.as_str(), w.additional[0].weight), (exp_service.as_str(), 5));
+    // The split is written before the status that records it (Argo's order too): wait for the
+    // status rather than read it once.
+    let additional = eventually_ok("status.canary.weights.additional", T, || async {
+        let w = status(&ns, "smix").await.canary.weights?;
+        (!w.additional.is_empty()).then_some(w.additional)
+    })
+    .await
+    .unwrap();
+    assert_eq!(additional.len(), 1);
+    assert_eq!((additional[0].service_name.as_str(), additional[0].weight), (exp_service.as_str(), 5));
 
     // `kubectl argo rollouts promote` past a step with no pause: the next step index.
     patch_status(&ns, "smix", json!({"status": {"currentStepIndex": 2}})).await;
