@@ -207,6 +207,11 @@ async fn main() -> Result<()> {
             rss.saturating_sub(base_rss) as f64 / idle_n as f64,
             cpu - base_cpu
         );
+        let u = bench::usage(pid);
+        println!(
+            "of which anonymous (the data) {} KiB, the program and libraries mapped {} KiB",
+            u.anon_kib, u.file_kib
+        );
     }
     if idle_minutes > 0 {
         println!("\n## idle for {idle_minutes} minutes with {} Rollouts (resident KiB, CPU s)", idle_n.max(n));

@@ -7,6 +7,10 @@
 //! worker, in the order they were recorded; objects are spread over [`WORKERS`] workers so that
 //! one slow write does not hold every other object's Events back.
 //!
+//! An Event carries the time it was recorded, not the time it was written: under load Events
+//! wait for the reconciles' requests (see `throttle.rs`), and a late write must not move what
+//! `kubectl describe` shows as when it happened.
+//!
 //! Events are for people: one that cannot be written is logged, never retried and never
 //! fatal. The queue is bounded; past [`QUEUE`] waiting Events (an API server
 //! that stopped answering) new ones are dropped with a warning naming them.
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use tokio::sync::mpsc;
@@ -59,7 +64,7 @@ pub struct Recorded {
 pub struct Recorder {
     client: Client,
     reporter: Reporter,
-    senders: OnceLock<Vec<mpsc::Sender<Recorded>>>,
+    senders: OnceLock<Vec<mpsc::Sender<(Recorded, Timestamp)>>>,
 }
 
 impl Recorder {
@@ -84,8 +89,8 @@ impl Recorder {
         let len = u64::try_from(senders.len()).unwrap_or(1);
         let index = usize::try_from(hasher.finish().checked_rem(len).unwrap_or(0)).unwrap_or(0);
         let Some(sender) = senders.get(index) else { return };
-        if let Err(e) = sender.try_send(event) {
-            let event = match e {
+        if let Err(e) = sender.try_send((event, Timestamp::now())) {
+            let (event, _) = match e {
                 mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e,
             };
             tracing::warn!(
@@ -114,10 +119,10 @@ struct Series {
     last: Instant,
 }
 
-async fn work(client: Client, reporter: Reporter, mut queue: mpsc::Receiver<Recorded>) {
+async fn work(client: Client, reporter: Reporter, mut queue: mpsc::Receiver<(Recorded, Timestamp)>) {
     let mut series: HashMap<u64, Series> = HashMap::new();
     let mut pruned = Instant::now();
-    while let Some(recorded) = queue.recv().await {
+    while let Some((recorded, recorded_at)) = queue.recv().await {
         let now = Instant::now();
         if now.duration_since(pruned) > Duration::from_secs(60) || series.len() >= MAX_SERIES {
             series.retain(|_, s| now.duration_since(s.last) < SERIES_TTL);
@@ -129,7 +134,7 @@ async fn work(client: Client, reporter: Reporter, mut queue: mpsc::Receiver<Reco
         let key = series_key(&recorded);
         let namespace = recorded.regarding.namespace.clone().unwrap_or_else(|| "default".into());
         let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
-        let at = MicroTime(k8s_openapi::jiff::Timestamp::now());
+        let at = MicroTime(recorded_at);
         let result = match series.get_mut(&key).filter(|s| now.duration_since(s.last) < SERIES_TTL) {
             Some(s) => {
                 s.count = s.count.saturating_add(1);

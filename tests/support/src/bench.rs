@@ -19,6 +19,12 @@ pub struct Usage {
     pub rss_kib: u64,
     /// Peak resident memory so far, KiB (VmHWM).
     pub hwm_kib: u64,
+    /// The anonymous part of the resident memory, KiB (RssAnon): heap, stacks, the allocator's
+    /// arenas; what the process's data costs.
+    pub anon_kib: u64,
+    /// The file-backed part, KiB (RssFile): the program's code and read-only data and the shared
+    /// libraries, as much of them as is mapped in; the same for any number of Rollouts.
+    pub file_kib: u64,
     /// User plus system CPU, seconds.
     pub cpu_s: f64,
 }
@@ -40,7 +46,13 @@ pub fn usage(pid: u32) -> Usage {
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
         + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Usage { rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:"), cpu_s: ticks as f64 / 100.0 }
+    Usage {
+        rss_kib: kib("VmRSS:"),
+        hwm_kib: kib("VmHWM:"),
+        anon_kib: kib("RssAnon:"),
+        file_kib: kib("RssFile:"),
+        cpu_s: ticks as f64 / 100.0,
+    }
 }
 
 /// API requests by (resource, verb, status code), summed over any other label (Argo's counter
