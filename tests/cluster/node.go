@@ -42,10 +42,12 @@ func ensureNode(ctx context.Context, client kubernetes.Interface, name, ip strin
 	}
 
 	now := metav1.Now()
+	// Pods: room for the scale bench's 10,000 one-replica Rollouts and the pods still going
+	// away from their last update (at exactly 10,000 the last one was left Unschedulable).
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:              resource.MustParse("1000"),
 		corev1.ResourceMemory:           resource.MustParse("1Ti"),
-		corev1.ResourcePods:             resource.MustParse("10000"),
+		corev1.ResourcePods:             resource.MustParse("20000"),
 		corev1.ResourceEphemeralStorage: resource.MustParse("1Ti"),
 	}
 	got.Status = corev1.NodeStatus{
