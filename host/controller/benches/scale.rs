@@ -197,7 +197,9 @@ async fn main() -> Result<()> {
         create_rollouts(&rollouts, (n..idle_n).map(|i| format!("r{i:05}")), "nginx:1.1").await?;
         let created = t.elapsed();
         let ready = wait_healthy("nginx:1.1", idle_n).await?;
-        let (rss, hwm, cpu) = usage(pid);
+        // One reading, so that the split below adds up to the total printed with it.
+        let u = bench::usage(pid);
+        let (rss, hwm, cpu) = (u.rss_kib, u.hwm_kib, u.cpu_s);
         println!("\n## {idle_n} Rollouts");
         println!(
             "{} more created in {:.1}s, all Healthy {:.1}s later; controller {rss} KiB resident ({:.1} KiB per Rollout), peak {hwm} KiB, {:.1} CPU s in total",
@@ -207,7 +209,6 @@ async fn main() -> Result<()> {
             rss.saturating_sub(base_rss) as f64 / idle_n as f64,
             cpu - base_cpu
         );
-        let u = bench::usage(pid);
         println!(
             "of which anonymous (the data) {} KiB, the program and libraries mapped {} KiB",
             u.anon_kib, u.file_kib
