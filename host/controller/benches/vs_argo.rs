@@ -81,6 +81,11 @@ struct Run {
     requests_idle: Requests,
     /// Events in the Rollouts' namespace after the update, by reason.
     events: BTreeMap<String, usize>,
+    /// Events in the Rollouts' namespace after idling (those a controller deferred included).
+    events_after_idle: usize,
+    /// Events the controller counted as dropped (Aviary's `aviary_events_dropped_total`;
+    /// client-go drops without counting).
+    events_dropped: Option<f64>,
 }
 
 /// The controller process, killed when dropped.
@@ -278,6 +283,10 @@ async fn run(which: Which, n: usize, idle: Duration, timeout: Duration) -> Resul
     out.hwm_kib = u3.hwm_kib;
     let r3 = scrape(port, &sampler).await;
     out.requests_idle = bench::requests_between(&r2, &r3);
+    out.events_after_idle = events.list(&Default::default()).await?.items.len();
+    let text = e2e::http_get(port, "/metrics").await.1;
+    out.events_dropped =
+        text.lines().find_map(|l| l.strip_prefix("aviary_events_dropped_total ")).and_then(|v| v.trim().parse().ok());
     drop(sampler);
     drop(process);
     Ok(out)
@@ -302,6 +311,11 @@ fn by_resource(r: &Requests) -> BTreeMap<String, f64> {
     out
 }
 
+/// Requests other than Event writes.
+fn without_events(r: &Requests) -> f64 {
+    r.iter().filter(|((resource, _, _), _)| resource != "event").map(|(_, v)| v).sum()
+}
+
 /// A row of the table: what it shows, its figure in a run, and how the figure is written.
 type Row<'a> = (&'a str, fn(&Run) -> f64, &'a dyn Fn(f64) -> String);
 
@@ -313,7 +327,7 @@ fn table(n: usize, argo: &Run, aviary: &Run) {
     let memory = |v: f64| mib(v as u64);
     let count = |v: f64| format!("{v:.0}");
     let idle = format!("idle CPU over {} s", aviary.idle_s.max(argo.idle_s));
-    let rows: [Row; 15] = [
+    let rows: [Row; 18] = [
         ("created → all Healthy", |r| r.created_healthy_s, &seconds),
         ("controller CPU, creation", |r| r.cpu_create_s, &cpu),
         ("controller CPU, update", |r| r.cpu_update_s, &cpu),
@@ -331,6 +345,10 @@ fn table(n: usize, argo: &Run, aviary: &Run) {
             |r| bench::total(&r.requests_update) + bench::total(&r.requests_idle),
             &count,
         ),
+        // The same without Events, which each controller drops under load in its own way.
+        ("… of them not Events", |r| without_events(&r.requests_update) + without_events(&r.requests_idle), &count),
+        ("Events in the namespace after idling", |r| r.events_after_idle as f64, &count),
+        ("Events counted as dropped", |r| r.events_dropped.unwrap_or(f64::NAN), &count),
         ("first patch → all Healthy", |r| r.update_healthy_s, &seconds),
         (&idle, |r| r.idle_cpu_s, &cpu),
         ("resident memory after idling", |r| r.rss_idle_kib as f64, &memory),
@@ -338,7 +356,9 @@ fn table(n: usize, argo: &Run, aviary: &Run) {
     ];
     for (what, value, show) in rows {
         let (a, b) = (value(argo), value(aviary));
-        println!("| {what} | {} | {} | {} |", show(a), show(b), ratio(a, b));
+        let shown = |v: f64| if v.is_nan() { "–".to_string() } else { show(v) };
+        let r = if a.is_nan() || b.is_nan() { "–".to_string() } else { ratio(a, b) };
+        println!("| {what} | {} | {} | {r} |", shown(a), shown(b));
     }
     for (phase, a, b) in [
         ("the update", &argo.requests_update, &aviary.requests_update),

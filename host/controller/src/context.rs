@@ -116,7 +116,7 @@ impl Context {
         ));
         let plugins = plugins.with_kubernetes(kube_access.clone());
         Self {
-            events: crate::events::Recorder::new(client.clone(), reporter()),
+            events: crate::events::Recorder::new(client.clone(), reporter(), metrics.events_dropped.clone()),
             notifier: crate::notifications::Notifier::default(),
             client,
             plugins,
@@ -151,7 +151,7 @@ impl Context {
     /// Writes Events through `client` (one whose requests give way to the reconciles', see
     /// [`crate::throttle`]); call before the first Event.
     pub fn record_events_with(&mut self, client: Client) {
-        self.events = crate::events::Recorder::new(client, reporter());
+        self.events = crate::events::Recorder::new(client, reporter(), self.metrics.events_dropped.clone());
     }
 
     /// A router's state for a Rollout (`rollout uid/plugin`).

@@ -118,6 +118,9 @@ pub struct Metrics {
     /// Reconcile latency of every object together, for percentiles in benchmarks without per-object
     /// series.
     pub reconcile_seconds: Histogram,
+    /// Events not written because too many were waiting (see [`crate::events`]): client-go drops
+    /// them silently; here an operator can alert on it.
+    pub events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -133,6 +136,7 @@ impl Default for Metrics {
             notification_error: Family::default(),
             notification_send: Family::new_with_constructor(reconcile_histogram),
             reconcile_seconds: Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            events_dropped: Counter::default(),
         }
     }
 }
@@ -247,6 +251,11 @@ impl Metrics {
         );
         let info = Family::<VersionLabels, Gauge>::default();
         info.get_or_create(&VersionLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+        registry.register(
+            "aviary_events_dropped",
+            "Events not written because the queue of Events waiting to be written was full",
+            self.events_dropped.clone(),
+        );
         registry.register("aviary_controller_info", "Running Aviary controller build information", info);
         registry.register_collector(Box::new(StateCollector { rollouts, runs }));
         plugins.register_metrics(registry);

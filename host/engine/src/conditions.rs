@@ -326,10 +326,15 @@ pub fn calculate(rollout: &Rollout, new: &mut RolloutStatus, o: &Observed, now: 
 /// conditions to set, in Argo's order; when there are any, Argo writes them and ends the
 /// reconcile there.
 pub fn paused_conditions(rollout: &Rollout, now: DateTime<Utc>) -> Vec<RolloutCondition> {
-    let st = crate::weight::status(rollout);
+    paused_conditions_of(rollout.spec.paused, crate::weight::status(rollout), now)
+}
+
+/// [`paused_conditions`] of a status about to be written (`spec_paused` is the Rollout's
+/// `spec.paused`).
+pub fn paused_conditions_of(spec_paused: bool, st: &RolloutStatus, now: DateTime<Utc>) -> Vec<RolloutCondition> {
     let progressing = get(st, kind::PROGRESSING);
     let progressing_paused = progressing.is_some_and(|c| c.reason == reason::PAUSED);
-    let paused = !st.pause_conditions.is_empty() || rollout.spec.paused;
+    let paused = !st.pause_conditions.is_empty() || spec_paused;
     let abort_condition = progressing.is_some_and(|c| c.reason == reason::ABORTED);
     let mut out = Vec::new();
     if paused != progressing_paused && !abort_condition && !completed(st) {

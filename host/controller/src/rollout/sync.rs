@@ -197,12 +197,14 @@ impl<'a> RolloutSync<'a> {
         observed.pre_promotion_run = runs.pre_promotion.as_deref().map(analysis::observation);
         observed.post_promotion_run = runs.post_promotion.as_deref().map(analysis::observation);
 
-        let mut decision = decide::reconcile(&self.rollout, &observed, pause.clone(), self.now);
+        // The decision, and those of the reconciles after it that would decide from the status
+        // alone (one status write for a step and the pause after it, see `reconcile_settled`).
+        let mut decision = decide::reconcile_settled(&self.rollout, &observed, pause.clone(), self.now);
         // Step plugins: the calls the decision needs, then the decision again with their answers.
         if !decision.step_plugin_calls.is_empty() {
             let answers = step_plugins::call(self.ctx, &self.rollout, &decision.step_plugin_calls).await?;
             observed.step_plugin_answers = Some(answers);
-            decision = decide::reconcile(&self.rollout, &observed, pause, self.now);
+            decision = decide::reconcile_settled(&self.rollout, &observed, pause, self.now);
         }
         self.apply(decision).await
     }

@@ -208,7 +208,78 @@ pub fn skip_analysis(rollout: &Rollout, o: &Observed, pause: &PauseContext, now:
 /// [`PauseContext::start`].
 ///
 /// A blue-green rollout is decided by `bluegreen.rs` (Argo's `rolloutBlueGreen`).
+///
+/// The status decided carries the Paused and Progressing conditions that follow its pause
+/// ([`with_paused_conditions`]): Argo writes those in a reconcile of their own right after the
+/// one that paused or resumed, a request per pause and per resume that changes nothing else.
 pub fn reconcile(rollout: &Rollout, o: &Observed, pause: PauseContext, now: DateTime<Utc>) -> RolloutDecision {
+    let mut d = decide(rollout, o, pause, now);
+    d.status = with_paused_conditions(rollout, std::mem::take(&mut d.status), now);
+    d
+}
+
+/// [`reconcile`], and where the next reconcile would decide from nothing but the status this
+/// one writes (see [`decided_by_status_alone`]), that one too, up to [`MAX_PASSES`] in all: a
+/// step completed and the pause that follows it, or a pause that ended and the promotion after
+/// it, are one status write instead of Argo's two or three. Each pass is the decision Argo's
+/// next reconcile makes, on the same observations; its events follow the previous pass's, and
+/// only the last pass may act (scale a ReplicaSet), as the next reconcile would. What the
+/// controller runs; [`reconcile`] is one of Argo's reconciles, which the tables test.
+pub fn reconcile_settled(rollout: &Rollout, o: &Observed, pause: PauseContext, now: DateTime<Utc>) -> RolloutDecision {
+    let mut d = reconcile(rollout, o, pause, now);
+    if !decided_by_status_alone(rollout) {
+        return d;
+    }
+    let mut base = std::borrow::Cow::Borrowed(rollout);
+    for _ in 1..MAX_PASSES {
+        let acted = !d.actions.is_empty() || !d.step_plugin_calls.is_empty();
+        if acted || base.status.as_ref() == Some(&d.status) || must_reset(&base, o) {
+            break;
+        }
+        let mut next = base.into_owned();
+        next.status = Some(d.status.clone());
+        let mut again = reconcile(&next, o, PauseContext::start(&next), now);
+        if again.status == d.status && again.actions.is_empty() {
+            break;
+        }
+        let mut events = std::mem::take(&mut d.events);
+        events.append(&mut again.events);
+        let requeue_after = match (d.requeue_after, again.requeue_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        d = RolloutDecision { events, requeue_after, ..again };
+        base = std::borrow::Cow::Owned(next);
+    }
+    d
+}
+
+/// Decisions in one reconcile at most (see [`reconcile`]): a step, a pause, and what follows
+/// the pause.
+pub const MAX_PASSES: usize = 3;
+
+/// Whether the reconcile after this one would decide from the Rollout's status and the
+/// ReplicaSets alone, so that deciding it now, on the same observations, is the same decision:
+/// a canary without traffic routing or background analysis whose steps only set weights and
+/// pause. Any other step (an analysis, an experiment, a plugin, a route) needs what the
+/// controller observes or creates for the step first.
+pub fn decided_by_status_alone(rollout: &Rollout) -> bool {
+    let Some(c) = rollout.spec.canary() else { return false };
+    rollout.spec.blue_green().is_none()
+        && c.traffic_routing.is_none()
+        && c.analysis.is_none()
+        && c.steps.iter().all(|s| {
+            (s.set_weight.is_some() || s.pause.is_some())
+                && s.experiment.is_none()
+                && s.analysis.is_none()
+                && s.set_canary_scale.is_none()
+                && s.set_header_route.is_none()
+                && s.set_mirror_route.is_none()
+                && s.plugin.is_none()
+        })
+}
+
+fn decide(rollout: &Rollout, o: &Observed, pause: PauseContext, now: DateTime<Utc>) -> RolloutDecision {
     if rollout.spec.blue_green().is_some() {
         return bluegreen::reconcile(rollout, o, pause, now);
     }
@@ -270,6 +341,22 @@ pub fn paused_conditions_status(rollout: &Rollout, now: DateTime<Utc>) -> Option
         cond::set(&mut status, c);
     }
     Some(with_phase(rollout, status))
+}
+
+/// `status`, about to be written for `rollout`, with what Argo's `checkPausedConditions` would
+/// set on it in the next reconcile (the Paused and Progressing conditions of a pause, resume or
+/// retry), and its phase brought up to date when that changes anything. The status is what
+/// Argo's next reconcile writes; only the intermediate version, the pause without its
+/// condition, is never stored.
+pub fn with_paused_conditions(rollout: &Rollout, mut status: RolloutStatus, now: DateTime<Utc>) -> RolloutStatus {
+    let updates = cond::paused_conditions_of(rollout.spec.paused, &status, now);
+    if updates.is_empty() {
+        return status;
+    }
+    for c in updates {
+        cond::set(&mut status, c);
+    }
+    with_phase(rollout, status)
 }
 
 /// Argo's `createInvalidRolloutCondition`: the status with the InvalidSpec condition (phase

@@ -248,14 +248,27 @@ fn reaching_a_pause_step_pauses_with_canary_pause_step() {
         },
     );
     assert!(d.status.controller_pause);
-    // The next reconcile writes the Paused condition and Progressing RolloutPaused first.
-    let mut next = ro.clone();
-    next.status = Some(d.status);
-    let st = paused_conditions_status(&next, at(6)).expect("the pause is reflected in the conditions");
-    let paused = cond::get(&st, kind::PAUSED).unwrap();
+    // The Paused condition and Progressing RolloutPaused, which Argo writes in the next
+    // reconcile, are in the same status: that reconcile finds nothing left to write.
+    let st = &d.status;
+    let paused = cond::get(st, kind::PAUSED).unwrap();
     assert_eq!((paused.status.as_str(), paused.reason.as_str()), ("True", r::PAUSED));
-    let p = cond::get(&st, kind::PROGRESSING).unwrap();
+    let p = cond::get(st, kind::PROGRESSING).unwrap();
     assert_eq!((p.status.as_str(), p.reason.as_str(), p.message.as_str()), ("Unknown", r::PAUSED, message::PAUSED));
+    let mut next = ro.clone();
+    next.status = Some(d.status.clone());
+    assert_eq!(paused_conditions_status(&next, at(6)), None);
+    // The same status as Argo's two writes: the pause, then its conditions.
+    let mut argo_first = ro.clone();
+    argo_first.status =
+        Some(super::decide(&ro, &observed(&ro, (8, 8), (3, 3)), PauseContext::start(&ro), at(5)).status);
+    assert_eq!(
+        cond::get(argo_first.status.as_ref().unwrap(), kind::PAUSED),
+        None,
+        "Argo's first write has no Paused condition"
+    );
+    let argo_second = paused_conditions_status(&argo_first, at(5)).expect("Argo's second write");
+    assert_eq!(argo_second, d.status);
 }
 
 #[test]
@@ -311,9 +324,14 @@ fn a_timed_pause_waits_its_duration_then_completes() {
                 (false, r::STEP_COMPLETED, "Rollout step 4/4 completed (pause: 30s)".into()),
                 (false, r::RESUMED, message::RESUMED.into()),
             ]),
+            // The Paused condition follows the resume in the same status (Argo's next reconcile).
+            conditions: vec![(kind::PAUSED, "False", r::PAUSED, message::PAUSED.into())],
             ..Default::default()
         },
     );
+    let mut next = ro.clone();
+    next.status = Some(d.status);
+    assert_eq!(paused_conditions_status(&next, at(32)), None);
 }
 
 #[test]
@@ -892,4 +910,127 @@ fn canary_services_follow_argo_on_abort_and_dynamic_rollback() {
     assert_eq!(roles(&routed, &o)[1], ("c".to_string(), ReplicaSetRole::Canary), "the router's plan moves it");
     let only_stable = RolloutBuilder::canary(4).set_weight(50).services("", "s").build();
     assert_eq!(roles(&only_stable, &o).len(), 1);
+}
+
+/// Argo's reconciles one after another on the same observations, each on the status the one
+/// before wrote, until one acts or changes nothing: the status written last, every event in
+/// order, the last one's actions, and how many status writes Argo made.
+fn argo_reconciles(
+    ro: &Rollout,
+    o: &Observed,
+    now: DateTime<Utc>,
+) -> (RolloutStatus, Vec<Event>, RolloutDecision, usize) {
+    let mut ro = ro.clone();
+    let (mut events, mut writes) = (Vec::new(), 0);
+    loop {
+        let d = reconcile(&ro, o, PauseContext::start(&ro), now);
+        events.extend(d.events.iter().cloned());
+        let changed = ro.status.as_ref() != Some(&d.status);
+        writes += usize::from(changed);
+        ro.status = Some(d.status.clone());
+        if !d.actions.is_empty() || !changed {
+            return (d.status.clone(), events, d, writes);
+        }
+    }
+}
+
+#[test]
+fn a_settled_decision_is_argo_s_next_reconciles_in_one_write() {
+    let at_step_0 = rollout(0, (8, 8), (3, 3));
+    let mut pause_elapsed = rollout(3, (5, 5), (5, 5));
+    paused_since(&mut pause_elapsed, PauseReason::CanaryPauseStep, t0());
+    let mut promoted = rollout(1, (8, 8), (3, 3));
+    paused_since(&mut promoted, PauseReason::CanaryPauseStep, t0());
+    promoted.status.as_mut().unwrap().pause_conditions.clear();
+    let promoted = {
+        // The kubectl plugin's promote, and the write of its conditions that comes first.
+        let st = paused_conditions_status(&promoted, at(10)).unwrap();
+        promoted.status = Some(st);
+        promoted
+    };
+    struct Row {
+        name: &'static str,
+        ro: Rollout,
+        o: (i32, i32, i32, i32),
+        now: DateTime<Utc>,
+        expect: Expect,
+        argo_writes: usize,
+    }
+    let rows = [
+        Row {
+            name: "setWeight 25 done, then the indefinite pause",
+            ro: at_step_0,
+            o: (8, 8, 3, 3),
+            now: at(5),
+            expect: Expect {
+                index: Some(Some(1)),
+                phase: Some((RolloutPhase::Paused, "CanaryPauseStep")),
+                pauses: Some(vec![PauseReason::CanaryPauseStep]),
+                conditions: vec![(kind::PAUSED, "True", r::PAUSED, message::PAUSED.into())],
+                events: Some(vec![
+                    (false, r::STEP_COMPLETED, "Rollout step 1/4 completed (setWeight: 25)".into()),
+                    (false, r::PAUSED, "Rollout is paused (CanaryPauseStep)".into()),
+                ]),
+                ..Default::default()
+            },
+            argo_writes: 2,
+        },
+        Row {
+            name: "the timed pause ends, and the last step's promotion follows",
+            ro: pause_elapsed,
+            o: (5, 5, 5, 5),
+            now: at(31),
+            expect: Expect {
+                scale: vec![(Stable, 5, 3)],
+                index: Some(Some(4)),
+                pauses: Some(vec![]),
+                conditions: vec![(kind::PAUSED, "False", r::PAUSED, message::PAUSED.into())],
+                ..Default::default()
+            },
+            argo_writes: 1,
+        },
+        Row {
+            name: "promoted from the indefinite pause: the step completes and the next one scales",
+            ro: promoted,
+            o: (8, 8, 3, 3),
+            now: at(11),
+            expect: Expect { scale: vec![(Stable, 8, 5)], index: Some(Some(2)), ..Default::default() },
+            argo_writes: 1,
+        },
+    ];
+    for row in rows {
+        let (stable, canary) = ((row.o.0, row.o.1), (row.o.2, row.o.3));
+        let o = observed(&row.ro, stable, canary);
+        let settled = reconcile_settled(&row.ro, &o, PauseContext::start(&row.ro), row.now);
+        check(row.name, &settled, &row.expect);
+        let (status, events, last, writes) = argo_reconciles(&row.ro, &o, row.now);
+        assert_eq!(settled.status, status, "{}: the status Argo's reconciles write last", row.name);
+        assert_eq!(settled.events, events, "{}: Argo's events, in order", row.name);
+        assert_eq!(settled.actions, last.actions, "{}: the actions of Argo's last reconcile", row.name);
+        assert_eq!(writes, row.argo_writes, "{}: Argo's status writes (Aviary: one)", row.name);
+    }
+}
+
+#[test]
+fn a_rollout_whose_steps_need_observations_is_decided_one_reconcile_at_a_time() {
+    let mut routed = rollout(0, (8, 8), (3, 3));
+    routed.spec.strategy.canary.as_mut().unwrap().traffic_routing =
+        RolloutBuilder::canary(1).traffic_routing().build().spec.strategy.canary.and_then(|c| c.traffic_routing);
+    let mut with_analysis = rollout(0, (8, 8), (3, 3));
+    with_analysis
+        .spec
+        .strategy
+        .canary
+        .as_mut()
+        .unwrap()
+        .steps
+        .insert(1, aviary_api::CanaryStep { analysis: Some(Default::default()), ..Default::default() });
+    let plain = rollout(0, (8, 8), (3, 3));
+    assert!(decided_by_status_alone(&plain));
+    for ro in [routed, with_analysis] {
+        assert!(!decided_by_status_alone(&ro));
+        let o = observed(&ro, (8, 8), (3, 3));
+        let one = reconcile(&ro, &o, PauseContext::start(&ro), at(5));
+        assert_eq!(reconcile_settled(&ro, &o, PauseContext::start(&ro), at(5)), one);
+    }
 }
