@@ -135,11 +135,16 @@ impl Drop for Sampler {
 }
 
 async fn scrape(port: u16, sampler: &Sampler) -> Requests {
+    bench::requests(&scrape_text(port, sampler).await)
+}
+
+/// The controller's /metrics, read outside the memory sampler's peak.
+async fn scrape_text(port: u16, sampler: &Sampler) -> String {
     sampler.quiet.store(true, Ordering::SeqCst);
     let text = e2e::http_get(port, "/metrics").await.1;
     tokio::time::sleep(Duration::from_secs(2)).await;
     sampler.quiet.store(false, Ordering::SeqCst);
-    bench::requests(&text)
+    text
 }
 
 fn spawn(which: Which, cluster: &Cluster, argo_dir: &std::path::Path, log: &std::path::Path) -> Result<(Process, u16)> {
@@ -281,10 +286,9 @@ async fn run(which: Which, n: usize, idle: Duration, timeout: Duration) -> Resul
     out.idle_s = idle.as_secs();
     out.rss_idle_kib = u3.rss_kib;
     out.hwm_kib = u3.hwm_kib;
-    let r3 = scrape(port, &sampler).await;
-    out.requests_idle = bench::requests_between(&r2, &r3);
+    let text = scrape_text(port, &sampler).await;
+    out.requests_idle = bench::requests_between(&r2, &bench::requests(&text));
     out.events_after_idle = events.list(&Default::default()).await?.items.len();
-    let text = e2e::http_get(port, "/metrics").await.1;
     out.events_dropped =
         text.lines().find_map(|l| l.strip_prefix("aviary_events_dropped_total ")).and_then(|v| v.trim().parse().ok());
     drop(sampler);

@@ -254,7 +254,7 @@ pub fn reconcile_settled(rollout: &Rollout, o: &Observed, pause: PauseContext, n
     d
 }
 
-/// Decisions in one reconcile at most (see [`reconcile`]): a step, a pause, and what follows
+/// Decisions in one reconcile at most (see [`reconcile_settled`]): a step, a pause, and what follows
 /// the pause.
 pub const MAX_PASSES: usize = 3;
 
@@ -333,14 +333,7 @@ fn with_phase(rollout: &Rollout, mut status: RolloutStatus) -> RolloutStatus {
 /// the reconcile there); `None` when nothing changes.
 pub fn paused_conditions_status(rollout: &Rollout, now: DateTime<Utc>) -> Option<RolloutStatus> {
     let updates = cond::paused_conditions(rollout, now);
-    if updates.is_empty() {
-        return None;
-    }
-    let mut status = rollout.status.clone().unwrap_or_default();
-    for c in updates {
-        cond::set(&mut status, c);
-    }
-    Some(with_phase(rollout, status))
+    (!updates.is_empty()).then(|| set_with_phase(rollout, rollout.status.clone().unwrap_or_default(), updates))
 }
 
 /// `status`, about to be written for `rollout`, with what Argo's `checkPausedConditions` would
@@ -348,12 +341,14 @@ pub fn paused_conditions_status(rollout: &Rollout, now: DateTime<Utc>) -> Option
 /// retry), and its phase brought up to date when that changes anything. The status is what
 /// Argo's next reconcile writes; only the intermediate version, the pause without its
 /// condition, is never stored.
-pub fn with_paused_conditions(rollout: &Rollout, mut status: RolloutStatus, now: DateTime<Utc>) -> RolloutStatus {
+pub fn with_paused_conditions(rollout: &Rollout, status: RolloutStatus, now: DateTime<Utc>) -> RolloutStatus {
     let updates = cond::paused_conditions_of(rollout.spec.paused, &status, now);
-    if updates.is_empty() {
-        return status;
-    }
-    for c in updates {
+    if updates.is_empty() { status } else { set_with_phase(rollout, status, updates) }
+}
+
+/// `status` with `conditions` set, in order, and its phase brought up to date.
+fn set_with_phase(rollout: &Rollout, mut status: RolloutStatus, conditions: Vec<RolloutCondition>) -> RolloutStatus {
+    for c in conditions {
         cond::set(&mut status, c);
     }
     with_phase(rollout, status)
